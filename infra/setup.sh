@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian bookworm machine (run as root, or with sudo available):
+#   1. system packages ManiSkill/SAPIEN need: libvulkan1 + Mesa >= 25 lavapipe (bookworm-backports when the
+#      installed Mesa is older), libusb for open3d-style tooling, ffmpeg-free video through PyAV wheels;
+#   2. a .venv with torch==2.13.0 (the local CPU wheel) and the project installed editable.
+# Re-running is cheap: each step checks first and skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+apt_updated=0
+apt_update() { if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi; }
+
+need_pkgs=()
+for pkg in libvulkan1 libusb-1.0-0 libegl1 libgl1 ${PHYSWORLD_EXTRA_APT:-}; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  echo "[setup] apt install ${need_pkgs[*]}"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo 0)
+if ! dpkg --compare-versions "$mesa_version" ge 25; then
+  echo "[setup] Mesa lavapipe $mesa_version < 25: installing mesa-vulkan-drivers from bookworm-backports"
+  if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/backports.list >/dev/null
+    apt_updated=0
+  fi
+  apt_update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libdrm2 >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.physworld-installed
+want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] pip install (torch==2.13.0 CPU wheel, then the project)"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q torch==2.13.0
+  .venv/bin/pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
+echo "[setup] ok"

@@ -1,0 +1,32 @@
+"""Errors a user can act on.
+
+Every stage raises a subclass of :class:`PhysworldError` with a message that says *what* was wrong and *where*
+(which file, which field, which task). Assets let these propagate so the Dagster run fails with that message
+and, because lake writes happen last and atomically, no table is half-written.
+"""
+
+from __future__ import annotations
+
+
+class PhysworldError(ValueError):
+    """Base class: bad input or an unrecoverable stage failure, described for a person."""
+
+
+class SceneError(PhysworldError):
+    """A scene package (RGB-D frame, camera, prompt) is malformed."""
+
+
+class GroundingError(PhysworldError):
+    """The prompt names something that cannot be found in the scene."""
+
+
+class ReconstructionError(PhysworldError):
+    """The video cannot be turned into a consistent 4D reconstruction."""
+
+
+class TwinError(PhysworldError):
+    """The physical twin cannot be built or does not settle."""
+
+
+class LakeError(PhysworldError):
+    """A Delta table or blob could not be read or written."""

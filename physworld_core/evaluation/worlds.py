@@ -1,0 +1,80 @@
+"""Benchmark worlds as pipeline inputs and as places to execute policies.
+
+``capture_scene`` is the only door from a world to the pipeline: it renders what a real camera would see
+(RGB, metric depth, intrinsics, extrinsics) and the prompt, and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from physworld_core.scene import CameraSpec, ScenePackage
+from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.world import get_family
+
+
+@dataclass(frozen=True)
+class BenchmarkTask:
+    """A (family, seed) pair named as a task id, e.g. ``bin-0007``."""
+
+    family: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        get_family(self.family)
+        if self.seed < 0:
+            raise ValueError(f"benchmark seed must be >= 0, got {self.seed}")
+
+    @property
+    def task_id(self) -> str:
+        return f"{self.family}-{self.seed:04d}"
+
+    @classmethod
+    def parse(cls, source: str) -> BenchmarkTask:
+        """``benchmark:<family>:<seed>`` → task."""
+        parts = source.split(":")
+        if len(parts) != 3 or parts[0] != "benchmark" or not parts[2].isdigit():
+            raise ValueError(f"not a benchmark source: {source!r} (expected benchmark:<family>:<seed>)")
+        return cls(parts[1], int(parts[2]))
+
+    @property
+    def source(self) -> str:
+        return f"benchmark:{self.family}:{self.seed}"
+
+
+def make_world_env(task: BenchmarkTask, obs_mode: str = "state_dict", camera: CameraSpec | None = None, **kwargs):
+    """The ground-truth world as a ManiSkill env (one env, CPU sim)."""
+    import gymnasium as gym
+
+    family = get_family(task.family)
+    return gym.make(family.env_id, world_seed=task.seed, obs_mode=obs_mode,
+                    scene_camera=camera or DEFAULT_CAMERA, **kwargs)
+
+
+def capture_scene(task: BenchmarkTask, camera: CameraSpec | None = None, task_id: str | None = None) -> ScenePackage:
+    """Render the world's first RGB-D frame and package it with the prompt, as a real robot would see it."""
+    camera = camera or DEFAULT_CAMERA
+    env = make_world_env(task, obs_mode="rgb+depth", camera=camera)
+    try:
+        obs, _ = env.reset(seed=task.seed)
+        sensor = obs["sensor_data"]["scene_camera"]
+        rgb = sensor["rgb"][0].cpu().numpy().astype(np.uint8)
+        depth_m = sensor["depth"][0, ..., 0].cpu().numpy().astype(np.float32) / 1000.0  # ManiSkill: int16 mm
+        params = obs["sensor_param"]["scene_camera"]
+        K = params["intrinsic_cv"][0].cpu().numpy()
+        world_to_cam = np.eye(4)
+        world_to_cam[:3, :] = params["extrinsic_cv"][0].cpu().numpy()
+        cam_to_world = np.linalg.inv(world_to_cam)
+        rendered_camera = CameraSpec(
+            fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]),
+            width=rgb.shape[1], height=rgb.shape[0], cam_to_world=cam_to_world.tolist(),
+        )
+        family = get_family(task.family)
+        layout = env.unwrapped.layout
+        prompt = family.prompt_for(layout, None)
+    finally:
+        env.close()
+    return ScenePackage(task_id=task_id or task.task_id, rgb=rgb, depth_m=depth_m, camera=rendered_camera,
+                        prompt=prompt, source=task.source)

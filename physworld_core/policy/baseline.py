@@ -1,0 +1,129 @@
+"""The scripted baseline: reach the sampled grasp, close, carry the object along the planned path, release.
+
+A small state machine over observed quantities (TCP, gripper opening, observed object position). It is the
+``planner_only`` method on its own and the base action under the residual PPO policy. Cartesian targets are
+turned into normalised ``pd_ee_delta_pos`` actions by a saturated proportional law.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from physworld_core.policy.plan import TaskPlan
+
+
+class Phase(IntEnum):
+    APPROACH = 0
+    DESCEND = 1
+    CLOSE = 2
+    CARRY = 3
+    RELEASE = 4
+    RETREAT = 5
+
+
+NUM_PHASES = len(Phase)
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Args:
+        max_step_m: largest Cartesian move per control step (the controller's ±0.1 m maps to ±1).
+        gain: proportional gain from position error to commanded move.
+        reach_tol, descend_tol: position tolerances that end the approach and descent (m).
+        close_steps, release_steps: steps spent closing / opening the gripper.
+        waypoint_tol: TCP distance to the current carry target that advances to the next waypoint (m).
+        phase_timeout: steps after which a phase gives up waiting and moves on.
+    """
+
+    max_step_m: float = 0.025
+    gain: float = 0.8
+    reach_tol: float = 0.012
+    descend_tol: float = 0.006
+    close_steps: int = 6
+    release_steps: int = 6
+    waypoint_tol: float = 0.02
+    phase_timeout: int = 60
+    controller_limit_m: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (0 < self.max_step_m <= self.controller_limit_m):
+            raise ValueError(f"max_step_m must be in (0, {self.controller_limit_m}], got {self.max_step_m}")
+        if self.gain <= 0:
+            raise ValueError(f"gain must be positive, got {self.gain}")
+
+
+class BaselineController:
+    """Stateful; call :meth:`reset` at each episode start, then :meth:`act` every step."""
+
+    def __init__(self, plan: TaskPlan, config: BaselineConfig = BaselineConfig()):
+        self.plan = plan
+        self.config = config
+        self.waypoints = plan.waypoints_array
+        self.reset()
+
+    def reset(self) -> None:
+        self.phase = Phase.APPROACH
+        self.phase_steps = 0
+        self.waypoint_index = 0
+        self.carry_offset = np.asarray(self.plan.grasp_offset, float)
+        self.grasp_anchor: np.ndarray | None = None
+
+    @property
+    def progress(self) -> float:
+        return self.waypoint_index / max(len(self.waypoints) - 1, 1)
+
+    def current_waypoint(self) -> np.ndarray:
+        return self.waypoints[min(self.waypoint_index, len(self.waypoints) - 1)]
+
+    def _move(self, tcp: np.ndarray, target: np.ndarray) -> np.ndarray:
+        delta = self.config.gain * (target - tcp)
+        norm = np.linalg.norm(delta)
+        if norm > self.config.max_step_m:
+            delta *= self.config.max_step_m / norm
+        return delta / self.config.controller_limit_m
+
+    def _advance(self, phase: Phase) -> None:
+        self.phase, self.phase_steps = phase, 0
+
+    def act(self, tcp: np.ndarray, object_position: np.ndarray) -> np.ndarray:
+        """Normalised action [dx, dy, dz, gripper] (gripper +1 open, -1 closed)."""
+        c = self.config
+        self.phase_steps += 1
+        timed_out = self.phase_steps > c.phase_timeout
+        grasp_point = object_position + np.asarray(self.plan.grasp_offset)
+        gripper = 1.0
+        if self.phase == Phase.APPROACH:
+            target = grasp_point + np.array([0.0, 0.0, self.plan.pregrasp_height])
+            if np.linalg.norm(tcp - target) < c.reach_tol or timed_out:
+                self._advance(Phase.DESCEND)
+        elif self.phase == Phase.DESCEND:
+            target = grasp_point
+            if np.linalg.norm(tcp - target) < c.descend_tol or timed_out:
+                self._advance(Phase.CLOSE)
+                self.grasp_anchor = tcp.copy()
+        if self.phase == Phase.CLOSE:
+            target, gripper = self.grasp_anchor, -1.0
+            if self.phase_steps >= c.close_steps:
+                # Carry with the offset actually achieved, so the object (not the hand) follows the path.
+                self.carry_offset = tcp - object_position
+                self._advance(Phase.CARRY)
+        if self.phase == Phase.CARRY:
+            gripper = -1.0
+            target = self.current_waypoint() + self.carry_offset
+            while np.linalg.norm(tcp - target) < c.waypoint_tol and self.waypoint_index < len(self.waypoints) - 1:
+                self.waypoint_index += 1
+                target = self.current_waypoint() + self.carry_offset
+            last = self.waypoint_index == len(self.waypoints) - 1
+            if (last and np.linalg.norm(tcp - target) < c.reach_tol) or self.phase_steps > 4 * c.phase_timeout:
+                self._advance(Phase.RELEASE)
+                self.release_anchor = tcp.copy()
+        if self.phase == Phase.RELEASE:
+            target, gripper = self.release_anchor, 1.0
+            if self.phase_steps >= c.release_steps:
+                self._advance(Phase.RETREAT)
+        if self.phase == Phase.RETREAT:
+            target, gripper = self.release_anchor + np.array([0.0, 0.0, 0.1]), 1.0
+        return np.concatenate([np.clip(self._move(tcp, target), -1, 1), [gripper]]).astype(np.float32)

@@ -1,0 +1,93 @@
+"""The baseline's plan for one task: where to grasp and which path the object should follow.
+
+Everything here comes from the twin spec (reconstruction + estimated physics), never from a world.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from transforms3d.quaternions import quat2mat
+
+from physworld_core.policy.grasp import GraspConfig, best_grasp
+from physworld_core.twin.spec import TwinSpec
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """Args:
+        grasp_offset: TCP position minus object position at the grasp (world axes, m).
+        grasp_width: object width between the fingers (m).
+        waypoints: K×3 object positions to pass through after the grasp (world), ending in the goal.
+        release_position: object position at which to open the gripper.
+        goal_center: centre of the goal region (world), for observations.
+        pregrasp_height: approach height above the grasp (m).
+    """
+
+    grasp_offset: tuple[float, float, float]
+    grasp_width: float
+    waypoints: tuple[tuple[float, float, float], ...]
+    release_position: tuple[float, float, float]
+    goal_center: tuple[float, float, float]
+    pregrasp_height: float = 0.08
+
+    def __post_init__(self) -> None:
+        if len(self.waypoints) < 2:
+            raise ValueError("a plan needs at least two waypoints")
+        if not np.all(np.isfinite(np.asarray(self.waypoints))):
+            raise ValueError("plan waypoints must be finite")
+
+    @property
+    def waypoints_array(self) -> np.ndarray:
+        return np.asarray(self.waypoints, dtype=np.float64)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskPlan:
+        d = json.loads(text)
+        d["waypoints"] = tuple(tuple(w) for w in d["waypoints"])
+        for k in ("grasp_offset", "release_position", "goal_center"):
+            d[k] = tuple(d[k])
+        return cls(**d)
+
+
+def _resample_path(points: np.ndarray, spacing: float) -> np.ndarray:
+    """Even spacing along the polyline, so the controller's progress is geometric, not the video's timing."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    if s[-1] < 1e-6:
+        return points[[0, -1]]
+    n = max(2, int(np.ceil(s[-1] / spacing)) + 1)
+    t = np.linspace(0, s[-1], n)
+    return np.stack([np.interp(t, s, points[:, i]) for i in range(3)], 1)
+
+
+def plan_from_twin(spec: TwinSpec, vertices: np.ndarray, faces: np.ndarray, closing_axis: np.ndarray,
+                   grasp_config: GraspConfig = GraspConfig(), spacing: float = 0.02) -> TaskPlan:
+    """Grasp on the twin's target mesh (object frame ``vertices``) and the tracked object path as waypoints."""
+    target = spec.target
+    R = quat2mat(target.pose[3:])
+    position = np.asarray(target.pose[:3])
+    verts_world = vertices @ R.T + position
+    grasp = best_grasp(verts_world, faces, position, closing_axis, spec.table_height, grasp_config)
+    path = spec.trajectory_positions.copy()
+    path = path - path[0] + position  # the trajectory starts where the twin's object rests
+    goal = np.asarray(spec.goal.center, float)
+    # Release once the object is inside the container, a little above its floor: dropping is what the video
+    # showed and what the object survives best.
+    release = path[-1].copy()
+    release[:2] = goal[:2]
+    release[2] = max(path[-1, 2], spec.goal.center[2]) + 0.5 * (spec.goal.top_z - spec.goal.center[2]) + 0.01
+    path = np.vstack([path, release])
+    lift = path[0] + np.array([0.0, 0.0, max(0.05, path[:, 2].max() - path[0, 2])])
+    waypoints = _resample_path(np.vstack([path[:1], lift, path[1:]]) if path[1:, 2].max() < lift[2] - 1e-3
+                               else path, spacing)
+    return TaskPlan(
+        grasp_offset=tuple(map(float, grasp.tcp_in_object)), grasp_width=float(grasp.width),
+        waypoints=tuple(tuple(map(float, w)) for w in waypoints), release_position=tuple(map(float, release)),
+        goal_center=tuple(map(float, goal)),
+    )

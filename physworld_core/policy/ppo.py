@@ -1,0 +1,606 @@
+"""Continuous-action PPO, CleanRL style, for scratch and residual policies.
+
+``train_ppo`` reads top to bottom like CleanRL's ``ppo_continuous_action.py``: collect a rollout, compute GAE,
+run clipped-objective minibatch updates, repeat. Differences, each for a reason:
+
+* **Residual mode.** The env reports, in ``infos["base_action"]`` after every reset and step, the action a
+  scripted baseline controller would take. The policy outputs a residual ``r`` and the env receives
+  ``clip(base_action + residual_scale * r, -1, 1)``. The actor's last layer starts near zero, so a fresh
+  residual policy reproduces the baseline. ``compose_action`` is the single place this composition happens,
+  for training and for evaluation (``policy_action``).
+* **Gymnasium 1.x autoreset.** With ``AutoresetMode.NEXT_STEP`` (the default), the step after an episode ends
+  ignores the action and returns the reset observation; that transition is masked out of the loss and of GAE.
+  ``AutoresetMode.SAME_STEP`` is handled through ``infos["final_obs"]`` / ``infos["final_info"]``.
+  Truncated episodes bootstrap from the value of their final observation; terminated ones do not.
+* **Observation normalisation** lives inside the policy (``ObsNormalizer`` buffers), so it is saved in the
+  checkpoint and applied identically at evaluation.
+* **Checkpoints and resume** (safetensors only, see ``checkpoint.py``): a run killed mid-way continues from
+  its last checkpoint when called again with the same config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from torch import nn
+from torch.distributions.normal import Normal
+from tqdm.auto import tqdm
+
+from physworld_core.errors import PhysworldError
+from physworld_core.policy.checkpoint import load_checkpoint, save_checkpoint
+
+CHECKPOINT_NAME = "ppo.safetensors"
+# Fields that may change between a killed run and its resumption without changing what is being learned.
+RESUMABLE_FIELDS = ("total_env_steps", "checkpoint_every")
+LOSS_KEYS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Args:
+    total_env_steps: environment steps (summed over the vector env's sub-envs) to train for; rounded up to
+        whole updates of ``num_envs * num_steps``.
+    num_steps: rollout length per sub-env between two updates.
+    learning_rate: Adam step size (linearly annealed to zero over training when ``anneal_lr``).
+    gamma: discount factor.
+    gae_lambda: GAE bias/variance trade-off; 1.0 gives Monte-Carlo returns.
+    num_minibatches: minibatches each rollout is split into per epoch.
+    update_epochs: passes over each rollout.
+    clip_coef: PPO ratio clipping range.
+    ent_coef: entropy bonus weight.
+    vf_coef: value loss weight.
+    max_grad_norm: global gradient-norm clip.
+    hidden_sizes: widths of the hidden tanh layers of both the actor and the critic MLPs.
+    init_log_std: initial log standard deviation of the Gaussian policy (state independent, learned).
+    residual_scale: in residual mode, the env action is ``clip(base_action + residual_scale * r, -1, 1)``;
+        bounds how far the policy can move away from the baseline. Unused for scratch policies.
+    seed: seeds torch (network init, action sampling), minibatch shuffling and the first env reset.
+    checkpoint_every: save a checkpoint every this many updates (and after the last one) when training is
+        given a checkpoint directory.
+    anneal_lr: linearly decay the learning rate to zero over ``total_env_steps``.
+    """
+
+    total_env_steps: int = 200_000
+    num_steps: int = 128
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    num_minibatches: int = 4
+    update_epochs: int = 10
+    clip_coef: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    init_log_std: float = -1.0
+    residual_scale: float = 0.5
+    seed: int = 0
+    checkpoint_every: int = 10
+    anneal_lr: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hidden_sizes, list):  # configs arriving from JSON / Dagster carry lists
+            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        requirements = [
+            ("total_env_steps", _is_int(self.total_env_steps) and self.total_env_steps >= 1, "an int >= 1"),
+            ("num_steps", _is_int(self.num_steps) and self.num_steps >= 1, "an int >= 1"),
+            ("learning_rate", _is_number(self.learning_rate) and self.learning_rate > 0, "a number > 0"),
+            ("gamma", _is_number(self.gamma) and 0 <= self.gamma <= 1, "a number in [0, 1]"),
+            ("gae_lambda", _is_number(self.gae_lambda) and 0 <= self.gae_lambda <= 1, "a number in [0, 1]"),
+            ("num_minibatches", _is_int(self.num_minibatches) and self.num_minibatches >= 1, "an int >= 1"),
+            ("update_epochs", _is_int(self.update_epochs) and self.update_epochs >= 1, "an int >= 1"),
+            ("clip_coef", _is_number(self.clip_coef) and self.clip_coef > 0, "a number > 0"),
+            ("ent_coef", _is_number(self.ent_coef) and self.ent_coef >= 0, "a number >= 0"),
+            ("vf_coef", _is_number(self.vf_coef) and self.vf_coef > 0, "a number > 0"),
+            ("max_grad_norm", _is_number(self.max_grad_norm) and self.max_grad_norm > 0, "a number > 0"),
+            (
+                "hidden_sizes",
+                isinstance(self.hidden_sizes, tuple)
+                and len(self.hidden_sizes) >= 1
+                and all(_is_int(width) and width >= 1 for width in self.hidden_sizes),
+                "a non-empty tuple of ints >= 1",
+            ),
+            ("init_log_std", _is_number(self.init_log_std) and -10 <= self.init_log_std <= 2, "in [-10, 2]"),
+            ("residual_scale", _is_number(self.residual_scale) and self.residual_scale > 0, "a number > 0"),
+            ("seed", _is_int(self.seed) and self.seed >= 0, "an int >= 0"),
+            (
+                "checkpoint_every",
+                _is_int(self.checkpoint_every) and self.checkpoint_every >= 1,
+                "an int >= 1",
+            ),
+            ("anneal_lr", isinstance(self.anneal_lr, bool), "a bool"),
+        ]
+        for name, ok, requirement in requirements:
+            if not ok:
+                raise ValueError(f"PPOConfig.{name} must be {requirement}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (tuples become lists)."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What ``train_ppo`` hands back.
+
+    Args:
+        policy: the trained actor-critic (with its observation normaliser).
+        curve: one dict per update: ``update``, ``env_steps``, ``mean_return`` and ``success_rate`` over the
+            episodes that finished during that update (``None`` when none did), ``episodes``, ``wall_s``
+            (cumulative, including time spent before a resume) and the update's mean ``policy_loss``,
+            ``value_loss``, ``entropy``, ``approx_kl``, ``clipfrac``, ``learning_rate``.
+        env_steps: environment steps trained on, including those before a resume.
+        wall_seconds: training wall time, including time spent before a resume.
+        final_success_rate: success over the episodes that finished in the last 10% of updates (at least
+            one update); ``None`` when no episode finished there.
+        checkpoint_path: the final checkpoint, or ``None`` without a checkpoint directory.
+    """
+
+    policy: ActorCritic
+    curve: list[dict[str, Any]]
+    env_steps: int
+    wall_seconds: float
+    final_success_rate: float | None
+    checkpoint_path: Path | None
+
+
+# --------------------------------------------------------------------------------------------------- model
+
+
+class ObsNormalizer(nn.Module):
+    """Running mean/std of observations (parallel Welford update, as gymnasium's ``RunningMeanStd``).
+
+    Statistics are buffers, so they travel with the policy's ``state_dict`` into the checkpoint.
+    """
+
+    def __init__(self, obs_dim: int, clip: float = 10.0, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.clip = clip
+        self.epsilon = epsilon
+        self.register_buffer("mean", torch.zeros(obs_dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(obs_dim, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, obs_batch: np.ndarray) -> None:
+        batch = torch.as_tensor(obs_batch, dtype=torch.float64).reshape(-1, self.mean.shape[0])
+        batch_mean, batch_var, batch_count = batch.mean(0), batch.var(0, correction=0), batch.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + batch_count
+        self.mean += delta * batch_count / total
+        self.var.copy_(
+            (self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total)
+            / total
+        )
+        self.count.copy_(total)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        normalized = (obs.double() - self.mean) / torch.sqrt(self.var + self.epsilon)
+        return normalized.clamp(-self.clip, self.clip).float()
+
+
+def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
+    torch.nn.init.orthogonal_(layer.weight, std)
+    torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+def _mlp(in_dim: int, hidden_sizes: tuple[int, ...], out_dim: int, out_std: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden_sizes:
+        layers += [layer_init(nn.Linear(in_dim, width)), nn.Tanh()]
+        in_dim = width
+    layers.append(layer_init(nn.Linear(in_dim, out_dim), std=out_std))
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    """Separate tanh MLPs for the Gaussian actor mean and the critic; state-independent log std.
+
+    ``get_value`` / ``get_action_and_value`` take *normalised* observations (what the rollout stores);
+    ``act`` takes raw observations. The actor's output layer is initialised with std 0.01, so a fresh policy
+    outputs ~0: in residual mode that reproduces the baseline controller.
+    """
+
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden_sizes: tuple[int, ...], init_log_std: float
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_normalizer = ObsNormalizer(obs_dim)
+        self.critic = _mlp(obs_dim, hidden_sizes, 1, out_std=1.0)
+        self.actor_mean = _mlp(obs_dim, hidden_sizes, act_dim, out_std=0.01)
+        self.actor_logstd = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
+
+    def get_value(self, obs_normalized: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs_normalized).squeeze(-1)
+
+    def get_action_and_value(
+        self, obs_normalized: torch.Tensor, action: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        action_mean = self.actor_mean(obs_normalized)
+        probs = Normal(action_mean, self.actor_logstd.expand_as(action_mean).exp())
+        if action is None:
+            action = probs.sample()
+        return action, probs.log_prob(action).sum(-1), probs.entropy().sum(-1), self.get_value(obs_normalized)
+
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """Policy output for raw observations: the residual in residual mode, else the (unclipped) action."""
+        obs_normalized = self.obs_normalizer(obs)
+        if deterministic:
+            return self.actor_mean(obs_normalized)
+        return self.get_action_and_value(obs_normalized)[0]
+
+
+def compose_action(
+    policy_output: np.ndarray, base_action: np.ndarray | None, residual: bool, residual_scale: float
+) -> np.ndarray:
+    """The env action: ``clip(base_action + residual_scale * r, -1, 1)``, or ``clip(r, -1, 1)`` (scratch)."""
+    if not residual:
+        return np.clip(policy_output, -1.0, 1.0).astype(np.float32)
+    if base_action is None:
+        raise PhysworldError("a residual policy needs the baseline controller's base_action, got None")
+    return np.clip(np.asarray(base_action) + residual_scale * policy_output, -1.0, 1.0).astype(np.float32)
+
+
+def policy_action(
+    policy: ActorCritic,
+    obs: np.ndarray,
+    base_action: np.ndarray | None,
+    residual: bool,
+    residual_scale: float,
+    deterministic: bool = True,
+) -> np.ndarray:
+    """Evaluation-time action for one observation ``(obs_dim,)`` or a batch ``(n, obs_dim)``.
+
+    Same composition as training; take ``residual`` and ``residual_scale`` from the checkpoint metadata
+    (``load_policy(path)[1]``) so evaluation uses the values the policy was trained with.
+    """
+    with torch.no_grad():
+        policy_output = policy.act(torch.as_tensor(np.asarray(obs, dtype=np.float32)), deterministic).numpy()
+    return compose_action(policy_output, base_action, residual, residual_scale)
+
+
+# --------------------------------------------------------------------------------------------------- GAE
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    episode_ended: torch.Tensor,
+    valid: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> torch.Tensor:
+    """Generalised advantage estimates, shape ``(num_steps, num_envs)``.
+
+    ``next_values[t]`` is the value of the observation reached by step ``t`` (the final observation when the
+    episode ended there), so truncated episodes bootstrap and terminated ones (``terminated``) do not.
+    ``episode_ended`` stops the recursion at episode boundaries; ``valid == 0`` marks NEXT_STEP autoreset
+    transitions, which get advantage 0 and are excluded from the loss.
+    """
+    advantages = torch.zeros_like(rewards)
+    last_gae = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        delta = rewards[t] + gamma * next_values[t] * (1.0 - terminated[t]) - values[t]
+        last_gae = delta + gamma * gae_lambda * (1.0 - episode_ended[t]) * last_gae
+        last_gae = last_gae * valid[t]
+        advantages[t] = last_gae
+    return advantages
+
+
+# --------------------------------------------------------------------------------------------------- training
+
+
+def _check_spaces(envs: gym.vector.VectorEnv) -> tuple[int, int]:
+    obs_space, act_space = envs.single_observation_space, envs.single_action_space
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise PhysworldError(f"PPO needs a flat Box observation space, got {obs_space}")
+    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
+        raise PhysworldError(f"PPO needs a flat Box action space, got {act_space}")
+    if not (np.all(act_space.low == -1.0) and np.all(act_space.high == 1.0)):
+        raise PhysworldError(
+            f"PPO needs actions normalised to [-1, 1], got low={act_space.low} high={act_space.high}"
+        )
+    return obs_space.shape[0], act_space.shape[0]
+
+
+def _autoreset_mode(envs: gym.vector.VectorEnv) -> AutoresetMode:
+    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
+    if mode == AutoresetMode.DISABLED:
+        raise PhysworldError("PPO needs a vector env that autoresets (NEXT_STEP or SAME_STEP), got DISABLED")
+    return mode
+
+
+def _base_action(infos: dict[str, Any], num_envs: int, act_dim: int) -> np.ndarray:
+    if "base_action" not in infos:
+        raise PhysworldError(
+            "residual PPO needs the env to report infos['base_action'] (the baseline controller's action) "
+            f"after every reset and step; info keys were {sorted(infos)}"
+        )
+    base_action = np.asarray(infos["base_action"], dtype=np.float32)
+    if base_action.shape != (num_envs, act_dim):
+        raise PhysworldError(
+            f"infos['base_action'] must have shape {(num_envs, act_dim)}, got {base_action.shape}"
+        )
+    return base_action
+
+
+def _episode_success(episode_info: dict[str, Any], env_index: int) -> bool:
+    if "success" not in episode_info or not episode_info["_success"][env_index]:
+        raise PhysworldError(
+            f"sub-env {env_index} ended an episode without reporting info['success']; "
+            f"info keys were {sorted(episode_info)}"
+        )
+    return bool(episode_info["success"][env_index])
+
+
+def _check_resumable(
+    meta: dict[str, Any],
+    cfg: PPOConfig,
+    residual: bool,
+    obs_dim: int,
+    act_dim: int,
+    num_envs: int,
+    path: Path,
+) -> None:
+    run_keys = ("residual", "obs_dim", "act_dim", "num_envs")
+    saved = meta["config"] | {key: meta[key] for key in run_keys}
+    wanted = cfg.to_dict() | dict(zip(run_keys, (residual, obs_dim, act_dim, num_envs), strict=True))
+    differences = {
+        key: (saved.get(key), value)
+        for key, value in wanted.items()
+        if key not in RESUMABLE_FIELDS and saved.get(key) != value
+    }
+    if differences:
+        described = ", ".join(
+            f"{key}: checkpoint {old!r} vs now {new!r}" for key, (old, new) in differences.items()
+        )
+        raise PhysworldError(
+            f"{path} belongs to a different training run ({described}); "
+            "use another checkpoint_dir or delete the checkpoint to start over"
+        )
+
+
+def _final_success_rate(curve: list[dict[str, Any]]) -> float | None:
+    window = curve[-max(1, len(curve) // 10) :]
+    episodes = sum(entry["episodes"] for entry in window)
+    if episodes == 0:
+        return None
+    return sum(entry["success_rate"] * entry["episodes"] for entry in window if entry["episodes"]) / episodes
+
+
+def train_ppo(
+    envs: gym.vector.VectorEnv,
+    cfg: PPOConfig,
+    *,
+    residual: bool,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    log_fn: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train a PPO policy on an already-built vector env (the caller builds and closes it).
+
+    With ``residual=True`` the env must report ``infos["base_action"]`` (shape ``(num_envs, act_dim)``) after
+    every reset and step. Every env must report ``info["success"]`` when an episode ends.
+
+    With ``checkpoint_dir``, ``ppo.safetensors`` there is written every ``cfg.checkpoint_every`` updates and
+    at the end. If it already exists (a killed or finished run), training resumes from it: weights, optimizer
+    state, observation statistics, update index, env steps and curve are restored and training continues to
+    ``cfg.total_env_steps``. Only ``total_env_steps`` and ``checkpoint_every`` may differ from the saved
+    config; anything else raises. Env episodes in flight at the kill are lost (the env is reset).
+
+    ``log_fn`` is called after every update with that update's curve entry.
+    """
+    obs_dim, act_dim = _check_spaces(envs)
+    autoreset_mode = _autoreset_mode(envs)
+    num_envs = envs.num_envs
+    batch_size = num_envs * cfg.num_steps
+    if batch_size < 2 * cfg.num_minibatches:
+        raise PhysworldError(
+            f"num_envs * num_steps = {batch_size} is too small for {cfg.num_minibatches} minibatches"
+        )
+    num_updates = math.ceil(cfg.total_env_steps / batch_size)
+    torch.manual_seed(cfg.seed)
+    shuffle_rng = np.random.default_rng(cfg.seed)
+
+    policy = ActorCritic(obs_dim, act_dim, cfg.hidden_sizes, cfg.init_log_std)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+
+    # Resume from a previous run's checkpoint if there is one.
+    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    start_update, env_steps, curve, wall_before = 0, 0, [], 0.0
+    if checkpoint_path is not None and checkpoint_path.exists():
+        policy_state, optimizer_state, meta = load_checkpoint(checkpoint_path)
+        _check_resumable(meta, cfg, residual, obs_dim, act_dim, num_envs, checkpoint_path)
+        policy.load_state_dict(policy_state)
+        optimizer.load_state_dict(optimizer_state)
+        start_update, env_steps, curve = meta["update"], meta["env_steps"], meta["curve"]
+        wall_before = meta["wall_seconds"]
+        shuffle_rng = np.random.default_rng([cfg.seed, start_update])
+        torch.manual_seed(cfg.seed + start_update)
+
+    def save(update: int, wall_seconds: float) -> None:
+        save_checkpoint(
+            checkpoint_path,
+            policy_state=policy.state_dict(),
+            optimizer_state=optimizer.state_dict(),
+            meta={
+                "config": cfg.to_dict(),
+                "residual": residual,
+                "residual_scale": cfg.residual_scale,
+                "obs_dim": obs_dim,
+                "act_dim": act_dim,
+                "num_envs": num_envs,
+                "update": update,
+                "env_steps": env_steps,
+                "wall_seconds": wall_seconds,
+                "curve": curve,
+            },
+        )
+
+    # Rollout storage. `valid` is 0 for NEXT_STEP autoreset transitions (action ignored, obs is a reset).
+    obs = torch.zeros((cfg.num_steps, num_envs, obs_dim))
+    actions = torch.zeros((cfg.num_steps, num_envs, act_dim))
+    logprobs = torch.zeros((cfg.num_steps, num_envs))
+    rewards = torch.zeros((cfg.num_steps, num_envs))
+    values = torch.zeros((cfg.num_steps, num_envs))
+    next_values = torch.zeros((cfg.num_steps, num_envs))
+    terminated = torch.zeros((cfg.num_steps, num_envs))
+    episode_ended = torch.zeros((cfg.num_steps, num_envs))
+    valid = torch.zeros((cfg.num_steps, num_envs))
+
+    start_time = time.perf_counter()
+    next_obs, infos = envs.reset(seed=cfg.seed + start_update)
+    base_action = _base_action(infos, num_envs, act_dim) if residual else None
+    reset_pending = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this env's next step is its reset
+    episode_return = np.zeros(num_envs)
+    pbar = tqdm(
+        total=num_updates * batch_size, initial=env_steps, disable=not progress, unit="step", desc="ppo"
+    )
+
+    for update in range(start_update + 1, num_updates + 1):
+        if cfg.anneal_lr:
+            optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / num_updates) * cfg.learning_rate
+        finished_returns, finished_successes = [], []
+
+        for step in range(cfg.num_steps):
+            policy.obs_normalizer.update(next_obs)
+            with torch.no_grad():
+                obs[step] = policy.obs_normalizer(torch.as_tensor(next_obs))
+                action, logprob, _, value = policy.get_action_and_value(obs[step])
+            actions[step], logprobs[step], values[step] = action, logprob, value
+            valid[step] = torch.as_tensor(~reset_pending, dtype=torch.float32)
+
+            env_action = compose_action(action.numpy(), base_action, residual, cfg.residual_scale)
+            next_obs, reward, term, trunc, infos = envs.step(env_action)
+            done = term | trunc
+            rewards[step] = torch.as_tensor(reward, dtype=torch.float32)
+            terminated[step] = torch.as_tensor(term, dtype=torch.float32)
+            episode_ended[step] = torch.as_tensor(done, dtype=torch.float32)
+            base_action = _base_action(infos, num_envs, act_dim) if residual else None
+
+            # Value of the observation this step reached; SAME_STEP already replaced it by a reset obs.
+            final_obs, episode_info = next_obs, infos
+            if autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+                final_obs = np.array(next_obs, copy=True)
+                final_obs[done] = np.stack(infos["final_obs"][done])
+                episode_info = infos["final_info"]
+            with torch.no_grad():
+                next_values[step] = policy.get_value(policy.obs_normalizer(torch.as_tensor(final_obs)))
+
+            episode_return += reward * ~reset_pending
+            for env_index in np.flatnonzero(done):
+                finished_returns.append(float(episode_return[env_index]))
+                finished_successes.append(_episode_success(episode_info, env_index))
+                episode_return[env_index] = 0.0
+            if autoreset_mode == AutoresetMode.NEXT_STEP:
+                reset_pending = done
+
+        advantages = compute_gae(
+            rewards, values, next_values, terminated, episode_ended, valid, cfg.gamma, cfg.gae_lambda
+        )
+        returns = advantages + values
+
+        # Flatten the batch, keeping only transitions the policy actually chose.
+        keep = valid.reshape(-1).bool()
+        b_obs, b_actions = obs.reshape(-1, obs_dim)[keep], actions.reshape(-1, act_dim)[keep]
+        b_logprobs, b_advantages = logprobs.reshape(-1)[keep], advantages.reshape(-1)[keep]
+        b_returns = returns.reshape(-1)[keep]
+
+        # Optimise the clipped surrogate objective.
+        minibatch_stats = []
+        b_inds = np.arange(b_obs.shape[0])
+        for _epoch in range(cfg.update_epochs):
+            shuffle_rng.shuffle(b_inds)
+            for mb_inds in np.array_split(b_inds, cfg.num_minibatches):
+                _, newlogprob, entropy, newvalue = policy.get_action_and_value(
+                    b_obs[mb_inds], b_actions[mb_inds]
+                )
+                logratio = newlogprob - b_logprobs[mb_inds]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - logratio).mean()
+                    clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
+
+                mb_advantages = b_advantages[mb_inds]
+                mb_advantages = (mb_advantages - mb_advantages.mean()) / (
+                    mb_advantages.std(correction=0) + 1e-8
+                )
+                pg_loss1 = -mb_advantages * ratio
+                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)
+                pg_loss = torch.max(pg_loss1, pg_loss2).mean()
+                v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+                entropy_loss = entropy.mean()
+                loss = pg_loss - cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
+                if not torch.isfinite(loss):
+                    raise PhysworldError(
+                        f"PPO loss became non-finite at update {update} (policy {pg_loss.item()}, "
+                        f"value {v_loss.item()}); check the env's observations and rewards for NaN/inf"
+                    )
+
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                minibatch_stats.append(
+                    [t.item() for t in (pg_loss, v_loss, entropy_loss, approx_kl, clipfrac)]
+                )
+
+        env_steps += batch_size
+        wall_seconds = wall_before + time.perf_counter() - start_time
+        entry = {
+            "update": update,
+            "env_steps": env_steps,
+            "mean_return": float(np.mean(finished_returns)) if finished_returns else None,
+            "success_rate": float(np.mean(finished_successes)) if finished_successes else None,
+            "episodes": len(finished_returns),
+            "wall_s": round(wall_seconds, 3),
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            **dict(zip(LOSS_KEYS, np.mean(minibatch_stats, axis=0).tolist(), strict=True)),
+        }
+        curve.append(entry)
+        if checkpoint_path is not None and (update % cfg.checkpoint_every == 0 or update == num_updates):
+            save(update, wall_seconds)
+        pbar.update(batch_size)
+        pbar.set_postfix(ret=entry["mean_return"], success=entry["success_rate"], refresh=False)
+        if log_fn is not None:
+            log_fn(entry)
+
+    pbar.close()
+    return TrainResult(
+        policy=policy.eval(),
+        curve=curve,
+        env_steps=env_steps,
+        wall_seconds=wall_before + time.perf_counter() - start_time,
+        final_success_rate=_final_success_rate(curve),
+        checkpoint_path=checkpoint_path,
+    )

@@ -1,0 +1,133 @@
+"""Object-centric task environment: any TabletopEnv (twin or world) + a plan → a flat gymnasium env.
+
+Observation: proprioception, the *observed* object position (true pose + perception noise: a per-episode
+bias and per-step jitter), the object's offset to the current path waypoint and to the goal, the baseline's
+phase and progress, and the baseline action itself. ``info["base_action"]`` carries the baseline action for
+residual PPO; ``info["success"]`` the underlying env's own success test.
+
+Reward (object-centric, PhysWorld-style): reaching the grasp while the object is free, then closeness of
+the object to the current waypoint of the planned trajectory while it is held, and a bonus on success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, BaselineController, Phase
+from physworld_core.policy.plan import TaskPlan
+
+
+@dataclass(frozen=True)
+class ObservationNoise:
+    """Args:
+        bias_m: std of a per-episode offset of the observed object position (pose-estimation error).
+        step_m: std of per-step jitter on top of it.
+    """
+
+    bias_m: float = 0.004
+    step_m: float = 0.0015
+
+    def __post_init__(self) -> None:
+        if self.bias_m < 0 or self.step_m < 0:
+            raise ValueError(f"noise std must be >= 0, got {self}")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    reach_weight: float = 0.5
+    track_weight: float = 1.0
+    success_bonus: float = 10.0
+    distance_scale: float = 10.0
+
+
+OBS_DIM = 3 + 1 + 3 + 3 + 3 + 3 + NUM_PHASES + 2 + 4
+
+
+class ObjectCentricTaskEnv(gym.Env):
+    """Wraps one ManiSkill TabletopEnv built by ``env_factory`` (called lazily, so it pickles for spawn)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, env_factory: Callable[[], gym.Env], plan: TaskPlan, noise: ObservationNoise = ObservationNoise(),
+                 max_steps: int = 160, baseline_config: BaselineConfig = BaselineConfig(),
+                 reward: RewardConfig = RewardConfig()):
+        self.env = env_factory()
+        self.plan = plan
+        self.noise = noise
+        self.max_steps = max_steps
+        self.reward_config = reward
+        self.controller = BaselineController(plan, baseline_config)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self._rng = np.random.default_rng(0)
+
+    # --- observation -----------------------------------------------------------------------------------
+    def _observe(self) -> tuple[np.ndarray, np.ndarray]:
+        u = self.env.unwrapped
+        tcp = u.tcp_position()
+        true_obj = u.target_pose_world()[:3]
+        observed = true_obj + self._bias + self._rng.normal(0.0, self.noise.step_m, 3)
+        self._base_action = self.controller.act(tcp, observed)
+        phase = np.zeros(NUM_PHASES, np.float32)
+        phase[int(self.controller.phase)] = 1.0
+        obs = np.concatenate([
+            tcp, [u.gripper_opening()], observed, observed - tcp,
+            self.controller.current_waypoint() - observed, np.asarray(self.plan.goal_center) - observed,
+            phase, [self.controller.progress, self._steps / self.max_steps], self._base_action,
+        ]).astype(np.float32)
+        return obs, true_obj
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self.env.reset(seed=int(self._rng.integers(2**31)))
+        self.controller.reset()
+        self._bias = self._rng.normal(0.0, self.noise.bias_m, 3)
+        self._steps = 0
+        obs, _ = self._observe()
+        return obs, {"base_action": self._base_action.copy(), "success": False}
+
+    def step(self, action: np.ndarray):
+        self.env.step(np.asarray(action, dtype=np.float32))
+        self._steps += 1
+        u = self.env.unwrapped
+        evaluation = u.evaluate()
+        success = bool(evaluation["success"][0])
+        obs, true_obj = self._observe()
+        reward = self._reward(true_obj, u.tcp_position(), u.is_grasping_target(), success)
+        terminated = success and self.controller.phase == Phase.RETREAT
+        truncated = self._steps >= self.max_steps
+        info = {"base_action": self._base_action.copy(), "success": success,
+                "object_position": true_obj, "phase": int(self.controller.phase)}
+        return obs, reward, terminated, truncated, info
+
+    def _reward(self, obj: np.ndarray, tcp: np.ndarray, grasped: bool, success: bool) -> float:
+        c = self.reward_config
+        grasp_point = obj + np.asarray(self.plan.grasp_offset)
+        reach = 1.0 - np.tanh(c.distance_scale * np.linalg.norm(tcp - grasp_point))
+        track = 1.0 - np.tanh(c.distance_scale * np.linalg.norm(obj - self.controller.current_waypoint()))
+        r = c.reach_weight * reach + (c.track_weight * (1.0 + track) if grasped else 0.0)
+        return float(r + (c.success_bonus if success else 0.0))
+
+    def close(self):
+        self.env.close()
+
+
+def run_episode(env: ObjectCentricTaskEnv, act: Callable[[np.ndarray, np.ndarray], np.ndarray], seed: int) -> dict:
+    """Roll one episode with ``act(obs, base_action) -> action``; report success, steps and final distance."""
+    obs, info = env.reset(seed=seed)
+    success, steps, ever_grasped = False, 0, False
+    for steps in range(1, env.max_steps + 1):
+        obs, _, terminated, truncated, info = env.step(act(obs, info["base_action"]))
+        success = info["success"]
+        ever_grasped |= env.env.unwrapped.is_grasping_target()
+        if terminated or truncated:
+            break
+    final = np.linalg.norm(info["object_position"][:2] - np.asarray(env.plan.goal_center)[:2])
+    return {"success": bool(success), "steps": steps, "final_distance": float(final),
+            "ever_grasped": bool(ever_grasped), "final_phase": int(info["phase"])}

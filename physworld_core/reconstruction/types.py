@@ -1,0 +1,117 @@
+"""What the reconstruction stage produces: object models in a gravity-aligned world frame and the target's
+object-centric trajectory. Plain arrays + frozen dataclasses; JSON for the lake, meshes as blobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ROLES = ("target", "container", "obstacle")
+
+
+@dataclass(frozen=True)
+class ContainerGeometry:
+    """An open-top box container in its own frame (origin: centre of the floor's underside, z up)."""
+
+    inner_half: tuple[float, float]
+    wall_height: float
+    wall_thickness: float
+
+    def __post_init__(self) -> None:
+        if min(self.inner_half) <= 0 or self.wall_height <= 0 or self.wall_thickness <= 0:
+            raise ValueError(f"container geometry must be positive, got {self}")
+
+    def boxes(self) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+        """(centre, half size) of floor + four walls, in the container frame."""
+        ix, iy = self.inner_half
+        t, h = self.wall_thickness, self.wall_height
+        return [
+            ((0.0, 0.0, t / 2), (ix + t, iy + t, t / 2)),
+            ((ix + t / 2, 0.0, h / 2), (t / 2, iy + t, h / 2)),
+            ((-(ix + t / 2), 0.0, h / 2), (t / 2, iy + t, h / 2)),
+            ((0.0, iy + t / 2, h / 2), (ix, t / 2, h / 2)),
+            ((0.0, -(iy + t / 2), h / 2), (ix, t / 2, h / 2)),
+        ]
+
+
+@dataclass(frozen=True)
+class ReconstructedObject:
+    """Args:
+        name: unique within the scene ("target", "container", "obstacle_0", ...).
+        role: one of ROLES.
+        label: what grounding called it, e.g. "red cylinder".
+        vertices, faces: watertight mesh in the object frame (origin at the footprint centre on the
+            support plane, z up along the plane normal).
+        pose_world: 4×4 object-to-world transform at the first frame.
+        rgb: mean colour in [0, 1].
+        container: set for role "container" (the mesh is then only for display).
+    """
+
+    name: str
+    role: str
+    label: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    pose_world: np.ndarray
+    rgb: tuple[float, float, float]
+    container: ContainerGeometry | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"object {self.name}: role must be one of {ROLES}, got {self.role!r}")
+        if self.vertices.ndim != 2 or self.vertices.shape[1] != 3 or len(self.vertices) < 4:
+            raise ValueError(f"object {self.name}: needs >= 4 vertices, got {self.vertices.shape}")
+        if self.pose_world.shape != (4, 4):
+            raise ValueError(f"object {self.name}: pose_world must be 4x4")
+        if self.role == "container" and self.container is None:
+            raise ValueError(f"object {self.name}: a container needs ContainerGeometry")
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Object-centric target trajectory: world poses (T×4×4) of the target's frame at ``times`` seconds."""
+
+    times: np.ndarray
+    poses_world: np.ndarray
+    confidence: np.ndarray
+
+    def __post_init__(self) -> None:
+        T = len(self.times)
+        if T < 2 or self.poses_world.shape != (T, 4, 4) or self.confidence.shape != (T,):
+            raise ValueError(f"trajectory shapes disagree: times {T}, poses {self.poses_world.shape}")
+        if np.any(np.diff(self.times) <= 0):
+            raise ValueError("trajectory times must increase")
+
+    @property
+    def positions(self) -> np.ndarray:
+        return self.poses_world[:, :3, 3]
+
+    def to_json_dict(self) -> dict:
+        return {"times": self.times.tolist(), "poses_world": self.poses_world.tolist(),
+                "confidence": self.confidence.tolist()}
+
+    @classmethod
+    def from_json_dict(cls, d: dict) -> Trajectory:
+        return cls(np.asarray(d["times"], float), np.asarray(d["poses_world"], float), np.asarray(d["confidence"], float))
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    task_id: str
+    plane_normal: tuple[float, float, float]
+    plane_offset: float
+    objects: tuple[ReconstructedObject, ...]
+    trajectory: Trajectory
+    metrics: dict = field(default_factory=dict)
+
+    def by_role(self, role: str) -> list[ReconstructedObject]:
+        return [o for o in self.objects if o.role == role]
+
+    @property
+    def target(self) -> ReconstructedObject:
+        return self.by_role("target")[0]
+
+    @property
+    def container(self) -> ReconstructedObject:
+        return self.by_role("container")[0]

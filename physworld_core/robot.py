@@ -1,0 +1,51 @@
+"""The robot setup shared by every world and every twin: a Panda on a tabletop.
+
+This is calibration a real lab has (where the robot stands in the camera's world frame), not hidden truth:
+the camera extrinsics in a scene package are expressed in this frame, so a twin can place the same robot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RobotSetup:
+    """Args:
+        uid: ManiSkill agent uid.
+        base_xyz: robot base position in the world frame (table surface at z=0).
+        rest_qpos: joint configuration at the start of an episode; the arm is tucked back so the scene
+            camera sees the workspace unoccluded.
+        control_mode: ManiSkill controller used by every policy (end-effector position deltas + gripper).
+        gripper_max_width: finger opening in metres, for grasp filtering.
+        workspace_min, workspace_max: world-frame box the robot can work in. Perception crops the point
+            cloud to it, as real pipelines do, so the robot's own base and the floor are never "objects".
+    """
+
+    uid: str = "panda"
+    base_xyz: tuple[float, float, float] = (-0.615, 0.0, 0.0)
+    rest_qpos: tuple[float, ...] = (0.0, -1.0, 0.0, -2.9, 0.0, 1.9, 0.785, 0.04, 0.04)
+    workspace_min: tuple[float, float, float] = (-0.32, -0.42, -0.05)
+    workspace_max: tuple[float, float, float] = (0.40, 0.42, 0.30)
+    control_mode: str = "pd_ee_delta_pos"
+    gripper_max_width: float = 0.08
+
+    def __post_init__(self) -> None:
+        if len(self.rest_qpos) != 9:
+            raise ValueError(f"rest_qpos needs 9 values (7 arm + 2 fingers), got {len(self.rest_qpos)}")
+        if self.gripper_max_width <= 0:
+            raise ValueError(f"gripper_max_width must be positive, got {self.gripper_max_width}")
+
+    def in_workspace(self, points_world: np.ndarray) -> np.ndarray:
+        """Boolean mask of N×3 world points inside the workspace box."""
+        lo, hi = np.asarray(self.workspace_min), np.asarray(self.workspace_max)
+        return np.all((points_world >= lo) & (points_world <= hi), axis=1)
+
+    @property
+    def rest_qpos_array(self) -> np.ndarray:
+        return np.asarray(self.rest_qpos, dtype=np.float32)
+
+
+PANDA = RobotSetup()

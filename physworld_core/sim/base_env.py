@@ -1,0 +1,104 @@
+"""The tabletop task base: a Panda at the calibrated base pose, a scene camera, and object-centric hooks.
+
+Subclasses (a benchmark world, a reconstructed twin) build their objects and say which actor is the
+manipulated one and when the task succeeds; everything a policy sees is defined here once, so policies
+trained in a twin run unchanged in a world.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sapien
+import torch
+from mani_skill.agents.robots import Panda
+from mani_skill.envs.sapien_env import BaseEnv
+from mani_skill.sensors.camera import CameraConfig
+from mani_skill.utils.structs.pose import Pose
+
+from physworld_core.robot import PANDA
+from physworld_core.scene import CameraSpec
+from physworld_core.sim.camera import look_at_camera, sapien_pose_matrix
+
+DEFAULT_CAMERA = look_at_camera(eye=(0.45, 0.0, 0.6), target=(0.0, 0.0, 0.0), width=128, height=128, fov_y_deg=58)
+
+
+def matrix_to_pose(T: np.ndarray) -> sapien.Pose:
+    from transforms3d.quaternions import mat2quat
+
+    return sapien.Pose(p=np.asarray(T[:3, 3], dtype=np.float32), q=mat2quat(np.asarray(T[:3, :3])))
+
+
+class TabletopEnv(BaseEnv):
+    """Shared structure of every physworld task environment.
+
+    Subclasses implement ``_build_objects`` (create actors; ``self.target_object`` must be set),
+    ``_place_objects(env_idx)`` and ``evaluate``. Rewards are computed by the object-centric task wrapper
+    (``physworld_core.policy.task_env``), so the ManiSkill reward mode is "none" or "sparse".
+    """
+
+    SUPPORTED_ROBOTS = ["panda"]
+    SUPPORTED_REWARD_MODES = ("sparse", "none")
+    agent: Panda
+    target_object = None
+
+    def __init__(self, *args, scene_camera: CameraSpec | None = None, robot_uids: str = "panda", **kwargs):
+        self.scene_camera = scene_camera or DEFAULT_CAMERA
+        kwargs.setdefault("control_mode", PANDA.control_mode)
+        kwargs.setdefault("reward_mode", "none")
+        super().__init__(*args, robot_uids=robot_uids, **kwargs)
+
+    @property
+    def _default_sim_config(self):
+        from mani_skill.utils.structs.types import SimConfig
+
+        return SimConfig(sim_freq=100, control_freq=20)
+
+    @property
+    def _default_sensor_configs(self):
+        cam = self.scene_camera
+        pose = matrix_to_pose(sapien_pose_matrix(cam))
+        return [CameraConfig("scene_camera", pose, cam.width, cam.height, intrinsic=cam.K, near=0.01, far=10.0)]
+
+    @property
+    def _default_human_render_camera_configs(self):
+        cam = self.scene_camera
+        pose = matrix_to_pose(sapien_pose_matrix(cam))
+        return CameraConfig("render_camera", pose, cam.width, cam.height, intrinsic=cam.K, near=0.01, far=10.0)
+
+    def _load_agent(self, options: dict):
+        super()._load_agent(options, sapien.Pose(p=list(PANDA.base_xyz)))
+
+    def _load_scene(self, options: dict):
+        self._build_objects()
+        if self.target_object is None:
+            raise RuntimeError(f"{type(self).__name__}._build_objects must set self.target_object")
+
+    def _initialize_episode(self, env_idx: torch.Tensor, options: dict):
+        with torch.device(self.device):
+            qpos = torch.as_tensor(PANDA.rest_qpos_array).repeat(len(env_idx), 1)
+            self.agent.reset(qpos)
+            self.agent.robot.set_pose(Pose.create_from_pq(torch.tensor(PANDA.base_xyz)))
+            self._place_objects(env_idx)
+
+    def _build_objects(self) -> None:
+        raise NotImplementedError
+
+    def _place_objects(self, env_idx: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    # --- what a policy may observe (the task wrapper adds perception noise) -------------------------------
+    def tcp_position(self) -> np.ndarray:
+        return self.agent.tcp.pose.p[0].cpu().numpy().astype(np.float64)
+
+    def gripper_opening(self) -> float:
+        return float(self.agent.robot.get_qpos()[0, -2:].sum().cpu())
+
+    def target_pose_world(self) -> np.ndarray:
+        """[x, y, z, qw, qx, qy, qz] of the manipulated object (simulator state)."""
+        return self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+
+    def is_grasping_target(self) -> bool:
+        return bool(self.agent.is_grasping(self.target_object)[0])
+
+    def _get_obs_extra(self, info: dict):
+        return dict(tcp_pose=self.agent.tcp.pose.raw_pose)

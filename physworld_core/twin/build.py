@@ -1,0 +1,114 @@
+"""Reconstruction → TwinSpec + mesh files.
+
+Movable objects get their completed mesh for display and its convex hull (or a CoACD decomposition when
+the mesh is clearly concave) for collision; containers get box walls. Every object is dropped onto the
+support plane so nothing starts inside the table, and pairs that would overlap are reported.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from transforms3d.quaternions import mat2quat
+
+from physworld_core.errors import TwinError
+from physworld_core.reconstruction.types import Reconstruction, ReconstructedObject
+from physworld_core.twin.properties import PropertyPriors
+from physworld_core.twin.spec import GoalRegion, TwinObject, TwinSpec
+
+CONCAVITY_FOR_COACD = 1.25
+"""Hull volume / mesh volume above which a single convex hull would fill real cavities."""
+
+
+@dataclass(frozen=True)
+class TwinBuild:
+    spec: TwinSpec  # mesh fields hold file names (keys of ``files``)
+    files: dict[str, bytes]
+
+
+def _mesh_bytes(vertices: np.ndarray, faces: np.ndarray, file_type: str) -> bytes:
+    import trimesh
+
+    buf = io.BytesIO()
+    trimesh.Trimesh(vertices=vertices, faces=faces, process=False).export(buf, file_type=file_type)
+    return buf.getvalue()
+
+
+def _collision_parts(obj: ReconstructedObject) -> list[tuple[np.ndarray, np.ndarray]]:
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices=obj.vertices, faces=obj.faces, process=True)
+    hull = mesh.convex_hull
+    if mesh.is_volume and hull.volume / max(mesh.volume, 1e-12) > CONCAVITY_FOR_COACD:
+        from physworld_core.twin.decompose import convex_decompose
+
+        return convex_decompose(mesh.vertices, mesh.faces)
+    return [(np.asarray(hull.vertices), np.asarray(hull.faces))]
+
+
+def _pose7(T: np.ndarray) -> tuple[float, ...]:
+    return (*map(float, T[:3, 3]), *map(float, mat2quat(T[:3, :3])))
+
+
+def build_twin(recon: Reconstruction, camera_json: str, table_rgb: tuple[float, float, float],
+               priors: PropertyPriors = PropertyPriors()) -> TwinBuild:
+    """Make the twin spec. The world frame is already gravity-aligned (the support plane normal is +z)."""
+    normal = np.asarray(recon.plane_normal)
+    if normal[2] < 0.98:
+        raise TwinError(f"twin {recon.task_id}: support plane normal {normal.round(3).tolist()} is not vertical; "
+                        "gravity alignment failed")
+    table_height = float(-recon.plane_offset / normal[2])
+    files: dict[str, bytes] = {}
+    objects = []
+    for obj in recon.objects:
+        pose = obj.pose_world.copy()
+        lowest = float((obj.vertices @ pose[:3, :3].T + pose[:3, 3])[:, 2].min())
+        pose[2, 3] += table_height - lowest + 0.0005  # rest on the plane, never inside it
+        visual_name = f"{obj.name}_visual.obj"
+        files[visual_name] = _mesh_bytes(obj.vertices, obj.faces, "obj")
+        rgba = (*map(float, obj.rgb), 1.0)
+        if obj.role == "container":
+            boxes = tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes())
+            mass = priors.container_mass
+            objects.append(TwinObject(
+                name=obj.name, role=obj.role, label=obj.label, pose=_pose7(pose), visual_mesh=visual_name,
+                collision_meshes=(), collision_boxes=boxes, rgba=rgba, mass=mass, mass_range=(mass, mass),
+                friction=priors.friction, friction_range=priors.friction_range, fixed=True,
+            ))
+            continue
+        parts = []
+        volume = 0.0
+        for i, (v, f) in enumerate(_collision_parts(obj)):
+            name = f"{obj.name}_collision_{i}.ply"
+            files[name] = _mesh_bytes(v, f, "ply")
+            parts.append(name)
+            import trimesh
+
+            volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
+        mass, mass_range = priors.mass_for(volume)
+        objects.append(TwinObject(
+            name=obj.name, role=obj.role, label=obj.label, pose=_pose7(pose), visual_mesh=visual_name,
+            collision_meshes=tuple(parts), collision_boxes=(), rgba=rgba, mass=mass, mass_range=mass_range,
+            friction=priors.friction, friction_range=priors.friction_range,
+        ))
+    container = recon.container
+    geom = container.container
+    cT = container.pose_world
+    yaw = float(np.arctan2(cT[1, 0], cT[0, 0]))
+    goal = GoalRegion(
+        center=(float(cT[0, 3]), float(cT[1, 3]), table_height),
+        half_extents=(float(geom.inner_half[0]), float(geom.inner_half[1])),
+        yaw=yaw,
+        top_z=table_height + float(geom.wall_height),
+    )
+    traj = recon.trajectory
+    spec = TwinSpec(
+        task_id=recon.task_id, table_height=table_height, table_rgba=(*map(float, table_rgb), 1.0),
+        objects=tuple(objects), goal=goal, trajectory_times=tuple(map(float, traj.times)),
+        trajectory_poses=tuple(_pose7(T) for T in traj.poses_world), camera_json=camera_json,
+        notes={"mass_model": "volume x density prior", "priors": json.loads(json.dumps(priors.__dict__))},
+    )
+    return TwinBuild(spec, files)

@@ -1,0 +1,151 @@
+"""The twin as data: JSON-serialisable, validated, with mesh files referenced by URI (content-addressed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from physworld_core.errors import TwinError
+
+
+def _range_ok(name: str, value: float, lo_hi: tuple[float, float]) -> None:
+    lo, hi = lo_hi
+    if not (0 < lo <= value <= hi):
+        raise TwinError(f"{name}: estimate {value} must lie in its positive uncertainty range [{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class TwinObject:
+    """Args:
+        name, role, label: as in the reconstruction.
+        pose: [x, y, z, qw, qx, qy, qz] world pose of the object frame at rest.
+        visual_mesh: URI of the display mesh (object frame).
+        collision_meshes: URIs of convex collision parts (object frame); empty when ``collision_boxes`` given.
+        collision_boxes: (centre xyz, half size xyz) boxes in the object frame (containers).
+        rgba: display colour.
+        mass, mass_range: kg estimate and the range domain randomization draws from.
+        friction, friction_range: Coulomb friction estimate and range.
+        fixed: a fixture (kinematic), e.g. a large container.
+    """
+
+    name: str
+    role: str
+    label: str
+    pose: tuple[float, ...]
+    visual_mesh: str
+    collision_meshes: tuple[str, ...]
+    collision_boxes: tuple[tuple[tuple[float, float, float], tuple[float, float, float]], ...]
+    rgba: tuple[float, float, float, float]
+    mass: float
+    mass_range: tuple[float, float]
+    friction: float
+    friction_range: tuple[float, float]
+    fixed: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.pose) != 7 or not np.all(np.isfinite(self.pose)):
+            raise TwinError(f"twin object {self.name}: pose must be 7 finite numbers")
+        if not self.collision_meshes and not self.collision_boxes:
+            raise TwinError(f"twin object {self.name}: has no collision geometry")
+        _range_ok(f"twin object {self.name} mass", self.mass, self.mass_range)
+        _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
+
+
+@dataclass(frozen=True)
+class GoalRegion:
+    """Where the target must end: an upright box region (the container's interior) in the world."""
+
+    center: tuple[float, float, float]
+    half_extents: tuple[float, float]
+    yaw: float
+    top_z: float
+
+    def contains(self, p: np.ndarray, margin: float = 0.005) -> bool:
+        c, s = np.cos(-self.yaw), np.sin(-self.yaw)
+        dx, dy = p[0] - self.center[0], p[1] - self.center[1]
+        local = np.array([c * dx - s * dy, s * dx + c * dy])
+        return bool(np.all(np.abs(local) <= np.asarray(self.half_extents) - margin) and p[2] < self.top_z)
+
+
+@dataclass(frozen=True)
+class TwinSpec:
+    """Everything needed to build the twin scene and its task.
+
+    ``trajectory`` is the object-centric target: times (s) and world positions/quaternions of the target.
+    """
+
+    task_id: str
+    table_height: float
+    table_rgba: tuple[float, float, float, float]
+    objects: tuple[TwinObject, ...]
+    goal: GoalRegion
+    trajectory_times: tuple[float, ...]
+    trajectory_poses: tuple[tuple[float, ...], ...]
+    camera_json: str
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        roles = [o.role for o in self.objects]
+        if roles.count("target") != 1:
+            raise TwinError(f"twin {self.task_id}: needs exactly one target object, has {roles.count('target')}")
+        if len(self.trajectory_times) != len(self.trajectory_poses) or len(self.trajectory_times) < 2:
+            raise TwinError(f"twin {self.task_id}: trajectory needs >= 2 timed poses")
+
+    @property
+    def target(self) -> TwinObject:
+        return next(o for o in self.objects if o.role == "target")
+
+    @property
+    def trajectory_positions(self) -> np.ndarray:
+        return np.asarray(self.trajectory_poses, dtype=np.float64)[:, :3]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TwinSpec:
+        d = json.loads(text)
+        objects = tuple(
+            TwinObject(**{**o, "pose": tuple(o["pose"]), "collision_meshes": tuple(o["collision_meshes"]),
+                          "collision_boxes": tuple((tuple(c), tuple(h)) for c, h in o["collision_boxes"]),
+                          "rgba": tuple(o["rgba"]), "mass_range": tuple(o["mass_range"]),
+                          "friction_range": tuple(o["friction_range"])})
+            for o in d["objects"]
+        )
+        goal = GoalRegion(**{**d["goal"], "center": tuple(d["goal"]["center"]),
+                             "half_extents": tuple(d["goal"]["half_extents"])})
+        return cls(
+            task_id=d["task_id"], table_height=d["table_height"], table_rgba=tuple(d["table_rgba"]),
+            objects=objects, goal=goal, trajectory_times=tuple(d["trajectory_times"]),
+            trajectory_poses=tuple(tuple(p) for p in d["trajectory_poses"]), camera_json=d["camera_json"],
+            notes=d.get("notes", {}),
+        )
+
+    def map_uris(self, fn) -> TwinSpec:
+        """A copy with every mesh URI passed through ``fn`` (e.g. blob URI → local cached path)."""
+        objects = tuple(
+            replace(o, visual_mesh=fn(o.visual_mesh), collision_meshes=tuple(fn(u) for u in o.collision_meshes))
+            for o in self.objects
+        )
+        return replace(self, objects=objects)
+
+
+@dataclass(frozen=True)
+class PhysicsDraw:
+    """One sample of the uncertain physical properties, per object name (for domain randomization)."""
+
+    mass: dict[str, float]
+    friction: dict[str, float]
+
+    @classmethod
+    def nominal(cls, spec: TwinSpec) -> PhysicsDraw:
+        return cls({o.name: o.mass for o in spec.objects}, {o.name: o.friction for o in spec.objects})
+
+    @classmethod
+    def sample(cls, spec: TwinSpec, rng: np.random.Generator) -> PhysicsDraw:
+        """Log-uniform mass and uniform friction inside each object's range."""
+        mass = {o.name: float(np.exp(rng.uniform(*np.log(o.mass_range)))) for o in spec.objects}
+        friction = {o.name: float(rng.uniform(*o.friction_range)) for o in spec.objects}
+        return cls(mass, friction)
