@@ -28,7 +28,7 @@ class RobotSetup:
     base_xyz: tuple[float, float, float] = (-0.615, 0.0, 0.0)
     rest_qpos: tuple[float, ...] = (0.0, -1.0, 0.0, -2.9, 0.0, 1.9, 0.785, 0.04, 0.04)
     workspace_min: tuple[float, float, float] = (-0.32, -0.42, -0.05)
-    workspace_max: tuple[float, float, float] = (0.40, 0.42, 0.30)
+    workspace_max: tuple[float, float, float] = (0.40, 0.42, 0.45)
     control_mode: str = "pd_ee_delta_pos"
     gripper_max_width: float = 0.08
 

@@ -98,6 +98,8 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class Reconstruction:
+    """The support plane is ``{p : plane_normal · p = plane_offset}`` in the gravity-aligned world frame."""
+
     task_id: str
     plane_normal: tuple[float, float, float]
     plane_offset: float

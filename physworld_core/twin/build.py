@@ -60,7 +60,7 @@ def build_twin(recon: Reconstruction, camera_json: str, table_rgb: tuple[float, 
     if normal[2] < 0.98:
         raise TwinError(f"twin {recon.task_id}: support plane normal {normal.round(3).tolist()} is not vertical; "
                         "gravity alignment failed")
-    table_height = float(-recon.plane_offset / normal[2])
+    table_height = float(recon.plane_offset / normal[2])  # plane: normal . p = offset
     files: dict[str, bytes] = {}
     objects = []
     for obj in recon.objects:

@@ -1,0 +1,29 @@
+# Every target that runs code first runs the idempotent set-up (apt packages, .venv, pip install).
+SHELL := /bin/bash
+PY := .venv/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.physworld/dagster_home
+export PHYSWORLD_LAKE ?= $(CURDIR)/.physworld/lake
+export PHYSWORLD_ENV ?= local
+
+.PHONY: setup demo test bench ui lint
+
+setup:
+	@bash infra/setup.sh
+
+demo: setup
+	@mkdir -p $(DAGSTER_HOME) && cp -n infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	$(PY) -m pipelines.demo $(DEMO_ARGS)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+	$(PY) bench/env_steps.py
+
+ui: setup
+	@mkdir -p $(DAGSTER_HOME) && cp -n infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	$(PY) -m pipelines.ui
+
+lint: setup
+	$(PY) -m ruff check physworld_core assets pipelines tests

@@ -1,0 +1,59 @@
+"""Metadata a person can judge at a glance: inline images and tables for the Dagster UI."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import dagster as dg
+import numpy as np
+
+
+def image_md(images: list[np.ndarray], captions: list[str] | None = None, height: int = 160) -> dg.MetadataValue:
+    """Side-by-side PNG thumbnails as a markdown metadata value (embedded, no external files)."""
+    from PIL import Image
+
+    parts = []
+    for i, img in enumerate(images):
+        pil = Image.fromarray(np.asarray(img, dtype=np.uint8))
+        scale = height / pil.height
+        pil = pil.resize((max(1, int(pil.width * scale)), height), Image.NEAREST)
+        buf = io.BytesIO()
+        pil.save(buf, format="PNG")
+        caption = captions[i] if captions else f"image {i}"
+        parts.append(f"![{caption}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
+    return dg.MetadataValue.md(" ".join(parts))
+
+
+def table_md(rows: list[dict]) -> dg.MetadataValue:
+    if not rows:
+        return dg.MetadataValue.md("_no rows_")
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def curve_plot_md(curve: list[dict], baseline: float | None = None) -> dg.MetadataValue:
+    """Learning curve (env steps vs success rate and mean return) as an embedded PNG plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [c["env_steps"] for c in curve]
+    success = [np.nan if c.get("success_rate") is None else c["success_rate"] for c in curve]
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
+    ax.plot(steps, success, marker="o", label="residual PPO (twin, randomized)")
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", linestyle="--", label="planner only (twin)")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("episode success")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return dg.MetadataValue.md(f"![learning curve](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")

@@ -1,0 +1,82 @@
+"""Reconstructions and twins: metric object models + target trajectory, then the ManiSkill twin."""
+
+
+import json
+
+import dagster as dg
+
+from assets.metadata import table_md
+from assets.video import videos
+from pipelines.partitions import tasks_partitions
+from pipelines.resources import StoreResource
+
+
+@dg.asset(
+    partitions_def=tasks_partitions,
+    deps=[videos],
+    group_name="reconstruction",
+    kinds={"deltalake"},
+    tags={"stage": "reconstruction"},
+    description="Support plane, completed object meshes and the target's 6-DoF trajectory (table `reconstructions`).",
+)
+def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+    from physworld_core.reconstruction.stage import run_reconstruction_stage
+
+    recon = run_reconstruction_stage(store.store(), context.partition_key)
+    m = recon.metrics
+    meta = {
+        "target": recon.target.label,
+        "container": recon.container.label,
+        "objects": len(recon.objects),
+        "plane_rms_mm": 1000 * m["plane_rms_m"],
+        "tracking_mean_iou": m["tracking"]["mean_iou"],
+        "low_confidence_frames": m["tracking"]["low_confidence_frames"],
+        "seconds": m["seconds"],
+    }
+    if "tracking_vs_rendered" in m:
+        meta["tracking_error_mean_mm"] = m["tracking_vs_rendered"]["mean_mm"]
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset_check(asset=reconstructions, partitions_def=tasks_partitions, blocking=True,
+                description="Table fit is flat (rms < 5 mm) and tracking fits most frames (mean IoU >= 0.5).")
+def reconstruction_confident(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    row = store.store().one_row("reconstructions", context.partition_key)
+    m = json.loads(row["metrics_json"])
+    passed = m["plane_rms_m"] < 0.005 and m["tracking"]["mean_iou"] >= 0.5
+    return dg.AssetCheckResult(passed=passed, metadata={"plane_rms_mm": 1000 * m["plane_rms_m"],
+                                                        "tracking_mean_iou": m["tracking"]["mean_iou"]})
+
+
+@dg.asset(
+    partitions_def=tasks_partitions,
+    deps=[reconstructions],
+    group_name="reconstruction",
+    kinds={"deltalake", "maniskill"},
+    tags={"stage": "twin"},
+    description="The physical twin: ManiSkill scene spec with convex collisions and estimated physics (table `twins`).",
+)
+def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+    from physworld_core.twin.stage import run_twin_stage
+
+    result = run_twin_stage(store.store(), context.partition_key)
+    objects = [{"name": o.name, "label": o.label, "mass_kg": o.mass, "mass_range": f"{o.mass_range[0]:.3f}-{o.mass_range[1]:.3f}",
+                "friction": o.friction, "fixed": o.fixed} for o in result.spec.objects]
+    return dg.MaterializeResult(metadata={
+        "settled": result.settle.passed,
+        "max_penetration_mm": 1000 * result.settle.max_penetration_m,
+        "max_drift_mm": 1000 * result.settle.max_drift_m,
+        "objects": table_md(objects),
+        "table_height_m": result.spec.table_height,
+        "seconds": result.seconds,
+    })
+
+
+@dg.asset_check(asset=twins, partitions_def=tasks_partitions, blocking=True,
+                description="Nothing interpenetrates and every object rests after settling; else no policy is learned.")
+def twin_settles(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    row = store.store().one_row("twins", context.partition_key)
+    settle = json.loads(row["settle_json"])
+    return dg.AssetCheckResult(passed=bool(row["passed"]), metadata={
+        "max_penetration_mm": 1000 * settle["max_penetration_m"], "max_drift_mm": 1000 * settle["max_drift_m"],
+        "reasons": "; ".join(settle["reasons"]) or "none"})

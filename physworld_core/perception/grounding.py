@@ -1,0 +1,143 @@
+"""Match the prompt's words to the segmented objects.
+
+Each object is scored by how well its colour name and shape class agree with what the prompt asks for.
+Grounding refuses rather than guesses: if nothing fits, or two objects fit equally well, it raises a
+:class:`GroundingError` that says what was asked and what was seen, so a person can fix the prompt (or the
+scene) instead of getting a video of the wrong object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from physworld_core.errors import GroundingError
+from physworld_core.perception.colour import colour_similarity
+from physworld_core.perception.language import Instruction
+from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL, SceneObject
+
+COLOUR_WEIGHT = 2.0
+"""Colour is weighted above shape: it is what people use to tell objects apart, and it is measured more
+reliably from one view than shape (a bottle's footprint can read as a box)."""
+
+SHAPE_COMPATIBILITY: dict[tuple[str, str], float] = {
+    ("cylinder", "cylinder"): 1.0,
+    ("box", "box"): 1.0,
+    ("container", "container"): 1.0,
+    ("cylinder", "box"): 0.25,
+    ("box", "cylinder"): 0.25,
+}
+"""(asked, seen) → score. Cylinder ↔ box is a soft mismatch (footprints from one view can mislead), accepted
+only when the colour was asked for and matches; a hollow object is never confused with a solid one, except a
+round container asked for as a cup / mug (which are hollow cylinders): see :func:`shape_score`."""
+
+_TIE = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Grounding:
+    """Which segmented objects the prompt refers to.
+
+    Args:
+        target: the object to move.
+        goal: where it goes.
+        scores: ``{"target": {index: score}, "goal": {index: score}}`` for every object that qualified.
+    """
+
+    target: SceneObject
+    goal: SceneObject
+    scores: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.target.index == self.goal.index:
+            raise ValueError("Grounding.target and Grounding.goal must be different objects")
+
+    def to_dict(self) -> dict:
+        return {
+            "target": self.target.to_dict(),
+            "goal": self.goal.to_dict(),
+            "scores": {role: {str(i): s for i, s in table.items()} for role, table in self.scores.items()},
+        }
+
+
+def shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of an asked shape class with a seen object; ``None`` when they cannot be the same thing."""
+    if asked is None:
+        return 0.0
+    if asked == "cylinder" and seen.shape == "container" and seen.roundness < ROUND_FOOTPRINT_MAX_FILL:
+        return 0.5  # a cup or mug is a hollow cylinder
+    return SHAPE_COMPATIBILITY.get((asked, seen.shape))
+
+
+def score_object(colour: str | None, shape: str | None, seen: SceneObject) -> float | None:
+    """Total score of one object for one phrase; ``None`` when it is disqualified."""
+    colour_part = 0.0
+    if colour is not None:
+        similarity = colour_similarity(colour, seen.colour)
+        if similarity == 0.0:
+            return None
+        colour_part = COLOUR_WEIGHT * similarity
+    shape_part = shape_score(shape, seen)
+    if shape_part is None:
+        return None
+    if shape_part < 0.5 and not (colour is not None and seen.colour == colour):
+        return None  # a soft shape mismatch needs an exact colour match to vouch for it
+    return colour_part + shape_part
+
+
+def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
+    """Pick the target and the goal among ``objects``.
+
+    Raises:
+        GroundingError: an asked-for object is absent, or two objects match it equally well.
+    """
+    target, target_scores = _pick(
+        instruction.object_phrase, instruction.object_colour, instruction.object_shape, objects, exclude=None
+    )
+    goal, goal_scores = _pick(
+        instruction.goal_phrase,
+        instruction.goal_colour,
+        instruction.goal_shape,
+        objects,
+        exclude=target.index,
+    )
+    return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
+
+
+def describe_scene(objects: list[SceneObject]) -> str:
+    """ "blue cylinder, green box, grey container" (or a note that nothing stands on the table)."""
+    if not objects:
+        return "no objects standing on the table"
+    return ", ".join(o.description for o in objects)
+
+
+def _pick(
+    phrase: str, colour: str | None, shape: str | None, objects: list[SceneObject], exclude: int | None
+) -> tuple[SceneObject, dict[int, float]]:
+    candidates = [o for o in objects if o.index != exclude]
+    scores = {}
+    for candidate in candidates:
+        score = score_object(colour, shape, candidate)
+        if score is not None:
+            scores[candidate.index] = score
+    if not scores:
+        raise GroundingError(f"prompt asks for '{phrase}' but the scene has: {describe_scene(objects)}")
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    best_index, best_score = ranked[0]
+    tied = [index for index, score in ranked if best_score - score < _TIE]
+    if len(tied) > 1:
+        by_index = {o.index: o for o in objects}
+        listed = ", ".join(f"{by_index[i].description} {_where(by_index[i])}" for i in tied)
+        raise GroundingError(
+            f"prompt asks for '{phrase}' but {len(tied)} objects match it equally well: {listed}; "
+            f"the scene has: {describe_scene(objects)}. Name the colour (or another distinguishing word)."
+        )
+    return next(o for o in objects if o.index == best_index), scores
+
+
+def _where(obj: SceneObject) -> str:
+    """Where an object is in the image, in words a person can check against the picture."""
+    row, col = obj.image_centroid
+    height, width = obj.mask.shape
+    horizontal = "left" if col < width / 3 else "right" if col > 2 * width / 3 else "centre"
+    vertical = "top" if row < height / 3 else "bottom" if row > 2 * height / 3 else "middle"
+    return f"(#{obj.index}, {vertical} {horizontal} of the image)"

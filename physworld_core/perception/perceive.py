@@ -1,0 +1,71 @@
+"""The whole perception pass in one call: table, objects, instruction, grounding.
+
+The video generator and the reconstruction stage both start from the same reading of the scene; doing it in
+one function keeps them from drifting apart (different margins, different grounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from physworld_core.perception.grounding import Grounding, ground
+from physworld_core.perception.language import Instruction, parse_instruction
+from physworld_core.perception.plane import Plane, fit_support_plane
+from physworld_core.perception.segment import SceneObject, segment_objects
+from physworld_core.scene import ScenePackage
+
+
+@dataclass(frozen=True, eq=False)
+class Perception:
+    """What one RGB-D frame and its prompt say about the task.
+
+    Args:
+        plane: the fitted support plane.
+        objects: objects standing on it (see :func:`segment_objects`).
+        instruction: the parsed prompt.
+        grounding: which objects the prompt means.
+    """
+
+    plane: Plane
+    objects: tuple[SceneObject, ...]
+    instruction: Instruction
+    grounding: Grounding
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "objects", tuple(self.objects))
+        indices = [o.index for o in self.objects]
+        if indices != list(range(len(indices))):
+            raise ValueError(f"Perception.objects must be indexed 0..n-1 in order, got {indices}")
+
+    @property
+    def target(self) -> SceneObject:
+        return self.grounding.target
+
+    @property
+    def goal(self) -> SceneObject:
+        return self.grounding.goal
+
+    def to_dict(self) -> dict:
+        return {
+            "plane": self.plane.to_dict(),
+            "objects": [o.to_dict() for o in self.objects],
+            "instruction": self.instruction.to_dict(),
+            "grounding": self.grounding.to_dict(),
+        }
+
+
+def perceive(scene: ScenePackage) -> Perception:
+    """Fit the table, segment the objects, parse the prompt and ground it.
+
+    The prompt is parsed first: a malformed prompt is the cheapest error to report.
+
+    Raises:
+        GroundingError: the prompt cannot be read or does not match the objects.
+        SceneError: no table plane can be found in the depth.
+    """
+    instruction = parse_instruction(scene.prompt)
+    plane = fit_support_plane(scene)
+    objects = segment_objects(scene, plane)
+    return Perception(
+        plane=plane, objects=tuple(objects), instruction=instruction, grounding=ground(instruction, objects)
+    )

@@ -1,0 +1,399 @@
+"""Split the scene into the objects standing on the table, and describe each one.
+
+A pixel belongs to an object when its 3D point is clearly above the support plane. Neighbouring object pixels
+are linked only when their 3D points are close, so a can in front of a bin splits from it at the depth jump
+even where their image regions touch. Each object is then described by what grounding and planning need:
+a colour name (prompts name colours), a shape class from geometry (prompts name kinds: can, box, bin), and a
+footprint on the table (where to grasp from and where to drop into).
+
+Limitations, on purpose: one view sees only the front of an object, so the footprint is the top-view extent of
+the *visible* points; a container is recognised only when some of its interior floor is visible (true for the
+usual downward-looking tabletop camera).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import ConvexHull, QhullError
+
+from physworld_core.perception.colour import PALETTE, colour_name
+from physworld_core.perception.plane import Plane
+from physworld_core.robot import PANDA, RobotSetup
+from physworld_core.scene import ScenePackage, depth_to_points_world
+
+SHAPES: tuple[str, ...] = ("box", "cylinder", "container")
+"""Shape classes geometry can tell apart from one RGB-D view."""
+
+ROUND_FOOTPRINT_MAX_FILL = 0.88
+"""Footprint hull area / its minimum-area rectangle: π/4 ≈ 0.79 for a disc, 1 for a rectangle."""
+
+
+@dataclass(frozen=True, eq=False)
+class SceneObject:
+    """One object standing on the table, as seen from the single view.
+
+    Args:
+        index: position in the list returned by :func:`segment_objects` (left to right in the image).
+        mask: H×W bool, the object's pixels.
+        pixels: N×2 int (row, col) of the pixels with valid depth, aligned with ``points_world``.
+        points_world: N×3 back-projected points (world frame, metres).
+        mean_rgb: mean colour of the masked pixels, 0–255.
+        colour: palette name of ``mean_rgb`` (see :mod:`physworld_core.perception.colour`).
+        shape: "container" (hollow), "cylinder" (round footprint) or "box".
+        centre_world: footprint centre, on the support plane, world frame.
+        top_height: height of the top above the plane, metres (robust 98th percentile).
+        extents: (length, width, height) in metres: footprint rectangle sides (length ≥ width) and top height.
+        yaw: angle of the footprint's long axis in the plane frame, radians in (-π/2, π/2].
+        roundness: footprint hull area / minimum-area rectangle area (≈0.79 disc, ≈1 rectangle).
+        floor_height: for containers, the interior floor height above the plane; ``None`` otherwise.
+    """
+
+    index: int
+    mask: np.ndarray
+    pixels: np.ndarray
+    points_world: np.ndarray
+    mean_rgb: tuple[float, float, float]
+    colour: str
+    shape: str
+    centre_world: tuple[float, float, float]
+    top_height: float
+    extents: tuple[float, float, float]
+    yaw: float
+    roundness: float
+    floor_height: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.index < 0:
+            raise ValueError(f"SceneObject.index must be non-negative, got {self.index}")
+        mask = np.asarray(self.mask)
+        if mask.ndim != 2 or mask.dtype != bool:
+            raise ValueError(f"SceneObject.mask must be an H×W bool array, got {mask.shape} {mask.dtype}")
+        points = np.asarray(self.points_world, dtype=np.float64)
+        pixels = np.asarray(self.pixels, dtype=np.int64)
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
+            raise ValueError(f"SceneObject.points_world must be a non-empty N×3 array, got {points.shape}")
+        if pixels.shape != (len(points), 2):
+            raise ValueError(f"SceneObject.pixels must be N×2 matching points_world, got {pixels.shape}")
+        if self.colour not in PALETTE:
+            raise ValueError(f"SceneObject.colour {self.colour!r} is not one of {', '.join(PALETTE)}")
+        if self.shape not in SHAPES:
+            raise ValueError(f"SceneObject.shape {self.shape!r} is not one of {', '.join(SHAPES)}")
+        if not (np.isfinite(self.top_height) and self.top_height > 0):
+            raise ValueError(f"SceneObject.top_height must be positive, got {self.top_height!r}")
+        if len(self.extents) != 3 or not all(np.isfinite(e) and e >= 0 for e in self.extents):
+            raise ValueError(f"SceneObject.extents must be 3 non-negative lengths, got {self.extents!r}")
+        if (self.shape == "container") != (self.floor_height is not None):
+            raise ValueError("SceneObject.floor_height is set exactly for containers")
+        for array in (mask, points, pixels):
+            array.setflags(write=False)
+        object.__setattr__(self, "mask", mask)
+        object.__setattr__(self, "points_world", points)
+        object.__setattr__(self, "pixels", pixels)
+        object.__setattr__(self, "mean_rgb", tuple(float(v) for v in self.mean_rgb))
+        object.__setattr__(self, "centre_world", tuple(float(v) for v in self.centre_world))
+        object.__setattr__(self, "extents", tuple(float(v) for v in self.extents))
+
+    @property
+    def description(self) -> str:
+        """What a person would call it from its appearance, e.g. "red cylinder"."""
+        return f"{self.colour} {self.shape}"
+
+    @property
+    def pixel_count(self) -> int:
+        return int(self.mask.sum())
+
+    @property
+    def image_centroid(self) -> tuple[float, float]:
+        """Mean (row, col) of the mask."""
+        rows, cols = np.nonzero(self.mask)
+        return float(rows.mean()), float(cols.mean())
+
+    @property
+    def footprint_radius(self) -> float:
+        """Half the footprint diagonal: a circle that surely contains the object seen from above."""
+        return 0.5 * float(np.hypot(self.extents[0], self.extents[1]))
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary (no arrays except the image bounding box)."""
+        rows, cols = np.nonzero(self.mask)
+        return {
+            "index": self.index,
+            "description": self.description,
+            "colour": self.colour,
+            "shape": self.shape,
+            "mean_rgb": list(self.mean_rgb),
+            "centre_world": list(self.centre_world),
+            "top_height": self.top_height,
+            "extents": list(self.extents),
+            "yaw": self.yaw,
+            "roundness": self.roundness,
+            "floor_height": self.floor_height,
+            "pixel_count": self.pixel_count,
+            "bbox_rc": [int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1],
+        }
+
+
+def segment_objects(
+    scene: ScenePackage,
+    plane: Plane,
+    *,
+    min_height_m: float = 0.008,
+    min_pixels: int | None = None,
+    neighbour_gap_m: float = 0.015,
+    neighbour_gap_px: float = 3.0,
+    robot: RobotSetup | None = PANDA,
+) -> list[SceneObject]:
+    """Find and describe the objects standing on ``plane``.
+
+    Args:
+        scene: the RGB-D observation.
+        plane: the fitted support plane (:func:`physworld_core.perception.plane.fit_support_plane`).
+        min_height_m: a point counts as "on an object" this far above the plane (sensor noise and the table's
+            own unevenness stay below it).
+        min_pixels: components smaller than this are noise (flying pixels, specks); default 0.1% of the image,
+            at least 15 pixels.
+        neighbour_gap_m, neighbour_gap_px: two neighbouring pixels belong together when their 3D points are
+            closer than max(neighbour_gap_m, neighbour_gap_px × the pixel's footprint at its depth); larger
+            jumps are occlusion boundaries between objects.
+        robot: the robot setup whose workspace box crops the point cloud, as real pipelines do, so the
+            robot's own base and arm, or the floor past the table edge, never become "objects". ``None``
+            keeps every point (a capture in a frame without a calibrated robot).
+
+    Returns:
+        Objects ordered left to right by image centroid, ``index`` matching the position.
+    """
+    if min_height_m <= 0:
+        raise ValueError(f"min_height_m must be positive, got {min_height_m}")
+    height_px, width_px = scene.height, scene.width
+    if min_pixels is None:
+        min_pixels = max(15, int(0.001 * height_px * width_px))
+    depth = scene.depth_m
+    valid = depth > 0
+    points_world, pixels = depth_to_points_world(depth, scene.camera)
+    grid = np.full((height_px, width_px, 3), np.nan)
+    grid[pixels[:, 0], pixels[:, 1]] = points_world
+    heights = np.full((height_px, width_px), np.nan)
+    heights[pixels[:, 0], pixels[:, 1]] = plane.signed_height(points_world)
+    above = valid & (np.nan_to_num(heights, nan=-np.inf) > min_height_m)
+    if robot is not None:
+        outside = ~robot.in_workspace(points_world)
+        above[pixels[outside, 0], pixels[outside, 1]] = False
+
+    labels = _connected_by_distance(
+        grid,
+        above,
+        np.maximum(neighbour_gap_m, neighbour_gap_px * depth / min(scene.camera.fx, scene.camera.fy)),
+    )
+    counts = np.bincount(labels[above], minlength=labels.max() + 1)
+    kept = [label for label in np.nonzero(counts >= min_pixels)[0]]
+    table_noise = max(0.005, 3.0 * plane.rms)
+    # Flat pieces (a bin's floor plate seen from high above, split from the walls at the rim's depth jump)
+    # may be claimed by the component that encloses them; solid objects are never flat, so a can standing
+    # in a bin stays its own object.
+    present = np.nonzero(counts)[0]
+    height_spread = ndimage.labeled_comprehension(
+        heights, labels, present, lambda h: np.percentile(h, 95) - np.percentile(h, 5), float, np.inf
+    )
+    claimable = (labels < 0) | np.isin(labels, present[height_spread < 0.01])
+
+    objects: list[tuple[tuple[float, float], dict]] = []
+    claimed = np.zeros_like(above)
+    for label in sorted(kept, key=lambda lab: -counts[lab]):  # big first: a bin claims its floor before the
+        mask = (labels == label) & ~claimed  # floor could stand alone as an object
+        if mask.sum() < min_pixels:
+            continue
+        available = ~claimed & ~mask
+        described = _describe(
+            scene,
+            plane,
+            mask,
+            grid,
+            heights,
+            np.where(available, labels, -1),
+            claimable & available,
+            table_noise,
+        )
+        if described is not None:
+            objects.append(described)
+            claimed |= described[1]["mask"]
+    objects.sort(key=lambda item: (item[0][1], item[0][0]))
+    return [SceneObject(index=i, **fields) for i, (_, fields) in enumerate(objects)]
+
+
+def _connected_by_distance(grid: np.ndarray, above: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
+    """Label 8-connected components of ``above`` whose neighbouring 3D points are within ``tolerance``.
+
+    8-connectivity keeps thin walls (a bin rim one or two pixels wide) in one piece at their corners.
+    Returns H×W int labels, -1 outside ``above``.
+    """
+    height_px, width_px = above.shape
+    ids = np.arange(height_px * width_px).reshape(height_px, width_px)
+    sources, targets = [], []
+    everything, drop_last, drop_first = slice(None), slice(None, -1), slice(1, None)
+    for a, b in (
+        ((everything, drop_last), (everything, drop_first)),  # right
+        ((drop_last, everything), (drop_first, everything)),  # below
+        ((drop_last, drop_last), (drop_first, drop_first)),  # below right
+        ((drop_last, drop_first), (drop_first, drop_last)),  # below left
+    ):
+        both = above[a] & above[b]
+        gap = np.linalg.norm(np.nan_to_num(grid[a] - grid[b], nan=np.inf), axis=-1)
+        linked = both & (gap < np.minimum(tolerance[a], tolerance[b]))
+        sources.append(ids[a][linked])
+        targets.append(ids[b][linked])
+    sources_all, targets_all = np.concatenate(sources), np.concatenate(targets)
+    graph = coo_matrix(
+        (np.ones(len(sources_all), dtype=np.int8), (sources_all, targets_all)),
+        shape=(height_px * width_px, height_px * width_px),
+    )
+    _, labels = connected_components(graph, directed=False)
+    labels = labels.reshape(height_px, width_px)
+    return np.where(above, labels, -1)
+
+
+def _describe(
+    scene: ScenePackage,
+    plane: Plane,
+    mask: np.ndarray,
+    grid: np.ndarray,
+    heights: np.ndarray,
+    other_labels: np.ndarray,
+    claimable: np.ndarray,
+    table_noise: float,
+) -> tuple[tuple[float, float], dict] | None:
+    """Measure one component; ``None`` when it is too degenerate to have a footprint (a sliver).
+
+    ``other_labels`` holds the labels of the pieces not yet given to an object (-1 elsewhere); pieces that
+    hug this component's footprint outline join it. ``claimable`` marks pixels the component may take over
+    when it encloses them in the image and they lie inside its footprint (table-level or flat pieces: a
+    container's floor).
+    """
+    footprint = _footprint(plane.to_plane_coords(grid[mask])[:, :2])
+    if footprint is None:
+        return None
+
+    # Outer wall faces seen at grazing angles split off at the rim when the camera looks steeply down on a
+    # bin. A piece touching the object in the image whose points all lie on its footprint outline is such
+    # a face; a separate object (even one standing inside a bin) spans more than the outline.
+    viewing_range = float(np.median(np.linalg.norm(grid[mask] - scene.camera.extrinsic[:3, 3], axis=1)))
+    skin = max(0.01, 2.0 * viewing_range / min(scene.camera.fx, scene.camera.fy))  # ≥ two pixel footprints
+    touching = np.unique(other_labels[ndimage.binary_dilation(mask, iterations=2)])
+    merged = False
+    for piece in touching[touching >= 0]:
+        piece_mask = other_labels == piece
+        piece_uv = plane.to_plane_coords(grid[piece_mask])[:, :2]
+        outline_distance = np.max(
+            piece_uv @ footprint[0].equations[:, :2].T + footprint[0].equations[:, 2], axis=1
+        )
+        if np.all(np.abs(outline_distance) <= skin):
+            mask = mask | piece_mask
+            merged = True
+    if merged:
+        footprint = _footprint(plane.to_plane_coords(grid[mask])[:, :2])
+    hull, centre_uv, (length, width), yaw, roundness = footprint
+    points_world = grid[mask]
+
+    # A container's interior floor can sit within min_height of the table (thin-floored bins), or split off
+    # at the rim's depth jump. Those pixels are enclosed by the rim in the image and lie inside the
+    # footprint: claim them for this object.
+    enclosed = ndimage.binary_fill_holes(mask) & claimable & (np.nan_to_num(heights, nan=-1) > -table_noise)
+    if enclosed.any():
+        enclosed_uv = plane.to_plane_coords(grid[enclosed])[:, :2]
+        inside = _inside_hull(hull, enclosed_uv, margin=0.0)
+        rows, cols = np.nonzero(enclosed)
+        mask = mask.copy()
+        mask[rows[inside], cols[inside]] = True
+        points_world = grid[mask]
+
+    uvh = plane.to_plane_coords(points_world)
+    point_heights = uvh[:, 2]
+    top_height = float(np.percentile(point_heights, 98))
+    if top_height <= 0:
+        return None
+
+    # Hollow: the camera sees points well below the rim *through the inside* of the footprint. On a solid
+    # object a ray never crosses the object before reaching a visible point, so stepping back along the ray
+    # from a visible side point leaves the footprint; from a bin's inner wall or floor it stays inside, below
+    # the rim. This works whether the floor or only the far inner wall is visible.
+    camera_position = scene.camera.extrinsic[:3, 3]
+    rays = points_world - camera_position
+    ranges = np.linalg.norm(rays, axis=1, keepdims=True)
+    step_back = np.maximum(0.015, 2.0 * ranges / min(scene.camera.fx, scene.camera.fy))
+    behind_uvh = plane.to_plane_coords(points_world - step_back * rays / ranges)
+    low = point_heights < top_height - max(0.02, 0.3 * top_height)
+    seen_through_inside = (
+        low & _inside_hull(hull, behind_uvh[:, :2], margin=0.003) & (behind_uvh[:, 2] < top_height - 0.01)
+    )
+    floor_height = None
+    if seen_through_inside.sum() >= max(8, 0.05 * len(point_heights)):
+        shape = "container"
+        # The lowest surfaces seen inside; an upper bound on the floor when only the far wall is visible.
+        floor_height = float(max(np.percentile(point_heights[seen_through_inside], 5), 0.0))
+    elif roundness < ROUND_FOOTPRINT_MAX_FILL:
+        shape = "cylinder"
+    else:
+        shape = "box"
+
+    rows, cols = np.nonzero(mask)
+    mean_rgb = scene.rgb[mask].reshape(-1, 3).astype(np.float64).mean(axis=0)
+    centre_world = plane.from_plane_coords(np.array([[centre_uv[0], centre_uv[1], 0.0]]))[0]
+    fields = {
+        "mask": mask,
+        "pixels": np.stack([rows, cols], 1),
+        "points_world": points_world,
+        "mean_rgb": tuple(mean_rgb),
+        "colour": colour_name(mean_rgb),
+        "shape": shape,
+        "centre_world": tuple(centre_world),
+        "top_height": top_height,
+        "extents": (length, width, top_height),
+        "yaw": yaw,
+        "roundness": roundness,
+        "floor_height": floor_height,
+    }
+    return (float(rows.mean()), float(cols.mean())), fields
+
+
+def _footprint(uv: np.ndarray):
+    """Convex hull, minimum-area rectangle (centre, (length, width), yaw) and fill ratio of 2D points."""
+    if len(uv) < 3:
+        return None
+    try:
+        hull = ConvexHull(uv)
+    except QhullError:
+        return None  # collinear points: a one-pixel sliver
+    vertices = uv[hull.vertices]
+    edges = np.roll(vertices, -1, axis=0) - vertices
+    angles = np.arctan2(edges[:, 1], edges[:, 0])
+    best = None
+    for angle in angles:
+        c, s = np.cos(angle), np.sin(angle)
+        local = vertices @ np.array([[c, -s], [s, c]])  # coordinates along (angle, angle + 90°)
+        low, high = local.min(axis=0), local.max(axis=0)
+        area = float(np.prod(high - low))
+        if best is None or area < best[0]:
+            best = (area, angle, low, high)
+    area, angle, low, high = best
+    mid = (low + high) / 2.0
+    c, s = np.cos(angle), np.sin(angle)
+    centre = np.array([c * mid[0] - s * mid[1], s * mid[0] + c * mid[1]])
+    sides = high - low
+    if sides[1] > sides[0]:
+        sides = sides[::-1]
+        angle += np.pi / 2
+    yaw = float((angle + np.pi / 2) % np.pi - np.pi / 2)  # (-π/2, π/2]: a footprint axis has no direction
+    if yaw <= -np.pi / 2 + 1e-12:
+        yaw += np.pi
+    roundness = float(hull.volume / area) if area > 0 else 1.0  # 2D hull "volume" is its area
+    return hull, centre, (float(sides[0]), float(sides[1])), yaw, roundness
+
+
+def _inside_hull(hull: ConvexHull, uv: np.ndarray, margin: float) -> np.ndarray:
+    """Points inside the hull at least ``margin`` from every edge (hull equations have unit normals)."""
+    signed = uv @ hull.equations[:, :2].T + hull.equations[:, 2]
+    return np.all(signed <= -margin, axis=1)

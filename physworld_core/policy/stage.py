@@ -1,0 +1,87 @@
+"""Policy stage I/O: twin → plan (grasp + path) → baseline score → residual PPO → checkpoint blob + rows."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from physworld_core.errors import TwinError
+from physworld_core.policy.plan import TaskPlan, plan_from_twin
+from physworld_core.policy.train import PolicyResult, PolicyTrainConfig, train_policy
+from physworld_core.store import Store
+from physworld_core.twin.spec import TwinSpec
+
+
+@dataclass(frozen=True)
+class PolicyStageResult:
+    plan: TaskPlan
+    residual: PolicyResult
+    seconds: float
+
+
+def closing_axis_at_rest(spec_local: TwinSpec) -> np.ndarray:
+    """The gripper's closing direction at the rest pose (proprioception: the robot knows its own hand)."""
+    from transforms3d.quaternions import quat2mat
+
+    from physworld_core.twin.factory import make_twin_env
+
+    env = make_twin_env(spec_local.to_json())
+    try:
+        env.reset(seed=0)
+        return quat2mat(env.unwrapped.agent.tcp.pose.q[0].cpu().numpy())[:, 1]
+    finally:
+        env.close()
+
+
+def target_mesh(spec_local: TwinSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The target's collision geometry (object frame), merged: what the grasp sampler plans on."""
+    import trimesh
+
+    parts = [trimesh.load(p, force="mesh", process=False) for p in spec_local.target.collision_meshes]
+    merged = trimesh.util.concatenate(parts)
+    return np.asarray(merged.vertices), np.asarray(merged.faces)
+
+
+def make_plan(spec_local: TwinSpec) -> TaskPlan:
+    vertices, faces = target_mesh(spec_local)
+    return plan_from_twin(spec_local, vertices, faces, closing_axis_at_rest(spec_local))
+
+
+def load_policy_row(store: Store, task_id: str, method: str) -> dict:
+    frame = store.lake.read_partition("policies", task_id)
+    rows = frame.filter(frame["method"] == method)
+    if rows.height == 0:
+        raise TwinError(f"task {task_id}: no {method!r} policy; materialize the policies asset first")
+    return rows.row(0, named=True)
+
+
+def run_policy_stage(store: Store, task_id: str, cfg: PolicyTrainConfig = PolicyTrainConfig(),
+                     progress: bool = True, log_fn: Callable[[dict], None] | None = None) -> PolicyStageResult:
+    from physworld_core.twin.stage import load_twin, localize
+
+    start = time.time()
+    spec, row = load_twin(store, task_id)
+    if not row["passed"]:
+        raise TwinError(f"task {task_id}: the twin failed its settle check ({row['settle_json']}); "
+                        "fix the reconstruction before learning in it")
+    local = localize(store, spec)
+    plan = make_plan(local)
+    with tempfile.TemporaryDirectory(prefix=f"physworld-ppo-{task_id}-") as work:
+        result = train_policy(local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn)
+        ref = store.blobs.put_file(result.checkpoint_path)
+    rows = [
+        {"task_id": task_id, "method": "planner_only", "plan_json": plan.to_json(), "checkpoint_uri": None,
+         "checkpoint_sha256": None, "env_steps": 0, "twin_success": result.baseline_twin_success,
+         "curve_json": "[]", "seconds": 0.0},
+        {"task_id": task_id, "method": "physworld", "plan_json": plan.to_json(), "checkpoint_uri": ref.uri,
+         "checkpoint_sha256": ref.sha256, "env_steps": result.env_steps, "twin_success": result.twin_success,
+         "curve_json": json.dumps(result.curve), "seconds": result.seconds},
+    ]
+    store.lake.write_partition("policies", rows, task_id)
+    return PolicyStageResult(plan, result, time.time() - start)

@@ -1,0 +1,125 @@
+"""Policy learning in the twin: the baseline alone and residual PPO on top of it, with domain randomization.
+
+``train_policy`` is what the ``policies`` asset calls. It trains in vectorised twin envs whose masses and
+frictions are redrawn from the twin's uncertainty ranges, then measures twin success of the learned policy
+on held-out episode seeds (nominal physics) next to the baseline's.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from physworld_core.policy.plan import TaskPlan
+from physworld_core.policy.ppo import PPOConfig, TrainResult, policy_action, train_ppo
+from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, run_episode
+from physworld_core.twin.factory import make_twin_env
+
+METHODS = ("planner_only", "physworld", "scratch_rl")
+
+
+@dataclass(frozen=True)
+class PolicyTrainConfig:
+    """Args:
+        ppo: learner settings (total_env_steps is the budget).
+        num_envs: parallel twin envs (one process each when ``async_envs``).
+        async_envs: AsyncVectorEnv with ``spawn`` workers (2 cores here); Sync for tests.
+        reconfiguration_freq: redraw physics every this many resets per env.
+        eval_episodes: held-out twin episodes to score the policy and the baseline.
+        noise: perception noise on the observed object position.
+        max_steps: episode length.
+    """
+
+    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(total_env_steps=16384, num_steps=256, hidden_sizes=(128, 128),
+                                                              update_epochs=4, num_minibatches=4, init_log_std=-1.2,
+                                                              residual_scale=0.3, checkpoint_every=2))
+    num_envs: int = 2
+    async_envs: bool = True
+    reconfiguration_freq: int = 4
+    eval_episodes: int = 10
+    noise: ObservationNoise = field(default_factory=ObservationNoise)
+    max_steps: int = 160
+
+    def __post_init__(self) -> None:
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+        if self.eval_episodes < 1:
+            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+
+
+def _task_env(spec_json: str, plan_json: str, noise: ObservationNoise, max_steps: int, randomize: bool,
+              dr_seed: int, reconfiguration_freq: int | None) -> ObjectCentricTaskEnv:
+    factory = functools.partial(make_twin_env, spec_json, randomize, dr_seed, reconfiguration_freq)
+    return ObjectCentricTaskEnv(factory, TaskPlan.from_json(plan_json), noise=noise, max_steps=max_steps)
+
+
+def make_vector_env(spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0) -> gym.vector.VectorEnv:
+    fns = [
+        functools.partial(_task_env, spec_json, plan.to_json(), cfg.noise, cfg.max_steps, True, seed + i,
+                          cfg.reconfiguration_freq)
+        for i in range(cfg.num_envs)
+    ]
+    if cfg.async_envs and cfg.num_envs > 1:
+        return gym.vector.AsyncVectorEnv(fns, context="spawn")
+    return gym.vector.SyncVectorEnv(fns)
+
+
+def evaluate_episodes(env: ObjectCentricTaskEnv, act: Callable, seeds: list[int]) -> list[dict]:
+    return [run_episode(env, act, seed) for seed in seeds]
+
+
+def make_actor(policy, meta: dict | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``act(obs, base_action)`` for a method: the baseline alone when ``policy`` is None."""
+    if policy is None:
+        return lambda obs, base: base
+    residual, scale = bool(meta["residual"]), float(meta["residual_scale"])
+    return lambda obs, base: policy_action(policy, obs, base, residual, scale, deterministic=True)
+
+
+@dataclass
+class PolicyResult:
+    method: str
+    checkpoint_path: Path | None
+    env_steps: int
+    twin_success: float
+    baseline_twin_success: float
+    curve: list[dict]
+    seconds: float
+    train: TrainResult | None = None
+
+
+def train_policy(spec_json_local: str, plan: TaskPlan, cfg: PolicyTrainConfig, checkpoint_dir: Path,
+                 residual: bool = True, progress: bool = True, log_fn: Callable[[dict], None] | None = None,
+                 eval_seed: int = 10_000) -> PolicyResult:
+    """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin."""
+    start = time.time()
+    envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed)
+    try:
+        result = train_ppo(envs, cfg.ppo, residual=residual, checkpoint_dir=checkpoint_dir, progress=progress,
+                           log_fn=log_fn)
+    finally:
+        envs.close()
+    eval_env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
+    try:
+        seeds = list(range(eval_seed, eval_seed + cfg.eval_episodes))
+        meta = {"residual": residual, "residual_scale": cfg.ppo.residual_scale}
+        learned = evaluate_episodes(eval_env, make_actor(result.policy, meta), seeds)
+        baseline = evaluate_episodes(eval_env, make_actor(None, None), seeds)
+    finally:
+        eval_env.close()
+    return PolicyResult(
+        method="physworld" if residual else "scratch_rl",
+        checkpoint_path=result.checkpoint_path,
+        env_steps=result.env_steps,
+        twin_success=float(np.mean([r["success"] for r in learned])),
+        baseline_twin_success=float(np.mean([r["success"] for r in baseline])),
+        curve=result.curve,
+        seconds=time.time() - start,
+        train=result,
+    )

@@ -1,0 +1,110 @@
+"""Object geometry from one partial view: completed, watertight meshes and parametric containers.
+
+A single RGB-D frame sees roughly the front half of each object. Completion uses two priors that hold for
+most tabletop objects: (1) they rest on the support plane, so the footprint extends down to it; (2) they are
+roughly symmetric about the vertical plane through their centre facing the camera, so mirroring the seen
+half about that plane fills the unseen back. The convex hull of the union is watertight by construction.
+Containers are hollow, so a hull would fill them: they get a parametric open-top box fitted to the rim.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from physworld_core.errors import ReconstructionError
+from physworld_core.reconstruction.types import ContainerGeometry
+
+WALL_THICKNESS_PRIOR = 0.01
+"""Walls seen edge-on are 1–3 px wide; a 1 cm prior is better than measuring them."""
+
+
+def complete_points(points_world: np.ndarray, camera_position: np.ndarray, table_height: float) -> np.ndarray:
+    """Mirror about the vertical plane facing the camera and extrude the footprint down to the table."""
+    pts = np.asarray(points_world, float)
+    if len(pts) < 8:
+        raise ReconstructionError(f"only {len(pts)} points on the object: too few to build a mesh")
+    centre = np.median(pts, axis=0)
+    view = centre - camera_position
+    view[2] = 0.0
+    if np.linalg.norm(view) < 1e-6:
+        mirrored = pts  # seen from straight above: the top view already spans the footprint
+    else:
+        v = view / np.linalg.norm(view)
+        lateral = np.array([-v[1], v[0], 0.0])
+        depth, across = pts @ v, pts @ lateral
+        near = np.percentile(depth, 2)
+        width = np.percentile(across, 98) - np.percentile(across, 2)
+        # Mirror plane through the estimated centre: at least half the seen width behind the nearest point
+        # (front-only views), or the middle of the seen depth when the top face shows the whole depth.
+        mid = max(0.5 * (near + np.percentile(depth, 98)), near + 0.5 * width)
+        mirrored = np.concatenate([pts, pts - 2 * np.outer(depth - mid, v)])
+    base = mirrored.copy()
+    base[:, 2] = table_height
+    return np.concatenate([mirrored, base])
+
+
+def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = ConvexHull(points)
+    except QhullError as exc:
+        raise ReconstructionError(f"object points are degenerate (flat or collinear): {exc}") from None
+    vertices = points[hull.vertices]
+    remap = -np.ones(len(points), dtype=np.int64)
+    remap[hull.vertices] = np.arange(len(hull.vertices))
+    faces = remap[hull.simplices]
+    # Orient faces outward (qhull's simplices are unordered).
+    centre = vertices.mean(0)
+    tri = vertices[faces]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    flip = np.einsum("ij,ij->i", normals, tri.mean(1) - centre) < 0
+    faces[flip] = faces[flip][:, ::-1]
+    return vertices, faces
+
+
+def object_mesh(points_world: np.ndarray, camera_position: np.ndarray, table_height: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Completed mesh in the object frame and the object's world pose (translation only, world axes).
+
+    The object frame's origin is the footprint centre on the table, so a pose's z is the table height.
+    """
+    completed = complete_points(points_world, camera_position, table_height)
+    vertices_world, faces = convex_mesh(completed)
+    lo, hi = vertices_world.min(0), vertices_world.max(0)
+    origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, table_height])
+    pose = np.eye(4)
+    pose[:3, 3] = origin
+    return vertices_world - origin, faces, pose
+
+
+def container_model(points_world: np.ndarray, centre_world: np.ndarray, length: float, width: float, yaw_world: float,
+                    top_height: float, table_height: float) -> tuple[ContainerGeometry, np.ndarray, np.ndarray, np.ndarray]:
+    """Open-top box: (geometry, display vertices, faces, pose) with the footprint rectangle as outer walls."""
+    t = WALL_THICKNESS_PRIOR
+    if min(length, width) < 4 * t or top_height < 2 * t:
+        raise ReconstructionError(
+            f"container footprint {1000 * length:.0f}x{1000 * width:.0f} mm, height {1000 * top_height:.0f} mm "
+            "is too small to hold anything"
+        )
+    geometry = ContainerGeometry(inner_half=(length / 2 - t, width / 2 - t), wall_height=float(top_height),
+                                 wall_thickness=t)
+    pose = np.eye(4)
+    c, s = np.cos(yaw_world), np.sin(yaw_world)
+    pose[:3, :3] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    pose[:3, 3] = [centre_world[0], centre_world[1], table_height]
+    vertices, faces = boxes_mesh(geometry.boxes())
+    return geometry, vertices, faces, pose
+
+
+def boxes_mesh(boxes) -> tuple[np.ndarray, np.ndarray]:
+    """One mesh (separate closed boxes) for display."""
+    unit = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    vertices, faces = [], []
+    for centre, half in boxes:
+        base = len(vertices)
+        vertices.extend(unit * np.asarray(half) + np.asarray(centre))
+        for a, b, c, d in quads:
+            faces += [(base + a, base + b, base + c), (base + a, base + c, base + d)]
+    return np.asarray(vertices), np.asarray(faces, dtype=np.int64)

@@ -1,0 +1,106 @@
+"""The reconstruction stage's algorithm: RGB-D frame + generated video → object models + target trajectory.
+
+Inputs are only the scene package (one real RGB-D frame, camera, prompt) and the decoded video frames.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from physworld_core.errors import ReconstructionError
+from physworld_core.perception.perceive import Perception, perceive
+from physworld_core.reconstruction.geometry import container_model, object_mesh
+from physworld_core.reconstruction.tracking import TrackingConfig, track_target
+from physworld_core.reconstruction.types import Reconstruction, ReconstructedObject
+from physworld_core.scene import ScenePackage
+
+MAX_TILT_DEG = 15.0
+"""A support plane tilted more than this from the calibrated vertical means bad extrinsics, not a slope."""
+
+
+@dataclass(frozen=True)
+class ReconstructionConfig:
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def gravity_alignment(normal: np.ndarray) -> np.ndarray:
+    """Rotation taking the support-plane normal to +z (minimal rotation)."""
+    n = normal / np.linalg.norm(normal)
+    z = np.array([0.0, 0.0, 1.0])
+    axis = np.cross(n, z)
+    s, c = np.linalg.norm(axis), float(n @ z)
+    if s < 1e-9:
+        return np.eye(3)
+    k = axis / s
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + s * K + (1 - c) * K @ K
+
+
+def _world_yaw(perception: Perception, yaw_plane: float) -> float:
+    e1, e2, _ = perception.plane.basis()
+    axis = np.cos(yaw_plane) * e1 + np.sin(yaw_plane) * e2
+    return float(np.arctan2(axis[1], axis[0]))
+
+
+def reconstruct(scene: ScenePackage, frames: np.ndarray, fps: float,
+                config: ReconstructionConfig = ReconstructionConfig()) -> Reconstruction:
+    start = time.time()
+    if frames.ndim != 4 or frames.shape[1:3] != scene.rgb.shape[:2]:
+        raise ReconstructionError(
+            f"video frames {frames.shape[1:3]} do not match the scene image {scene.rgb.shape[:2]}"
+        )
+    perception = perceive(scene)
+    normal = np.asarray(perception.plane.normal)
+    tilt = float(np.degrees(np.arccos(np.clip(normal[2], -1, 1))))
+    if tilt > MAX_TILT_DEG:
+        raise ReconstructionError(f"support plane is tilted {tilt:.1f} deg from the camera's vertical: check "
+                                  "camera.json's cam_to_world")
+    R = gravity_alignment(normal)
+    if tilt > 1e-3:  # re-express everything in the gravity-aligned frame
+        scene = ScenePackage(task_id=scene.task_id, rgb=scene.rgb, depth_m=scene.depth_m,
+                             camera=_rotated_camera(scene.camera, R), prompt=scene.prompt, source=scene.source)
+        perception = perceive(scene)
+    table_height = float(perception.plane.offset)
+    camera_position = scene.camera.extrinsic[:3, 3]
+    objects = []
+    target_vertices = target_faces = target_pose = None
+    obstacle_index = 0
+    for seen in perception.objects:
+        if seen is perception.goal:
+            length, width, height = seen.extents
+            geometry, v, f, pose = container_model(seen.points_world, np.asarray(seen.centre_world), length, width,
+                                                   _world_yaw(perception, seen.yaw), seen.top_height, table_height)
+            objects.append(ReconstructedObject("container", "container", seen.description, v, f, pose,
+                                               tuple(np.asarray(seen.mean_rgb) / 255.0), geometry))
+            continue
+        v, f, pose = object_mesh(seen.points_world, camera_position, table_height)
+        if seen is perception.target:
+            name, role = "target", "target"
+            target_vertices, target_faces, target_pose = v, f, pose
+        else:
+            name, role = f"obstacle_{obstacle_index}", "obstacle"
+            obstacle_index += 1
+        objects.append(ReconstructedObject(name, role, seen.description, v, f, pose,
+                                           tuple(np.asarray(seen.mean_rgb) / 255.0)))
+    trajectory, tracking_stats = track_target(frames, fps, scene.camera, target_vertices, target_faces, target_pose,
+                                              perception.target.mask, config.tracking)
+    metrics = {
+        "plane_rms_m": perception.plane.rms, "plane_inlier_fraction": perception.plane.inlier_fraction,
+        "tilt_deg": tilt, "table_height_m": table_height, "num_objects": len(objects),
+        "tracking": tracking_stats, "seconds": time.time() - start,
+        "target": perception.target.description, "container": perception.goal.description,
+    }
+    return Reconstruction(task_id=scene.task_id, plane_normal=(0.0, 0.0, 1.0), plane_offset=table_height,
+                          objects=tuple(objects), trajectory=trajectory, metrics=metrics)
+
+
+def _rotated_camera(camera, R: np.ndarray):
+    from physworld_core.scene import CameraSpec
+
+    T = np.eye(4)
+    T[:3, :3] = R
+    return CameraSpec(fx=camera.fx, fy=camera.fy, cx=camera.cx, cy=camera.cy, width=camera.width,
+                      height=camera.height, cam_to_world=(T @ camera.extrinsic).tolist())

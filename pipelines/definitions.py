@@ -1,0 +1,29 @@
+"""The one place definitions are merged: assets, checks, job, schedule, resources for the chosen environment."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from assets import evaluation, learning, reconstruction, scenes, video
+from pipelines.jobs import nightly_generation, physworld_job
+from pipelines.resources import resources_for
+
+ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation)
+
+
+def build_definitions(env_name: str | None = None) -> dg.Definitions:
+    env_name = env_name or os.environ.get("PHYSWORLD_ENV", "local")
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
+        asset_checks=dg.load_asset_checks_from_modules(list(ASSET_MODULES)),
+        jobs=[physworld_job],
+        schedules=[nightly_generation],
+        resources=resources_for(env_name, local_lake=os.environ.get("PHYSWORLD_LAKE")),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

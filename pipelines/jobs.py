@@ -1,0 +1,27 @@
+"""The full-pipeline job and its nightly schedule."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.partitions import tasks_partitions
+
+physworld_job = dg.define_asset_job(
+    "physworld",
+    selection=dg.AssetSelection.groups("scenes", "generation", "reconstruction", "learning", "evaluation"),
+    partitions_def=tasks_partitions,
+    description="Scene → video → reconstruction → twin → policy → ground-truth evaluation, for one task.",
+)
+
+
+@dg.schedule(job=physworld_job, cron_schedule="0 2 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def nightly_generation(context: dg.ScheduleEvaluationContext):
+    """Every night, run the pipeline for each registered task whose evaluation is not materialized yet."""
+    instance = context.instance
+    done = instance.get_materialized_partitions(dg.AssetKey("evaluations"))
+    pending = [key for key in instance.get_dynamic_partitions(tasks_partitions.name) if key not in done]
+    if not pending:
+        return dg.SkipReason("every registered task is already evaluated")
+    return [dg.RunRequest(run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}", partition_key=key)
+            for key in pending]

@@ -1,0 +1,92 @@
+"""The table registry: every declared table is well-formed and keyed as the design says."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from physworld_core.lake import TABLES, TableSpec
+from physworld_core.lake.tables import CREATED_AT_TYPE, validate_task_id
+
+EXPECTED_KEYS = {
+    "tasks": ("task_id",),
+    "scenes": ("task_id",),
+    "videos": ("task_id", "sample"),
+    "reconstructions": ("task_id",),
+    "twins": ("task_id",),
+    "policies": ("task_id", "method"),
+    "evaluations": ("task_id", "method", "trial"),
+}
+
+
+def test_registry_has_the_declared_tables_and_keys() -> None:
+    assert {name: spec.keys for name, spec in TABLES.items()} == EXPECTED_KEYS
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_table_has_task_id_first_and_created_at(name: str) -> None:
+    spec = TABLES[name]
+    assert spec.name == name
+    assert spec.columns[0] == "task_id"
+    assert spec.schema.field("created_at").type == CREATED_AT_TYPE
+    assert all(not spec.schema.field(k).nullable for k in spec.keys)
+
+
+def test_optional_columns_are_nullable_and_identity_columns_are_not() -> None:
+    nullable = {(name, f.name) for name, spec in TABLES.items() for f in spec.schema if f.nullable}
+    assert {("tasks", "family"), ("tasks", "seed"), ("evaluations", "failure")} <= nullable
+    assert not any(column in ("task_id", "created_at") for _, column in nullable)
+
+
+def test_videos_columns_and_types() -> None:
+    schema = TABLES["videos"].schema
+    assert schema.field("sample").type == pa.int32()
+    assert schema.field("seed").type == pa.int64()
+    assert schema.field("selected").type == pa.bool_()
+    assert "plan_json" in schema.names and "checks_json" in schema.names
+
+
+def _schema(*fields: pa.Field) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("task_id", pa.string(), nullable=False),
+            *fields,
+            pa.field("created_at", CREATED_AT_TYPE, nullable=False),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "Bad-Name", "schema": _schema(), "keys": ("task_id",)}, "snake case"),
+        ({"name": "t", "schema": _schema(), "keys": ("sample",)}, "must start with 'task_id'"),
+        ({"name": "t", "schema": _schema(), "keys": ["task_id"]}, "tuple"),
+        ({"name": "t", "schema": _schema(), "keys": ("task_id", "missing")}, "not in the schema"),
+        (
+            {"name": "t", "schema": _schema(pa.field("k", pa.int32())), "keys": ("task_id", "k")},
+            "non-nullable",
+        ),
+        (
+            {
+                "name": "t",
+                "schema": pa.schema([pa.field("task_id", pa.string(), nullable=False)]),
+                "keys": ("task_id",),
+            },
+            "created_at",
+        ),
+    ],
+)
+def test_table_spec_validation(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TableSpec(**kwargs)
+
+
+@pytest.mark.parametrize("task_id", ["", "a'b", "a b", "../x", "é", "x" * 129, 5, None])
+def test_task_id_validation_rejects(task_id: object) -> None:
+    with pytest.raises(ValueError, match="task_id"):
+        validate_task_id(task_id)
+
+
+def test_task_id_validation_accepts() -> None:
+    assert validate_task_id("pick_cube-01") == "pick_cube-01"

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from physworld_core.errors import GroundingError
+from physworld_core.perception.language import parse_instruction
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("put the red can in the bin", ("red", "can", "cylinder", None, "bin", "container", "in")),
+        (
+            "drop the soda can into the trash bin",
+            (None, "soda can", "cylinder", None, "trash bin", "container", "in"),
+        ),
+        (
+            "place the blue box inside the green basket",
+            ("blue", "box", "box", "green", "basket", "container", "in"),
+        ),
+        ("move the mug into the container", (None, "mug", "cylinder", None, "container", "container", "in")),
+        ("Please put the Gray block in the tray.", ("grey", "block", "box", None, "tray", "container", "in")),
+        (
+            "pick up the yellow bottle and put it in the blue crate",
+            ("yellow", "bottle", "cylinder", "blue", "crate", "container", "in"),
+        ),
+        ("toss a tin in the bin", (None, "tin", "cylinder", None, "bin", "container", "in")),
+        (
+            "put the small orange cube on top of the tray",
+            ("orange", "cube", "box", None, "tray", "container", "on"),
+        ),
+        ("put the can in the trash can", (None, "can", "cylinder", None, "trash can", "container", "in")),
+    ],
+)
+def test_phrasings(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (
+        got.object_colour,
+        got.object_noun,
+        got.object_shape,
+        got.goal_colour,
+        got.goal_noun,
+        got.goal_shape,
+        got.relation,
+    ) == expected
+
+
+def test_phrases_are_kept():
+    got = parse_instruction("drop the big red soda can into the trash bin")
+    assert got.object_phrase == "big red soda can"
+    assert got.goal_phrase == "trash bin"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("make me a sandwich", "expected an instruction like 'put the red can in the bin'"),
+        ("   ", "empty"),
+        ("put the red banana in the bin", "'red banana', is not a kind of object"),
+        ("put the red blue can in the bin", "several colours"),
+        ("the red can", "expected an instruction like"),
+    ],
+)
+def test_unreadable_prompts_explain_the_expected_form(prompt, message):
+    with pytest.raises(GroundingError, match=message):
+        parse_instruction(prompt)
