@@ -16,8 +16,10 @@ class RobotSetup:
     """Args:
         uid: ManiSkill agent uid.
         base_xyz: robot base position in the world frame (table surface at z=0).
-        rest_qpos: joint configuration at the start of an episode; the arm is tucked back so the scene
-            camera sees the workspace unoccluded.
+        capture_qpos: joint configuration while the scene frame is captured: the arm is tucked back so the
+            camera sees the workspace unoccluded (hand pointing down).
+        ready_qpos: joint configuration at the start of an episode, hand pointing down above the table's
+            near edge, so episodes spend their steps on the task rather than on leaving the tuck.
         control_mode: ManiSkill controller used by every policy (end-effector position deltas + gripper).
         gripper_max_width: finger opening in metres, for grasp filtering.
         workspace_min, workspace_max: world-frame box the robot can work in. Perception crops the point
@@ -26,15 +28,17 @@ class RobotSetup:
 
     uid: str = "panda"
     base_xyz: tuple[float, float, float] = (-0.615, 0.0, 0.0)
-    rest_qpos: tuple[float, ...] = (0.0, -1.0, 0.0, -2.9, 0.0, 1.9, 0.785, 0.04, 0.04)
+    capture_qpos: tuple[float, ...] = (0.0, -1.0, 0.0, -2.9, 0.0, 1.9, 0.785, 0.04, 0.04)
+    ready_qpos: tuple[float, ...] = (0.0, 0.2, 0.0, -2.2, 0.0, 2.4, 0.785, 0.04, 0.04)
     workspace_min: tuple[float, float, float] = (-0.32, -0.42, -0.05)
     workspace_max: tuple[float, float, float] = (0.40, 0.42, 0.45)
     control_mode: str = "pd_ee_delta_pos"
     gripper_max_width: float = 0.08
 
     def __post_init__(self) -> None:
-        if len(self.rest_qpos) != 9:
-            raise ValueError(f"rest_qpos needs 9 values (7 arm + 2 fingers), got {len(self.rest_qpos)}")
+        for name in ("capture_qpos", "ready_qpos"):
+            if len(getattr(self, name)) != 9:
+                raise ValueError(f"{name} needs 9 values (7 arm + 2 fingers), got {len(getattr(self, name))}")
         if self.gripper_max_width <= 0:
             raise ValueError(f"gripper_max_width must be positive, got {self.gripper_max_width}")
 
@@ -43,9 +47,6 @@ class RobotSetup:
         lo, hi = np.asarray(self.workspace_min), np.asarray(self.workspace_max)
         return np.all((points_world >= lo) & (points_world <= hi), axis=1)
 
-    @property
-    def rest_qpos_array(self) -> np.ndarray:
-        return np.asarray(self.rest_qpos, dtype=np.float32)
 
 
 PANDA = RobotSetup()

@@ -31,7 +31,7 @@ class TrialConfig:
 
     trials: int = 10
     noise: ObservationNoise = ObservationNoise()
-    max_steps: int = 160
+    max_steps: int = 150
     seed: int = 1000
 
     def __post_init__(self) -> None:

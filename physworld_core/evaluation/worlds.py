@@ -56,7 +56,7 @@ def make_world_env(task: BenchmarkTask, obs_mode: str = "state_dict", camera: Ca
 def capture_scene(task: BenchmarkTask, camera: CameraSpec | None = None, task_id: str | None = None) -> ScenePackage:
     """Render the world's first RGB-D frame and package it with the prompt, as a real robot would see it."""
     camera = camera or DEFAULT_CAMERA
-    env = make_world_env(task, obs_mode="rgb+depth", camera=camera)
+    env = make_world_env(task, obs_mode="rgb+depth", camera=camera, robot_pose="capture")
     try:
         obs, _ = env.reset(seed=task.seed)
         sensor = obs["sensor_data"]["scene_camera"]

@@ -68,24 +68,34 @@ def _resample_path(points: np.ndarray, spacing: float) -> np.ndarray:
 
 def plan_from_twin(spec: TwinSpec, vertices: np.ndarray, faces: np.ndarray, closing_axis: np.ndarray,
                    grasp_config: GraspConfig = GraspConfig(), spacing: float = 0.02) -> TaskPlan:
-    """Grasp on the twin's target mesh (object frame ``vertices``) and the tracked object path as waypoints."""
+    """Grasp on the twin's target mesh (object frame ``vertices``) and the tracked object path as waypoints.
+
+    Positions are of the target's bounding-box centre (see ``TabletopEnv.target_pose_world``).
+    """
     target = spec.target
-    R = quat2mat(target.pose[3:])
-    position = np.asarray(target.pose[:3])
-    verts_world = vertices @ R.T + position
+    centre_local = 0.5 * (vertices.min(0) + vertices.max(0))
+    poses = np.asarray(spec.trajectory_poses, dtype=np.float64)
+    rest_R = quat2mat(target.pose[3:])
+    position = rest_R @ centre_local + np.asarray(target.pose[:3])
+    verts_world = vertices @ rest_R.T + np.asarray(target.pose[:3])
     grasp = best_grasp(verts_world, faces, position, closing_axis, spec.table_height, grasp_config)
-    path = spec.trajectory_positions.copy()
+    path = np.array([quat2mat(p[3:]) @ centre_local + p[:3] for p in poses])
     path = path - path[0] + position  # the trajectory starts where the twin's object rests
     goal = np.asarray(spec.goal.center, float)
-    # Release once the object is inside the container, a little above its floor: dropping is what the video
-    # showed and what the object survives best.
-    release = path[-1].copy()
-    release[:2] = goal[:2]
-    release[2] = max(path[-1, 2], spec.goal.center[2]) + 0.5 * (spec.goal.top_z - spec.goal.center[2]) + 0.01
+    # The video lowers the object into the container; a parallel gripper cannot push it through the floor or
+    # past a wall it brushes, so the path is kept above the rim and the object is dropped from there (the
+    # video's final frames say where it ends, not how the hand gets it there).
+    radius = float(np.linalg.norm(vertices[:, :2] - centre_local[:2], axis=1).max())
+    half_height = float(centre_local[2] - vertices[:, 2].min())
+    near_goal = np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
+    drop_height = spec.goal.top_z + 0.02 + half_height
+    path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
+    release = np.array([goal[0], goal[1], max(drop_height, path[-1, 2])])
     path = np.vstack([path, release])
     lift = path[0] + np.array([0.0, 0.0, max(0.05, path[:, 2].max() - path[0, 2])])
-    waypoints = _resample_path(np.vstack([path[:1], lift, path[1:]]) if path[1:, 2].max() < lift[2] - 1e-3
-                               else path, spacing)
+    if path[1:, 2].max() < lift[2] - 1e-3:
+        path = np.vstack([path[:1], lift, path[1:]])
+    waypoints = _resample_path(path, spacing)
     return TaskPlan(
         grasp_offset=tuple(map(float, grasp.tcp_in_object)), grasp_width=float(grasp.width),
         waypoints=tuple(tuple(map(float, w)) for w in waypoints), release_position=tuple(map(float, release)),

@@ -53,7 +53,7 @@ class ObjectCentricTaskEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, env_factory: Callable[[], gym.Env], plan: TaskPlan, noise: ObservationNoise = ObservationNoise(),
-                 max_steps: int = 160, baseline_config: BaselineConfig = BaselineConfig(),
+                 max_steps: int = 150, baseline_config: BaselineConfig = BaselineConfig(),
                  reward: RewardConfig = RewardConfig()):
         self.env = env_factory()
         self.plan = plan

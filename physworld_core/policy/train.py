@@ -44,7 +44,7 @@ class PolicyTrainConfig:
     reconfiguration_freq: int = 4
     eval_episodes: int = 10
     noise: ObservationNoise = field(default_factory=ObservationNoise)
-    max_steps: int = 160
+    max_steps: int = 150
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:

@@ -41,8 +41,12 @@ class TabletopEnv(BaseEnv):
     agent: Panda
     target_object = None
 
-    def __init__(self, *args, scene_camera: CameraSpec | None = None, robot_uids: str = "panda", **kwargs):
+    def __init__(self, *args, scene_camera: CameraSpec | None = None, robot_uids: str = "panda",
+                 robot_pose: str = "ready", **kwargs):
+        if robot_pose not in ("ready", "capture"):
+            raise ValueError(f"robot_pose must be 'ready' or 'capture', got {robot_pose!r}")
         self.scene_camera = scene_camera or DEFAULT_CAMERA
+        self.robot_pose = robot_pose
         kwargs.setdefault("control_mode", PANDA.control_mode)
         kwargs.setdefault("reward_mode", "none")
         super().__init__(*args, robot_uids=robot_uids, **kwargs)
@@ -75,7 +79,8 @@ class TabletopEnv(BaseEnv):
 
     def _initialize_episode(self, env_idx: torch.Tensor, options: dict):
         with torch.device(self.device):
-            qpos = torch.as_tensor(PANDA.rest_qpos_array).repeat(len(env_idx), 1)
+            rest = PANDA.capture_qpos if self.robot_pose == "capture" else PANDA.ready_qpos
+            qpos = torch.as_tensor(np.asarray(rest, dtype=np.float32)).repeat(len(env_idx), 1)
             self.agent.reset(qpos)
             self.agent.robot.set_pose(Pose.create_from_pq(torch.tensor(PANDA.base_xyz)))
             self._place_objects(env_idx)
@@ -94,8 +99,18 @@ class TabletopEnv(BaseEnv):
         return float(self.agent.robot.get_qpos()[0, -2:].sum().cpu())
 
     def target_pose_world(self) -> np.ndarray:
-        """[x, y, z, qw, qx, qy, qz] of the manipulated object (simulator state)."""
-        return self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+        """[x, y, z, qw, qx, qy, qz] of the manipulated object: orientation of its frame, position of the centre
+        of its bounding box. Actor frames differ (a world's primitive is centred, a twin's mesh starts at its
+        footprint), so policies and plans always speak of the box centre."""
+        from transforms3d.quaternions import quat2mat
+
+        raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+        raw[:3] += quat2mat(raw[3:]) @ self.target_center_local()
+        return raw
+
+    def target_center_local(self) -> np.ndarray:
+        """Bounding-box centre of the target's geometry in its actor frame."""
+        raise NotImplementedError
 
     def is_grasping_target(self) -> bool:
         return bool(self.agent.is_grasping(self.target_object)[0])

@@ -37,6 +37,16 @@ def _object_volume(obj: TwinObject) -> float:
     return volume
 
 
+def target_center_local(obj: TwinObject) -> np.ndarray:
+    """Bounding-box centre of an object's collision geometry, in its frame."""
+    import trimesh
+
+    points = [trimesh.load(p, force="mesh", process=False).vertices for p in obj.collision_meshes]
+    points += [np.asarray(c) + np.asarray(h) * s for c, h in obj.collision_boxes for s in (-1, 1)]
+    stacked = np.vstack(points)
+    return 0.5 * (stacked.min(0) + stacked.max(0))
+
+
 @register_env(ENV_ID, max_episode_steps=200)
 class TwinEnv(TabletopEnv):
     """**Task Description:** move the reconstructed target along its object-centric trajectory into the goal
@@ -52,6 +62,7 @@ class TwinEnv(TabletopEnv):
         self.randomize_physics = randomize_physics
         self._dr_rng = np.random.default_rng(dr_seed)
         self._volumes = {o.name: _object_volume(o) for o in twin_spec.objects}
+        self._target_center = target_center_local(twin_spec.target)
         self.physics = PhysicsDraw.nominal(twin_spec)
         kwargs.setdefault("scene_camera", None)
         if kwargs["scene_camera"] is None:
@@ -108,6 +119,9 @@ class TwinEnv(TabletopEnv):
             if not obj.fixed:
                 actor.set_linear_velocity(torch.zeros((1, 3)))
                 actor.set_angular_velocity(torch.zeros((1, 3)))
+
+    def target_center_local(self) -> np.ndarray:
+        return self._target_center
 
     def evaluate(self):
         p = self.target_object.pose.p[0].cpu().numpy()

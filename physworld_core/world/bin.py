@@ -243,6 +243,9 @@ class BinWorldEnv(TabletopEnv):
         success = inside and not grasped
         return dict(success=torch.tensor([success]), inside=torch.tensor([inside]), grasped=torch.tensor([grasped]))
 
+    def target_center_local(self) -> np.ndarray:
+        return np.zeros(3)  # primitives are built about their centre
+
     def truth(self) -> dict:
         """Hidden truth for scoring: layout with masses."""
         d = self.layout.to_dict()
