@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pipelines.definitions import build_definitions
     from pipelines.jobs import physworld_job
-    from pipelines.tasks import add_task
+    from pipelines.tasks import add_task, failure_reason
 
     os.makedirs(os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".physworld/dagster_home")), exist_ok=True)
     instance = dg.DagsterInstance.get()
@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     task = add_task(instance, store, task_id, f"benchmark:{args.family}:{args.seed}")
     print(f"[demo] task {task_id}: {task['prompt']!r}; lake {store.lake.root}", flush=True)
     run_config = {"ops": {"policies": {"config": {"total_env_steps": args.env_steps}},
-                          "evaluations": {"config": {"trials": args.trials}}}}
+                          "evaluations": {"config": {"trials": args.trials}}},
+                  "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     start = time.time()
     result = defs.resolve_job_def(physworld_job.name).execute_in_process(
         partition_key=task_id, instance=instance, run_config=run_config, raise_on_error=False)
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if not result.success:
         for event in result.all_events:
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                print(f"[demo] step {event.step_key} failed: {event.event_specific_data.error.message}", file=sys.stderr)
+                print(f"[demo] step {event.step_key} failed: {failure_reason(event.event_specific_data.error)}",
+                      file=sys.stderr)
         return 1
     print_summary(store, task_id, step_durations(instance, result.run_id), total)
     return 0
@@ -84,8 +86,9 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
         ("ground truth physworld", f"{gt['physworld']:.0%} of {n['physworld']} trials"),
         ("ground truth planner_only", f"{gt['planner_only']:.0%} of {n['planner_only']} trials"),
     ]
-    for step, seconds in sorted(durations.items(), key=lambda kv: kv[0]):
-        rows.append((f"time {step}", f"{seconds:.1f} s"))
+    for stage in ("scenes", "videos", "reconstructions", "twins", "policies", "evaluations"):
+        checks = sum(v for k, v in durations.items() if k.startswith(stage + "_"))
+        rows.append((f"time {stage}", f"{durations.get(stage, float('nan')):.1f} s (+{checks:.1f} s checks)"))
     rows.append(("time total", f"{total:.1f} s"))
     width = max(len(k) for k, _ in rows)
     print("\n" + "\n".join(f"{k.ljust(width)} | {v}" for k, v in rows))

@@ -9,7 +9,6 @@ from pipelines.partitions import tasks_partitions
 physworld_job = dg.define_asset_job(
     "physworld",
     selection=dg.AssetSelection.groups("scenes", "generation", "reconstruction", "learning", "evaluation"),
-    partitions_def=tasks_partitions,
     description="Scene → video → reconstruction → twin → policy → ground-truth evaluation, for one task.",
 )
 

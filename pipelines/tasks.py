@@ -14,3 +14,10 @@ def add_task(instance: dg.DagsterInstance, store: Store, task_id: str, source: s
     if not instance.has_dynamic_partition(tasks_partitions.name, task_id):
         instance.add_dynamic_partitions(tasks_partitions.name, [task_id])
     return row
+
+
+def failure_reason(error) -> str:
+    """The user-facing message of a failed step: the innermost cause (our PhysworldError), not Dagster's wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}" if getattr(error, "cls_name", None) else error.message.strip()

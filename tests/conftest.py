@@ -285,3 +285,42 @@ def s3_root(s3_server: S3Server) -> str:
 def s3_options(s3_server: S3Server) -> dict[str, str]:
     """``AWS_*`` storage options for :func:`s3_server`."""
     return s3_server.storage_options()
+
+
+# --- benchmark-world fixtures (shared by reconstruction, twin, policy and pipeline tests) -------------------
+
+BENCH_SEED = 3
+
+
+@pytest.fixture(scope="session")
+def bin_scene():
+    """The first RGB-D frame of a bin world (rendered once per session: the first render compiles shaders)."""
+    from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
+
+    return capture_scene(BenchmarkTask("bin", BENCH_SEED))
+
+
+@pytest.fixture(scope="session")
+def bin_video(bin_scene):
+    from physworld_core.video import backends
+
+    return backends.load("procedural").generate(bin_scene)
+
+
+@pytest.fixture(scope="session")
+def bin_reconstruction(bin_scene, bin_video):
+    from physworld_core.reconstruction.reconstruct import reconstruct
+
+    return reconstruct(bin_scene, bin_video.frames, bin_video.fps)
+
+
+@pytest.fixture(scope="session")
+def bin_twin_local(bin_scene, bin_reconstruction, tmp_path_factory):
+    """The twin spec with mesh files written to a temp dir (what ``localize`` would give)."""
+    from physworld_core.twin.build import build_twin
+
+    built = build_twin(bin_reconstruction, bin_scene.camera.to_json(), (0.6, 0.4, 0.3))
+    folder = tmp_path_factory.mktemp("twin")
+    for name, data in built.files.items():
+        (folder / name).write_bytes(data)
+    return built.spec.map_uris(lambda name: str(folder / name))

@@ -48,6 +48,9 @@ class TabletopEnv(BaseEnv):
         self.scene_camera = scene_camera or DEFAULT_CAMERA
         self.robot_pose = robot_pose
         kwargs.setdefault("control_mode", PANDA.control_mode)
+        # State-only episodes need no renderer (faster, and no CUDA fallback warning on CPU machines).
+        renders = any(k in str(kwargs.get("obs_mode", "state")) for k in ("rgb", "depth", "sensor", "pointcloud"))
+        kwargs.setdefault("render_backend", "cpu" if renders else "none")
         kwargs.setdefault("reward_mode", "none")
         super().__init__(*args, robot_uids=robot_uids, **kwargs)
 

@@ -228,7 +228,7 @@ class BinWorldEnv(TabletopEnv):
         for actor, obj in ((self.target_object, self.layout.target), (self.distractor, self.layout.distractor)):
             dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
             p = torch.tensor([[obj.xy[0] + dx, obj.xy[1] + dy, obj.half_size[2]]], dtype=torch.float32)
-            q = torch.tensor([euler2quat(0, 0, obj.yaw)], dtype=torch.float32)
+            q = torch.tensor(np.asarray([euler2quat(0, 0, obj.yaw)]), dtype=torch.float32)
             actor.set_pose(Pose.create_from_pq(p, q))
             actor.set_linear_velocity(torch.zeros((1, 3)))
             actor.set_angular_velocity(torch.zeros((1, 3)))

@@ -1,0 +1,83 @@
+"""Reconstruction from one RGB-D frame + a generated video, scored against the world's hidden truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physworld_core.errors import ReconstructionError
+from physworld_core.reconstruction.geometry import container_model, convex_mesh, object_mesh
+from physworld_core.reconstruction.reconstruct import gravity_alignment, reconstruct
+from physworld_core.reconstruction.stage import tracking_error
+from physworld_core.world.bin import sample_layout
+
+from tests.conftest import BENCH_SEED
+
+
+def test_objects_match_the_truth(bin_reconstruction):
+    truth = sample_layout(BENCH_SEED)
+    rec = bin_reconstruction
+    assert {o.role for o in rec.objects} == {"target", "container", "obstacle"}
+    target = rec.target
+    centre = target.pose_world[:3, 3] + 0.5 * (target.vertices.min(0) + target.vertices.max(0))
+    assert np.linalg.norm(centre[:2] - np.asarray(truth.target.xy)) < 0.015
+    height = target.vertices[:, 2].max() - target.vertices[:, 2].min()
+    assert height == pytest.approx(2 * truth.target.half_size[2], abs=0.008)
+    bin_geom = rec.container.container
+    assert np.linalg.norm(rec.container.pose_world[:2, 3] - np.asarray(truth.bin.xy)) < 0.01
+    assert bin_geom.wall_height == pytest.approx(truth.bin.wall_height, abs=0.008)
+    assert abs(rec.plane_offset) < 0.003
+
+
+def test_tracking_follows_the_rendered_motion(bin_reconstruction, bin_video):
+    error = tracking_error(bin_reconstruction, bin_video.plan)
+    assert error is not None
+    assert error["mean_mm"] < 45 and error["final_mm"] < 20, error
+    assert bin_reconstruction.metrics["tracking"]["mean_iou"] > 0.6
+
+
+def test_meshes_are_watertight(bin_reconstruction):
+    import trimesh
+
+    for obj in bin_reconstruction.objects:
+        if obj.role != "container":
+            assert trimesh.Trimesh(obj.vertices, obj.faces).is_watertight, obj.name
+
+
+def test_mirroring_completes_a_half_seen_box():
+    rng = np.random.default_rng(0)
+    # Front face and top of a 4x4x6 cm box at the origin, camera far along +x.
+    front = np.column_stack([np.full(200, 0.02), rng.uniform(-0.02, 0.02, 200), rng.uniform(0, 0.06, 200)])
+    top = np.column_stack([rng.uniform(0.0, 0.02, 200), rng.uniform(-0.02, 0.02, 200), np.full(200, 0.06)])
+    vertices, faces, pose = object_mesh(np.vstack([front, top]), np.array([1.0, 0.0, 0.5]), 0.0)
+    extent = vertices.max(0) - vertices.min(0)
+    assert extent[0] == pytest.approx(0.04, abs=0.005)  # the unseen back half was filled in
+    assert pose[2, 3] == 0.0
+
+
+def test_degenerate_points_raise():
+    with pytest.raises(ReconstructionError, match="degenerate"):
+        convex_mesh(np.column_stack([np.linspace(0, 1, 20), np.zeros(20), np.zeros(20)]))
+
+
+def test_tiny_container_is_rejected():
+    with pytest.raises(ReconstructionError, match="too small"):
+        container_model(np.zeros((10, 3)), np.zeros(3), 0.02, 0.02, 0.0, 0.05, 0.0)
+
+
+def test_gravity_alignment_maps_normal_to_z():
+    n = np.array([0.1, -0.05, 1.0])
+    R = gravity_alignment(n)
+    np.testing.assert_allclose(R @ (n / np.linalg.norm(n)), [0, 0, 1], atol=1e-9)
+
+
+def test_object_leaving_the_frame_is_a_clear_error(bin_scene, bin_video):
+    frames = bin_video.frames.copy()
+    frames[4:] = 90  # from frame 4 on the target is nowhere in the picture
+    with pytest.raises(ReconstructionError, match="tracking lost the target"):
+        reconstruct(bin_scene, frames, bin_video.fps)
+
+
+def test_video_of_wrong_size_is_rejected(bin_scene, bin_video):
+    with pytest.raises(ReconstructionError, match="do not match"):
+        reconstruct(bin_scene, bin_video.frames[:, :-2], bin_video.fps)
