@@ -31,6 +31,9 @@ def register_task(store: Store, task_id: str, source: str, prompt: str | None = 
 
             fam = get_family(bench.family)
             prompt = fam.prompt_for(fam.sample_layout(bench.seed), None)
+    else:
+        package = load_scene_package(source, task_id=task_id)  # validate before anything is registered
+        prompt = prompt if prompt is not None else package.prompt
     if not prompt or not prompt.strip():
         raise SceneError(f"task {task_id}: the prompt is empty")
     row = {"task_id": task_id, "source": source, "prompt": prompt.strip(), "family": family, "seed": seed}
