@@ -11,7 +11,7 @@ setup:
 	@bash infra/setup.sh
 
 demo: setup
-	@mkdir -p $(DAGSTER_HOME) && cp -n infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@mkdir -p $(DAGSTER_HOME) && cp infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pipelines.demo $(DEMO_ARGS)
 
 test: setup
@@ -22,7 +22,7 @@ bench: setup
 	$(PY) bench/env_steps.py
 
 ui: setup
-	@mkdir -p $(DAGSTER_HOME) && cp -n infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@mkdir -p $(DAGSTER_HOME) && cp infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pipelines.ui
 
 lint: setup
