@@ -1,6 +1,5 @@
 """Policies: the planner baseline and residual PPO trained in the twin (table `policies`, safetensors blobs)."""
 
-
 import dagster as dg
 
 from assets.metadata import curve_plot_md
@@ -25,38 +24,52 @@ class PolicyConfig(dg.Config):
     tags={"stage": "policy"},
     description="Grasp + path baseline (planner_only) and residual PPO on top of it (physworld), learned in the twin.",
 )
-def policies(context: dg.AssetExecutionContext, config: PolicyConfig, store: StoreResource) -> dg.MaterializeResult:
+def policies(
+    context: dg.AssetExecutionContext, config: PolicyConfig, store: StoreResource
+) -> dg.MaterializeResult:
     from dataclasses import replace
 
     from physworld_core.policy.stage import run_policy_stage
     from physworld_core.policy.train import PolicyTrainConfig
 
     defaults = PolicyTrainConfig()
-    cfg = PolicyTrainConfig(ppo=replace(defaults.ppo, total_env_steps=config.total_env_steps, seed=config.seed),
-                            num_envs=config.num_envs, async_envs=config.async_envs,
-                            eval_episodes=config.eval_episodes)
+    cfg = PolicyTrainConfig(
+        ppo=replace(defaults.ppo, total_env_steps=config.total_env_steps, seed=config.seed),
+        num_envs=config.num_envs,
+        async_envs=config.async_envs,
+        eval_episodes=config.eval_episodes,
+    )
 
     def log_update(point: dict) -> None:
-        context.log.info(f"PPO update {point['update']}: {point['env_steps']} env steps, "
-                         f"success {point['success_rate']}, return {point['mean_return']}")
+        context.log.info(
+            f"PPO update {point['update']}: {point['env_steps']} env steps, "
+            f"success {point['success_rate']}, return {point['mean_return']}"
+        )
 
     result = run_policy_stage(store.store(), context.partition_key, cfg, progress=True, log_fn=log_update)
     r = result.residual
-    return dg.MaterializeResult(metadata={
-        "env_steps": r.env_steps,
-        "twin_success_physworld": r.twin_success,
-        "twin_success_planner_only": r.baseline_twin_success,
-        "grasp_width_mm": 1000 * result.plan.grasp_width,
-        "waypoints": len(result.plan.waypoints),
-        "train_seconds": r.seconds,
-        "learning_curve": curve_plot_md(r.curve, r.baseline_twin_success),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "env_steps": r.env_steps,
+            "twin_success_physworld": r.twin_success,
+            "twin_success_planner_only": r.baseline_twin_success,
+            "grasp_width_mm": 1000 * result.plan.grasp_width,
+            "waypoints": len(result.plan.waypoints),
+            "train_seconds": r.seconds,
+            "learning_curve": curve_plot_md(r.curve, r.baseline_twin_success),
+        }
+    )
 
 
-@dg.asset_check(asset=policies, partitions_def=tasks_partitions,
-                description="Residual RL does not make the twin success worse than the planner it refines.")
+@dg.asset_check(
+    asset=policies,
+    partitions_def=tasks_partitions,
+    description="Residual RL does not make the twin success worse than the planner it refines.",
+)
 def residual_not_worse(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     frame = store.store().lake.read_partition("policies", context.partition_key)
     success = dict(zip(frame["method"].to_list(), frame["twin_success"].to_list()))
-    passed = {"physworld", "planner_only"} <= set(success) and success["physworld"] >= success["planner_only"] - 0.1
+    passed = {"physworld", "planner_only"} <= set(success) and success["physworld"] >= success[
+        "planner_only"
+    ] - 0.1
     return dg.AssetCheckResult(passed=bool(passed), metadata={k: float(v) for k, v in success.items()})

@@ -9,7 +9,9 @@ import dagster as dg
 import numpy as np
 
 
-def image_md(images: list[np.ndarray], captions: list[str] | None = None, height: int = 160) -> dg.MetadataValue:
+def image_md(
+    images: list[np.ndarray], captions: list[str] | None = None, height: int = 160
+) -> dg.MetadataValue:
     """Side-by-side PNG thumbnails as a markdown metadata value (embedded, no external files)."""
     from PIL import Image
 
@@ -31,7 +33,9 @@ def table_md(rows: list[dict]) -> dg.MetadataValue:
     cols = list(rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        lines.append("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+        lines.append(
+            "| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |"
+        )
     return dg.MetadataValue.md("\n".join(lines))
 
 
@@ -56,4 +60,6 @@ def curve_plot_md(curve: list[dict], baseline: float | None = None) -> dg.Metada
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    return dg.MetadataValue.md(f"![learning curve](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
+    return dg.MetadataValue.md(
+        f"![learning curve](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+    )

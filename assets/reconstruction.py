@@ -1,6 +1,5 @@
 """Reconstructions and twins: metric object models + target trajectory, then the ManiSkill twin."""
 
-
 import json
 
 import dagster as dg
@@ -38,14 +37,22 @@ def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> 
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset_check(asset=reconstructions, partitions_def=tasks_partitions, blocking=True,
-                description="Table fit is flat (rms < 5 mm) and tracking fits most frames (mean IoU >= 0.5).")
-def reconstruction_confident(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=reconstructions,
+    partitions_def=tasks_partitions,
+    blocking=True,
+    description="Table fit is flat (rms < 5 mm) and tracking fits most frames (mean IoU >= 0.5).",
+)
+def reconstruction_confident(
+    context: dg.AssetCheckExecutionContext, store: StoreResource
+) -> dg.AssetCheckResult:
     row = store.store().one_row("reconstructions", context.partition_key)
     m = json.loads(row["metrics_json"])
     passed = m["plane_rms_m"] < 0.005 and m["tracking"]["mean_iou"] >= 0.5
-    return dg.AssetCheckResult(passed=passed, metadata={"plane_rms_mm": 1000 * m["plane_rms_m"],
-                                                        "tracking_mean_iou": m["tracking"]["mean_iou"]})
+    return dg.AssetCheckResult(
+        passed=passed,
+        metadata={"plane_rms_mm": 1000 * m["plane_rms_m"], "tracking_mean_iou": m["tracking"]["mean_iou"]},
+    )
 
 
 @dg.asset(
@@ -60,23 +67,43 @@ def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materia
     from physworld_core.twin.stage import run_twin_stage
 
     result = run_twin_stage(store.store(), context.partition_key)
-    objects = [{"name": o.name, "label": o.label, "mass_kg": o.mass, "mass_range": f"{o.mass_range[0]:.3f}-{o.mass_range[1]:.3f}",
-                "friction": o.friction, "fixed": o.fixed} for o in result.spec.objects]
-    return dg.MaterializeResult(metadata={
-        "settled": result.settle.passed,
-        "max_penetration_mm": 1000 * result.settle.max_penetration_m,
-        "max_drift_mm": 1000 * result.settle.max_drift_m,
-        "objects": table_md(objects),
-        "table_height_m": result.spec.table_height,
-        "seconds": result.seconds,
-    })
+    objects = [
+        {
+            "name": o.name,
+            "label": o.label,
+            "mass_kg": o.mass,
+            "mass_range": f"{o.mass_range[0]:.3f}-{o.mass_range[1]:.3f}",
+            "friction": o.friction,
+            "fixed": o.fixed,
+        }
+        for o in result.spec.objects
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "settled": result.settle.passed,
+            "max_penetration_mm": 1000 * result.settle.max_penetration_m,
+            "max_drift_mm": 1000 * result.settle.max_drift_m,
+            "objects": table_md(objects),
+            "table_height_m": result.spec.table_height,
+            "seconds": result.seconds,
+        }
+    )
 
 
-@dg.asset_check(asset=twins, partitions_def=tasks_partitions, blocking=True,
-                description="Nothing interpenetrates and every object rests after settling; else no policy is learned.")
+@dg.asset_check(
+    asset=twins,
+    partitions_def=tasks_partitions,
+    blocking=True,
+    description="Nothing interpenetrates and every object rests after settling; else no policy is learned.",
+)
 def twin_settles(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     row = store.store().one_row("twins", context.partition_key)
     settle = json.loads(row["settle_json"])
-    return dg.AssetCheckResult(passed=bool(row["passed"]), metadata={
-        "max_penetration_mm": 1000 * settle["max_penetration_m"], "max_drift_mm": 1000 * settle["max_drift_m"],
-        "reasons": "; ".join(settle["reasons"]) or "none"})
+    return dg.AssetCheckResult(
+        passed=bool(row["passed"]),
+        metadata={
+            "max_penetration_mm": 1000 * settle["max_penetration_m"],
+            "max_drift_mm": 1000 * settle["max_drift_m"],
+            "reasons": "; ".join(settle["reasons"]) or "none",
+        },
+    )

@@ -1,6 +1,5 @@
 """Scenes: a task's source (benchmark world or user package) → stored RGB-D frame, camera and prompt."""
 
-
 import dagster as dg
 import numpy as np
 
@@ -27,17 +26,23 @@ def scenes(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materi
         lo, hi = np.percentile(depth[valid], [2, 98])
         depth_img = np.clip((depth - lo) / max(hi - lo, 1e-6), 0, 1) * valid
     depth_rgb = (np.stack([depth_img] * 3, -1) * 255).astype(np.uint8)
-    return dg.MaterializeResult(metadata={
-        "prompt": scene.prompt,
-        "source": scene.source,
-        "size": f"{scene.width}x{scene.height}",
-        "valid_depth_fraction": float(valid.mean()),
-        "preview": image_md([scene.rgb, depth_rgb], ["rgb", "depth"]),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "prompt": scene.prompt,
+            "source": scene.source,
+            "size": f"{scene.width}x{scene.height}",
+            "valid_depth_fraction": float(valid.mean()),
+            "preview": image_md([scene.rgb, depth_rgb], ["rgb", "depth"]),
+        }
+    )
 
 
-@dg.asset_check(asset=scenes, partitions_def=tasks_partitions, blocking=True,
-                description="At least half the pixels carry valid depth (holes make the twin guess).")
+@dg.asset_check(
+    asset=scenes,
+    partitions_def=tasks_partitions,
+    blocking=True,
+    description="At least half the pixels carry valid depth (holes make the twin guess).",
+)
 def scene_depth_coverage(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     from physworld_core.ingest import load_scene
 

@@ -16,13 +16,18 @@ def steps_per_second(env: gym.Env, steps: int = 600) -> float:
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for i in range(steps):
-        _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+        _, _, terminated, truncated, _ = env.step(
+            rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        )
         if bool(terminated.any()) or bool(truncated.any()):
             env.reset(seed=i)
     return steps / (time.perf_counter() - start)
 
 
 def main() -> None:
+    import tempfile
+    from pathlib import Path
+
     import mani_skill.envs  # noqa: F401
 
     from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
@@ -30,8 +35,6 @@ def main() -> None:
     from physworld_core.twin.build import build_twin
     from physworld_core.twin.factory import make_twin_env
     from physworld_core.video import backends
-    import tempfile
-    from pathlib import Path
 
     scene = capture_scene(BenchmarkTask("bin", 11))
     video = backends.load("procedural").generate(scene)
@@ -43,9 +46,16 @@ def main() -> None:
 
     results = {}
     for name, make in (
-        ("PickCube-v1 (pd_joint_delta_pos)", lambda: gym.make("PickCube-v1", obs_mode="state", render_backend="none")),
-        ("PickCube-v1 (pd_ee_delta_pos)", lambda: gym.make("PickCube-v1", obs_mode="state", render_backend="none",
-                                                           control_mode="pd_ee_delta_pos")),
+        (
+            "PickCube-v1 (pd_joint_delta_pos)",
+            lambda: gym.make("PickCube-v1", obs_mode="state", render_backend="none"),
+        ),
+        (
+            "PickCube-v1 (pd_ee_delta_pos)",
+            lambda: gym.make(
+                "PickCube-v1", obs_mode="state", render_backend="none", control_mode="pd_ee_delta_pos"
+            ),
+        ),
         ("physworld twin (pd_ee_delta_pos)", lambda: make_twin_env(spec.to_json())),
     ):
         env = make()

@@ -49,8 +49,14 @@ def capture_from_source(task_id: str, source: str, prompt: str) -> ScenePackage:
     else:
         scene = load_scene_package(source, task_id=task_id)
     if prompt != scene.prompt:
-        scene = ScenePackage(task_id=task_id, rgb=scene.rgb, depth_m=scene.depth_m, camera=scene.camera,
-                             prompt=prompt, source=source)
+        scene = ScenePackage(
+            task_id=task_id,
+            rgb=scene.rgb,
+            depth_m=scene.depth_m,
+            camera=scene.camera,
+            prompt=prompt,
+            source=source,
+        )
     return scene
 
 
@@ -66,11 +72,24 @@ def ingest_scene(store: Store, task_id: str) -> ScenePackage:
     npy = io.BytesIO()
     np.save(npy, scene.depth_m.astype(np.float32), allow_pickle=False)
     depth_ref = store.blobs.put_bytes(npy.getvalue(), ".npy")
-    store.lake.write_partition("scenes", [{
-        "task_id": task_id, "rgb_uri": rgb_ref.uri, "rgb_sha256": rgb_ref.sha256, "depth_uri": depth_ref.uri,
-        "depth_sha256": depth_ref.sha256, "camera_json": scene.camera.to_json(), "prompt": scene.prompt,
-        "source": scene.source, "width": scene.width, "height": scene.height,
-    }], task_id)
+    store.lake.write_partition(
+        "scenes",
+        [
+            {
+                "task_id": task_id,
+                "rgb_uri": rgb_ref.uri,
+                "rgb_sha256": rgb_ref.sha256,
+                "depth_uri": depth_ref.uri,
+                "depth_sha256": depth_ref.sha256,
+                "camera_json": scene.camera.to_json(),
+                "prompt": scene.prompt,
+                "source": scene.source,
+                "width": scene.width,
+                "height": scene.height,
+            }
+        ],
+        task_id,
+    )
     return scene
 
 
@@ -79,8 +98,11 @@ def load_scene(store: Store, task_id: str) -> ScenePackage:
     from PIL import Image
 
     row = store.one_row("scenes", task_id)
-    rgb = np.asarray(Image.open(io.BytesIO(store.blobs.get_bytes(row["rgb_uri"]))).convert("RGB"), dtype=np.uint8)
+    rgb = np.asarray(
+        Image.open(io.BytesIO(store.blobs.get_bytes(row["rgb_uri"]))).convert("RGB"), dtype=np.uint8
+    )
     depth = np.load(io.BytesIO(store.blobs.get_bytes(row["depth_uri"])), allow_pickle=False)
     camera = CameraSpec.from_dict(json.loads(row["camera_json"]), f"scenes/{task_id}/camera_json")
-    return ScenePackage(task_id=task_id, rgb=rgb, depth_m=depth, camera=camera, prompt=row["prompt"],
-                        source=row["source"])
+    return ScenePackage(
+        task_id=task_id, rgb=rgb, depth_m=depth, camera=camera, prompt=row["prompt"], source=row["source"]
+    )

@@ -14,16 +14,16 @@ import numpy as np
 @dataclass(frozen=True)
 class RobotSetup:
     """Args:
-        uid: ManiSkill agent uid.
-        base_xyz: robot base position in the world frame (table surface at z=0).
-        capture_qpos: joint configuration while the scene frame is captured: the arm is tucked back so the
-            camera sees the workspace unoccluded (hand pointing down).
-        ready_qpos: joint configuration at the start of an episode, hand pointing down above the table's
-            near edge, so episodes spend their steps on the task rather than on leaving the tuck.
-        control_mode: ManiSkill controller used by every policy (end-effector position deltas + gripper).
-        gripper_max_width: finger opening in metres, for grasp filtering.
-        workspace_min, workspace_max: world-frame box the robot can work in. Perception crops the point
-            cloud to it, as real pipelines do, so the robot's own base and the floor are never "objects".
+    uid: ManiSkill agent uid.
+    base_xyz: robot base position in the world frame (table surface at z=0).
+    capture_qpos: joint configuration while the scene frame is captured: the arm is tucked back so the
+        camera sees the workspace unoccluded (hand pointing down).
+    ready_qpos: joint configuration at the start of an episode, hand pointing down above the table's
+        near edge, so episodes spend their steps on the task rather than on leaving the tuck.
+    control_mode: ManiSkill controller used by every policy (end-effector position deltas + gripper).
+    gripper_max_width: finger opening in metres, for grasp filtering.
+    workspace_min, workspace_max: world-frame box the robot can work in. Perception crops the point
+        cloud to it, as real pipelines do, so the robot's own base and the floor are never "objects".
     """
 
     uid: str = "panda"
@@ -46,7 +46,6 @@ class RobotSetup:
         """Boolean mask of N×3 world points inside the workspace box."""
         lo, hi = np.asarray(self.workspace_min), np.asarray(self.workspace_max)
         return np.all((points_world >= lo) & (points_world <= hi), axis=1)
-
 
 
 PANDA = RobotSetup()

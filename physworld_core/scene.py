@@ -105,7 +105,9 @@ class CameraSpec:
         ``np.floor`` of the result indexes the image; :func:`depth_to_points_world` uses the same convention.
         """
         z = np.clip(points_cam[:, 2], 1e-6, None)
-        return np.stack([self.fx * points_cam[:, 0] / z + self.cx, self.fy * points_cam[:, 1] / z + self.cy], 1)
+        return np.stack(
+            [self.fx * points_cam[:, 0] / z + self.cx, self.fy * points_cam[:, 1] / z + self.cy], 1
+        )
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,9 @@ def load_scene_package(folder: str | Path, task_id: str | None = None) -> SceneP
         raise SceneError(f"{folder / 'camera.json'}: must be a JSON object")
     camera = CameraSpec.from_dict(camera_data, source=str(folder / "camera.json"))
     prompt = need("prompt.txt").read_text().strip()
-    return ScenePackage(task_id=task_id, rgb=rgb, depth_m=depth, camera=camera, prompt=prompt, source=str(folder))
+    return ScenePackage(
+        task_id=task_id, rgb=rgb, depth_m=depth, camera=camera, prompt=prompt, source=str(folder)
+    )
 
 
 def save_scene_package(scene: ScenePackage, folder: str | Path) -> Path:

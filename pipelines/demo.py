@@ -41,25 +41,34 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.jobs import physworld_job
     from pipelines.tasks import add_task, failure_reason
 
-    os.makedirs(os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".physworld/dagster_home")), exist_ok=True)
+    os.makedirs(
+        os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".physworld/dagster_home")), exist_ok=True
+    )
     instance = dg.DagsterInstance.get()
     defs = build_definitions("local")
     store = defs.resources["store"].store()
     task_id = f"{args.family}-{args.seed:04d}"
     task = add_task(instance, store, task_id, f"benchmark:{args.family}:{args.seed}")
     print(f"[demo] task {task_id}: {task['prompt']!r}; lake {store.lake.root}", flush=True)
-    run_config = {"ops": {"policies": {"config": {"total_env_steps": args.env_steps}},
-                          "evaluations": {"config": {"trials": args.trials}}},
-                  "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    run_config = {
+        "ops": {
+            "policies": {"config": {"total_env_steps": args.env_steps}},
+            "evaluations": {"config": {"trials": args.trials}},
+        },
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
     start = time.time()
     result = defs.resolve_job_def(physworld_job.name).execute_in_process(
-        partition_key=task_id, instance=instance, run_config=run_config, raise_on_error=False)
+        partition_key=task_id, instance=instance, run_config=run_config, raise_on_error=False
+    )
     total = time.time() - start
     if not result.success:
         for event in result.all_events:
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                print(f"[demo] step {event.step_key} failed: {failure_reason(event.event_specific_data.error)}",
-                      file=sys.stderr)
+                print(
+                    f"[demo] step {event.step_key} failed: {failure_reason(event.event_specific_data.error)}",
+                    file=sys.stderr,
+                )
         return 1
     print_summary(store, task_id, step_durations(instance, result.run_id), total)
     return 0
@@ -75,14 +84,28 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
     n = {m: evals.filter(evals["method"] == m).height for m in ("physworld", "planner_only")}
     steps = int(policies.filter(policies["method"] == "physworld")["env_steps"][0])
     track = recon.get("tracking_vs_rendered", {})
+    from physworld_core.evaluation.stage import reconstruction_error
+    from physworld_core.evaluation.worlds import BenchmarkTask
+
+    truth_error = reconstruction_error(
+        store, task_id, BenchmarkTask.parse(store.one_row("tasks", task_id)["source"])
+    )
     rows = [
         ("task", task_id),
         ("prompt", store.one_row("tasks", task_id)["prompt"]),
         ("video frames", f"{video['num_frames']} @ {video['fps']:.0f} fps"),
-        ("reconstruction error", f"tracking {track.get('mean_mm', float('nan')):.1f} mm mean vs rendered motion; "
-                                 f"plane rms {1000 * recon['plane_rms_m']:.1f} mm"),
-        ("twin success", f"physworld {twin_success['physworld']:.0%}, planner_only {twin_success['planner_only']:.0%} "
-                         f"({steps} PPO env steps)"),
+        (
+            "reconstruction error",
+            f"target {truth_error['target_position_mm']:.1f} mm (height "
+            f"{truth_error['target_height_mm']:.1f} mm), container "
+            f"{truth_error['container_position_mm']:.1f} mm vs truth; tracking "
+            f"{track.get('mean_mm', float('nan')):.1f} mm mean vs rendered motion",
+        ),
+        (
+            "twin success",
+            f"physworld {twin_success['physworld']:.0%}, planner_only {twin_success['planner_only']:.0%} "
+            f"({steps} PPO env steps)",
+        ),
         ("ground truth physworld", f"{gt['physworld']:.0%} of {n['physworld']} trials"),
         ("ground truth planner_only", f"{gt['planner_only']:.0%} of {n['planner_only']} trials"),
     ]

@@ -13,8 +13,12 @@ physworld_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=physworld_job, cron_schedule="0 2 * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=physworld_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def nightly_generation(context: dg.ScheduleEvaluationContext):
     """Every night, run the pipeline for each registered task whose evaluation is not materialized yet."""
     instance = context.instance
@@ -22,5 +26,7 @@ def nightly_generation(context: dg.ScheduleEvaluationContext):
     pending = [key for key in instance.get_dynamic_partitions(tasks_partitions.name) if key not in done]
     if not pending:
         return dg.SkipReason("every registered task is already evaluated")
-    return [dg.RunRequest(run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}", partition_key=key)
-            for key in pending]
+    return [
+        dg.RunRequest(run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}", partition_key=key)
+        for key in pending
+    ]

@@ -30,9 +30,13 @@ class StoreResource(dg.ConfigurableResource):
         if self.root.startswith("s3://"):
             from physworld_core.lake import s3_storage_options
 
-            options = s3_storage_options(endpoint_url=self.endpoint_url, access_key_id=self.access_key_id,
-                                         secret_access_key=self.secret_access_key, region=self.region,
-                                         allow_http=self.allow_http)
+            options = s3_storage_options(
+                endpoint_url=self.endpoint_url,
+                access_key_id=self.access_key_id,
+                secret_access_key=self.secret_access_key,
+                region=self.region,
+                allow_http=self.allow_http,
+            )
         return Store.at(self.root, options)
 
 
@@ -40,11 +44,15 @@ def resources_for(env_name: str, local_lake: str | None = None) -> dict:
     """``local``: the embedded default (a Delta lake on disk). ``prod``: S3 with credentials from the environment."""
     by_env = {
         "local": lambda: {"store": StoreResource(root=local_lake or DEFAULT_LOCAL_LAKE)},
-        "prod": lambda: {"store": StoreResource(
-            root=dg.EnvVar("PHYSWORLD_LAKE"), endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL"),
-            access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"), secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
-            region=dg.EnvVar("AWS_REGION"),
-        )},
+        "prod": lambda: {
+            "store": StoreResource(
+                root=dg.EnvVar("PHYSWORLD_LAKE"),
+                endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL"),
+                access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
+                secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
+                region=dg.EnvVar("AWS_REGION"),
+            )
+        },
     }
     if env_name not in by_env:
         raise ValueError(f"PHYSWORLD_ENV={env_name!r} is not one of {', '.join(by_env)}")

@@ -9,7 +9,9 @@ from physworld_core.store import Store
 from pipelines.partitions import tasks_partitions
 
 
-def add_task(instance: dg.DagsterInstance, store: Store, task_id: str, source: str, prompt: str | None = None) -> dict:
+def add_task(
+    instance: dg.DagsterInstance, store: Store, task_id: str, source: str, prompt: str | None = None
+) -> dict:
     row = register_task(store, task_id, source, prompt)
     if not instance.has_dynamic_partition(tasks_partitions.name, task_id):
         instance.add_dynamic_partitions(tasks_partitions.name, [task_id])
@@ -20,4 +22,8 @@ def failure_reason(error) -> str:
     """The user-facing message of a failed step: the innermost cause (our PhysworldError), not Dagster's wrapper."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return f"{error.cls_name}: {error.message.strip()}" if getattr(error, "cls_name", None) else error.message.strip()
+    return (
+        f"{error.cls_name}: {error.message.strip()}"
+        if getattr(error, "cls_name", None)
+        else error.message.strip()
+    )

@@ -58,8 +58,10 @@ def run_evaluation_stage(store: Store, task_id: str, config: TrialConfig = Trial
     start = time.time()
     task_row = store.one_row("tasks", task_id)
     if not task_row["source"].startswith("benchmark:"):
-        raise PhysworldError(f"task {task_id} comes from {task_row['source']}: it has no ground-truth world to "
-                             "evaluate in (only benchmark tasks do)")
+        raise PhysworldError(
+            f"task {task_id} comes from {task_row['source']}: it has no ground-truth world to "
+            "evaluate in (only benchmark tasks do)"
+        )
     task = BenchmarkTask.parse(task_row["source"])
     rows = []
     for method in EVALUATED_METHODS:

@@ -23,10 +23,10 @@ FAILURES = ("grasp", "reconstruction", "tracking", "execution")
 @dataclass(frozen=True)
 class TrialConfig:
     """Args:
-        trials: episodes per method (different reset jitter and perception-noise draws).
-        noise: perception noise on the observed object position.
-        max_steps: episode length.
-        seed: first episode seed; trial k uses seed + k.
+    trials: episodes per method (different reset jitter and perception-noise draws).
+    noise: perception noise on the observed object position.
+    max_steps: episode length.
+    seed: first episode seed; trial k uses seed + k.
     """
 
     trials: int = 10
@@ -61,24 +61,40 @@ def classify_failure(result: dict, goal_ok: bool, path_end_ok: bool) -> str | No
     return "execution"
 
 
-def run_trials(task: BenchmarkTask, method: str, plan: TaskPlan, policy=None, meta: dict | None = None,
-               config: TrialConfig = TrialConfig()) -> list[dict]:
+def run_trials(
+    task: BenchmarkTask,
+    method: str,
+    plan: TaskPlan,
+    policy=None,
+    meta: dict | None = None,
+    config: TrialConfig = TrialConfig(),
+) -> list[dict]:
     """One row per trial, ready for the ``evaluations`` table."""
-    env = ObjectCentricTaskEnv(functools.partial(make_world_env, task), plan, noise=config.noise,
-                               max_steps=config.max_steps)
+    env = ObjectCentricTaskEnv(
+        functools.partial(make_world_env, task), plan, noise=config.noise, max_steps=config.max_steps
+    )
     act = make_actor(policy, meta)
     rows = []
     try:
         goal_ok = _goal_inside_truth(env.env, plan)
-        path_end_ok = _goal_inside_truth(env.env, TaskPlan(**{**plan.__dict__, "goal_center": plan.waypoints[-1]}))
+        path_end_ok = _goal_inside_truth(
+            env.env, TaskPlan(**{**plan.__dict__, "goal_center": plan.waypoints[-1]})
+        )
         for k in range(config.trials):
             t0 = time.time()
             result = run_episode(env, act, seed=config.seed + k)
-            rows.append({
-                "method": method, "trial": k, "success": result["success"],
-                "failure": classify_failure(result, goal_ok, path_end_ok), "env_seed": config.seed + k,
-                "steps": result["steps"], "final_distance": result["final_distance"], "seconds": time.time() - t0,
-            })
+            rows.append(
+                {
+                    "method": method,
+                    "trial": k,
+                    "success": result["success"],
+                    "failure": classify_failure(result, goal_ok, path_end_ok),
+                    "env_seed": config.seed + k,
+                    "steps": result["steps"],
+                    "final_distance": result["final_distance"],
+                    "seconds": time.time() - t0,
+                }
+            )
     finally:
         env.close()
     return rows

@@ -44,16 +44,25 @@ class BenchmarkTask:
         return f"benchmark:{self.family}:{self.seed}"
 
 
-def make_world_env(task: BenchmarkTask, obs_mode: str = "state_dict", camera: CameraSpec | None = None, **kwargs):
+def make_world_env(
+    task: BenchmarkTask, obs_mode: str = "state_dict", camera: CameraSpec | None = None, **kwargs
+):
     """The ground-truth world as a ManiSkill env (one env, CPU sim)."""
     import gymnasium as gym
 
     family = get_family(task.family)
-    return gym.make(family.env_id, world_seed=task.seed, obs_mode=obs_mode,
-                    scene_camera=camera or DEFAULT_CAMERA, **kwargs)
+    return gym.make(
+        family.env_id,
+        world_seed=task.seed,
+        obs_mode=obs_mode,
+        scene_camera=camera or DEFAULT_CAMERA,
+        **kwargs,
+    )
 
 
-def capture_scene(task: BenchmarkTask, camera: CameraSpec | None = None, task_id: str | None = None) -> ScenePackage:
+def capture_scene(
+    task: BenchmarkTask, camera: CameraSpec | None = None, task_id: str | None = None
+) -> ScenePackage:
     """Render the world's first RGB-D frame and package it with the prompt, as a real robot would see it."""
     camera = camera or DEFAULT_CAMERA
     env = make_world_env(task, obs_mode="rgb+depth", camera=camera, robot_pose="capture")
@@ -68,13 +77,24 @@ def capture_scene(task: BenchmarkTask, camera: CameraSpec | None = None, task_id
         world_to_cam[:3, :] = params["extrinsic_cv"][0].cpu().numpy()
         cam_to_world = np.linalg.inv(world_to_cam)
         rendered_camera = CameraSpec(
-            fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]),
-            width=rgb.shape[1], height=rgb.shape[0], cam_to_world=cam_to_world.tolist(),
+            fx=float(K[0, 0]),
+            fy=float(K[1, 1]),
+            cx=float(K[0, 2]),
+            cy=float(K[1, 2]),
+            width=rgb.shape[1],
+            height=rgb.shape[0],
+            cam_to_world=cam_to_world.tolist(),
         )
         family = get_family(task.family)
         layout = env.unwrapped.layout
         prompt = family.prompt_for(layout, None)
     finally:
         env.close()
-    return ScenePackage(task_id=task_id or task.task_id, rgb=rgb, depth_m=depth_m, camera=rendered_camera,
-                        prompt=prompt, source=task.source)
+    return ScenePackage(
+        task_id=task_id or task.task_id,
+        rgb=rgb,
+        depth_m=depth_m,
+        camera=rendered_camera,
+        prompt=prompt,
+        source=task.source,
+    )

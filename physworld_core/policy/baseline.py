@@ -30,12 +30,12 @@ NUM_PHASES = len(Phase)
 @dataclass(frozen=True)
 class BaselineConfig:
     """Args:
-        max_step_m: largest Cartesian move per control step (the controller's ±0.1 m maps to ±1).
-        gain: proportional gain from position error to commanded move.
-        reach_tol, descend_tol: position tolerances that end the approach and descent (m).
-        close_steps, release_steps: steps spent closing / opening the gripper.
-        waypoint_tol: TCP distance to the current carry target that advances to the next waypoint (m).
-        phase_timeout: steps after which a phase gives up waiting and moves on.
+    max_step_m: largest Cartesian move per control step (the controller's ±0.1 m maps to ±1).
+    gain: proportional gain from position error to commanded move.
+    reach_tol, descend_tol: position tolerances that end the approach and descent (m).
+    close_steps, release_steps: steps spent closing / opening the gripper.
+    waypoint_tol: TCP distance to the current carry target that advances to the next waypoint (m).
+    phase_timeout: steps after which a phase gives up waiting and moves on.
     """
 
     max_step_m: float = 0.025
@@ -113,11 +113,16 @@ class BaselineController:
         if self.phase == Phase.CARRY:
             gripper = -1.0
             target = self.current_waypoint() + self.carry_offset
-            while np.linalg.norm(tcp - target) < c.waypoint_tol and self.waypoint_index < len(self.waypoints) - 1:
+            while (
+                np.linalg.norm(tcp - target) < c.waypoint_tol
+                and self.waypoint_index < len(self.waypoints) - 1
+            ):
                 self.waypoint_index += 1
                 target = self.current_waypoint() + self.carry_offset
             last = self.waypoint_index == len(self.waypoints) - 1
-            if (last and np.linalg.norm(tcp - target) < c.reach_tol) or self.phase_steps > 4 * c.phase_timeout:
+            if (
+                last and np.linalg.norm(tcp - target) < c.reach_tol
+            ) or self.phase_steps > 4 * c.phase_timeout:
                 self._advance(Phase.RELEASE)
                 self.release_anchor = tcp.copy()
         if self.phase == Phase.RELEASE:

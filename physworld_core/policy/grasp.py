@@ -18,11 +18,11 @@ from physworld_core.errors import PhysworldError
 @dataclass(frozen=True)
 class GraspConfig:
     """Args:
-        max_width: gripper opening (m); contacts must be closer than this minus ``clearance`` on each side.
-        clearance: free space kept between each open finger and the object (m).
-        table_clearance: lowest allowed TCP height above the support plane (fingertips sit at the TCP).
-        finger_depth: how far below the top surface the TCP may go (m); grasps deeper are rejected.
-        num_offsets, num_heights: candidate grid size.
+    max_width: gripper opening (m); contacts must be closer than this minus ``clearance`` on each side.
+    clearance: free space kept between each open finger and the object (m).
+    table_clearance: lowest allowed TCP height above the support plane (fingertips sit at the TCP).
+    finger_depth: how far below the top surface the TCP may go (m); grasps deeper are rejected.
+    num_offsets, num_heights: candidate grid size.
     """
 
     max_width: float = 0.08
@@ -46,8 +46,13 @@ class Grasp:
     score: float
 
 
-def sample_grasps(vertices_world: np.ndarray, faces: np.ndarray, closing_axis: np.ndarray, table_height: float,
-                  config: GraspConfig = GraspConfig()) -> list[Grasp]:
+def sample_grasps(
+    vertices_world: np.ndarray,
+    faces: np.ndarray,
+    closing_axis: np.ndarray,
+    table_height: float,
+    config: GraspConfig = GraspConfig(),
+) -> list[Grasp]:
     """Grasps ranked best first. ``vertices_world`` is the target mesh in world coordinates (its origin is
     taken as the object position); ``closing_axis`` the horizontal direction the fingers close along."""
     from scipy.spatial import ConvexHull
@@ -62,8 +67,9 @@ def sample_grasps(vertices_world: np.ndarray, faces: np.ndarray, closing_axis: n
     centre = vertices_world[hull.vertices].mean(0)
     top = float(vertices_world[:, 2].max())
     lateral_extent = float(np.abs((vertices_world - centre) @ lateral).max())
-    heights = np.linspace(max(table_height + config.table_clearance, top - config.finger_depth),
-                          top - 0.008, config.num_heights)
+    heights = np.linspace(
+        max(table_height + config.table_clearance, top - config.finger_depth), top - 0.008, config.num_heights
+    )
     offsets_lateral = np.linspace(-0.6, 0.6, config.num_offsets) * lateral_extent
     along = normals @ axis
     grasps = []
@@ -92,14 +98,22 @@ def sample_grasps(vertices_world: np.ndarray, faces: np.ndarray, closing_axis: n
             tcp = p + 0.5 * (t_in + t_out) * axis
             off_centre = abs(s) / max(lateral_extent, 1e-6)
             depth = (top - z) / max(config.finger_depth, 1e-6)
-            score = antipodal + 0.3 * (1 - width / config.max_width) - 0.4 * off_centre + 0.2 * min(depth, 1.0)
+            score = (
+                antipodal + 0.3 * (1 - width / config.max_width) - 0.4 * off_centre + 0.2 * min(depth, 1.0)
+            )
             grasps.append(Grasp(tcp_in_object=tcp, width=width, score=float(score)))
     grasps.sort(key=lambda g: -g.score)
     return grasps
 
 
-def best_grasp(vertices_world: np.ndarray, faces: np.ndarray, object_position: np.ndarray,
-               closing_axis: np.ndarray, table_height: float, config: GraspConfig = GraspConfig()) -> Grasp:
+def best_grasp(
+    vertices_world: np.ndarray,
+    faces: np.ndarray,
+    object_position: np.ndarray,
+    closing_axis: np.ndarray,
+    table_height: float,
+    config: GraspConfig = GraspConfig(),
+) -> Grasp:
     grasps = sample_grasps(vertices_world, faces, closing_axis, table_height, config)
     if not grasps:
         extent = vertices_world.max(0) - vertices_world.min(0)

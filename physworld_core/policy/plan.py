@@ -18,12 +18,12 @@ from physworld_core.twin.spec import TwinSpec
 @dataclass(frozen=True)
 class TaskPlan:
     """Args:
-        grasp_offset: TCP position minus object position at the grasp (world axes, m).
-        grasp_width: object width between the fingers (m).
-        waypoints: K×3 object positions to pass through after the grasp (world), ending in the goal.
-        release_position: object position at which to open the gripper.
-        goal_center: centre of the goal region (world), for observations.
-        pregrasp_height: approach height above the grasp (m).
+    grasp_offset: TCP position minus object position at the grasp (world axes, m).
+    grasp_width: object width between the fingers (m).
+    waypoints: K×3 object positions to pass through after the grasp (world), ending in the goal.
+    release_position: object position at which to open the gripper.
+    goal_center: centre of the goal region (world), for observations.
+    pregrasp_height: approach height above the grasp (m).
     """
 
     grasp_offset: tuple[float, float, float]
@@ -66,8 +66,14 @@ def _resample_path(points: np.ndarray, spacing: float) -> np.ndarray:
     return np.stack([np.interp(t, s, points[:, i]) for i in range(3)], 1)
 
 
-def plan_from_twin(spec: TwinSpec, vertices: np.ndarray, faces: np.ndarray, closing_axis: np.ndarray,
-                   grasp_config: GraspConfig = GraspConfig(), spacing: float = 0.02) -> TaskPlan:
+def plan_from_twin(
+    spec: TwinSpec,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    closing_axis: np.ndarray,
+    grasp_config: GraspConfig = GraspConfig(),
+    spacing: float = 0.02,
+) -> TaskPlan:
     """Grasp on the twin's target mesh (object frame ``vertices``) and the tracked object path as waypoints.
 
     Positions are of the target's bounding-box centre (see ``TabletopEnv.target_pose_world``).
@@ -97,7 +103,9 @@ def plan_from_twin(spec: TwinSpec, vertices: np.ndarray, faces: np.ndarray, clos
         path = np.vstack([path[:1], lift, path[1:]])
     waypoints = _resample_path(path, spacing)
     return TaskPlan(
-        grasp_offset=tuple(map(float, grasp.tcp_in_object)), grasp_width=float(grasp.width),
-        waypoints=tuple(tuple(map(float, w)) for w in waypoints), release_position=tuple(map(float, release)),
+        grasp_offset=tuple(map(float, grasp.tcp_in_object)),
+        grasp_width=float(grasp.width),
+        waypoints=tuple(tuple(map(float, w)) for w in waypoints),
+        release_position=tuple(map(float, release)),
         goal_center=tuple(map(float, goal)),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -61,27 +61,52 @@ def load_policy_row(store: Store, task_id: str, method: str) -> dict:
     return rows.row(0, named=True)
 
 
-def run_policy_stage(store: Store, task_id: str, cfg: PolicyTrainConfig = PolicyTrainConfig(),
-                     progress: bool = True, log_fn: Callable[[dict], None] | None = None) -> PolicyStageResult:
+def run_policy_stage(
+    store: Store,
+    task_id: str,
+    cfg: PolicyTrainConfig = PolicyTrainConfig(),
+    progress: bool = True,
+    log_fn: Callable[[dict], None] | None = None,
+) -> PolicyStageResult:
     from physworld_core.twin.stage import load_twin, localize
 
     start = time.time()
     spec, row = load_twin(store, task_id)
     if not row["passed"]:
-        raise TwinError(f"task {task_id}: the twin failed its settle check ({row['settle_json']}); "
-                        "fix the reconstruction before learning in it")
+        raise TwinError(
+            f"task {task_id}: the twin failed its settle check ({row['settle_json']}); "
+            "fix the reconstruction before learning in it"
+        )
     local = localize(store, spec)
     plan = make_plan(local)
     with tempfile.TemporaryDirectory(prefix=f"physworld-ppo-{task_id}-") as work:
-        result = train_policy(local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn)
+        result = train_policy(
+            local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn
+        )
         ref = store.blobs.put_file(result.checkpoint_path)
     rows = [
-        {"task_id": task_id, "method": "planner_only", "plan_json": plan.to_json(), "checkpoint_uri": None,
-         "checkpoint_sha256": None, "env_steps": 0, "twin_success": result.baseline_twin_success,
-         "curve_json": "[]", "seconds": 0.0},
-        {"task_id": task_id, "method": "physworld", "plan_json": plan.to_json(), "checkpoint_uri": ref.uri,
-         "checkpoint_sha256": ref.sha256, "env_steps": result.env_steps, "twin_success": result.twin_success,
-         "curve_json": json.dumps(result.curve), "seconds": result.seconds},
+        {
+            "task_id": task_id,
+            "method": "planner_only",
+            "plan_json": plan.to_json(),
+            "checkpoint_uri": None,
+            "checkpoint_sha256": None,
+            "env_steps": 0,
+            "twin_success": result.baseline_twin_success,
+            "curve_json": "[]",
+            "seconds": 0.0,
+        },
+        {
+            "task_id": task_id,
+            "method": "physworld",
+            "plan_json": plan.to_json(),
+            "checkpoint_uri": ref.uri,
+            "checkpoint_sha256": ref.sha256,
+            "env_steps": result.env_steps,
+            "twin_success": result.twin_success,
+            "curve_json": json.dumps(result.curve),
+            "seconds": result.seconds,
+        },
     ]
     store.lake.write_partition("policies", rows, task_id)
     return PolicyStageResult(plan, result, time.time() - start)

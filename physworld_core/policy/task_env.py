@@ -11,8 +11,8 @@ the object to the current waypoint of the planned trajectory while it is held, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -24,8 +24,8 @@ from physworld_core.policy.plan import TaskPlan
 @dataclass(frozen=True)
 class ObservationNoise:
     """Args:
-        bias_m: std of a per-episode offset of the observed object position (pose-estimation error).
-        step_m: std of per-step jitter on top of it.
+    bias_m: std of a per-episode offset of the observed object position (pose-estimation error).
+    step_m: std of per-step jitter on top of it.
     """
 
     bias_m: float = 0.004
@@ -48,13 +48,20 @@ OBS_DIM = 3 + 1 + 3 + 3 + 3 + 3 + NUM_PHASES + 2 + 4
 
 
 class ObjectCentricTaskEnv(gym.Env):
-    """Wraps one ManiSkill TabletopEnv built by ``env_factory`` (called lazily, so it pickles for spawn)."""
+    """Wraps one ManiSkill TabletopEnv built by ``env_factory`` (called in the worker, so only the factory is
+    pickled for ``spawn``). The env's ``evaluate()`` must report ``success`` and ``grasped``."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, env_factory: Callable[[], gym.Env], plan: TaskPlan, noise: ObservationNoise = ObservationNoise(),
-                 max_steps: int = 150, baseline_config: BaselineConfig = BaselineConfig(),
-                 reward: RewardConfig = RewardConfig()):
+    def __init__(
+        self,
+        env_factory: Callable[[], gym.Env],
+        plan: TaskPlan,
+        noise: ObservationNoise = ObservationNoise(),
+        max_steps: int = 150,
+        baseline_config: BaselineConfig = BaselineConfig(),
+        reward: RewardConfig = RewardConfig(),
+    ):
         self.env = env_factory()
         self.plan = plan
         self.noise = noise
@@ -74,11 +81,19 @@ class ObjectCentricTaskEnv(gym.Env):
         self._base_action = self.controller.act(tcp, observed)
         phase = np.zeros(NUM_PHASES, np.float32)
         phase[int(self.controller.phase)] = 1.0
-        obs = np.concatenate([
-            tcp, [u.gripper_opening()], observed, observed - tcp,
-            self.controller.current_waypoint() - observed, np.asarray(self.plan.goal_center) - observed,
-            phase, [self.controller.progress, self._steps / self.max_steps], self._base_action,
-        ]).astype(np.float32)
+        obs = np.concatenate(
+            [
+                tcp,
+                [u.gripper_opening()],
+                observed,
+                observed - tcp,
+                self.controller.current_waypoint() - observed,
+                np.asarray(self.plan.goal_center) - observed,
+                phase,
+                [self.controller.progress, self._steps / self.max_steps],
+                self._base_action,
+            ]
+        ).astype(np.float32)
         return obs, true_obj
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -90,7 +105,7 @@ class ObjectCentricTaskEnv(gym.Env):
         self._bias = self._rng.normal(0.0, self.noise.bias_m, 3)
         self._steps = 0
         obs, _ = self._observe()
-        return obs, {"base_action": self._base_action.copy(), "success": False}
+        return obs, {"base_action": self._base_action.copy(), "success": False, "grasped": False}
 
     def step(self, action: np.ndarray):
         self.env.step(np.asarray(action, dtype=np.float32))
@@ -99,11 +114,16 @@ class ObjectCentricTaskEnv(gym.Env):
         evaluation = u.evaluate()
         success = bool(evaluation["success"][0])
         obs, true_obj = self._observe()
-        reward = self._reward(true_obj, u.tcp_position(), u.is_grasping_target(), success)
+        reward = self._reward(true_obj, u.tcp_position(), bool(evaluation["grasped"][0]), success)
         terminated = success and self.controller.phase == Phase.RETREAT
         truncated = self._steps >= self.max_steps
-        info = {"base_action": self._base_action.copy(), "success": success,
-                "object_position": true_obj, "phase": int(self.controller.phase)}
+        info = {
+            "base_action": self._base_action.copy(),
+            "success": success,
+            "grasped": bool(evaluation["grasped"][0]),
+            "object_position": true_obj,
+            "phase": int(self.controller.phase),
+        }
         return obs, reward, terminated, truncated, info
 
     def _reward(self, obj: np.ndarray, tcp: np.ndarray, grasped: bool, success: bool) -> float:
@@ -118,16 +138,23 @@ class ObjectCentricTaskEnv(gym.Env):
         self.env.close()
 
 
-def run_episode(env: ObjectCentricTaskEnv, act: Callable[[np.ndarray, np.ndarray], np.ndarray], seed: int) -> dict:
+def run_episode(
+    env: ObjectCentricTaskEnv, act: Callable[[np.ndarray, np.ndarray], np.ndarray], seed: int
+) -> dict:
     """Roll one episode with ``act(obs, base_action) -> action``; report success, steps and final distance."""
     obs, info = env.reset(seed=seed)
     success, steps, ever_grasped = False, 0, False
     for steps in range(1, env.max_steps + 1):
         obs, _, terminated, truncated, info = env.step(act(obs, info["base_action"]))
         success = info["success"]
-        ever_grasped |= env.env.unwrapped.is_grasping_target()
+        ever_grasped |= info["grasped"]
         if terminated or truncated:
             break
     final = np.linalg.norm(info["object_position"][:2] - np.asarray(env.plan.goal_center)[:2])
-    return {"success": bool(success), "steps": steps, "final_distance": float(final),
-            "ever_grasped": bool(ever_grasped), "final_phase": int(info["phase"])}
+    return {
+        "success": bool(success),
+        "steps": steps,
+        "final_distance": float(final),
+        "ever_grasped": bool(ever_grasped),
+        "final_phase": int(info["phase"]),
+    }

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -27,18 +27,27 @@ METHODS = ("planner_only", "physworld", "scratch_rl")
 @dataclass(frozen=True)
 class PolicyTrainConfig:
     """Args:
-        ppo: learner settings (total_env_steps is the budget).
-        num_envs: parallel twin envs (one process each when ``async_envs``).
-        async_envs: AsyncVectorEnv with ``spawn`` workers (2 cores here); Sync for tests.
-        reconfiguration_freq: redraw physics every this many resets per env.
-        eval_episodes: held-out twin episodes to score the policy and the baseline.
-        noise: perception noise on the observed object position.
-        max_steps: episode length.
+    ppo: learner settings (total_env_steps is the budget).
+    num_envs: parallel twin envs (one process each when ``async_envs``).
+    async_envs: AsyncVectorEnv with ``spawn`` workers (2 cores here); Sync for tests.
+    reconfiguration_freq: redraw physics every this many resets per env.
+    eval_episodes: held-out twin episodes to score the policy and the baseline.
+    noise: perception noise on the observed object position.
+    max_steps: episode length.
     """
 
-    ppo: PPOConfig = field(default_factory=lambda: PPOConfig(total_env_steps=16384, num_steps=256, hidden_sizes=(128, 128),
-                                                              update_epochs=4, num_minibatches=4, init_log_std=-1.2,
-                                                              residual_scale=0.3, checkpoint_every=2))
+    ppo: PPOConfig = field(
+        default_factory=lambda: PPOConfig(
+            total_env_steps=16384,
+            num_steps=256,
+            hidden_sizes=(128, 128),
+            update_epochs=4,
+            num_minibatches=4,
+            init_log_std=-1.2,
+            residual_scale=0.3,
+            checkpoint_every=2,
+        )
+    )
     num_envs: int = 2
     async_envs: bool = True
     reconfiguration_freq: int = 4
@@ -53,16 +62,33 @@ class PolicyTrainConfig:
             raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
 
 
-def _task_env(spec_json: str, plan_json: str, noise: ObservationNoise, max_steps: int, randomize: bool,
-              dr_seed: int, reconfiguration_freq: int | None) -> ObjectCentricTaskEnv:
+def _task_env(
+    spec_json: str,
+    plan_json: str,
+    noise: ObservationNoise,
+    max_steps: int,
+    randomize: bool,
+    dr_seed: int,
+    reconfiguration_freq: int | None,
+) -> ObjectCentricTaskEnv:
     factory = functools.partial(make_twin_env, spec_json, randomize, dr_seed, reconfiguration_freq)
     return ObjectCentricTaskEnv(factory, TaskPlan.from_json(plan_json), noise=noise, max_steps=max_steps)
 
 
-def make_vector_env(spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0) -> gym.vector.VectorEnv:
+def make_vector_env(
+    spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0
+) -> gym.vector.VectorEnv:
     fns = [
-        functools.partial(_task_env, spec_json, plan.to_json(), cfg.noise, cfg.max_steps, True, seed + i,
-                          cfg.reconfiguration_freq)
+        functools.partial(
+            _task_env,
+            spec_json,
+            plan.to_json(),
+            cfg.noise,
+            cfg.max_steps,
+            True,
+            seed + i,
+            cfg.reconfiguration_freq,
+        )
         for i in range(cfg.num_envs)
     ]
     if cfg.async_envs and cfg.num_envs > 1:
@@ -94,15 +120,23 @@ class PolicyResult:
     train: TrainResult | None = None
 
 
-def train_policy(spec_json_local: str, plan: TaskPlan, cfg: PolicyTrainConfig, checkpoint_dir: Path,
-                 residual: bool = True, progress: bool = True, log_fn: Callable[[dict], None] | None = None,
-                 eval_seed: int = 10_000) -> PolicyResult:
+def train_policy(
+    spec_json_local: str,
+    plan: TaskPlan,
+    cfg: PolicyTrainConfig,
+    checkpoint_dir: Path,
+    residual: bool = True,
+    progress: bool = True,
+    log_fn: Callable[[dict], None] | None = None,
+    eval_seed: int = 10_000,
+) -> PolicyResult:
     """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin."""
     start = time.time()
     envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed)
     try:
-        result = train_ppo(envs, cfg.ppo, residual=residual, checkpoint_dir=checkpoint_dir, progress=progress,
-                           log_fn=log_fn)
+        result = train_ppo(
+            envs, cfg.ppo, residual=residual, checkpoint_dir=checkpoint_dir, progress=progress, log_fn=log_fn
+        )
     finally:
         envs.close()
     eval_env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)

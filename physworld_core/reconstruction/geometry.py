@@ -63,8 +63,9 @@ def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vertices, faces
 
 
-def object_mesh(points_world: np.ndarray, camera_position: np.ndarray, table_height: float
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def object_mesh(
+    points_world: np.ndarray, camera_position: np.ndarray, table_height: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Completed mesh in the object frame and the object's world pose (translation only, world axes).
 
     The object frame's origin is the footprint centre on the table, so a pose's z is the table height.
@@ -78,8 +79,15 @@ def object_mesh(points_world: np.ndarray, camera_position: np.ndarray, table_hei
     return vertices_world - origin, faces, pose
 
 
-def container_model(points_world: np.ndarray, centre_world: np.ndarray, length: float, width: float, yaw_world: float,
-                    top_height: float, table_height: float) -> tuple[ContainerGeometry, np.ndarray, np.ndarray, np.ndarray]:
+def container_model(
+    points_world: np.ndarray,
+    centre_world: np.ndarray,
+    length: float,
+    width: float,
+    yaw_world: float,
+    top_height: float,
+    table_height: float,
+) -> tuple[ContainerGeometry, np.ndarray, np.ndarray, np.ndarray]:
     """Open-top box: (geometry, display vertices, faces, pose) with the footprint rectangle as outer walls."""
     t = WALL_THICKNESS_PRIOR
     if min(length, width) < 4 * t or top_height < 2 * t:
@@ -87,8 +95,9 @@ def container_model(points_world: np.ndarray, centre_world: np.ndarray, length: 
             f"container footprint {1000 * length:.0f}x{1000 * width:.0f} mm, height {1000 * top_height:.0f} mm "
             "is too small to hold anything"
         )
-    geometry = ContainerGeometry(inner_half=(length / 2 - t, width / 2 - t), wall_height=float(top_height),
-                                 wall_thickness=t)
+    geometry = ContainerGeometry(
+        inner_half=(length / 2 - t, width / 2 - t), wall_height=float(top_height), wall_thickness=t
+    )
     pose = np.eye(4)
     c, s = np.cos(yaw_world), np.sin(yaw_world)
     pose[:3, :3] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])

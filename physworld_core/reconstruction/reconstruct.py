@@ -14,7 +14,7 @@ from physworld_core.errors import ReconstructionError
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.reconstruction.geometry import container_model, object_mesh
 from physworld_core.reconstruction.tracking import TrackingConfig, track_target
-from physworld_core.reconstruction.types import Reconstruction, ReconstructedObject
+from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.scene import ScenePackage
 
 MAX_TILT_DEG = 15.0
@@ -45,8 +45,9 @@ def _world_yaw(perception: Perception, yaw_plane: float) -> float:
     return float(np.arctan2(axis[1], axis[0]))
 
 
-def reconstruct(scene: ScenePackage, frames: np.ndarray, fps: float,
-                config: ReconstructionConfig = ReconstructionConfig()) -> Reconstruction:
+def reconstruct(
+    scene: ScenePackage, frames: np.ndarray, fps: float, config: ReconstructionConfig = ReconstructionConfig()
+) -> Reconstruction:
     start = time.time()
     if frames.ndim != 4 or frames.shape[1:3] != scene.rgb.shape[:2]:
         raise ReconstructionError(
@@ -56,12 +57,20 @@ def reconstruct(scene: ScenePackage, frames: np.ndarray, fps: float,
     normal = np.asarray(perception.plane.normal)
     tilt = float(np.degrees(np.arccos(np.clip(normal[2], -1, 1))))
     if tilt > MAX_TILT_DEG:
-        raise ReconstructionError(f"support plane is tilted {tilt:.1f} deg from the camera's vertical: check "
-                                  "camera.json's cam_to_world")
+        raise ReconstructionError(
+            f"support plane is tilted {tilt:.1f} deg from the camera's vertical: check "
+            "camera.json's cam_to_world"
+        )
     R = gravity_alignment(normal)
     if tilt > 1e-3:  # re-express everything in the gravity-aligned frame
-        scene = ScenePackage(task_id=scene.task_id, rgb=scene.rgb, depth_m=scene.depth_m,
-                             camera=_rotated_camera(scene.camera, R), prompt=scene.prompt, source=scene.source)
+        scene = ScenePackage(
+            task_id=scene.task_id,
+            rgb=scene.rgb,
+            depth_m=scene.depth_m,
+            camera=_rotated_camera(scene.camera, R),
+            prompt=scene.prompt,
+            source=scene.source,
+        )
         perception = perceive(scene)
     table_height = float(perception.plane.offset)
     camera_position = scene.camera.extrinsic[:3, 3]
@@ -71,10 +80,27 @@ def reconstruct(scene: ScenePackage, frames: np.ndarray, fps: float,
     for seen in perception.objects:
         if seen is perception.goal:
             length, width, height = seen.extents
-            geometry, v, f, pose = container_model(seen.points_world, np.asarray(seen.centre_world), length, width,
-                                                   _world_yaw(perception, seen.yaw), seen.top_height, table_height)
-            objects.append(ReconstructedObject("container", "container", seen.description, v, f, pose,
-                                               tuple(np.asarray(seen.mean_rgb) / 255.0), geometry))
+            geometry, v, f, pose = container_model(
+                seen.points_world,
+                np.asarray(seen.centre_world),
+                length,
+                width,
+                _world_yaw(perception, seen.yaw),
+                seen.top_height,
+                table_height,
+            )
+            objects.append(
+                ReconstructedObject(
+                    "container",
+                    "container",
+                    seen.description,
+                    v,
+                    f,
+                    pose,
+                    tuple(np.asarray(seen.mean_rgb) / 255.0),
+                    geometry,
+                )
+            )
             continue
         v, f, pose = object_mesh(seen.points_world, camera_position, table_height)
         if seen is perception.target:
@@ -83,18 +109,40 @@ def reconstruct(scene: ScenePackage, frames: np.ndarray, fps: float,
         else:
             name, role = f"obstacle_{obstacle_index}", "obstacle"
             obstacle_index += 1
-        objects.append(ReconstructedObject(name, role, seen.description, v, f, pose,
-                                           tuple(np.asarray(seen.mean_rgb) / 255.0)))
-    trajectory, tracking_stats = track_target(frames, fps, scene.camera, target_vertices, target_faces, target_pose,
-                                              perception.target.mask, config.tracking)
+        objects.append(
+            ReconstructedObject(
+                name, role, seen.description, v, f, pose, tuple(np.asarray(seen.mean_rgb) / 255.0)
+            )
+        )
+    trajectory, tracking_stats = track_target(
+        frames,
+        fps,
+        scene.camera,
+        target_vertices,
+        target_faces,
+        target_pose,
+        perception.target.mask,
+        config.tracking,
+    )
     metrics = {
-        "plane_rms_m": perception.plane.rms, "plane_inlier_fraction": perception.plane.inlier_fraction,
-        "tilt_deg": tilt, "table_height_m": table_height, "num_objects": len(objects),
-        "tracking": tracking_stats, "seconds": time.time() - start,
-        "target": perception.target.description, "container": perception.goal.description,
+        "plane_rms_m": perception.plane.rms,
+        "plane_inlier_fraction": perception.plane.inlier_fraction,
+        "tilt_deg": tilt,
+        "table_height_m": table_height,
+        "num_objects": len(objects),
+        "tracking": tracking_stats,
+        "seconds": time.time() - start,
+        "target": perception.target.description,
+        "container": perception.goal.description,
     }
-    return Reconstruction(task_id=scene.task_id, plane_normal=(0.0, 0.0, 1.0), plane_offset=table_height,
-                          objects=tuple(objects), trajectory=trajectory, metrics=metrics)
+    return Reconstruction(
+        task_id=scene.task_id,
+        plane_normal=(0.0, 0.0, 1.0),
+        plane_offset=table_height,
+        objects=tuple(objects),
+        trajectory=trajectory,
+        metrics=metrics,
+    )
 
 
 def _rotated_camera(camera, R: np.ndarray):
@@ -102,5 +150,12 @@ def _rotated_camera(camera, R: np.ndarray):
 
     T = np.eye(4)
     T[:3, :3] = R
-    return CameraSpec(fx=camera.fx, fy=camera.fy, cx=camera.cx, cy=camera.cy, width=camera.width,
-                      height=camera.height, cam_to_world=(T @ camera.extrinsic).tolist())
+    return CameraSpec(
+        fx=camera.fx,
+        fy=camera.fy,
+        cx=camera.cx,
+        cy=camera.cy,
+        width=camera.width,
+        height=camera.height,
+        cam_to_world=(T @ camera.extrinsic).tolist(),
+    )

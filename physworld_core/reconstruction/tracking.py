@@ -31,15 +31,15 @@ from physworld_core.scene import CameraSpec
 @dataclass(frozen=True)
 class TrackingConfig:
     """Args:
-        model_points: surface samples of the model used for projection.
-        max_mask_pixels: mask pixels sampled per frame for the coverage term.
-        colour_distance: RGB distance (0–255) within which a pixel can match a target exemplar.
-        min_pixels: fewer target pixels than this and the frame is "not seen".
-        min_confidence: silhouette IoU below which a frame's pose is replaced by interpolation.
-        prior_weight: strength of the constant-velocity / no-rotation prior (per metre / radian).
-        smooth_window: moving-average window over positions (odd; 1 disables).
-        rotation: "yaw" fits rotation about the vertical only (tilt stays as in frame 0: a 10-pixel silhouette
-            cannot tell a tilt from a shift towards the camera), "full" fits all three angles.
+    model_points: surface samples of the model used for projection.
+    max_mask_pixels: mask pixels sampled per frame for the coverage term.
+    colour_distance: RGB distance (0–255) within which a pixel can match a target exemplar.
+    min_pixels: fewer target pixels than this and the frame is "not seen".
+    min_confidence: silhouette IoU below which a frame's pose is replaced by interpolation.
+    prior_weight: strength of the constant-velocity / no-rotation prior (per metre / radian).
+    smooth_window: moving-average window over positions (odd; 1 disables).
+    rotation: "yaw" fits rotation about the vertical only (tilt stays as in frame 0: a 10-pixel silhouette
+        cannot tell a tilt from a shift towards the camera), "full" fits all three angles.
     """
 
     model_points: int = 400
@@ -81,15 +81,22 @@ class ColourModel:
     single mean and spread would blur into "everything".
     """
 
-    def __init__(self, frame0: np.ndarray, mask0: np.ndarray, rng: np.random.Generator, max_distance: float = 40.0,
-                 exemplars: int = 96):
+    def __init__(
+        self,
+        frame0: np.ndarray,
+        mask0: np.ndarray,
+        rng: np.random.Generator,
+        max_distance: float = 40.0,
+        exemplars: int = 96,
+    ):
         target = frame0[mask0].reshape(-1, 3).astype(np.float64)
         # Geometric masks stop a few millimetres above the table, so the object's lowest pixels are unlabelled:
         # keep a margin around the mask out of the background exemplars.
         background = frame0[~ndimage.binary_dilation(mask0, iterations=3)].reshape(-1, 3).astype(np.float64)
         self.target = cKDTree(target[rng.choice(len(target), min(exemplars, len(target)), replace=False)])
-        self.background = cKDTree(background[rng.choice(len(background), min(4 * exemplars, len(background)),
-                                                        replace=False)])
+        self.background = cKDTree(
+            background[rng.choice(len(background), min(4 * exemplars, len(background)), replace=False)]
+        )
         self.max_distance = max_distance
 
     def mask(self, frame: np.ndarray) -> np.ndarray:
@@ -133,9 +140,17 @@ def _pose(params: np.ndarray, base: np.ndarray) -> np.ndarray:
     return T
 
 
-def track_target(frames: np.ndarray, fps: float, camera: CameraSpec, vertices: np.ndarray, faces: np.ndarray,
-                 pose0: np.ndarray, mask0: np.ndarray, config: TrackingConfig = TrackingConfig(),
-                 seed: int = 0) -> tuple[Trajectory, dict]:
+def track_target(
+    frames: np.ndarray,
+    fps: float,
+    camera: CameraSpec,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    pose0: np.ndarray,
+    mask0: np.ndarray,
+    config: TrackingConfig = TrackingConfig(),
+    seed: int = 0,
+) -> tuple[Trajectory, dict]:
     """Track the model (object-frame ``vertices``/``faces``, at ``pose0`` in frame 0) through ``frames``."""
     T, H, W, _ = frames.shape
     if mask0.sum() < config.min_pixels:
@@ -151,7 +166,9 @@ def track_target(frames: np.ndarray, fps: float, camera: CameraSpec, vertices: n
     for t in range(T):
         predicted = prev.copy()
         predicted[:3, 3] += velocity
-        centre_uv = _project(camera, world_to_cam, (model @ predicted[:3, :3].T + predicted[:3, 3]).mean(0)[None])[0]
+        centre_uv = _project(
+            camera, world_to_cam, (model @ predicted[:3, :3].T + predicted[:3, 3]).mean(0)[None]
+        )[0]
         colour_mask = colour.mask(frames[t])
         if t == 0:  # the same colour rule as every later frame, seeded by the geometric mask
             mask = colour_mask & ndimage.binary_dilation(mask0, iterations=3)
@@ -173,7 +190,9 @@ def track_target(frames: np.ndarray, fps: float, camera: CameraSpec, vertices: n
             coverage = cKDTree(uv).query(mask_uv)[0]
             # Bilinear lookup keeps the term differentiable: a model drifting towards the camera grows past
             # the mask's edge and pays for it (integer lookups would leave that direction unconstrained).
-            inside = ndimage.map_coordinates(outside, [uv[:, 1] - 0.5, uv[:, 0] - 0.5], order=1, mode="nearest")
+            inside = ndimage.map_coordinates(
+                outside, [uv[:, 1] - 0.5, uv[:, 0] - 0.5], order=1, mode="nearest"
+            )
             off_image = (uv[:, 0] < 0) | (uv[:, 0] >= W) | (uv[:, 1] < 0) | (uv[:, 1] >= H)
             return np.concatenate([coverage, np.where(off_image, inside + 5.0, inside)])
 
@@ -187,16 +206,29 @@ def track_target(frames: np.ndarray, fps: float, camera: CameraSpec, vertices: n
             def scaled(scale: float) -> np.ndarray:
                 return centroid + scale * (model - centroid)
 
-            fit = least_squares(lambda x: silhouette_residuals(scaled(x[0]), pose0), [1.0], bounds=([0.6], [1.4]),
-                                loss="soft_l1", f_scale=2.0, x_scale=[0.05])
+            fit = least_squares(
+                lambda x: silhouette_residuals(scaled(x[0]), pose0),
+                [1.0],
+                bounds=([0.6], [1.4]),
+                loss="soft_l1",
+                f_scale=2.0,
+                x_scale=[0.05],
+            )
             silhouette_scale = float(fit.x[0])
             model = scaled(silhouette_scale)
             pose = pose0.copy()
         else:
             dofs = 4 if config.rotation == "yaw" else 6
             fit = least_squares(
-                lambda x: np.concatenate([silhouette_residuals(model, _pose(x, predicted)), config.prior_weight * x]),
-                np.zeros(dofs), loss="soft_l1", f_scale=2.0, x_scale=[0.01] * 3 + [0.1] * (dofs - 3), max_nfev=80)
+                lambda x: np.concatenate(
+                    [silhouette_residuals(model, _pose(x, predicted)), config.prior_weight * x]
+                ),
+                np.zeros(dofs),
+                loss="soft_l1",
+                f_scale=2.0,
+                x_scale=[0.01] * 3 + [0.1] * (dofs - 3),
+                max_nfev=80,
+            )
             pose = _pose(fit.x, predicted)
         uv = _project(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
         raster = _raster(uv, (H, W))
@@ -222,7 +254,11 @@ def track_target(frames: np.ndarray, fps: float, camera: CameraSpec, vertices: n
         smooth[0], smooth[-1] = positions[0], positions[-1]
         positions = smooth
     poses[:, :3, 3] = positions
-    stats = {"mean_iou": float(ious.mean()), "min_iou": float(ious.min()), "frames": T,
-             "silhouette_scale": silhouette_scale,
-             "low_confidence_frames": int((~good).sum())}
+    stats = {
+        "mean_iou": float(ious.mean()),
+        "min_iou": float(ious.min()),
+        "frames": T,
+        "silhouette_scale": silhouette_scale,
+        "low_confidence_frames": int((~good).sum()),
+    }
     return Trajectory(times=times, poses_world=poses, confidence=confidence), stats

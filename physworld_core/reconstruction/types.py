@@ -38,14 +38,14 @@ class ContainerGeometry:
 @dataclass(frozen=True)
 class ReconstructedObject:
     """Args:
-        name: unique within the scene ("target", "container", "obstacle_0", ...).
-        role: one of ROLES.
-        label: what grounding called it, e.g. "red cylinder".
-        vertices, faces: watertight mesh in the object frame (origin at the footprint centre on the
-            support plane, z up along the plane normal).
-        pose_world: 4×4 object-to-world transform at the first frame.
-        rgb: mean colour in [0, 1].
-        container: set for role "container" (the mesh is then only for display).
+    name: unique within the scene ("target", "container", "obstacle_0", ...).
+    role: one of ROLES.
+    label: what grounding called it, e.g. "red cylinder".
+    vertices, faces: watertight mesh in the object frame (origin at the footprint centre on the
+        support plane, z up along the plane normal).
+    pose_world: 4×4 object-to-world transform at the first frame.
+    rgb: mean colour in [0, 1].
+    container: set for role "container" (the mesh is then only for display).
     """
 
     name: str
@@ -88,12 +88,19 @@ class Trajectory:
         return self.poses_world[:, :3, 3]
 
     def to_json_dict(self) -> dict:
-        return {"times": self.times.tolist(), "poses_world": self.poses_world.tolist(),
-                "confidence": self.confidence.tolist()}
+        return {
+            "times": self.times.tolist(),
+            "poses_world": self.poses_world.tolist(),
+            "confidence": self.confidence.tolist(),
+        }
 
     @classmethod
     def from_json_dict(cls, d: dict) -> Trajectory:
-        return cls(np.asarray(d["times"], float), np.asarray(d["poses_world"], float), np.asarray(d["confidence"], float))
+        return cls(
+            np.asarray(d["times"], float),
+            np.asarray(d["poses_world"], float),
+            np.asarray(d["confidence"], float),
+        )
 
 
 @dataclass(frozen=True)

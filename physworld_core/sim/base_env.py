@@ -19,7 +19,9 @@ from physworld_core.robot import PANDA
 from physworld_core.scene import CameraSpec
 from physworld_core.sim.camera import look_at_camera, sapien_pose_matrix
 
-DEFAULT_CAMERA = look_at_camera(eye=(0.45, 0.0, 0.6), target=(0.0, 0.0, 0.0), width=128, height=128, fov_y_deg=58)
+DEFAULT_CAMERA = look_at_camera(
+    eye=(0.45, 0.0, 0.6), target=(0.0, 0.0, 0.0), width=128, height=128, fov_y_deg=58
+)
 
 
 def matrix_to_pose(T: np.ndarray) -> sapien.Pose:
@@ -41,15 +43,23 @@ class TabletopEnv(BaseEnv):
     agent: Panda
     target_object = None
 
-    def __init__(self, *args, scene_camera: CameraSpec | None = None, robot_uids: str = "panda",
-                 robot_pose: str = "ready", **kwargs):
+    def __init__(
+        self,
+        *args,
+        scene_camera: CameraSpec | None = None,
+        robot_uids: str = "panda",
+        robot_pose: str = "ready",
+        **kwargs,
+    ):
         if robot_pose not in ("ready", "capture"):
             raise ValueError(f"robot_pose must be 'ready' or 'capture', got {robot_pose!r}")
         self.scene_camera = scene_camera or DEFAULT_CAMERA
         self.robot_pose = robot_pose
         kwargs.setdefault("control_mode", PANDA.control_mode)
         # State-only episodes need no renderer (faster, and no CUDA fallback warning on CPU machines).
-        renders = any(k in str(kwargs.get("obs_mode", "state")) for k in ("rgb", "depth", "sensor", "pointcloud"))
+        renders = any(
+            k in str(kwargs.get("obs_mode", "state")) for k in ("rgb", "depth", "sensor", "pointcloud")
+        )
         kwargs.setdefault("render_backend", "cpu" if renders else "none")
         kwargs.setdefault("reward_mode", "none")
         super().__init__(*args, robot_uids=robot_uids, **kwargs)
@@ -64,13 +74,17 @@ class TabletopEnv(BaseEnv):
     def _default_sensor_configs(self):
         cam = self.scene_camera
         pose = matrix_to_pose(sapien_pose_matrix(cam))
-        return [CameraConfig("scene_camera", pose, cam.width, cam.height, intrinsic=cam.K, near=0.01, far=10.0)]
+        return [
+            CameraConfig("scene_camera", pose, cam.width, cam.height, intrinsic=cam.K, near=0.01, far=10.0)
+        ]
 
     @property
     def _default_human_render_camera_configs(self):
         cam = self.scene_camera
         pose = matrix_to_pose(sapien_pose_matrix(cam))
-        return CameraConfig("render_camera", pose, cam.width, cam.height, intrinsic=cam.K, near=0.01, far=10.0)
+        return CameraConfig(
+            "render_camera", pose, cam.width, cam.height, intrinsic=cam.K, near=0.01, far=10.0
+        )
 
     def _load_agent(self, options: dict):
         super()._load_agent(options, sapien.Pose(p=list(PANDA.base_xyz)))
@@ -111,9 +125,22 @@ class TabletopEnv(BaseEnv):
         raw[:3] += quat2mat(raw[3:]) @ self.target_center_local()
         return raw
 
+    def target_points_local(self) -> np.ndarray:
+        """N×3 points spanning the target's geometry (hull vertices) in its actor frame."""
+        raise NotImplementedError
+
     def target_center_local(self) -> np.ndarray:
         """Bounding-box centre of the target's geometry in its actor frame."""
-        raise NotImplementedError
+        points = self.target_points_local()
+        return 0.5 * (points.min(0) + points.max(0))
+
+    def target_bottom_z(self) -> float:
+        """Height of the target's lowest point: "in the container" means partly below its rim, however the
+        object stands (a tall can upright in a shallow bin has its centre above the rim)."""
+        from transforms3d.quaternions import quat2mat
+
+        raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+        return float((self.target_points_local() @ quat2mat(raw[3:]).T + raw[:3])[:, 2].min())
 
     def is_grasping_target(self) -> bool:
         return bool(self.agent.is_grasping(self.target_object)[0])

@@ -31,7 +31,12 @@ def look_at_camera(
     cam_to_world[:3, 3] = eye_v
     fy = 0.5 * height / np.tan(np.deg2rad(fov_y_deg) / 2)
     return CameraSpec(
-        fx=float(fy), fy=float(fy), cx=width / 2, cy=height / 2, width=width, height=height,
+        fx=float(fy),
+        fy=float(fy),
+        cx=width / 2,
+        cy=height / 2,
+        width=width,
+        height=height,
         cam_to_world=cam_to_world.tolist(),
     )
 

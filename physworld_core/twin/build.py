@@ -15,7 +15,7 @@ import numpy as np
 from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
-from physworld_core.reconstruction.types import Reconstruction, ReconstructedObject
+from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.spec import GoalRegion, TwinObject, TwinSpec
 
@@ -53,13 +53,19 @@ def _pose7(T: np.ndarray) -> tuple[float, ...]:
     return (*map(float, T[:3, 3]), *map(float, mat2quat(T[:3, :3])))
 
 
-def build_twin(recon: Reconstruction, camera_json: str, table_rgb: tuple[float, float, float],
-               priors: PropertyPriors = PropertyPriors()) -> TwinBuild:
+def build_twin(
+    recon: Reconstruction,
+    camera_json: str,
+    table_rgb: tuple[float, float, float],
+    priors: PropertyPriors = PropertyPriors(),
+) -> TwinBuild:
     """Make the twin spec. The world frame is already gravity-aligned (the support plane normal is +z)."""
     normal = np.asarray(recon.plane_normal)
     if normal[2] < 0.98:
-        raise TwinError(f"twin {recon.task_id}: support plane normal {normal.round(3).tolist()} is not vertical; "
-                        "gravity alignment failed")
+        raise TwinError(
+            f"twin {recon.task_id}: support plane normal {normal.round(3).tolist()} is not vertical; "
+            "gravity alignment failed"
+        )
     table_height = float(recon.plane_offset / normal[2])  # plane: normal . p = offset
     files: dict[str, bytes] = {}
     objects = []
@@ -73,11 +79,23 @@ def build_twin(recon: Reconstruction, camera_json: str, table_rgb: tuple[float, 
         if obj.role == "container":
             boxes = tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes())
             mass = priors.container_mass
-            objects.append(TwinObject(
-                name=obj.name, role=obj.role, label=obj.label, pose=_pose7(pose), visual_mesh=visual_name,
-                collision_meshes=(), collision_boxes=boxes, rgba=rgba, mass=mass, mass_range=(mass, mass),
-                friction=priors.friction, friction_range=priors.friction_range, fixed=True,
-            ))
+            objects.append(
+                TwinObject(
+                    name=obj.name,
+                    role=obj.role,
+                    label=obj.label,
+                    pose=_pose7(pose),
+                    visual_mesh=visual_name,
+                    collision_meshes=(),
+                    collision_boxes=boxes,
+                    rgba=rgba,
+                    mass=mass,
+                    mass_range=(mass, mass),
+                    friction=priors.friction,
+                    friction_range=priors.friction_range,
+                    fixed=True,
+                )
+            )
             continue
         parts = []
         volume = 0.0
@@ -89,11 +107,22 @@ def build_twin(recon: Reconstruction, camera_json: str, table_rgb: tuple[float, 
 
             volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
         mass, mass_range = priors.mass_for(volume)
-        objects.append(TwinObject(
-            name=obj.name, role=obj.role, label=obj.label, pose=_pose7(pose), visual_mesh=visual_name,
-            collision_meshes=tuple(parts), collision_boxes=(), rgba=rgba, mass=mass, mass_range=mass_range,
-            friction=priors.friction, friction_range=priors.friction_range,
-        ))
+        objects.append(
+            TwinObject(
+                name=obj.name,
+                role=obj.role,
+                label=obj.label,
+                pose=_pose7(pose),
+                visual_mesh=visual_name,
+                collision_meshes=tuple(parts),
+                collision_boxes=(),
+                rgba=rgba,
+                mass=mass,
+                mass_range=mass_range,
+                friction=priors.friction,
+                friction_range=priors.friction_range,
+            )
+        )
     container = recon.container
     geom = container.container
     cT = container.pose_world
@@ -106,9 +135,14 @@ def build_twin(recon: Reconstruction, camera_json: str, table_rgb: tuple[float, 
     )
     traj = recon.trajectory
     spec = TwinSpec(
-        task_id=recon.task_id, table_height=table_height, table_rgba=(*map(float, table_rgb), 1.0),
-        objects=tuple(objects), goal=goal, trajectory_times=tuple(map(float, traj.times)),
-        trajectory_poses=tuple(_pose7(T) for T in traj.poses_world), camera_json=camera_json,
+        task_id=recon.task_id,
+        table_height=table_height,
+        table_rgba=(*map(float, table_rgb), 1.0),
+        objects=tuple(objects),
+        goal=goal,
+        trajectory_times=tuple(map(float, traj.times)),
+        trajectory_poses=tuple(_pose7(T) for T in traj.poses_world),
+        camera_json=camera_json,
         notes={"mass_model": "volume x density prior", "priors": json.loads(json.dumps(priors.__dict__))},
     )
     return TwinBuild(spec, files)

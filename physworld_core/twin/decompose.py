@@ -16,21 +16,31 @@ from physworld_core.errors import TwinError
 def _run(vertices: np.ndarray, faces: np.ndarray, threshold: float, queue) -> None:
     import coacd
 
-    parts = coacd.run_coacd(coacd.Mesh(vertices, faces), threshold=threshold, mcts_iterations=60,
-                            mcts_max_depth=2, preprocess_resolution=30)
+    parts = coacd.run_coacd(
+        coacd.Mesh(vertices, faces),
+        threshold=threshold,
+        mcts_iterations=60,
+        mcts_max_depth=2,
+        preprocess_resolution=30,
+    )
     queue.put([(np.asarray(v), np.asarray(f)) for v, f in parts])
 
 
-def convex_decompose(vertices: np.ndarray, faces: np.ndarray, threshold: float = 0.2,
-                     timeout_s: float = 120.0) -> list[tuple[np.ndarray, np.ndarray]]:
+def convex_decompose(
+    vertices: np.ndarray, faces: np.ndarray, threshold: float = 0.2, timeout_s: float = 120.0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(np.asarray(vertices, float), np.asarray(faces, np.int32), threshold, queue))
+    proc = ctx.Process(
+        target=_run, args=(np.asarray(vertices, float), np.asarray(faces, np.int32), threshold, queue)
+    )
     proc.start()
     try:
         parts = queue.get(timeout=timeout_s)
     except Exception as exc:  # queue.Empty or a crashed child
-        raise TwinError(f"CoACD convex decomposition failed or timed out after {timeout_s:.0f} s ({exc!r})") from None
+        raise TwinError(
+            f"CoACD convex decomposition failed or timed out after {timeout_s:.0f} s ({exc!r})"
+        ) from None
     finally:
         proc.join(timeout=5)
         if proc.is_alive():

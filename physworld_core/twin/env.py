@@ -37,14 +37,13 @@ def _object_volume(obj: TwinObject) -> float:
     return volume
 
 
-def target_center_local(obj: TwinObject) -> np.ndarray:
-    """Bounding-box centre of an object's collision geometry, in its frame."""
+def collision_points(obj: TwinObject) -> np.ndarray:
+    """Vertices of an object's collision geometry (convex parts and box corners), in its frame."""
     import trimesh
 
-    points = [trimesh.load(p, force="mesh", process=False).vertices for p in obj.collision_meshes]
+    points = [np.asarray(trimesh.load(p, force="mesh", process=False).vertices) for p in obj.collision_meshes]
     points += [np.asarray(c) + np.asarray(h) * s for c, h in obj.collision_boxes for s in (-1, 1)]
-    stacked = np.vstack(points)
-    return 0.5 * (stacked.min(0) + stacked.max(0))
+    return np.vstack(points)
 
 
 @register_env(ENV_ID, max_episode_steps=200)
@@ -57,17 +56,20 @@ class TwinEnv(TabletopEnv):
     **Success Conditions:** the target's centre is inside the goal region and the gripper has let go.
     """
 
-    def __init__(self, *args, twin_spec: TwinSpec, randomize_physics: bool = False, dr_seed: int = 0, **kwargs):
+    def __init__(
+        self, *args, twin_spec: TwinSpec, randomize_physics: bool = False, dr_seed: int = 0, **kwargs
+    ):
         self.twin_spec = twin_spec
         self.randomize_physics = randomize_physics
         self._dr_rng = np.random.default_rng(dr_seed)
         self._volumes = {o.name: _object_volume(o) for o in twin_spec.objects}
-        self._target_center = target_center_local(twin_spec.target)
+        self._target_points = collision_points(twin_spec.target)
         self.physics = PhysicsDraw.nominal(twin_spec)
         kwargs.setdefault("scene_camera", None)
         if kwargs["scene_camera"] is None:
-            from physworld_core.scene import CameraSpec
             import json
+
+            from physworld_core.scene import CameraSpec
 
             kwargs["scene_camera"] = CameraSpec.from_dict(json.loads(twin_spec.camera_json), "twin camera")
         super().__init__(*args, **kwargs)
@@ -81,8 +83,9 @@ class TwinEnv(TabletopEnv):
         half = TABLE_HALF
         pose = sapien.Pose(p=[TABLE_CENTER_XY[0], TABLE_CENTER_XY[1], top - half[2]])
         table.add_box_collision(pose=pose, half_size=half)
-        table.add_box_visual(pose=pose, half_size=half,
-                             material=sapien.render.RenderMaterial(base_color=list(spec.table_rgba)))
+        table.add_box_visual(
+            pose=pose, half_size=half, material=sapien.render.RenderMaterial(base_color=list(spec.table_rgba))
+        )
         table.initial_pose = sapien.Pose()
         self.table = table.build_static(name="table")
         self.actors = {}
@@ -93,39 +96,54 @@ class TwinEnv(TabletopEnv):
     def _build_object(self, obj: TwinObject):
         builder = self.scene.create_actor_builder()
         friction = self.physics.friction[obj.name]
-        material = sapien.physx.PhysxMaterial(static_friction=friction, dynamic_friction=friction, restitution=0.0)
+        material = sapien.physx.PhysxMaterial(
+            static_friction=friction, dynamic_friction=friction, restitution=0.0
+        )
         density = self.physics.mass[obj.name] / self._volumes[obj.name]
         for path in obj.collision_meshes:
             builder.add_convex_collision_from_file(path, material=material, density=density)
         for centre, half in obj.collision_boxes:
-            builder.add_box_collision(pose=sapien.Pose(p=list(centre)), half_size=list(half), material=material,
-                                      density=density)
-        builder.add_visual_from_file(obj.visual_mesh,
-                                     material=sapien.render.RenderMaterial(base_color=list(obj.rgba)))
+            builder.add_box_collision(
+                pose=sapien.Pose(p=list(centre)), half_size=list(half), material=material, density=density
+            )
+        builder.add_visual_from_file(
+            obj.visual_mesh, material=sapien.render.RenderMaterial(base_color=list(obj.rgba))
+        )
         builder.initial_pose = sapien.Pose(p=list(obj.pose[:3]), q=list(obj.pose[3:]))
         actor = builder.build_kinematic(name=obj.name) if obj.fixed else builder.build(name=obj.name)
         # ActorBuilders swallow collision-load errors and return an actor that falls through the table.
-        shapes = actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidBaseComponent).get_collision_shapes()
+        shapes = (
+            actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidBaseComponent).get_collision_shapes()
+        )
         expected = len(obj.collision_meshes) + len(obj.collision_boxes)
         if len(shapes) < expected:
-            raise TwinError(f"twin object {obj.name}: built {len(shapes)} collision shapes, expected {expected}")
+            raise TwinError(
+                f"twin object {obj.name}: built {len(shapes)} collision shapes, expected {expected}"
+            )
         return actor
 
     def _place_objects(self, env_idx: torch.Tensor) -> None:
         for obj in self.twin_spec.objects:
             actor = self.actors[obj.name]
-            actor.set_pose(Pose.create_from_pq(torch.tensor([obj.pose[:3]], dtype=torch.float32),
-                                               torch.tensor([obj.pose[3:]], dtype=torch.float32)))
+            actor.set_pose(
+                Pose.create_from_pq(
+                    torch.tensor([obj.pose[:3]], dtype=torch.float32),
+                    torch.tensor([obj.pose[3:]], dtype=torch.float32),
+                )
+            )
             if not obj.fixed:
                 actor.set_linear_velocity(torch.zeros((1, 3)))
                 actor.set_angular_velocity(torch.zeros((1, 3)))
 
-    def target_center_local(self) -> np.ndarray:
-        return self._target_center
+    def target_points_local(self) -> np.ndarray:
+        return self._target_points
 
     def evaluate(self):
-        p = self.target_object.pose.p[0].cpu().numpy()
-        inside = self.twin_spec.goal.contains(p)
+        centre = self.target_pose_world()[:3]
+        inside = self.twin_spec.goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]))
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        return dict(success=torch.tensor([inside and not grasped]), inside=torch.tensor([inside]),
-                    grasped=torch.tensor([grasped]))
+        return dict(
+            success=torch.tensor([inside and not grasped]),
+            inside=torch.tensor([inside]),
+            grasped=torch.tensor([grasped]),
+        )

@@ -7,13 +7,22 @@ import gymnasium as gym
 from physworld_core.twin.spec import TwinSpec
 
 
-def make_twin_env(spec_json: str, randomize_physics: bool = False, dr_seed: int = 0,
-                  reconfiguration_freq: int | None = None, obs_mode: str = "state_dict") -> gym.Env:
+def make_twin_env(
+    spec_json: str,
+    randomize_physics: bool = False,
+    dr_seed: int = 0,
+    reconfiguration_freq: int | None = None,
+    obs_mode: str = "state_dict",
+) -> gym.Env:
     """Build the twin env from a spec whose mesh fields are local file paths."""
     import physworld_core.twin.env  # noqa: F401  (registers the env id)
 
-    kwargs = dict(twin_spec=TwinSpec.from_json(spec_json), randomize_physics=randomize_physics, dr_seed=dr_seed,
-                  obs_mode=obs_mode)
+    kwargs = dict(
+        twin_spec=TwinSpec.from_json(spec_json),
+        randomize_physics=randomize_physics,
+        dr_seed=dr_seed,
+        obs_mode=obs_mode,
+    )
     if reconfiguration_freq:
         kwargs["reconfiguration_freq"] = reconfiguration_freq
     return gym.make("PhysWorld-Twin-v0", **kwargs)

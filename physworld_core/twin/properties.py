@@ -15,10 +15,10 @@ import numpy as np
 @dataclass(frozen=True)
 class PropertyPriors:
     """Args:
-        density: nominal density (kg/m³) for movable objects.
-        density_range: (low, high) density range.
-        friction: nominal Coulomb friction; friction_range its range.
-        container_mass: mass assigned to containers, which are treated as fixtures.
+    density: nominal density (kg/m³) for movable objects.
+    density_range: (low, high) density range.
+    friction: nominal Coulomb friction; friction_range its range.
+    container_mass: mass assigned to containers, which are treated as fixtures.
     """
 
     density: float = 450.0
@@ -36,4 +36,7 @@ class PropertyPriors:
     def mass_for(self, volume_m3: float) -> tuple[float, tuple[float, float]]:
         if not np.isfinite(volume_m3) or volume_m3 <= 0:
             raise ValueError(f"cannot estimate mass from volume {volume_m3}")
-        return (self.density * volume_m3, (self.density_range[0] * volume_m3, self.density_range[1] * volume_m3))
+        return (
+            self.density * volume_m3,
+            (self.density_range[0] * volume_m3, self.density_range[1] * volume_m3),
+        )

@@ -10,10 +10,10 @@ import numpy as np
 @dataclass(frozen=True)
 class SettleConfig:
     """Args:
-        seconds: simulated time to let the scene settle with the robot holding its rest pose.
-        max_penetration_m: deepest allowed contact penetration at the start (a few mm is contact noise).
-        max_drift_m: how far any movable object may move while settling.
-        max_final_speed: linear speed (m/s) above which an object is "not at rest" at the end.
+    seconds: simulated time to let the scene settle with the robot holding its rest pose.
+    max_penetration_m: deepest allowed contact penetration at the start (a few mm is contact noise).
+    max_drift_m: how far any movable object may move while settling.
+    max_final_speed: linear speed (m/s) above which an object is "not at rest" at the end.
     """
 
     seconds: float = 1.0
@@ -22,7 +22,12 @@ class SettleConfig:
     max_final_speed: float = 0.02
 
     def __post_init__(self) -> None:
-        if self.seconds <= 0 or self.max_penetration_m <= 0 or self.max_drift_m <= 0 or self.max_final_speed <= 0:
+        if (
+            self.seconds <= 0
+            or self.max_penetration_m <= 0
+            or self.max_drift_m <= 0
+            or self.max_final_speed <= 0
+        ):
             raise ValueError(f"SettleConfig values must be positive: {self}")
 
 
@@ -72,9 +77,13 @@ def settle_twin(env, config: SettleConfig = SettleConfig()) -> SettleReport:
         speed = max(speed, float(np.linalg.norm(a.linear_velocity[0].cpu().numpy())))
     reasons = []
     if penetration > config.max_penetration_m:
-        reasons.append(f"{pair} interpenetrate by {1000 * penetration:.1f} mm (> {1000 * config.max_penetration_m:.0f} mm)")
+        reasons.append(
+            f"{pair} interpenetrate by {1000 * penetration:.1f} mm (> {1000 * config.max_penetration_m:.0f} mm)"
+        )
     if drift > config.max_drift_m:
-        reasons.append(f"{drifting} moved {1000 * drift:.1f} mm while settling (> {1000 * config.max_drift_m:.0f} mm)")
+        reasons.append(
+            f"{drifting} moved {1000 * drift:.1f} mm while settling (> {1000 * config.max_drift_m:.0f} mm)"
+        )
     if speed > config.max_final_speed:
         reasons.append(f"objects still moving at {speed:.3f} m/s after {config.seconds} s")
     return SettleReport(not reasons, penetration, pair, drift, drifting, speed, tuple(reasons))

@@ -19,15 +19,15 @@ def _range_ok(name: str, value: float, lo_hi: tuple[float, float]) -> None:
 @dataclass(frozen=True)
 class TwinObject:
     """Args:
-        name, role, label: as in the reconstruction.
-        pose: [x, y, z, qw, qx, qy, qz] world pose of the object frame at rest.
-        visual_mesh: URI of the display mesh (object frame).
-        collision_meshes: URIs of convex collision parts (object frame); empty when ``collision_boxes`` given.
-        collision_boxes: (centre xyz, half size xyz) boxes in the object frame (containers).
-        rgba: display colour.
-        mass, mass_range: kg estimate and the range domain randomization draws from.
-        friction, friction_range: Coulomb friction estimate and range.
-        fixed: a fixture (kinematic), e.g. a large container.
+    name, role, label: as in the reconstruction.
+    pose: [x, y, z, qw, qx, qy, qz] world pose of the object frame at rest.
+    visual_mesh: URI of the display mesh (object frame).
+    collision_meshes: URIs of convex collision parts (object frame); empty when ``collision_boxes`` given.
+    collision_boxes: (centre xyz, half size xyz) boxes in the object frame (containers).
+    rgba: display colour.
+    mass, mass_range: kg estimate and the range domain randomization draws from.
+    friction, friction_range: Coulomb friction estimate and range.
+    fixed: a fixture (kinematic), e.g. a large container.
     """
 
     name: str
@@ -63,6 +63,7 @@ class GoalRegion:
     top_z: float
 
     def contains(self, p: np.ndarray, margin: float = 0.005) -> bool:
+        """``p``: (x, y) of the object's centre and z of its lowest point."""
         c, s = np.cos(-self.yaw), np.sin(-self.yaw)
         dx, dy = p[0] - self.center[0], p[1] - self.center[1]
         local = np.array([c * dx - s * dy, s * dx + c * dy])
@@ -89,7 +90,9 @@ class TwinSpec:
     def __post_init__(self) -> None:
         roles = [o.role for o in self.objects]
         if roles.count("target") != 1:
-            raise TwinError(f"twin {self.task_id}: needs exactly one target object, has {roles.count('target')}")
+            raise TwinError(
+                f"twin {self.task_id}: needs exactly one target object, has {roles.count('target')}"
+            )
         if len(self.trajectory_times) != len(self.trajectory_poses) or len(self.trajectory_times) < 2:
             raise TwinError(f"twin {self.task_id}: trajectory needs >= 2 timed poses")
 
@@ -108,25 +111,44 @@ class TwinSpec:
     def from_json(cls, text: str) -> TwinSpec:
         d = json.loads(text)
         objects = tuple(
-            TwinObject(**{**o, "pose": tuple(o["pose"]), "collision_meshes": tuple(o["collision_meshes"]),
-                          "collision_boxes": tuple((tuple(c), tuple(h)) for c, h in o["collision_boxes"]),
-                          "rgba": tuple(o["rgba"]), "mass_range": tuple(o["mass_range"]),
-                          "friction_range": tuple(o["friction_range"])})
+            TwinObject(
+                **{
+                    **o,
+                    "pose": tuple(o["pose"]),
+                    "collision_meshes": tuple(o["collision_meshes"]),
+                    "collision_boxes": tuple((tuple(c), tuple(h)) for c, h in o["collision_boxes"]),
+                    "rgba": tuple(o["rgba"]),
+                    "mass_range": tuple(o["mass_range"]),
+                    "friction_range": tuple(o["friction_range"]),
+                }
+            )
             for o in d["objects"]
         )
-        goal = GoalRegion(**{**d["goal"], "center": tuple(d["goal"]["center"]),
-                             "half_extents": tuple(d["goal"]["half_extents"])})
+        goal = GoalRegion(
+            **{
+                **d["goal"],
+                "center": tuple(d["goal"]["center"]),
+                "half_extents": tuple(d["goal"]["half_extents"]),
+            }
+        )
         return cls(
-            task_id=d["task_id"], table_height=d["table_height"], table_rgba=tuple(d["table_rgba"]),
-            objects=objects, goal=goal, trajectory_times=tuple(d["trajectory_times"]),
-            trajectory_poses=tuple(tuple(p) for p in d["trajectory_poses"]), camera_json=d["camera_json"],
+            task_id=d["task_id"],
+            table_height=d["table_height"],
+            table_rgba=tuple(d["table_rgba"]),
+            objects=objects,
+            goal=goal,
+            trajectory_times=tuple(d["trajectory_times"]),
+            trajectory_poses=tuple(tuple(p) for p in d["trajectory_poses"]),
+            camera_json=d["camera_json"],
             notes=d.get("notes", {}),
         )
 
     def map_uris(self, fn) -> TwinSpec:
         """A copy with every mesh URI passed through ``fn`` (e.g. blob URI → local cached path)."""
         objects = tuple(
-            replace(o, visual_mesh=fn(o.visual_mesh), collision_meshes=tuple(fn(u) for u in o.collision_meshes))
+            replace(
+                o, visual_mesh=fn(o.visual_mesh), collision_meshes=tuple(fn(u) for u in o.collision_meshes)
+            )
             for o in self.objects
         )
         return replace(self, objects=objects)

@@ -46,8 +46,12 @@ def load_twin(store: Store, task_id: str) -> tuple[TwinSpec, dict]:
     return TwinSpec.from_json(row["spec_json"]), row
 
 
-def run_twin_stage(store: Store, task_id: str, priors: PropertyPriors = PropertyPriors(),
-                   settle: SettleConfig = SettleConfig()) -> TwinStageResult:
+def run_twin_stage(
+    store: Store,
+    task_id: str,
+    priors: PropertyPriors = PropertyPriors(),
+    settle: SettleConfig = SettleConfig(),
+) -> TwinStageResult:
     from physworld_core.reconstruction.stage import load_reconstruction
     from physworld_core.twin.factory import make_twin_env
 
@@ -55,7 +59,10 @@ def run_twin_stage(store: Store, task_id: str, priors: PropertyPriors = Property
     recon = load_reconstruction(store, task_id)
     camera_json = store.one_row("scenes", task_id)["camera_json"]
     built = build_twin(recon, camera_json, table_colour(store, task_id), priors)
-    uris = {name: store.blobs.put_bytes(data, "." + name.rsplit(".", 1)[-1]).uri for name, data in built.files.items()}
+    uris = {
+        name: store.blobs.put_bytes(data, "." + name.rsplit(".", 1)[-1]).uri
+        for name, data in built.files.items()
+    }
     spec = built.spec.map_uris(lambda name: uris[name])
     env = make_twin_env(localize(store, spec).to_json())
     try:
@@ -64,8 +71,18 @@ def run_twin_stage(store: Store, task_id: str, priors: PropertyPriors = Property
         env.close()
     spec_ref = store.blobs.put_bytes(spec.to_json().encode(), ".json")
     seconds = time.time() - start
-    store.lake.write_partition("twins", [{
-        "task_id": task_id, "spec_json": spec.to_json(), "spec_uri": spec_ref.uri,
-        "settle_json": json.dumps(report.to_dict()), "passed": report.passed, "seconds": seconds,
-    }], task_id)
+    store.lake.write_partition(
+        "twins",
+        [
+            {
+                "task_id": task_id,
+                "spec_json": spec.to_json(),
+                "spec_uri": spec_ref.uri,
+                "settle_json": json.dumps(report.to_dict()),
+                "passed": report.passed,
+                "seconds": seconds,
+            }
+        ],
+        task_id,
+    )
     return TwinStageResult(spec, report, seconds)

@@ -166,6 +166,16 @@ def prompt_for(layout: BinLayout, phrasing: int | None = None) -> str:
     return template.format(obj=f"{layout.target.colour_name} {layout.target.noun}", bin=layout.bin.noun)
 
 
+def _primitive_points(obj: ObjectTruth) -> np.ndarray:
+    """Points spanning a primitive in its actor frame (centred, z up): box corners or cylinder rims."""
+    hx, hy, hz = obj.half_size
+    if obj.shape == "cylinder":
+        angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
+        ring = np.column_stack([hx * np.cos(angles), hx * np.sin(angles)])
+        return np.vstack([np.column_stack([ring, np.full(32, z)]) for z in (-hz, hz)])
+    return np.array([[x, y, z] for x in (-hx, hx) for y in (-hy, hy) for z in (-hz, hz)])
+
+
 def _material(friction: float) -> sapien.physx.PhysxMaterial:
     return sapien.physx.PhysxMaterial(static_friction=friction, dynamic_friction=friction, restitution=0.0)
 
@@ -176,11 +186,14 @@ def _build_object(scene, obj: ObjectTruth, name: str):
     hx, hy, hz = obj.half_size
     if obj.shape == "cylinder":
         pose = sapien.Pose(q=_UPRIGHT_CYLINDER)
-        builder.add_cylinder_collision(pose=pose, radius=hx, half_length=hz, material=_material(obj.friction),
-                                       density=obj.density)
+        builder.add_cylinder_collision(
+            pose=pose, radius=hx, half_length=hz, material=_material(obj.friction), density=obj.density
+        )
         builder.add_cylinder_visual(pose=pose, radius=hx, half_length=hz, material=render_mat)
     else:
-        builder.add_box_collision(half_size=[hx, hy, hz], material=_material(obj.friction), density=obj.density)
+        builder.add_box_collision(
+            half_size=[hx, hy, hz], material=_material(obj.friction), density=obj.density
+        )
         builder.add_box_visual(half_size=[hx, hy, hz], material=render_mat)
     builder.initial_pose = sapien.Pose(p=[obj.xy[0], obj.xy[1], hz], q=euler2quat(0, 0, obj.yaw))
     return builder.build(name=name)
@@ -225,7 +238,10 @@ class BinWorldEnv(TabletopEnv):
 
     def _place_objects(self, env_idx: torch.Tensor) -> None:
         rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
-        for actor, obj in ((self.target_object, self.layout.target), (self.distractor, self.layout.distractor)):
+        for actor, obj in (
+            (self.target_object, self.layout.target),
+            (self.distractor, self.layout.distractor),
+        ):
             dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
             p = torch.tensor([[obj.xy[0] + dx, obj.xy[1] + dy, obj.half_size[2]]], dtype=torch.float32)
             q = torch.tensor(np.asarray([euler2quat(0, 0, obj.yaw)]), dtype=torch.float32)
@@ -237,14 +253,19 @@ class BinWorldEnv(TabletopEnv):
         b = self.layout.bin
         p = self.target_object.pose.p[0].cpu().numpy()
         c, s = np.cos(-b.yaw), np.sin(-b.yaw)
-        local = np.array([c * (p[0] - b.xy[0]) - s * (p[1] - b.xy[1]), s * (p[0] - b.xy[0]) + c * (p[1] - b.xy[1])])
-        inside = bool(np.all(np.abs(local) <= np.asarray(b.inner_half) - 0.005) and p[2] < b.wall_height)
+        local = np.array(
+            [c * (p[0] - b.xy[0]) - s * (p[1] - b.xy[1]), s * (p[0] - b.xy[0]) + c * (p[1] - b.xy[1])]
+        )
+        footprint = bool(np.all(np.abs(local) <= np.asarray(b.inner_half) - 0.005))
+        inside = footprint and self.target_bottom_z() < b.wall_height
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         success = inside and not grasped
-        return dict(success=torch.tensor([success]), inside=torch.tensor([inside]), grasped=torch.tensor([grasped]))
+        return dict(
+            success=torch.tensor([success]), inside=torch.tensor([inside]), grasped=torch.tensor([grasped])
+        )
 
-    def target_center_local(self) -> np.ndarray:
-        return np.zeros(3)  # primitives are built about their centre
+    def target_points_local(self) -> np.ndarray:
+        return _primitive_points(self.layout.target)
 
     def truth(self) -> dict:
         """Hidden truth for scoring: layout with masses."""
@@ -255,6 +276,11 @@ class BinWorldEnv(TabletopEnv):
 
 
 FAMILY = register_family(
-    WorldFamily(name="bin", env_id=ENV_ID, sample_layout=sample_layout, prompt_for=prompt_for,
-                num_phrasings=len(_PHRASINGS))
+    WorldFamily(
+        name="bin",
+        env_id=ENV_ID,
+        sample_layout=sample_layout,
+        prompt_for=prompt_for,
+        num_phrasings=len(_PHRASINGS),
+    )
 )

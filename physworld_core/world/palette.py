@@ -22,7 +22,9 @@ CONTAINER_PALETTE: dict[str, tuple[float, float, float]] = {
 }
 
 
-def jitter_colour(rgb: tuple[float, float, float], rng: np.random.Generator, amount: float = 0.06) -> list[float]:
+def jitter_colour(
+    rgb: tuple[float, float, float], rng: np.random.Generator, amount: float = 0.06
+) -> list[float]:
     """Vary a named colour a little so no two worlds share an exact RGB value."""
     out = np.clip(np.asarray(rgb) + rng.uniform(-amount, amount, 3), 0.0, 1.0)
     return [*out.tolist(), 1.0]

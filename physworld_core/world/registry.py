@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
 class WorldFamily:
     """Args:
-        name: registry key (used in task ids and the benchmark table).
-        env_id: the registered ManiSkill env id of the ground-truth world.
-        sample_layout: seed -> layout (all hidden truth: shapes, poses, masses, frictions, colours).
-        prompt_for: (layout, phrasing index) -> natural-language instruction.
-        num_phrasings: how many phrasings ``prompt_for`` knows.
+    name: registry key (used in task ids and the benchmark table).
+    env_id: the registered ManiSkill env id of the ground-truth world.
+    sample_layout: seed -> layout (all hidden truth: shapes, poses, masses, frictions, colours).
+    prompt_for: (layout, phrasing index) -> natural-language instruction.
+    num_phrasings: how many phrasings ``prompt_for`` knows.
     """
 
     name: str

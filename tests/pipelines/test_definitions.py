@@ -52,7 +52,9 @@ def test_local_instance_config_loads(tmp_path, monkeypatch):
     import shutil
     from pathlib import Path
 
-    shutil.copy(Path(__file__).resolve().parents[2] / "infra" / "dagster.local.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(
+        Path(__file__).resolve().parents[2] / "infra" / "dagster.local.yaml", tmp_path / "dagster.yaml"
+    )
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("tasks", ["t1"])

@@ -10,7 +10,9 @@ from pipelines.tasks import add_task, failure_reason
 
 TINY = {
     "ops": {
-        "policies": {"config": {"total_env_steps": 256, "num_envs": 1, "async_envs": False, "eval_episodes": 2}},
+        "policies": {
+            "config": {"total_env_steps": 256, "num_envs": 1, "async_envs": False, "eval_episodes": 2}
+        },
         "evaluations": {"config": {"trials": 2}},
     }
 }
@@ -26,7 +28,8 @@ def lake_env(tmp_path, monkeypatch):
 
 def _run(defs, instance, task_id):
     return defs.resolve_job_def("physworld").execute_in_process(
-        partition_key=task_id, instance=instance, run_config=TINY, raise_on_error=False)
+        partition_key=task_id, instance=instance, run_config=TINY, raise_on_error=False
+    )
 
 
 def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
@@ -35,14 +38,30 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
     result = _run(defs, instance, "bin-0003")
     assert result.success
     counts = {t: store.lake.read_partition(t, "bin-0003").height for t in TABLES}
-    assert counts == {"scenes": 1, "videos": 1, "reconstructions": 1, "twins": 1, "policies": 2, "evaluations": 4}
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
-                    if hasattr(e, "asset_key")} or {
+    assert counts == {
+        "scenes": 1,
+        "videos": 1,
+        "reconstructions": 1,
+        "twins": 1,
+        "policies": 2,
+        "evaluations": 4,
+    }
+    materialized = {
+        e.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+        if hasattr(e, "asset_key")
+    } or {
         e.event_specific_data.materialization.asset_key.to_user_string()
-        for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION}
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }
     assert set(TABLES) <= materialized
-    twins_check = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-                   and e.event_specific_data.check_name == "twin_settles"]
+    twins_check = [
+        e
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.event_specific_data.check_name == "twin_settles"
+    ]
     assert twins_check and twins_check[0].event_specific_data.passed
 
     again = _run(defs, instance, "bin-0003")

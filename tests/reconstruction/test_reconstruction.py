@@ -10,7 +10,6 @@ from physworld_core.reconstruction.geometry import container_model, convex_mesh,
 from physworld_core.reconstruction.reconstruct import gravity_alignment, reconstruct
 from physworld_core.reconstruction.stage import tracking_error
 from physworld_core.world.bin import sample_layout
-
 from tests.conftest import BENCH_SEED
 
 

@@ -30,8 +30,12 @@ def test_twin_settles(bin_twin_local):
 def test_interpenetrating_twin_fails_the_check(bin_twin_local):
     target = bin_twin_local.target
     obstacle = next(o for o in bin_twin_local.objects if o.role == "obstacle")
-    sunk = dataclasses.replace(obstacle, pose=(target.pose[0], target.pose[1], target.pose[2] + 0.01, *obstacle.pose[3:]))
-    spec = dataclasses.replace(bin_twin_local, objects=tuple(sunk if o is obstacle else o for o in bin_twin_local.objects))
+    sunk = dataclasses.replace(
+        obstacle, pose=(target.pose[0], target.pose[1], target.pose[2] + 0.01, *obstacle.pose[3:])
+    )
+    spec = dataclasses.replace(
+        bin_twin_local, objects=tuple(sunk if o is obstacle else o for o in bin_twin_local.objects)
+    )
     env = make_twin_env(spec.to_json())
     try:
         report = settle_twin(env)
@@ -54,6 +58,8 @@ def test_masses_have_ranges_and_randomize(bin_twin_local):
 def test_missing_collision_file_is_an_error(bin_twin_local):
     target = bin_twin_local.target
     broken = dataclasses.replace(target, collision_meshes=("/nonexistent/part.ply",))
-    spec = dataclasses.replace(bin_twin_local, objects=tuple(broken if o is target else o for o in bin_twin_local.objects))
+    spec = dataclasses.replace(
+        bin_twin_local, objects=tuple(broken if o is target else o for o in bin_twin_local.objects)
+    )
     with pytest.raises((TwinError, ValueError, OSError)):
         make_twin_env(spec.to_json())

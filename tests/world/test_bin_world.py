@@ -47,8 +47,11 @@ def _oracle_plan(seed: int) -> TaskPlan:
     layout = sample_layout(seed)
     t = layout.target
     hx, hy, hz = t.half_size
-    mesh = (trimesh.creation.cylinder(radius=hx, height=2 * hz, sections=24) if t.shape == "cylinder"
-            else trimesh.creation.box(extents=[2 * hx, 2 * hy, 2 * hz]))
+    mesh = (
+        trimesh.creation.cylinder(radius=hx, height=2 * hz, sections=24)
+        if t.shape == "cylinder"
+        else trimesh.creation.box(extents=[2 * hx, 2 * hy, 2 * hz])
+    )
     mesh.apply_transform(trimesh.transformations.rotation_matrix(t.yaw, [0, 0, 1]))
     centre = np.array([t.xy[0], t.xy[1], hz])
     grasp = best_grasp(mesh.vertices + centre, mesh.faces, centre, np.array([0.0, 1.0, 0.0]), 0.0)
@@ -56,13 +59,20 @@ def _oracle_plan(seed: int) -> TaskPlan:
     top = b.wall_height + hz + 0.03
     path = np.array([centre, [*centre[:2], top + 0.02], [*b.xy, top + 0.02], [*b.xy, top]])
     waypoints = _resample_path(path, 0.02)
-    return TaskPlan(tuple(grasp.tcp_in_object), grasp.width, tuple(map(tuple, waypoints)), tuple(waypoints[-1]),
-                    (b.xy[0], b.xy[1], 0.0))
+    return TaskPlan(
+        tuple(grasp.tcp_in_object),
+        grasp.width,
+        tuple(map(tuple, waypoints)),
+        tuple(waypoints[-1]),
+        (b.xy[0], b.xy[1], 0.0),
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_oracle_solves_the_world(seed):
-    env = ObjectCentricTaskEnv(functools.partial(make_world_env, BenchmarkTask("bin", seed)), _oracle_plan(seed))
+    env = ObjectCentricTaskEnv(
+        functools.partial(make_world_env, BenchmarkTask("bin", seed)), _oracle_plan(seed)
+    )
     try:
         result = run_episode(env, lambda obs, base: base, seed=0)
     finally:

@@ -1,4 +1,8 @@
-"""video/ and perception/ must not see the hidden truth (physworld_core.world) nor depend on Dagster."""
+"""Truth flows one way and the core stays pure.
+
+The pipeline packages must never import the hidden truth (``physworld_core.world``); nothing in
+``physworld_core`` may import Dagster.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,16 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["perception", "video"])
+PIPELINE_PACKAGES = ["perception", "video", "reconstruction", "twin", "policy", "sim", "lake"]
+
+
+def test_core_never_imports_dagster():
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        for name in _imports(path):
+            assert not (name == "dagster" or name.startswith("dagster.")), f"{path}: imports {name}"
+
+
+@pytest.mark.parametrize("package", PIPELINE_PACKAGES)
 def test_no_forbidden_imports_in_source(package):
     files = sorted((PACKAGE_ROOT / package).rglob("*.py"))
     assert files
@@ -38,7 +51,8 @@ def test_no_forbidden_imports_in_source(package):
 
 def test_importing_video_does_not_load_world_or_dagster():
     code = (
-        "import sys, physworld_core.video.backends, physworld_core.video.checks, physworld_core.perception.perceive;"
+        "import sys, physworld_core.video.backends, physworld_core.video.checks, physworld_core.perception.perceive,"
+        " physworld_core.reconstruction.stage, physworld_core.twin.stage, physworld_core.policy.stage;"
         "bad = [m for m in sys.modules if m == 'dagster' or m.startswith(('dagster.', 'physworld_core.world'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
