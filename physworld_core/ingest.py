@@ -1,7 +1,8 @@
 """Tasks and scenes: register a task (its source and prompt) and turn its source into a stored scene package.
 
-A task's source is ``benchmark:<family>:<seed>`` (a procedural world renders the frame) or a path to a
-scene-package folder (a user's capture). Either way the ``scenes`` row holds the same thing: RGB and depth
+A task's source is ``benchmark:<family>:<seed>`` (a procedural world renders the frame),
+``package:<manifest uri>`` (a user's capture accepted from the lake's inbox, stored as blobs) or a path to a
+scene-package folder. Either way the ``scenes`` row holds the same thing: RGB and depth
 blobs, the camera JSON and the prompt.
 """
 
@@ -31,6 +32,9 @@ def register_task(store: Store, task_id: str, source: str, prompt: str | None = 
 
             fam = get_family(bench.family)
             prompt = fam.prompt_for(fam.sample_layout(bench.seed), None)
+    elif source.startswith("package:"):
+        if prompt is None:
+            raise SceneError(f"task {task_id}: a stored package is registered with its prompt")
     else:
         package = load_scene_package(source, task_id=task_id)  # validate before anything is registered
         prompt = prompt if prompt is not None else package.prompt
@@ -41,11 +45,21 @@ def register_task(store: Store, task_id: str, source: str, prompt: str | None = 
     return row
 
 
-def capture_from_source(task_id: str, source: str, prompt: str) -> ScenePackage:
+def capture_from_source(store: Store, task_id: str, source: str, prompt: str) -> ScenePackage:
+    """The scene a task's source describes: a benchmark world's render, a stored inbox package, or a folder."""
     if source.startswith("benchmark:"):
         from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
 
         scene = capture_scene(BenchmarkTask.parse(source), task_id=task_id)
+    elif source.startswith("package:"):
+        import tempfile
+        from pathlib import Path
+
+        from physworld_core.inbox import fetch_package
+
+        with tempfile.TemporaryDirectory(prefix="physworld-package-") as tmp:
+            folder = fetch_package(store, source[len("package:") :], Path(tmp) / task_id)
+            scene = load_scene_package(folder, task_id=task_id)
     else:
         scene = load_scene_package(source, task_id=task_id)
     if prompt != scene.prompt:
@@ -65,7 +79,7 @@ def ingest_scene(store: Store, task_id: str) -> ScenePackage:
     from PIL import Image
 
     task = store.one_row("tasks", task_id)
-    scene = capture_from_source(task_id, task["source"], task["prompt"])
+    scene = capture_from_source(store, task_id, task["source"], task["prompt"])
     png = io.BytesIO()
     Image.fromarray(scene.rgb).save(png, format="PNG")
     rgb_ref = store.blobs.put_bytes(png.getvalue(), ".png")

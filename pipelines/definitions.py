@@ -9,6 +9,7 @@ import dagster as dg
 from assets import evaluation, learning, reconstruction, scenes, video
 from pipelines.jobs import nightly_generation, physworld_job
 from pipelines.resources import resources_for
+from pipelines.sensors import inbox_sensor
 
 ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation)
 
@@ -20,6 +21,7 @@ def build_definitions(env_name: str | None = None) -> dg.Definitions:
         asset_checks=dg.load_asset_checks_from_modules(list(ASSET_MODULES)),
         jobs=[physworld_job],
         schedules=[nightly_generation],
+        sensors=[inbox_sensor],
         resources=resources_for(env_name, local_lake=os.environ.get("PHYSWORLD_LAKE")),
     )
 
