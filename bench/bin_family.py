@@ -69,7 +69,7 @@ def run_seed(seed: int, env_steps: int, trials: int) -> dict:
         with tempfile.TemporaryDirectory() as work:
             result = train_policy(spec.to_json(), plan, cfg, Path(work), progress=False)
             meta = {"residual": True, "residual_scale": cfg.ppo.residual_scale}
-            rows = run_trials(task, "physworld", plan, result.policy, meta, config)
+            rows = run_trials(task, "physworld", plan, result.train.policy, meta, config)
         out["twin_physworld"], out["twin_planner"] = result.twin_success, result.baseline_twin_success
         out["physworld"] = np.mean([r["success"] for r in rows])
         out["physworld_failures"] = Counter(r["failure"] for r in rows if r["failure"])

@@ -249,15 +249,18 @@ class BinWorldEnv(TabletopEnv):
             actor.set_linear_velocity(torch.zeros((1, 3)))
             actor.set_angular_velocity(torch.zeros((1, 3)))
 
-    def evaluate(self):
+    def goal_contains_xy(self, xy, margin: float = 0.0) -> bool:
+        """Is a table point inside the bin's inner footprint (shrunk by ``margin``)?"""
         b = self.layout.bin
-        p = self.target_object.pose.p[0].cpu().numpy()
         c, s = np.cos(-b.yaw), np.sin(-b.yaw)
-        local = np.array(
-            [c * (p[0] - b.xy[0]) - s * (p[1] - b.xy[1]), s * (p[0] - b.xy[0]) + c * (p[1] - b.xy[1])]
-        )
-        footprint = bool(np.all(np.abs(local) <= np.asarray(b.inner_half) - 0.005))
-        inside = footprint and self.target_bottom_z() < b.wall_height
+        dx, dy = xy[0] - b.xy[0], xy[1] - b.xy[1]
+        local = np.array([c * dx - s * dy, s * dx + c * dy])
+        return bool(np.all(np.abs(local) <= np.asarray(b.inner_half) - margin))
+
+    def evaluate(self):
+        p = self.target_object.pose.p[0].cpu().numpy()
+        footprint = self.goal_contains_xy(p[:2], margin=0.005)
+        inside = footprint and self.target_bottom_z() < self.layout.bin.wall_height
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         success = inside and not grasped
         return dict(

@@ -90,3 +90,16 @@ def test_doing_nothing_fails():
         assert not bool(env.unwrapped.evaluate()["success"][0])
     finally:
         env.close()
+
+
+def test_failures_are_classified_by_cause():
+    from physworld_core.evaluation.trials import classify_failure
+
+    ok = {"success": True, "ever_grasped": True}
+    dropped = {"success": False, "ever_grasped": True}
+    missed = {"success": False, "ever_grasped": False}
+    assert classify_failure(ok, True, True) is None
+    assert classify_failure(dropped, False, True) == "reconstruction"
+    assert classify_failure(dropped, True, False) == "tracking"
+    assert classify_failure(missed, True, True) == "grasp"
+    assert classify_failure(dropped, True, True) == "execution"
