@@ -60,5 +60,7 @@ def evaluations(
 )
 def enough_trials(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     frame = store.store().lake.read_partition("evaluations", context.partition_key)
-    counts = {m: frame.filter(frame["method"] == m).height for m in ("planner_only", "physworld")}
+    from physworld_core.evaluation.stage import EVALUATED_METHODS
+
+    counts = {m: frame.filter(frame["method"] == m).height for m in EVALUATED_METHODS}
     return dg.AssetCheckResult(passed=min(counts.values()) >= MIN_TRIALS, metadata=counts)

@@ -80,8 +80,9 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
     policies = store.lake.read_partition("policies", task_id)
     evals = store.lake.read_partition("evaluations", task_id)
     twin_success = dict(zip(policies["method"].to_list(), policies["twin_success"].to_list()))
-    gt = {m: evals.filter(evals["method"] == m)["success"].mean() for m in ("physworld", "planner_only")}
-    n = {m: evals.filter(evals["method"] == m).height for m in ("physworld", "planner_only")}
+    methods = ("physworld", "planner_only", "visual_imitation")
+    gt = {m: evals.filter(evals["method"] == m)["success"].mean() for m in methods}
+    n = {m: evals.filter(evals["method"] == m).height for m in methods}
     steps = int(policies.filter(policies["method"] == "physworld")["env_steps"][0])
     track = recon.get("tracking_vs_rendered", {})
     from physworld_core.evaluation.stage import reconstruction_error
@@ -108,6 +109,7 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
         ),
         ("ground truth physworld", f"{gt['physworld']:.0%} of {n['physworld']} trials"),
         ("ground truth planner_only", f"{gt['planner_only']:.0%} of {n['planner_only']} trials"),
+        ("ground truth visual_imitation", f"{gt['visual_imitation']:.0%} of {n['visual_imitation']} trials"),
     ]
     for stage in ("scenes", "videos", "reconstructions", "twins", "policies", "evaluations"):
         checks = sum(v for k, v in durations.items() if k.startswith(stage + "_"))

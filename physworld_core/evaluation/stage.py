@@ -16,7 +16,7 @@ from physworld_core.evaluation.worlds import BenchmarkTask
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.store import Store
 
-EVALUATED_METHODS = ("planner_only", "physworld")
+EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,15 @@ def plan_from_twin(
     closing_axis: np.ndarray,
     grasp_config: GraspConfig = GraspConfig(),
     spacing: float = 0.02,
+    physical: bool = True,
 ) -> TaskPlan:
     """Grasp on the twin's target mesh (object frame ``vertices``) and the tracked object path as waypoints.
 
     Positions are of the target's bounding-box centre (see ``TabletopEnv.target_pose_world``).
+
+    ``physical=False`` is the RIGVid-style ``visual_imitation`` plan: the object follows the tracked video
+    trajectory as it is, down to where the video left it, and is released there; the twin's container
+    geometry is not consulted.
     """
     target = spec.target
     centre_local = 0.5 * (vertices.min(0) + vertices.max(0))
@@ -93,11 +98,14 @@ def plan_from_twin(
     # video's final frames say where it ends, not how the hand gets it there).
     radius = float(np.linalg.norm(vertices[:, :2] - centre_local[:2], axis=1).max())
     half_height = float(centre_local[2] - vertices[:, 2].min())
-    near_goal = np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
-    drop_height = spec.goal.top_z + 0.02 + half_height
-    path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
-    release = np.array([goal[0], goal[1], max(drop_height, path[-1, 2])])
-    path = np.vstack([path, release])
+    if physical:
+        near_goal = np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
+        drop_height = spec.goal.top_z + 0.02 + half_height
+        path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
+        release = np.array([goal[0], goal[1], max(drop_height, path[-1, 2])])
+        path = np.vstack([path, release])
+    else:
+        release = path[-1].copy()
     lift = path[0] + np.array([0.0, 0.0, max(0.05, path[:, 2].max() - path[0, 2])])
     if path[1:, 2].max() < lift[2] - 1e-3:
         path = np.vstack([path[:1], lift, path[1:]])

@@ -48,9 +48,22 @@ def target_mesh(spec_local: TwinSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(merged.vertices), np.asarray(merged.faces)
 
 
-def make_plan(spec_local: TwinSpec) -> TaskPlan:
+def make_plan(spec_local: TwinSpec, physical: bool = True, closing_axis: np.ndarray | None = None) -> TaskPlan:
     vertices, faces = target_mesh(spec_local)
-    return plan_from_twin(spec_local, vertices, faces, closing_axis_at_rest(spec_local))
+    axis = closing_axis_at_rest(spec_local) if closing_axis is None else closing_axis
+    return plan_from_twin(spec_local, vertices, faces, axis, physical=physical)
+
+
+def twin_success(spec_local: TwinSpec, plan: TaskPlan, cfg: PolicyTrainConfig, eval_seed: int = 10_000) -> float:
+    """Success of a scripted plan in the nominal twin, on the same held-out seeds as the learned policy."""
+    from physworld_core.policy.train import _task_env, evaluate_episodes, make_actor
+
+    env = _task_env(spec_local.to_json(), plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
+    try:
+        seeds = list(range(eval_seed, eval_seed + cfg.eval_episodes))
+        return float(np.mean([r["success"] for r in evaluate_episodes(env, make_actor(None, None), seeds)]))
+    finally:
+        env.close()
 
 
 def load_policy_row(store: Store, task_id: str, method: str) -> dict:
@@ -78,7 +91,9 @@ def run_policy_stage(
             "fix the reconstruction before learning in it"
         )
     local = localize(store, spec)
-    plan = make_plan(local)
+    axis = closing_axis_at_rest(local)
+    plan = make_plan(local, closing_axis=axis)
+    imitation = make_plan(local, physical=False, closing_axis=axis)
     with tempfile.TemporaryDirectory(prefix=f"physworld-ppo-{task_id}-") as work:
         result = train_policy(
             local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn
@@ -106,6 +121,17 @@ def run_policy_stage(
             "twin_success": result.twin_success,
             "curve_json": json.dumps(result.curve),
             "seconds": result.seconds,
+        },
+        {
+            "task_id": task_id,
+            "method": "visual_imitation",
+            "plan_json": imitation.to_json(),
+            "checkpoint_uri": None,
+            "checkpoint_sha256": None,
+            "env_steps": 0,
+            "twin_success": twin_success(local, imitation, cfg),
+            "curve_json": "[]",
+            "seconds": 0.0,
         },
     ]
     store.lake.write_partition("policies", rows, task_id)

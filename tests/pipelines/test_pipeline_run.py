@@ -43,8 +43,8 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
         "videos": 1,
         "reconstructions": 1,
         "twins": 1,
-        "policies": 2,
-        "evaluations": 4,
+        "policies": 3,
+        "evaluations": 6,
     }
     materialized = {
         e.asset_key.to_user_string()
