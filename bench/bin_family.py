@@ -60,9 +60,11 @@ def run_seed(seed: int, env_steps: int, trials: int) -> dict:
         out["error"] = f"{type(exc).__name__}: {exc}"
         return out
     config = TrialConfig(trials=trials)
-    rows = run_trials(task, "planner_only", plan, config=config)
-    out["planner_only"] = np.mean([r["success"] for r in rows])
-    out["planner_only_failures"] = Counter(r["failure"] for r in rows if r["failure"])
+    imitation = make_plan(spec, physical=False)
+    for method, method_plan in (("planner_only", plan), ("visual_imitation", imitation)):
+        rows = run_trials(task, method, method_plan, config=config)
+        out[method] = np.mean([r["success"] for r in rows])
+        out[f"{method}_failures"] = Counter(r["failure"] for r in rows if r["failure"])
     if env_steps:
         cfg = PolicyTrainConfig()
         cfg = replace(cfg, ppo=replace(cfg.ppo, total_env_steps=env_steps))
@@ -92,7 +94,7 @@ def main() -> None:
         print(r, flush=True)
     ok = [r for r in results if "error" not in r]
     print(f"\nseeds {len(results)}, pipeline errors {len(results) - len(ok)}")
-    for key in ("planner_only", "physworld"):
+    for key in ("planner_only", "visual_imitation", "physworld"):
         values = [r[key] for r in ok if key in r]
         if values:
             all_values = values + [0.0] * (len(results) - len(ok))

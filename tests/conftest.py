@@ -324,3 +324,19 @@ def bin_twin_local(bin_scene, bin_reconstruction, tmp_path_factory):
     for name, data in built.files.items():
         (folder / name).write_bytes(data)
     return built.spec.map_uris(lambda name: str(folder / name))
+
+
+# --- synthetic RGB-D scenes (analytic ray-caster; shared by perception and video tests) ---------------------
+
+
+@pytest.fixture(scope="session")
+def synth():
+    from tests.perception import synthetic_scenes
+
+    return synthetic_scenes
+
+
+@pytest.fixture(scope="session")
+def default_scene(synth):
+    """Red can (right), blue box (middle), grey bin (left) on a table 13.7 cm above the world origin."""
+    return synth.default_scene()

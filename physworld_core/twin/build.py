@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
@@ -30,16 +31,12 @@ class TwinBuild:
 
 
 def _mesh_bytes(vertices: np.ndarray, faces: np.ndarray, file_type: str) -> bytes:
-    import trimesh
-
     buf = io.BytesIO()
     trimesh.Trimesh(vertices=vertices, faces=faces, process=False).export(buf, file_type=file_type)
     return buf.getvalue()
 
 
 def _collision_parts(obj: ReconstructedObject) -> list[tuple[np.ndarray, np.ndarray]]:
-    import trimesh
-
     mesh = trimesh.Trimesh(vertices=obj.vertices, faces=obj.faces, process=True)
     hull = mesh.convex_hull
     if mesh.is_volume and hull.volume / max(mesh.volume, 1e-12) > CONCAVITY_FOR_COACD:
@@ -76,37 +73,18 @@ def build_twin(
         visual_name = f"{obj.name}_visual.obj"
         files[visual_name] = _mesh_bytes(obj.vertices, obj.faces, "obj")
         rgba = (*map(float, obj.rgb), 1.0)
-        if obj.role == "container":
-            boxes = tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes())
-            mass = priors.container_mass
-            objects.append(
-                TwinObject(
-                    name=obj.name,
-                    role=obj.role,
-                    label=obj.label,
-                    pose=_pose7(pose),
-                    visual_mesh=visual_name,
-                    collision_meshes=(),
-                    collision_boxes=boxes,
-                    rgba=rgba,
-                    mass=mass,
-                    mass_range=(mass, mass),
-                    friction=priors.friction,
-                    friction_range=priors.friction_range,
-                    fixed=True,
-                )
-            )
-            continue
-        parts = []
-        volume = 0.0
-        for i, (v, f) in enumerate(_collision_parts(obj)):
-            name = f"{obj.name}_collision_{i}.ply"
-            files[name] = _mesh_bytes(v, f, "ply")
-            parts.append(name)
-            import trimesh
-
-            volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
-        mass, mass_range = priors.mass_for(volume)
+        if obj.role == "container":  # a fixture: box walls, no mass estimate needed
+            meshes, boxes = (), tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes())
+            mass, mass_range, fixed = priors.container_mass, (priors.container_mass, priors.container_mass), True
+        else:
+            parts, volume = [], 0.0
+            for i, (v, f) in enumerate(_collision_parts(obj)):
+                name = f"{obj.name}_collision_{i}.ply"
+                files[name] = _mesh_bytes(v, f, "ply")
+                parts.append(name)
+                volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
+            meshes, boxes, fixed = tuple(parts), (), False
+            mass, mass_range = priors.mass_for(volume)
         objects.append(
             TwinObject(
                 name=obj.name,
@@ -114,13 +92,14 @@ def build_twin(
                 label=obj.label,
                 pose=_pose7(pose),
                 visual_mesh=visual_name,
-                collision_meshes=tuple(parts),
-                collision_boxes=(),
+                collision_meshes=meshes,
+                collision_boxes=boxes,
                 rgba=rgba,
                 mass=mass,
                 mass_range=mass_range,
                 friction=priors.friction,
                 friction_range=priors.friction_range,
+                fixed=fixed,
             )
         )
     container = recon.container
