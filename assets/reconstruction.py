@@ -9,6 +9,9 @@ from assets.video import videos
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
+MIN_FEASIBILITY = 0.3
+"""Below this the best video makes the object pass through something, lag far behind, or teleport."""
+
 
 @dg.asset(
     partitions_def=tasks_partitions,
@@ -21,12 +24,19 @@ from pipelines.resources import StoreResource
 def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     from physworld_core.reconstruction.stage import run_reconstruction_stage
 
-    recon = run_reconstruction_stage(store.store(), context.partition_key)
+    result = run_reconstruction_stage(store.store(), context.partition_key)
+    recon = result.reconstruction
     m = recon.metrics
     meta = {
         "target": recon.target.label,
         "container": recon.container.label,
         "objects": len(recon.objects),
+        "selected_sample": result.selected_sample,
+        "feasibility": m["feasibility"]["score"],
+        "video_scores": table_md([
+            {k: r[k] for k in ("sample", "reconstructed", "feasibility", "max_gap_m", "peak_accel", "selected")}
+            for r in result.scores
+        ]),
         "plane_rms_mm": 1000 * m["plane_rms_m"],
         "tracking_mean_iou": m["tracking"]["mean_iou"],
         "low_confidence_frames": m["tracking"]["low_confidence_frames"],
@@ -52,6 +62,24 @@ def reconstruction_confident(
     return dg.AssetCheckResult(
         passed=passed,
         metadata={"plane_rms_mm": 1000 * m["plane_rms_m"], "tracking_mean_iou": m["tracking"]["mean_iou"]},
+    )
+
+
+@dg.asset_check(
+    asset=reconstructions,
+    partitions_def=tasks_partitions,
+    blocking=True,
+    description=f"The chosen video is physically followable in the twin (feasibility >= {MIN_FEASIBILITY}).",
+)
+def video_physically_feasible(
+    context: dg.AssetCheckExecutionContext, store: StoreResource
+) -> dg.AssetCheckResult:
+    row = store.store().one_row("reconstructions", context.partition_key)
+    feasibility = json.loads(row["metrics_json"])["feasibility"]
+    return dg.AssetCheckResult(
+        passed=feasibility["score"] >= MIN_FEASIBILITY,
+        metadata={"feasibility": feasibility["score"], "max_gap_mm": 1000 * feasibility["max_gap_m"],
+                  "reasons": "; ".join(feasibility["reasons"]) or "none"},
     )
 
 

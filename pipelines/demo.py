@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_summary(store, task_id: str, durations: dict[str, float], total: float) -> None:
-    video = store.lake.read_partition("videos", task_id).filter("selected").row(0, named=True)
-    recon = json.loads(store.one_row("reconstructions", task_id)["metrics_json"])
+    recon_row = store.one_row("reconstructions", task_id)
+    videos = store.lake.read_partition("videos", task_id)
+    video = videos.filter(videos["sample"] == recon_row["sample"]).row(0, named=True)
+    recon = json.loads(recon_row["metrics_json"])
     policies = store.lake.read_partition("policies", task_id)
     evals = store.lake.read_partition("evaluations", task_id)
     twin_success = dict(zip(policies["method"].to_list(), policies["twin_success"].to_list()))
@@ -94,7 +96,11 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
     rows = [
         ("task", task_id),
         ("prompt", store.one_row("tasks", task_id)["prompt"]),
-        ("video frames", f"{video['num_frames']} @ {video['fps']:.0f} fps"),
+        (
+            "video frames",
+            f"{video['num_frames']} @ {video['fps']:.0f} fps (sample {video['sample']} of {videos.height}, "
+            f"physics feasibility {recon['feasibility']['score']:.2f})",
+        ),
         (
             "reconstruction error",
             f"target {truth_error['target_position_mm']:.1f} mm (height "

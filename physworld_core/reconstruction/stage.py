@@ -1,10 +1,11 @@
-"""Reconstruction stage I/O: read the scene and the selected video, reconstruct, store meshes + one row."""
+"""Reconstruction stage I/O: reconstruct each candidate video, score its physics, store the best + all scores."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,16 +18,16 @@ from physworld_core.reconstruction.types import (
     Trajectory,
 )
 from physworld_core.store import Store
+from physworld_core.twin.feasibility import FeasibilityConfig
 
 
-def selected_video(store: Store, task_id: str) -> dict:
+def candidate_videos(store: Store, task_id: str) -> list[dict]:
+    """The samples that passed the video stage's cheap checks, in sample order."""
     frame = store.lake.read_partition("videos", task_id)
-    chosen = frame.filter(frame["selected"])
-    if chosen.height == 0:
-        raise ReconstructionError(
-            f"task {task_id}: no video sample passed its checks; nothing to reconstruct"
-        )
-    return chosen.sort("sample").row(0, named=True)
+    rows = frame.filter(frame["passed"]).sort("sample").to_dicts()
+    if not rows:
+        raise ReconstructionError(f"task {task_id}: no video sample passed its checks; nothing to reconstruct")
+    return rows
 
 
 def tracking_error(recon: Reconstruction, plan: dict) -> dict | None:
@@ -51,20 +52,58 @@ def _mesh_blob(store: Store, vertices: np.ndarray, faces: np.ndarray) -> str:
     return store.blobs.put_bytes(buf.getvalue(), ".npz").uri
 
 
+@dataclass(frozen=True)
+class ReconstructionStageResult:
+    reconstruction: Reconstruction
+    selected_sample: int
+    scores: list[dict]
+
+
 def run_reconstruction_stage(
-    store: Store, task_id: str, config: ReconstructionConfig = ReconstructionConfig()
-) -> Reconstruction:
+    store: Store, task_id: str, config: ReconstructionConfig | None = None,
+    feasibility: FeasibilityConfig | None = None,
+) -> ReconstructionStageResult:
+    """Reconstruct every candidate video, score each for physical feasibility in a twin, keep the best.
+
+    Every sample's score goes to ``video_scores`` (so "physically verified" videos can be exported); the
+    chosen sample's reconstruction goes to ``reconstructions``.
+    """
     from physworld_core.ingest import load_scene
+    from physworld_core.twin.feasibility import score_reconstructions
     from physworld_core.video.codec import decode_mp4
 
     start = time.time()
     scene = load_scene(store, task_id)
-    video = selected_video(store, task_id)
-    frames = decode_mp4(store.blobs.get_bytes(video["video_uri"]))
-    recon = reconstruct(scene, frames, video["fps"], config)
-    err = tracking_error(recon, json.loads(video["plan_json"]))
-    if err is not None:
-        recon.metrics["tracking_vs_rendered"] = err
+    recons, failures = {}, {}
+    for video in candidate_videos(store, task_id):
+        frames = decode_mp4(store.blobs.get_bytes(video["video_uri"]))
+        try:
+            recon = reconstruct(scene, frames, video["fps"], config or ReconstructionConfig())
+        except ReconstructionError as exc:
+            failures[video["sample"]] = str(exc)
+            continue
+        err = tracking_error(recon, json.loads(video["plan_json"]))
+        if err is not None:
+            recon.metrics["tracking_vs_rendered"] = err
+        recons[video["sample"]] = recon
+    if not recons:
+        raise ReconstructionError(f"task {task_id}: no video sample could be reconstructed: {failures}")
+    reports = score_reconstructions(recons, scene.camera.to_json(), feasibility or FeasibilityConfig())
+    best = max(reports, key=lambda k: (reports[k].score, -k))
+    scores = [
+        {"task_id": task_id, "sample": k, "reconstructed": True, "feasibility": r.score, "max_gap_m": r.max_gap_m,
+         "max_penetration_m": r.max_penetration_m, "peak_accel": r.peak_accel,
+         "tracking_iou": recons[k].metrics["tracking"]["mean_iou"], "reasons_json": json.dumps(list(r.reasons)),
+         "selected": k == best}
+        for k, r in reports.items()
+    ] + [
+        {"task_id": task_id, "sample": k, "reconstructed": False, "feasibility": 0.0, "max_gap_m": None,
+         "max_penetration_m": None, "peak_accel": None, "tracking_iou": None, "reasons_json": json.dumps([reason]),
+         "selected": False}
+        for k, reason in failures.items()
+    ]
+    recon = recons[best]
+    recon.metrics["feasibility"] = reports[best].to_dict()
     objects = []
     for obj in recon.objects:
         objects.append(
@@ -84,23 +123,26 @@ def run_reconstruction_stage(
                 },
             }
         )
+    recon.metrics["seconds"] = time.time() - start
+    store.lake.write_partition("video_scores", sorted(scores, key=lambda r: r["sample"]), task_id)
     store.lake.write_partition(
         "reconstructions",
         [
             {
                 "task_id": task_id,
+                "sample": best,
                 "target": recon.target.label,
                 "container": recon.container.label,
                 "plane_json": json.dumps({"normal": list(recon.plane_normal), "offset": recon.plane_offset}),
                 "objects_json": json.dumps(objects),
                 "trajectory_json": json.dumps(recon.trajectory.to_json_dict()),
                 "metrics_json": json.dumps(recon.metrics),
-                "seconds": time.time() - start,
+                "seconds": recon.metrics["seconds"],
             }
         ],
         task_id,
     )
-    return recon
+    return ReconstructionStageResult(recon, best, sorted(scores, key=lambda r: r["sample"]))
 
 
 def load_reconstruction(store: Store, task_id: str) -> Reconstruction:

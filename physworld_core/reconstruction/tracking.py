@@ -50,6 +50,7 @@ class TrackingConfig:
     prior_weight: float = 30.0
     smooth_window: int = 3
     rotation: str = "yaw"
+    support_weight: float = 2000.0
 
     def __post_init__(self) -> None:
         if self.model_points < 20 or self.max_mask_pixels < 20:
@@ -163,6 +164,14 @@ def track_target(
     confidence = np.zeros(T)
     ious = np.zeros(T)
     prev, velocity = pose0.copy(), np.zeros(3)
+    # Solid objects do not sink into the table they started on. Without this, an object whose lower part
+    # hides behind a container wall slides down the viewing ray below the table (silhouettes allow it).
+    support_z = float((vertices @ pose0[:3, :3].T + pose0[:3, 3])[:, 2].min())
+
+    def below_support(pose: np.ndarray) -> float:
+        lowest = float((vertices @ pose[:3, :3].T + pose[:3, 3])[:, 2].min())
+        return config.support_weight * max(0.0, support_z - lowest)
+
     for t in range(T):
         predicted = prev.copy()
         predicted[:3, 3] += velocity
@@ -221,7 +230,11 @@ def track_target(
             dofs = 4 if config.rotation == "yaw" else 6
             fit = least_squares(
                 lambda x: np.concatenate(
-                    [silhouette_residuals(model, _pose(x, predicted)), config.prior_weight * x]
+                    [
+                        silhouette_residuals(model, _pose(x, predicted)),
+                        config.prior_weight * x,
+                        [below_support(_pose(x, predicted))],
+                    ]
                 ),
                 np.zeros(dofs),
                 loss="soft_l1",

@@ -13,6 +13,7 @@ def make_twin_env(
     dr_seed: int = 0,
     reconfiguration_freq: int | None = None,
     obs_mode: str = "state_dict",
+    robot_pose: str = "ready",
 ) -> gym.Env:
     """Build the twin env from a spec whose mesh fields are local file paths."""
     import physworld_core.twin.env  # noqa: F401  (registers the env id)
@@ -20,6 +21,7 @@ def make_twin_env(
     kwargs = dict(
         twin_spec=TwinSpec.from_json(spec_json),
         randomize_physics=randomize_physics,
+        robot_pose=robot_pose,
         dr_seed=dr_seed,
         obs_mode=obs_mode,
     )

@@ -6,5 +6,6 @@ not pull in a backend.
 """
 
 from physworld_core.video.procedural import ProceduralVideoConfig
+from physworld_core.video.realism import REALISM_PRESETS, RealismConfig
 
-__all__ = ["ProceduralVideoConfig"]
+__all__ = ["REALISM_PRESETS", "ProceduralVideoConfig", "RealismConfig"]

@@ -17,12 +17,17 @@ the background is made by filling the target's pixels from the surrounding table
    pixels where a back point shows through a gap in the front surface;
 3. composite over the background wherever the object is nearer than the background depth, so nearer scenery
    (the container's front wall) hides it.
+
+Realism (:mod:`.realism`, off by default): ``config.realism`` adds the artefacts learned video models show, each
+seeded by ``config.seed``. The path may cut through the obstacles and the object may drift in scale or pop out
+for a frame (applied here, in the plan and the renderer); a hand, flicker and camera shake are drawn on the
+rendered frames afterwards. Frame 0 stays the input image; ``plan["realism"]`` records what was applied.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -31,6 +36,16 @@ from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.segment import SceneObject
 from physworld_core.scene import ScenePackage
 from physworld_core.video.base import GeneratedVideo, VideoBackend
+from physworld_core.video.realism import (
+    RealismConfig,
+    RealismSamples,
+    apply_gain,
+    as_realism_config,
+    draw_hand,
+    sample_realism,
+    samples_to_dict,
+    shake_frame,
+)
 
 MIN_FRAMES = 24
 
@@ -50,7 +65,12 @@ class ProceduralVideoConfig:
         fill_iterations: smoothing passes over the disoccluded background after nearest-table filling.
         yaw_jitter_deg: the object turns by up to this much about its vertical axis on the way (random).
         arc_jitter: the carry path bows sideways by up to this much (m, random).
-        seed: seeds the jitters; different seeds give different plausible videos of the same task.
+        seed: seeds the jitters and the realism artefacts; different seeds give different plausible videos
+            of the same task.
+        realism: artefacts of real video models to add (hand occluder, flicker, scale drift, camera shake,
+            a path through obstacles, popping); a :class:`~physworld_core.video.realism.RealismConfig`, a
+            preset name of :data:`~physworld_core.video.realism.REALISM_PRESETS` ("none", "mild", "harsh")
+            or a dict of its fields. Default: none.
     """
 
     num_frames: int = 32
@@ -64,8 +84,10 @@ class ProceduralVideoConfig:
     yaw_jitter_deg: float = 15.0
     arc_jitter: float = 0.03
     seed: int = 0
+    realism: RealismConfig = field(default_factory=RealismConfig)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "realism", as_realism_config(self.realism))
         if int(self.num_frames) != self.num_frames or self.num_frames < MIN_FRAMES:
             raise ValueError(f"num_frames must be an integer >= {MIN_FRAMES}, got {self.num_frames!r}")
         if not (np.isfinite(self.fps) and 0 < self.fps <= 120):
@@ -101,7 +123,8 @@ class ObjectTrajectory:
         phases: name → [first, last] frame index (inclusive) of hold_start, lift, carry, lower, hold_end.
         carry_height: height (m above the table) of the object's bottom while carried.
         final_height: height of the object's bottom at the end (the container floor).
-        obstacles: indices of the objects the carry path passes over.
+        obstacles: indices of the objects near the carry path (passed over, or through).
+        cut_through: indices of the obstacles the carry path goes through (only with ``through_obstacle``).
     """
 
     transforms_world: np.ndarray
@@ -109,6 +132,7 @@ class ObjectTrajectory:
     carry_height: float
     final_height: float
     obstacles: tuple[int, ...]
+    cut_through: tuple[int, ...] = ()
 
 
 def min_jerk(s: np.ndarray) -> np.ndarray:
@@ -117,11 +141,17 @@ def min_jerk(s: np.ndarray) -> np.ndarray:
     return s**3 * (10 - 15 * s + 6 * s**2)
 
 
-def plan_trajectory(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
+def plan_trajectory(
+    perception: Perception, config: ProceduralVideoConfig, through_obstacle: bool = False
+) -> ObjectTrajectory:
     """Lift the target, carry it above the goal's interior centre, lower it onto the goal's floor.
 
     The carry height clears every object whose footprint comes near the path (the goal's rim included) by
     ``config.clearance``; the jitters (seeded) add a sideways bow and a turn so samples differ.
+
+    With ``through_obstacle`` (a realism artefact) the path is what a video model often shows instead: a
+    straight line (no bow) at half the tallest obstacle's height, or ``config.lift_height`` if lower, through
+    whatever stands in the way.
     """
     rng = np.random.default_rng(config.seed)
     plane = perception.plane
@@ -141,6 +171,11 @@ def plan_trajectory(perception: Perception, config: ProceduralVideoConfig) -> Ob
             obstacles.append(other)
     tallest = max((o.top_height for o in obstacles), default=0.0)
     carry_height = max(config.lift_height, tallest + config.clearance)
+    cut_through: tuple[int, ...] = ()
+    if through_obstacle:
+        arc = 0.0
+        carry_height = min(config.lift_height, 0.5 * tallest) if tallest > 0 else config.lift_height
+        cut_through = tuple(o.index for o in obstacles if o.top_height > carry_height)
     if goal.floor_height is not None and perception.instruction.relation == "in":
         final_height = goal.floor_height + 0.002
     else:
@@ -193,6 +228,7 @@ def plan_trajectory(perception: Perception, config: ProceduralVideoConfig) -> Ob
         carry_height=float(carry_height),
         final_height=float(final_height),
         obstacles=tuple(o.index for o in obstacles),
+        cut_through=cut_through,
     )
 
 
@@ -205,13 +241,21 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
     """
     config = config or ProceduralVideoConfig()
     perception = perceive(scene)
-    trajectory = plan_trajectory(perception, config)
+    artefacts = sample_realism(config.realism, config.seed, config.num_frames, config.hold_frames)
+    trajectory = plan_trajectory(perception, config, through_obstacle=artefacts.through_obstacle)
     renderer = SplatRenderer(scene, perception, config)
     frames = np.empty((config.num_frames, scene.height, scene.width, 3), dtype=np.uint8)
     for index, transform in enumerate(trajectory.transforms_world):
-        # Frames where the object has not moved are the input image itself: an I2V model reproduces its
-        # conditioning frame, and the reconstruction stage pairs frame 0 with the real depth.
-        frames[index] = scene.rgb if np.allclose(transform, np.eye(4)) else renderer.render(transform)
+        scale = float(artefacts.scale_factors[index])
+        if index in artefacts.popped_frames:
+            frames[index] = renderer.background_rgb
+        elif scale == 1.0 and np.allclose(transform, np.eye(4)):
+            # Frames where the object has not moved are the input image itself: an I2V model reproduces its
+            # conditioning frame, and the reconstruction stage pairs frame 0 with the real depth.
+            frames[index] = scene.rgb
+        else:
+            frames[index] = renderer.render(transform, scale)
+    hand_frames = _add_post_effects(frames, config.realism, artefacts, trajectory, renderer)
     start = np.asarray(perception.target.centre_world)
     centres = trajectory.transforms_world[:, :3, :3] @ start + trajectory.transforms_world[:, :3, 3]
     plan = {
@@ -234,8 +278,51 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
         "obstacles": [perception.objects[i].description for i in trajectory.obstacles],
         "plane": perception.plane.to_dict(),
         "config": asdict(config),
+        "realism": {
+            **samples_to_dict(config.realism, artefacts),
+            "cut_through": [perception.objects[i].description for i in trajectory.cut_through],
+            "hand_frames": hand_frames,
+        },
     }
     return GeneratedVideo(frames=frames, fps=config.fps, plan=plan)
+
+
+def _add_post_effects(
+    frames: np.ndarray,
+    settings: RealismConfig,
+    samples: RealismSamples,
+    trajectory: ObjectTrajectory,
+    renderer: SplatRenderer,
+) -> list[int]:
+    """Draw the hand (while the object moves), then flicker, then shake, on every frame but frame 0 (in place).
+
+    Returns the frames the hand was drawn on. The hand follows the planned object even in popped frames: a
+    video model that drops the object usually keeps the hand moving.
+    """
+    phases = trajectory.phases
+    carried = range(phases["lift"][0], phases["lower"][1] + 1)
+    hand_frames = []
+    for index in range(1, len(frames)):
+        frame = frames[index]
+        if settings.hand_occluder > 0 and index in carried:
+            box = renderer.image_box(trajectory.transforms_world[index], float(samples.scale_factors[index]))
+            if box is not None:
+                frame = draw_hand(
+                    frame,
+                    box,
+                    settings.hand_occluder,
+                    samples.hand_angle_deg,
+                    samples.hand_side,
+                    samples.skin_rgb,
+                )
+                hand_frames.append(index)
+        if settings.flicker > 0:
+            frame = apply_gain(frame, samples.gains_rgb[index])
+        if settings.shake_px > 0 or settings.shake_deg > 0:
+            dx, dy, angle_deg = (float(v) for v in samples.shake[index])
+            frame = shake_frame(frame, dx, dy, angle_deg)
+        frames[index] = frame
+    return hand_frames
 
 
 class ProceduralBackend(VideoBackend):
@@ -258,6 +345,10 @@ class SplatRenderer:
         self.cam_to_world = camera.extrinsic
         self.camera_position = self.cam_to_world[:3, 3]
         target = perception.target
+        # Scale drift (realism) grows or shrinks the object about the middle of its height above its footprint.
+        self.scale_centre = (
+            np.asarray(target.centre_world) + 0.5 * target.top_height * perception.plane.normal_array
+        )
         points, colours = _densified_surface(scene, target)
         if config.mirror_back:
             target_depth = float(
@@ -286,12 +377,29 @@ class SplatRenderer:
     def _to_camera(self, points_world: np.ndarray) -> np.ndarray:
         return (points_world - self.camera_position) @ self.cam_to_world[:3, :3]
 
-    def render(self, transform_world: np.ndarray) -> np.ndarray:
-        """One frame with the target's points moved by ``transform_world`` (4×4)."""
+    def _moved(self, transform_world: np.ndarray, scale: float) -> np.ndarray:
+        points = (
+            self.points if scale == 1.0 else self.scale_centre + scale * (self.points - self.scale_centre)
+        )
+        return points @ transform_world[:3, :3].T + transform_world[:3, 3]
+
+    def image_box(
+        self, transform_world: np.ndarray, scale: float = 1.0
+    ) -> tuple[float, float, float, float] | None:
+        """(row_min, row_max, col_min, col_max) the moved target spans in the image (None: behind the camera)."""
+        points_cam = self._to_camera(self._moved(transform_world, scale))
+        points_cam = points_cam[points_cam[:, 2] > 1e-3]
+        if len(points_cam) == 0:
+            return None
+        uv = self.scene.camera.project(points_cam)
+        return float(uv[:, 1].min()), float(uv[:, 1].max()), float(uv[:, 0].min()), float(uv[:, 0].max())
+
+    def render(self, transform_world: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """One frame with the target's points scaled by ``scale`` about its centre, then moved by
+        ``transform_world`` (4×4)."""
         height, width = self.scene.height, self.scene.width
         camera = self.scene.camera
-        moved = self.points @ transform_world[:3, :3].T + transform_world[:3, 3]
-        points_cam = self._to_camera(moved)
+        points_cam = self._to_camera(self._moved(transform_world, scale))
         depth = points_cam[:, 2]
         in_front = depth > 1e-3
         points_cam, depth, colours = points_cam[in_front], depth[in_front], self.colours[in_front]
@@ -301,7 +409,7 @@ class SplatRenderer:
         cols, rows = np.floor(uv[:, 0]).astype(np.int64), np.floor(uv[:, 1]).astype(np.int64)
 
         # Splat size: the object covers ~1 point per pixel at rest; nearer the camera its points spread out.
-        magnification = float(np.percentile(self.rest_depth[in_front] / depth, 90))
+        magnification = float(np.percentile(self.rest_depth[in_front] / depth, 90)) * max(scale, 1.0)
         side = max(self.config.splat_size, int(np.ceil(self.config.splat_size * magnification - 0.25)))
         offsets = np.arange(side) - (side - 1) // 2
         d_rows, d_cols = np.meshgrid(offsets, offsets, indexing="ij")

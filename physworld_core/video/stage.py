@@ -1,7 +1,8 @@
 """Video stage I/O: N samples from a backend, cheap checks, mp4 blobs, one ``videos`` row per sample.
 
-The first sample that passes its checks is marked ``selected`` (the physics-feasibility ranking of the
-video issue will replace this rule); when none passes the stage raises, naming each sample's failed checks.
+Each row records whether the sample ``passed`` the cheap checks; the reconstruction stage scores the
+passing ones for physical feasibility and picks the best. When none passes the stage raises, naming each
+sample's failed checks, and writes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class VideoStageConfig:
     """
 
     backend: str = "procedural"
-    samples: int = 1
+    samples: int = 2
     seed: int = 0
     backend_config: dict[str, Any] = field(default_factory=dict)
 
@@ -41,7 +42,7 @@ class VideoStageConfig:
 class VideoStageResult:
     rows: list[dict]
     videos: list[GeneratedVideo]
-    selected: int
+    passing: list[int]
 
 
 def run_video_stage(
@@ -78,17 +79,14 @@ def run_video_stage(
                 "video_sha256": ref.sha256,
                 "plan_json": json.dumps(video.plan),
                 "checks_json": json.dumps(checks),
-                "selected": False,
+                "passed": bool(checks["passed"]),
                 "seconds": time.time() - start,
             }
         )
         videos.append(video)
-    passing = [i for i, r in enumerate(rows) if json.loads(r["checks_json"])["passed"]]
+    passing = [i for i, r in enumerate(rows) if r["passed"]]
     if not passing:
-        failed = {
-            r["sample"]: [k for k, v in json.loads(r["checks_json"]).items() if v is False] for r in rows
-        }
+        failed = {r["sample"]: [k for k, v in json.loads(r["checks_json"]).items() if v is False] for r in rows}
         raise PhysworldError(f"task {task_id}: no video sample passed its checks: {failed}")
-    rows[passing[0]] = {**rows[passing[0]], "selected": True}
     store.lake.write_partition("videos", rows, task_id)
-    return VideoStageResult(rows, videos, passing[0])
+    return VideoStageResult(rows, videos, passing)

@@ -12,6 +12,7 @@ EXPECTED_KEYS = {
     "tasks": ("task_id",),
     "scenes": ("task_id",),
     "videos": ("task_id", "sample"),
+    "video_scores": ("task_id", "sample"),
     "reconstructions": ("task_id",),
     "twins": ("task_id",),
     "policies": ("task_id", "method"),
@@ -42,7 +43,7 @@ def test_videos_columns_and_types() -> None:
     schema = TABLES["videos"].schema
     assert schema.field("sample").type == pa.int32()
     assert schema.field("seed").type == pa.int64()
-    assert schema.field("selected").type == pa.bool_()
+    assert schema.field("passed").type == pa.bool_()
     assert "plan_json" in schema.names and "checks_json" in schema.names
 
 

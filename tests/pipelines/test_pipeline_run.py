@@ -16,7 +16,7 @@ TINY = {
         "evaluations": {"config": {"trials": 2}},
     }
 }
-TABLES = ("scenes", "videos", "reconstructions", "twins", "policies", "evaluations")
+TABLES = ("scenes", "videos", "video_scores", "reconstructions", "twins", "policies", "evaluations")
 
 
 @pytest.fixture()
@@ -40,7 +40,8 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
     counts = {t: store.lake.read_partition(t, "bin-0003").height for t in TABLES}
     assert counts == {
         "scenes": 1,
-        "videos": 1,
+        "videos": 2,
+        "video_scores": 2,
         "reconstructions": 1,
         "twins": 1,
         "policies": 3,
@@ -55,7 +56,9 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
     }
-    assert set(TABLES) <= materialized
+    assert set(TABLES) - {"video_scores"} <= materialized
+    scores = store.lake.read_partition("video_scores", "bin-0003")
+    assert scores["selected"].sum() == 1 and scores["feasibility"].max() > 0.5
     twins_check = [
         e
         for e in result.all_events
