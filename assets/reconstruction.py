@@ -33,10 +33,15 @@ def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> 
         "objects": len(recon.objects),
         "selected_sample": result.selected_sample,
         "feasibility": m["feasibility"]["score"],
-        "video_scores": table_md([
-            {k: r[k] for k in ("sample", "reconstructed", "feasibility", "max_gap_m", "peak_accel", "selected")}
-            for r in result.scores
-        ]),
+        "video_scores": table_md(
+            [
+                {
+                    k: r[k]
+                    for k in ("sample", "reconstructed", "feasibility", "max_gap_m", "peak_accel", "selected")
+                }
+                for r in result.scores
+            ]
+        ),
         "plane_rms_mm": 1000 * m["plane_rms_m"],
         "tracking_mean_iou": m["tracking"]["mean_iou"],
         "low_confidence_frames": m["tracking"]["low_confidence_frames"],
@@ -78,8 +83,11 @@ def video_physically_feasible(
     feasibility = json.loads(row["metrics_json"])["feasibility"]
     return dg.AssetCheckResult(
         passed=feasibility["score"] >= MIN_FEASIBILITY,
-        metadata={"feasibility": feasibility["score"], "max_gap_mm": 1000 * feasibility["max_gap_m"],
-                  "reasons": "; ".join(feasibility["reasons"]) or "none"},
+        metadata={
+            "feasibility": feasibility["score"],
+            "max_gap_mm": 1000 * feasibility["max_gap_m"],
+            "reasons": "; ".join(feasibility["reasons"]) or "none",
+        },
     )
 
 

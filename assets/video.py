@@ -45,8 +45,13 @@ def videos(
     first = result.passing[0]
     frames = result.videos[first].frames
     samples = [
-        {"sample": r["sample"], "seed": r["seed"], "passed": r["passed"],
-         "failed_checks": ", ".join(k for k, v in json.loads(r["checks_json"]).items() if v is False) or "-"}
+        {
+            "sample": r["sample"],
+            "seed": r["seed"],
+            "passed": r["passed"],
+            "failed_checks": ", ".join(k for k, v in json.loads(r["checks_json"]).items() if v is False)
+            or "-",
+        }
         for r in result.rows
     ]
     return dg.MaterializeResult(
@@ -74,7 +79,10 @@ def videos(
 def video_usable(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     frame = store.store().lake.read_partition("videos", context.partition_key)
     usable = [
-        r for r in frame.to_dicts()
+        r
+        for r in frame.to_dicts()
         if r["num_frames"] >= 24 and r["passed"] and json.loads(r["checks_json"]).get("target_moves")
     ]
-    return dg.AssetCheckResult(passed=bool(usable), metadata={"usable_samples": len(usable), "samples": frame.height})
+    return dg.AssetCheckResult(
+        passed=bool(usable), metadata={"usable_samples": len(usable), "samples": frame.height}
+    )

@@ -146,5 +146,7 @@ def process_inbox(store: Store, limit: int | None = None) -> list[InboxDecision]
                 decisions.append(_reject(fs, inbox, name, str(exc).replace(str(local), f"inbox/{name}")))
                 continue
         _move(fs, posixpath.join(inbox, name), posixpath.join(inbox, "done"), name)
-        decisions.append(InboxDecision(name=name, accepted=True, task_id=name, source=source, prompt=scene.prompt))
+        decisions.append(
+            InboxDecision(name=name, accepted=True, task_id=name, source=source, prompt=scene.prompt)
+        )
     return decisions

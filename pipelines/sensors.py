@@ -7,8 +7,12 @@ from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
 
-@dg.sensor(job=physworld_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Accept or reject scene packages in the lake's inbox/; accepted ones run the pipeline.")
+@dg.sensor(
+    job=physworld_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Accept or reject scene packages in the lake's inbox/; accepted ones run the pipeline.",
+)
 def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
     from physworld_core.inbox import process_inbox
 
@@ -22,6 +26,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
     if not decisions:
         return dg.SkipReason("inbox is empty")
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"inbox:{d.task_id}:{d.source}", partition_key=d.task_id) for d in accepted],
-        dynamic_partitions_requests=[tasks_partitions.build_add_request([d.task_id for d in accepted])] if accepted else [],
+        run_requests=[
+            dg.RunRequest(run_key=f"inbox:{d.task_id}:{d.source}", partition_key=d.task_id) for d in accepted
+        ],
+        dynamic_partitions_requests=[tasks_partitions.build_add_request([d.task_id for d in accepted])]
+        if accepted
+        else [],
     )

@@ -221,8 +221,55 @@ def segment_objects(
         if described is not None:
             objects.append(described)
             claimed |= described[1]["mask"]
+    objects = _merge_container_interiors(scene, plane, grid, heights, objects, table_noise)
     objects.sort(key=lambda item: (item[0][1], item[0][0]))
     return [SceneObject(index=i, **fields) for i, (_, fields) in enumerate(objects)]
+
+
+def _merge_container_interiors(scene, plane, grid, heights, objects, table_noise):
+    """Give a container back its interior when that split off as a separate "object".
+
+    A container's floor and lower inner walls can separate from the rim at its depth jump with several
+    centimetres of height spread, too much to count as a flat plate. Such a piece lies inside the
+    container's footprint and stays well below its rim. Only part of the floor is visible, so its area says
+    little; its height does. Trade-off: something small lying flat in the bin becomes part of the bin (it is
+    the bin's content, not an obstacle on the table); anything standing as tall as the rim stays separate.
+    """
+    changed = True
+    while changed:
+        changed = False
+        containers = [i for i, (_, f) in enumerate(objects) if f["shape"] == "container"]
+        for ci in containers:
+            c_fields = objects[ci][1]
+            c_uv = plane.to_plane_coords(c_fields["points_world"])[:, :2]
+            c_hull = _footprint(c_uv)
+            if c_hull is None:
+                continue
+            for oi, (_, o_fields) in enumerate(objects):
+                if oi == ci or o_fields["shape"] == "container":
+                    continue
+                o_uv = plane.to_plane_coords(o_fields["points_world"])[:, :2]
+                inside = (
+                    np.max(o_uv @ c_hull[0].equations[:, :2].T + c_hull[0].equations[:, 2], axis=1) <= 0.005
+                )
+                if inside.mean() >= 0.9 and o_fields["top_height"] <= INTERIOR_TOP * c_fields["top_height"]:
+                    union = c_fields["mask"] | o_fields["mask"]
+                    no_labels = np.full(union.shape, -1)
+                    described = _describe(
+                        scene, plane, union, grid, heights, no_labels, np.zeros_like(union), table_noise
+                    )
+                    if described is None:
+                        continue
+                    objects = [item for k, item in enumerate(objects) if k not in (ci, oi)] + [described]
+                    changed = True
+                    break
+            if changed:
+                break
+    return objects
+
+
+INTERIOR_TOP = 0.6
+"""A piece inside a container's footprint whose top is below this share of the rim height is its interior."""
 
 
 def _connected_by_distance(grid: np.ndarray, above: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

@@ -99,7 +99,9 @@ def plan_from_twin(
     radius = float(np.linalg.norm(vertices[:, :2] - centre_local[:2], axis=1).max())
     half_height = float(centre_local[2] - vertices[:, 2].min())
     if physical:
-        near_goal = np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
+        near_goal = (
+            np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
+        )
         drop_height = spec.goal.top_z + 0.02 + half_height
         path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
         release = np.array([goal[0], goal[1], max(drop_height, path[-1, 2])])

@@ -48,13 +48,17 @@ def target_mesh(spec_local: TwinSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(merged.vertices), np.asarray(merged.faces)
 
 
-def make_plan(spec_local: TwinSpec, physical: bool = True, closing_axis: np.ndarray | None = None) -> TaskPlan:
+def make_plan(
+    spec_local: TwinSpec, physical: bool = True, closing_axis: np.ndarray | None = None
+) -> TaskPlan:
     vertices, faces = target_mesh(spec_local)
     axis = closing_axis_at_rest(spec_local) if closing_axis is None else closing_axis
     return plan_from_twin(spec_local, vertices, faces, axis, physical=physical)
 
 
-def twin_success(spec_local: TwinSpec, plan: TaskPlan, cfg: PolicyTrainConfig, eval_seed: int = 10_000) -> float:
+def twin_success(
+    spec_local: TwinSpec, plan: TaskPlan, cfg: PolicyTrainConfig, eval_seed: int = 10_000
+) -> float:
     """Success of a scripted plan in the nominal twin, on the same held-out seeds as the learned policy."""
     from physworld_core.policy.train import _task_env, evaluate_episodes, make_actor
 

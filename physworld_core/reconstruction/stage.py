@@ -26,7 +26,9 @@ def candidate_videos(store: Store, task_id: str) -> list[dict]:
     frame = store.lake.read_partition("videos", task_id)
     rows = frame.filter(frame["passed"]).sort("sample").to_dicts()
     if not rows:
-        raise ReconstructionError(f"task {task_id}: no video sample passed its checks; nothing to reconstruct")
+        raise ReconstructionError(
+            f"task {task_id}: no video sample passed its checks; nothing to reconstruct"
+        )
     return rows
 
 
@@ -60,7 +62,9 @@ class ReconstructionStageResult:
 
 
 def run_reconstruction_stage(
-    store: Store, task_id: str, config: ReconstructionConfig | None = None,
+    store: Store,
+    task_id: str,
+    config: ReconstructionConfig | None = None,
     feasibility: FeasibilityConfig | None = None,
 ) -> ReconstructionStageResult:
     """Reconstruct every candidate video, score each for physical feasibility in a twin, keep the best.
@@ -91,15 +95,32 @@ def run_reconstruction_stage(
     reports = score_reconstructions(recons, scene.camera.to_json(), feasibility or FeasibilityConfig())
     best = max(reports, key=lambda k: (reports[k].score, -k))
     scores = [
-        {"task_id": task_id, "sample": k, "reconstructed": True, "feasibility": r.score, "max_gap_m": r.max_gap_m,
-         "max_penetration_m": r.max_penetration_m, "peak_accel": r.peak_accel,
-         "tracking_iou": recons[k].metrics["tracking"]["mean_iou"], "reasons_json": json.dumps(list(r.reasons)),
-         "selected": k == best}
+        {
+            "task_id": task_id,
+            "sample": k,
+            "reconstructed": True,
+            "feasibility": r.score,
+            "max_gap_m": r.max_gap_m,
+            "max_penetration_m": r.max_penetration_m,
+            "peak_accel": r.peak_accel,
+            "tracking_iou": recons[k].metrics["tracking"]["mean_iou"],
+            "reasons_json": json.dumps(list(r.reasons)),
+            "selected": k == best,
+        }
         for k, r in reports.items()
     ] + [
-        {"task_id": task_id, "sample": k, "reconstructed": False, "feasibility": 0.0, "max_gap_m": None,
-         "max_penetration_m": None, "peak_accel": None, "tracking_iou": None, "reasons_json": json.dumps([reason]),
-         "selected": False}
+        {
+            "task_id": task_id,
+            "sample": k,
+            "reconstructed": False,
+            "feasibility": 0.0,
+            "max_gap_m": None,
+            "max_penetration_m": None,
+            "peak_accel": None,
+            "tracking_iou": None,
+            "reasons_json": json.dumps([reason]),
+            "selected": False,
+        }
         for k, reason in failures.items()
     ]
     recon = recons[best]

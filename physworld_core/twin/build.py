@@ -74,8 +74,15 @@ def build_twin(
         files[visual_name] = _mesh_bytes(obj.vertices, obj.faces, "obj")
         rgba = (*map(float, obj.rgb), 1.0)
         if obj.role == "container":  # a fixture: box walls, no mass estimate needed
-            meshes, boxes = (), tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes())
-            mass, mass_range, fixed = priors.container_mass, (priors.container_mass, priors.container_mass), True
+            meshes, boxes = (
+                (),
+                tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes()),
+            )
+            mass, mass_range, fixed = (
+                priors.container_mass,
+                (priors.container_mass, priors.container_mass),
+                True,
+            )
         else:
             parts, volume = [], 0.0
             for i, (v, f) in enumerate(_collision_parts(obj)):

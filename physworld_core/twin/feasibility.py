@@ -25,11 +25,11 @@ GRAVITY = 9.81
 @dataclass(frozen=True)
 class FeasibilityConfig:
     """Args:
-        max_speed: cap on the commanded object speed (m/s): faster than a hand carries a can.
-        gap_scale: pose gap (m) at which the gap factor drops to 1/e.
-        penetration_scale: penetration depth (m) at which its factor drops to 1/e.
-        max_accel: accelerations (m/s²) up to this are plausible for a carried object; beyond it the factor
-            decays with the excess.
+    max_speed: cap on the commanded object speed (m/s): faster than a hand carries a can.
+    gap_scale: pose gap (m) at which the gap factor drops to 1/e.
+    penetration_scale: penetration depth (m) at which its factor drops to 1/e.
+    max_accel: accelerations (m/s²) up to this are plausible for a carried object; beyond it the factor
+        decays with the excess.
     """
 
     max_speed: float = 0.6
@@ -76,8 +76,9 @@ def _penetration_of(scene, actor_name: str) -> float:
     return deepest
 
 
-def score_trajectory(env, times: np.ndarray, positions: np.ndarray,
-                     config: FeasibilityConfig = FeasibilityConfig()) -> FeasibilityReport:
+def score_trajectory(
+    env, times: np.ndarray, positions: np.ndarray, config: FeasibilityConfig = FeasibilityConfig()
+) -> FeasibilityReport:
     """Drive ``env``'s target (a TwinEnv, robot tucked away) along ``positions`` (box-centre, world) at ``times``."""
     import torch
 
@@ -108,11 +109,15 @@ def score_trajectory(env, times: np.ndarray, positions: np.ndarray,
     factors = {
         "gap": np.exp(-max_gap / config.gap_scale),
         "penetration": np.exp(-max_pen / config.penetration_scale),
-        "acceleration": 1.0 if peak <= config.max_accel else float(np.exp(-(peak - config.max_accel) / config.max_accel)),
+        "acceleration": 1.0
+        if peak <= config.max_accel
+        else float(np.exp(-(peak - config.max_accel) / config.max_accel)),
     }
     reasons = []
     if factors["gap"] < 0.5:
-        reasons.append(f"the object cannot follow the path: {1000 * max_gap:.0f} mm behind where the video puts it")
+        reasons.append(
+            f"the object cannot follow the path: {1000 * max_gap:.0f} mm behind where the video puts it"
+        )
     if factors["penetration"] < 0.5:
         reasons.append(f"the path pushes the object {1000 * max_pen:.1f} mm into another body")
     if factors["acceleration"] < 0.5:
@@ -120,8 +125,9 @@ def score_trajectory(env, times: np.ndarray, positions: np.ndarray,
     return FeasibilityReport(float(np.prod(list(factors.values()))), max_gap, max_pen, peak, tuple(reasons))
 
 
-def score_reconstructions(reconstructions: dict, camera_json: str, config: FeasibilityConfig = FeasibilityConfig()
-                          ) -> dict[int, FeasibilityReport]:
+def score_reconstructions(
+    reconstructions: dict, camera_json: str, config: FeasibilityConfig = FeasibilityConfig()
+) -> dict[int, FeasibilityReport]:
     """Score each video sample's tracked trajectory in one twin of the (shared, static) scene.
 
     ``reconstructions`` maps sample index → Reconstruction of that sample; the scene geometry is taken from

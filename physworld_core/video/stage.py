@@ -86,7 +86,9 @@ def run_video_stage(
         videos.append(video)
     passing = [i for i, r in enumerate(rows) if r["passed"]]
     if not passing:
-        failed = {r["sample"]: [k for k, v in json.loads(r["checks_json"]).items() if v is False] for r in rows}
+        failed = {
+            r["sample"]: [k for k, v in json.loads(r["checks_json"]).items() if v is False] for r in rows
+        }
         raise PhysworldError(f"task {task_id}: no video sample passed its checks: {failed}")
     store.lake.write_partition("videos", rows, task_id)
     return VideoStageResult(rows, videos, passing)

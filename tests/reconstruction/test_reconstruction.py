@@ -80,3 +80,14 @@ def test_object_leaving_the_frame_is_a_clear_error(bin_scene, bin_video):
 def test_video_of_wrong_size_is_rejected(bin_scene, bin_video):
     with pytest.raises(ReconstructionError, match="do not match"):
         reconstruct(bin_scene, bin_video.frames[:, :-2], bin_video.fps)
+
+
+def test_container_interior_is_not_an_obstacle():
+    """Seed 34 (unseen in development): a white bin's floor split off at the rim and became a 'white cylinder'
+    obstacle that interpenetrated the bin in the twin. The floor belongs to the bin."""
+    from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
+    from physworld_core.perception.perceive import perceive
+
+    perception = perceive(capture_scene(BenchmarkTask("bin", 34)))
+    assert [o.shape for o in perception.objects].count("container") == 1
+    assert len(perception.objects) == 3  # target, distractor, bin
