@@ -18,8 +18,8 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 	$(PY) bench/env_steps.py
+	$(PY) bench/bin_family.py --seeds $(or $(BENCH_SEEDS),20-39) --env-steps $(or $(BENCH_ENV_STEPS),0)
 
 ui: setup
 	@mkdir -p $(DAGSTER_HOME) && cp infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
