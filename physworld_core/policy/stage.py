@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from physworld_core.errors import TwinError
+from physworld_core.errors import LakeError, TwinError
 from physworld_core.policy.plan import TaskPlan, plan_from_twin
 from physworld_core.policy.train import PolicyResult, PolicyTrainConfig, train_policy
 from physworld_core.store import Store
@@ -74,7 +74,7 @@ def load_policy_row(store: Store, task_id: str, method: str) -> dict:
     frame = store.lake.read_partition("policies", task_id)
     rows = frame.filter(frame["method"] == method)
     if rows.height == 0:
-        raise TwinError(f"task {task_id}: no {method!r} policy; materialize the policies asset first")
+        raise LakeError(f"task {task_id}: no {method!r} policy; materialize the policies asset first")
     return rows.row(0, named=True)
 
 
