@@ -65,22 +65,13 @@ def trajectory_peak_accel(times: np.ndarray, positions: np.ndarray) -> float:
     return float(np.linalg.norm(accel, axis=1).max())
 
 
-def _penetration_of(scene, actor_name: str) -> float:
-    deepest = 0.0
-    for contact in scene.px.get_contacts():
-        names = {contact.bodies[0].entity.name, contact.bodies[1].entity.name}
-        if actor_name not in names:
-            continue
-        for point in contact.points:
-            deepest = max(deepest, -float(point.separation))
-    return deepest
-
-
 def score_trajectory(
     env, times: np.ndarray, positions: np.ndarray, config: FeasibilityConfig = FeasibilityConfig()
 ) -> FeasibilityReport:
     """Drive ``env``'s target (a TwinEnv, robot tucked away) along ``positions`` (box-centre, world) at ``times``."""
     import torch
+
+    from physworld_core.twin.settle import deepest_contact
 
     u = env.unwrapped
     env.reset(seed=0)
@@ -104,7 +95,7 @@ def score_trajectory(
         body.set_angular_velocity(torch.zeros((1, 3)))
         env.step(hold)
         max_gap = max(max_gap, float(np.linalg.norm(target - u.target_pose_world()[:3])))
-        max_pen = max(max_pen, _penetration_of(u.scene, body.name))
+        max_pen = max(max_pen, deepest_contact(u.scene, involving=body.name)[0])
     peak = trajectory_peak_accel(times, positions)
     factors = {
         "gap": np.exp(-max_gap / config.gap_scale),

@@ -45,11 +45,12 @@ class SettleReport:
         return asdict(self)
 
 
-def _deepest_contact(scene) -> tuple[float, str]:
+def deepest_contact(scene, involving: str | None = None) -> tuple[float, str]:
+    """Deepest penetration among contacts (robot links ignored), optionally only those of one body."""
     deepest, pair = 0.0, ""
     for contact in scene.px.get_contacts():
         names = {contact.bodies[0].entity.name, contact.bodies[1].entity.name}
-        if any(n.startswith("panda") for n in names):
+        if any(n.startswith("panda") for n in names) or (involving is not None and involving not in names):
             continue
         for point in contact.points:
             if -point.separation > deepest:
@@ -62,7 +63,7 @@ def settle_twin(env, config: SettleConfig = SettleConfig()) -> SettleReport:
     env.reset(seed=0)
     u = env.unwrapped
     u.scene.px.step()  # contacts are reported after a simulation step
-    penetration, pair = _deepest_contact(u.scene)
+    penetration, pair = deepest_contact(u.scene)
     movable = {name: a for name, a in u.actors.items() if not getattr(a, "px_body_type", "") == "kinematic"}
     start = {n: a.pose.p[0].cpu().numpy().copy() for n, a in movable.items()}
     hold = np.zeros(env.action_space.shape, dtype=np.float32)
