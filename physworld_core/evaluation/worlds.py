@@ -45,7 +45,7 @@ class BenchmarkTask:
 
 
 def make_world_env(
-    task: BenchmarkTask, obs_mode: str = "state_dict", camera: CameraSpec | None = None, **kwargs
+    task: BenchmarkTask, obs_mode: str = "none", camera: CameraSpec | None = None, **kwargs
 ):
     """The ground-truth world as a ManiSkill env (one env, CPU sim)."""
     import gymnasium as gym

@@ -12,10 +12,14 @@ def make_twin_env(
     randomize_physics: bool = False,
     dr_seed: int = 0,
     reconfiguration_freq: int | None = None,
-    obs_mode: str = "state_dict",
+    obs_mode: str = "none",
     robot_pose: str = "ready",
 ) -> gym.Env:
-    """Build the twin env from a spec whose mesh fields are local file paths."""
+    """Build the twin env from a spec whose mesh fields are local file paths.
+
+    ``obs_mode="none"``: policies read object-centric state through the env's accessors, so ManiSkill need
+    not assemble its own observation dict every step.
+    """
     import physworld_core.twin.env  # noqa: F401  (registers the env id)
 
     kwargs = dict(
