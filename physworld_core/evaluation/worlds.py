@@ -44,9 +44,7 @@ class BenchmarkTask:
         return f"benchmark:{self.family}:{self.seed}"
 
 
-def make_world_env(
-    task: BenchmarkTask, obs_mode: str = "none", camera: CameraSpec | None = None, **kwargs
-):
+def make_world_env(task: BenchmarkTask, obs_mode: str = "none", camera: CameraSpec | None = None, **kwargs):
     """The ground-truth world as a ManiSkill env (one env, CPU sim)."""
     import gymnasium as gym
 

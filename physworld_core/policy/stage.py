@@ -13,7 +13,13 @@ import numpy as np
 
 from physworld_core.errors import LakeError, TwinError
 from physworld_core.policy.plan import TaskPlan, plan_from_twin
-from physworld_core.policy.train import PolicyResult, PolicyTrainConfig, train_policy
+from physworld_core.policy.train import (
+    PolicyResult,
+    PolicyTrainConfig,
+    make_actor,
+    train_policy,
+    twin_success_rates,
+)
 from physworld_core.store import Store
 from physworld_core.twin.spec import TwinSpec
 
@@ -54,20 +60,6 @@ def make_plan(
     vertices, faces = target_mesh(spec_local)
     axis = closing_axis_at_rest(spec_local) if closing_axis is None else closing_axis
     return plan_from_twin(spec_local, vertices, faces, axis, physical=physical)
-
-
-def twin_success(
-    spec_local: TwinSpec, plan: TaskPlan, cfg: PolicyTrainConfig, eval_seed: int = 10_000
-) -> float:
-    """Success of a scripted plan in the nominal twin, on the same held-out seeds as the learned policy."""
-    from physworld_core.policy.train import _task_env, evaluate_episodes, make_actor
-
-    env = _task_env(spec_local.to_json(), plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
-    try:
-        seeds = list(range(eval_seed, eval_seed + cfg.eval_episodes))
-        return float(np.mean([r["success"] for r in evaluate_episodes(env, make_actor(None, None), seeds)]))
-    finally:
-        env.close()
 
 
 def load_policy_row(store: Store, task_id: str, method: str) -> dict:
@@ -133,7 +125,9 @@ def run_policy_stage(
             "checkpoint_uri": None,
             "checkpoint_sha256": None,
             "env_steps": 0,
-            "twin_success": twin_success(local, imitation, cfg),
+            "twin_success": twin_success_rates(
+                local.to_json(), imitation, cfg, {"plan": make_actor(None, None)}
+            )["plan"],
             "curve_json": "[]",
             "seconds": 0.0,
         },

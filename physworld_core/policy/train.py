@@ -100,6 +100,25 @@ def evaluate_episodes(env: ObjectCentricTaskEnv, act: Callable, seeds: list[int]
     return [run_episode(env, act, seed) for seed in seeds]
 
 
+EVAL_SEED = 10_000
+"""First episode seed of the held-out twin evaluation: every method is scored on the same episodes."""
+
+
+def twin_success_rates(
+    spec_json_local: str, plan: TaskPlan, cfg: PolicyTrainConfig, actors: dict[str, Callable]
+) -> dict[str, float]:
+    """Success of each ``act(obs, base_action)`` in the nominal twin (no randomization), same episode seeds."""
+    env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
+    seeds = list(range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes))
+    try:
+        return {
+            name: float(np.mean([r["success"] for r in evaluate_episodes(env, act, seeds)]))
+            for name, act in actors.items()
+        }
+    finally:
+        env.close()
+
+
 def make_actor(policy, meta: dict | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``act(obs, base_action)`` for a method: the baseline alone when ``policy`` is None."""
     if policy is None:
@@ -128,7 +147,6 @@ def train_policy(
     residual: bool = True,
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
-    eval_seed: int = 10_000,
 ) -> PolicyResult:
     """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin."""
     start = time.time()
@@ -139,20 +157,19 @@ def train_policy(
         )
     finally:
         envs.close()
-    eval_env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
-    try:
-        seeds = list(range(eval_seed, eval_seed + cfg.eval_episodes))
-        meta = {"residual": residual, "residual_scale": cfg.ppo.residual_scale}
-        learned = evaluate_episodes(eval_env, make_actor(result.policy, meta), seeds)
-        baseline = evaluate_episodes(eval_env, make_actor(None, None), seeds)
-    finally:
-        eval_env.close()
+    meta = {"residual": residual, "residual_scale": cfg.ppo.residual_scale}
+    rates = twin_success_rates(
+        spec_json_local,
+        plan,
+        cfg,
+        {"learned": make_actor(result.policy, meta), "baseline": make_actor(None, None)},
+    )
     return PolicyResult(
         method="physworld" if residual else "scratch_rl",
         checkpoint_path=result.checkpoint_path,
         env_steps=result.env_steps,
-        twin_success=float(np.mean([r["success"] for r in learned])),
-        baseline_twin_success=float(np.mean([r["success"] for r in baseline])),
+        twin_success=rates["learned"],
+        baseline_twin_success=rates["baseline"],
         curve=result.curve,
         seconds=time.time() - start,
         train=result,

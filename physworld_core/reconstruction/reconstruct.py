@@ -17,6 +17,9 @@ from physworld_core.reconstruction.tracking import TrackingConfig, track_target
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.scene import ScenePackage
 
+MIN_ALIGN_TILT_DEG = 0.25
+"""Below this, tilt is plane-fit noise (0.25° moves a point 0.5 m away by 2 mm, under the plane's own rms);
+re-expressing the scene would only run perception twice."""
 MAX_TILT_DEG = 15.0
 """A support plane tilted more than this from the calibrated vertical means bad extrinsics, not a slope."""
 
@@ -62,7 +65,7 @@ def reconstruct(
             "camera.json's cam_to_world"
         )
     R = gravity_alignment(normal)
-    if tilt > 1e-3:  # re-express everything in the gravity-aligned frame
+    if tilt > MIN_ALIGN_TILT_DEG:  # re-express everything in the gravity-aligned frame
         scene = ScenePackage(
             task_id=scene.task_id,
             rgb=scene.rgb,
