@@ -4,6 +4,6 @@ Only ``physworld_core.evaluation`` and benchmark scripts may import this package
 only through the scene package it renders.
 """
 
-from physworld_core.world.registry import FAMILIES, WorldFamily, get_family
+from physworld_core.world.registry import FAMILIES, WorldFamily, family_names, get_family
 
-__all__ = ["FAMILIES", "WorldFamily", "get_family"]
+__all__ = ["FAMILIES", "WorldFamily", "family_names", "get_family"]

@@ -278,6 +278,19 @@ class BinWorldEnv(TabletopEnv):
         return d
 
 
+def oracle(env: BinWorldEnv):
+    """Top-down grasp across the target's narrow side, carry over the bin's centre, release above the floor."""
+    from physworld_core.world.scripted import actor_pose, pick_and_place
+
+    t, b = env.layout.target, env.layout.bin
+    hx, hy, hz = t.half_size
+    yaw = t.yaw + (np.pi / 2 if hx > hy else 0.0)  # close across the narrow side of a box
+    # Fingertips 3 cm below the top (the palm must stay clear of a tall can), never below the centre.
+    centre = lambda: actor_pose(env.target_object)[0] + [0, 0, max(0.0, hz - 0.03)]
+    release = np.array([b.xy[0], b.xy[1], b.wall_height + hz + 0.02])
+    return pick_and_place(env, centre, yaw, release)
+
+
 FAMILY = register_family(
     WorldFamily(
         name="bin",
@@ -285,5 +298,6 @@ FAMILY = register_family(
         sample_layout=sample_layout,
         prompt_for=prompt_for,
         num_phrasings=len(_PHRASINGS),
+        oracle=oracle,
     )
 )

@@ -15,6 +15,9 @@ class WorldFamily:
     sample_layout: seed -> layout (all hidden truth: shapes, poses, masses, frictions, colours).
     prompt_for: (layout, phrasing index) -> natural-language instruction.
     num_phrasings: how many phrasings ``prompt_for`` knows.
+    oracle: world env (unwrapped) -> a zero-argument policy returning the next action; it may read any
+        privileged state. Proves the family solvable; never used by the pipeline.
+    oracle_control_mode: ManiSkill controller the oracle's actions are for.
     """
 
     name: str
@@ -22,6 +25,8 @@ class WorldFamily:
     sample_layout: Callable[[int], Any]
     prompt_for: Callable[[Any, int], str]
     num_phrasings: int
+    oracle: Callable[[Any], Callable[[], Any]] | None = None
+    oracle_control_mode: str = "pd_ee_delta_pose"
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -48,5 +53,22 @@ def get_family(name: str) -> WorldFamily:
         raise KeyError(f"unknown world family {name!r}; known: {', '.join(sorted(FAMILIES))}") from None
 
 
+_NOT_FAMILIES = frozenset({"registry", "palette", "scripted", "shapes"})
+
+
 def _load_builtin() -> None:
-    import physworld_core.world.bin  # noqa: F401  (registers on import)
+    """Import every family module of this package (each registers itself on import), so adding a family is
+    adding a file."""
+    import importlib
+    import pkgutil
+
+    import physworld_core.world as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in _NOT_FAMILIES and not info.name.startswith("_"):
+            importlib.import_module(f"physworld_core.world.{info.name}")
+
+
+def family_names() -> list[str]:
+    _load_builtin()
+    return sorted(FAMILIES)
