@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.learning import policies
-from assets.metadata import table_md
+from assets.metadata import gif_md, table_md
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
@@ -13,6 +13,9 @@ MIN_TRIALS = 10
 class EvaluationConfig(dg.Config):
     trials: int = MIN_TRIALS
     seed: int = 1000
+    record_trials: int = 2  # per method, rendered into the `rollouts` table for dataset export
+    record_width: int = 128
+    record_height: int = 128
 
 
 @dg.asset(
@@ -21,16 +24,23 @@ class EvaluationConfig(dg.Config):
     group_name="evaluation",
     kinds={"deltalake", "maniskill"},
     tags={"stage": "evaluation"},
-    description="Ground-truth success of physworld vs planner_only with noisy object observations (table `evaluations`).",
+    description=(
+        "Every method executed in the ground-truth world with noisy object observations: trial outcomes "
+        "(table `evaluations`) and recorded camera + state rollouts for export (table `rollouts`)."
+    ),
 )
 def evaluations(
     context: dg.AssetExecutionContext, config: EvaluationConfig, store: StoreResource
 ) -> dg.MaterializeResult:
+    from physworld_core.evaluation.rollouts import RecordConfig
     from physworld_core.evaluation.stage import run_evaluation_stage
     from physworld_core.evaluation.trials import TrialConfig
 
     result = run_evaluation_stage(
-        store.store(), context.partition_key, TrialConfig(trials=config.trials, seed=config.seed)
+        store.store(),
+        context.partition_key,
+        TrialConfig(trials=config.trials, seed=config.seed),
+        RecordConfig(config.record_trials, config.record_width, config.record_height),
     )
     summary = []
     for method, rate in result.success.items():
@@ -43,9 +53,21 @@ def evaluations(
                 "failures": ", ".join(f"{f}×{failures.count(f)}" for f in sorted(set(failures))) or "-",
             }
         )
+    clips = {}
+    for row in result.rollouts:
+        if row["video_uri"] and row["method"] not in clips:
+            from physworld_core.video.codec import decode_mp4
+
+            frames = decode_mp4(store.store().blobs.get_bytes(row["video_uri"]))
+            outcome = "success" if row["success"] else f"failed ({row['failure']})"
+            clips[f"rollout_{row['method']}"] = gif_md(
+                frames, row["fps"], f"{row['method']} trial {row['trial']}: {outcome}"
+            )
     return dg.MaterializeResult(
         metadata={
             **{f"success_{m}": v for m, v in result.success.items()},
+            "rollouts_recorded": len(result.rollouts),
+            **clips,
             **{f"reconstruction_{k}": v for k, v in result.reconstruction_error.items()},
             "results": table_md(summary),
             "seconds": result.seconds,

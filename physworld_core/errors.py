@@ -30,3 +30,7 @@ class TwinError(PhysworldError):
 
 class LakeError(PhysworldError):
     """A Delta table or blob could not be read or written."""
+
+
+class ExportError(PhysworldError):
+    """A dataset export cannot be made as asked (empty selection, bad filter, occupied destination)."""

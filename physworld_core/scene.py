@@ -78,6 +78,19 @@ class CameraSpec:
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
+    def resized(self, width: int, height: int) -> CameraSpec:
+        """The same camera (pose, field of view) rendering ``width`` × ``height`` pixels."""
+        sx, sy = width / self.width, height / self.height
+        return CameraSpec(
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=self.cx * sx,
+            cy=self.cy * sy,
+            width=int(width),
+            height=int(height),
+            cam_to_world=self.cam_to_world,
+        )
+
     @classmethod
     def from_dict(cls, data: dict, source: str = "camera.json") -> CameraSpec:
         missing = [k for k in ("fx", "fy", "cx", "cy", "width", "height") if k not in data]

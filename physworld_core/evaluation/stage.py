@@ -5,23 +5,28 @@ Only benchmark tasks have a ground truth; a user's capture has none, and the sta
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from physworld_core.errors import PhysworldError
+from physworld_core.evaluation.rollouts import RecordConfig, rollout_row
 from physworld_core.evaluation.trials import TrialConfig, run_trials
 from physworld_core.evaluation.worlds import BenchmarkTask
 from physworld_core.policy.plan import TaskPlan
+from physworld_core.sim.base_env import CONTROL_HZ
 from physworld_core.store import Store
 
 EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
+CONTROL_FPS = float(CONTROL_HZ)  # one recorded frame per control step
 
 
 @dataclass(frozen=True)
 class EvaluationResult:
     rows: list[dict]
+    rollouts: list[dict]
     success: dict[str, float]
     reconstruction_error: dict
     seconds: float
@@ -51,9 +56,17 @@ def reconstruction_error(store: Store, task_id: str, task: BenchmarkTask) -> dic
     }
 
 
-def run_evaluation_stage(store: Store, task_id: str, config: TrialConfig = TrialConfig()) -> EvaluationResult:
+def run_evaluation_stage(
+    store: Store,
+    task_id: str,
+    config: TrialConfig = TrialConfig(),
+    record: RecordConfig = RecordConfig(),
+) -> EvaluationResult:
+    """Run every method's trials; write the ``evaluations`` rows and, for the first ``record.trials`` trials
+    of each method, a ``rollouts`` row with the rendered camera stream (seen from the scene's camera)."""
     from physworld_core.policy.checkpoint import load_policy
     from physworld_core.policy.stage import load_policy_row
+    from physworld_core.scene import CameraSpec
 
     start = time.time()
     task_row = store.one_row("tasks", task_id)
@@ -63,15 +76,40 @@ def run_evaluation_stage(store: Store, task_id: str, config: TrialConfig = Trial
             "evaluate in (only benchmark tasks do)"
         )
     task = BenchmarkTask.parse(task_row["source"])
-    rows = []
+    camera = CameraSpec.from_dict(json.loads(store.one_row("scenes", task_id)["camera_json"]))
+    video_sample = int(store.one_row("reconstructions", task_id)["sample"])
+    rows, rollouts = [], []
     for method in EVALUATED_METHODS:
         policy_row = load_policy_row(store, task_id, method)
         plan = TaskPlan.from_json(policy_row["plan_json"])
         policy = meta = None
         if policy_row["checkpoint_uri"]:
             policy, meta = load_policy(store.blobs.local_path(policy_row["checkpoint_uri"]))
-        rows += [{"task_id": task_id, **r} for r in run_trials(task, method, plan, policy, meta, config)]
+        recordings = {}
+        trials = run_trials(task, method, plan, policy, meta, config, record, camera, recordings)
+        rows += [{"task_id": task_id, **r} for r in trials]
+        lineage = {"video_sample": video_sample, "policy_checkpoint_sha256": policy_row["checkpoint_sha256"]}
+        for k, recorder in sorted(recordings.items()):
+            trial = trials[k]
+            rollouts.append(
+                rollout_row(
+                    store,
+                    recorder,
+                    task_id=task_id,
+                    method=method,
+                    trial=k,
+                    success=trial["success"],
+                    failure=trial["failure"],
+                    fps=CONTROL_FPS,
+                    camera=camera.resized(record.width, record.height),
+                    prompt=task_row["prompt"],
+                    family=task_row["family"],
+                    lineage=lineage,
+                )
+            )
     error = reconstruction_error(store, task_id, task)
-    store.lake.write_partition("evaluations", rows, task_id)  # last: a failure above writes nothing
+    # Rows last (blobs are content-addressed, so a failure above leaves no half-written table).
+    store.lake.write_partition("rollouts", rollouts, task_id)
+    store.lake.write_partition("evaluations", rows, task_id)
     success = {m: float(np.mean([r["success"] for r in rows if r["method"] == m])) for m in EVALUATED_METHODS}
-    return EvaluationResult(rows, success, error, time.time() - start)
+    return EvaluationResult(rows, rollouts, success, error, time.time() - start)

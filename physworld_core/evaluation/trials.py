@@ -10,7 +10,7 @@ import functools
 import time
 from dataclasses import dataclass
 
-
+from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, run_episode
@@ -57,11 +57,24 @@ def run_trials(
     policy=None,
     meta: dict | None = None,
     config: TrialConfig = TrialConfig(),
+    record: RecordConfig | None = None,
+    camera=None,
+    recordings: dict[int, RolloutRecorder] | None = None,
 ) -> list[dict]:
-    """One row per trial, ready for the ``evaluations`` table."""
-    env = ObjectCentricTaskEnv(
-        functools.partial(make_world_env, task), plan, noise=config.noise, max_steps=config.max_steps
-    )
+    """One row per trial, ready for the ``evaluations`` table.
+
+    With ``record``, the first ``record.trials`` trials are rendered from ``camera`` (resized to the record
+    size) and their recorders are put in ``recordings`` by trial index."""
+    recording = record is not None and record.trials > 0 and recordings is not None
+    factory = functools.partial(make_world_env, task)
+    if recording:
+        factory = functools.partial(
+            make_world_env,
+            task,
+            camera=camera.resized(record.width, record.height) if camera is not None else None,
+            render_mode="rgb_array",
+        )
+    env = ObjectCentricTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
     act = make_actor(policy, meta)
     rows = []
     try:
@@ -70,7 +83,10 @@ def run_trials(
         path_end_ok = world.goal_contains_xy(plan.waypoints[-1][:2])  # the tracked path ends in it
         for k in range(config.trials):
             t0 = time.time()
-            result = run_episode(env, act, seed=config.seed + k)
+            recorder = RolloutRecorder() if recording and k < record.trials else None
+            result = run_episode(env, act, seed=config.seed + k, observer=recorder)
+            if recorder is not None:
+                recordings[k] = recorder
             rows.append(
                 {
                     "method": method,

@@ -198,6 +198,24 @@ _SPECS = (
         _col("final_distance", _F64),
         _col("seconds", _F64),
     ),
+    _table(
+        "rollouts",
+        ("task_id", "method", "trial"),
+        _col("method", _STR),
+        _col("trial", _I32),
+        _col("family", _STR, nullable=True),
+        _col("prompt", _STR),
+        _col("success", _BOOL),
+        _col("failure", _STR, nullable=True),
+        _col("frames", _I32),
+        _col("fps", _F64),
+        _col("data_uri", _STR),
+        _col("data_sha256", _STR),
+        _col("video_uri", _STR, nullable=True),
+        _col("video_sha256", _STR, nullable=True),
+        _col("camera_json", _STR, nullable=True),
+        _col("lineage_json", _STR),
+    ),
 )
 
 #: Registry of every lake table, by name. Add a table by declaring it above, not by mutating this dict.

@@ -139,13 +139,22 @@ class ObjectCentricTaskEnv(gym.Env):
 
 
 def run_episode(
-    env: ObjectCentricTaskEnv, act: Callable[[np.ndarray, np.ndarray], np.ndarray], seed: int
+    env: ObjectCentricTaskEnv,
+    act: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    seed: int,
+    observer: Callable[[gym.Env, np.ndarray], None] | None = None,
 ) -> dict:
-    """Roll one episode with ``act(obs, base_action) -> action``; report success, steps and final distance."""
+    """Roll one episode with ``act(obs, base_action) -> action``; report success, steps and final distance.
+
+    ``observer(world_env, action)``, if given, sees the simulator just before each action is applied (a
+    rollout recorder pairs every observed frame with the action taken from it, as LeRobot does)."""
     obs, info = env.reset(seed=seed)
     success, steps, ever_grasped = False, 0, False
     for steps in range(1, env.max_steps + 1):
-        obs, _, terminated, truncated, info = env.step(act(obs, info["base_action"]))
+        action = act(obs, info["base_action"])
+        if observer is not None:
+            observer(env.env, action)
+        obs, _, terminated, truncated, info = env.step(action)
         success = info["success"]
         ever_grasped |= info["grasped"]
         if terminated or truncated:

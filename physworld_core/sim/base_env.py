@@ -19,6 +19,8 @@ from physworld_core.robot import PANDA
 from physworld_core.scene import CameraSpec
 from physworld_core.sim.camera import look_at_camera, sapien_pose_matrix
 
+SIM_HZ, CONTROL_HZ = 100, 20  # physics and policy rates of every physworld env
+
 DEFAULT_CAMERA = look_at_camera(
     eye=(0.45, 0.0, 0.6), target=(0.0, 0.0, 0.0), width=128, height=128, fov_y_deg=58
 )
@@ -57,7 +59,7 @@ class TabletopEnv(BaseEnv):
         self.robot_pose = robot_pose
         kwargs.setdefault("control_mode", PANDA.control_mode)
         # State-only episodes need no renderer (faster, and no CUDA fallback warning on CPU machines).
-        renders = any(
+        renders = kwargs.get("render_mode") is not None or any(
             k in str(kwargs.get("obs_mode", "state")) for k in ("rgb", "depth", "sensor", "pointcloud")
         )
         kwargs.setdefault("render_backend", "cpu" if renders else "none")
@@ -68,7 +70,7 @@ class TabletopEnv(BaseEnv):
     def _default_sim_config(self):
         from mani_skill.utils.structs.types import SimConfig
 
-        return SimConfig(sim_freq=100, control_freq=20)
+        return SimConfig(sim_freq=SIM_HZ, control_freq=CONTROL_HZ)
 
     @property
     def _default_sensor_configs(self):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from fractions import Fraction
+from typing import Self
 
 import av
 import numpy as np
@@ -51,27 +52,71 @@ def encode_mp4(frames: np.ndarray, fps: float, *, crf: int = 18, preset: str = "
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     if not 0 <= crf <= 51:
         raise ValueError(f"crf must lie in [0, 51], got {crf}")
-    num_frames, height, width, _ = frames.shape
-    padded = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    rate = Fraction(fps).limit_denominator(1001)
     buffer = io.BytesIO()
-    try:
-        with av.open(buffer, mode="w", format="mp4") as container:
-            container.metadata[SIZE_TAG] = f"physworld size={width}x{height} frames={num_frames}"
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height = padded.shape[2], padded.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": preset}
+    with Mp4Writer(buffer, fps, frames.shape[2], frames.shape[1], crf=crf, preset=preset) as writer:
+        writer.write(frames)
+    return buffer.getvalue()
+
+
+class Mp4Writer:
+    """Stream frames into an H.264 (yuv420p) mp4 without holding the whole clip in memory (exports
+    concatenate hundreds of episodes into one file). Odd sizes are padded by edge replication; the true size
+    and frame count are recorded in the container's metadata for :func:`decode_mp4`."""
+
+    def __init__(self, target, fps: float, width: int, height: int, *, crf: int = 18, preset: str = "medium"):
+        if not (np.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        self.target, self.fps, self.width, self.height = target, fps, int(width), int(height)
+        self.crf, self.preset = crf, preset
+        self.frames = 0
+
+    def __enter__(self) -> Self:
+        try:
+            self._container = av.open(self.target, mode="w", format="mp4")
+            self._stream = self._container.add_stream(
+                "libx264", rate=Fraction(self.fps).limit_denominator(1001)
+            )
+            self._stream.width, self._stream.height = (
+                self.width + self.width % 2,
+                self.height + self.height % 2,
+            )
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self.crf), "preset": self.preset}
+        except av.FFmpegError as exc:
+            raise VideoError(f"cannot open an H.264 encoder for {self.width}x{self.height}: {exc}") from None
+        return self
+
+    def write(self, frames: np.ndarray) -> None:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
+            raise ValueError(
+                f"Mp4Writer expects uint8 frames of {self.height}x{self.width}x3, got {frames.dtype} {frames.shape}"
+            )
+        padded = np.pad(frames, ((0, 0), (0, self.height % 2), (0, self.width % 2), (0, 0)), mode="edge")
+        try:
             for frame in padded:
-                for packet in stream.encode(
+                for packet in self._stream.encode(
                     av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
                 ):
-                    container.mux(packet)
-            for packet in stream.encode():  # flush delayed (B-)frames so none is lost
-                container.mux(packet)
-    except av.FFmpegError as exc:
-        raise VideoError(f"H.264 encoding of {num_frames} frames of {width}x{height} failed: {exc}") from None
-    return buffer.getvalue()
+                    self._container.mux(packet)
+        except av.FFmpegError as exc:
+            raise VideoError(f"H.264 encoding of {self.width}x{self.height} frames failed: {exc}") from None
+        self.frames += len(frames)
+
+    def __exit__(self, exc_type, exc_value, tb) -> None:
+        try:
+            if exc_type is None:
+                if self.frames == 0:
+                    raise ValueError("encode_mp4 got zero frames")
+                self._container.metadata[SIZE_TAG] = (
+                    f"physworld size={self.width}x{self.height} frames={self.frames}"
+                )
+                for packet in self._stream.encode():  # flush delayed (B-)frames so none is lost
+                    self._container.mux(packet)
+        except av.FFmpegError as exc:
+            raise VideoError(f"H.264 encoding of {self.frames} frames failed: {exc}") from None
+        finally:
+            self._container.close()
 
 
 def decode_mp4(data: bytes) -> np.ndarray:

@@ -17,6 +17,7 @@ EXPECTED_KEYS = {
     "twins": ("task_id",),
     "policies": ("task_id", "method"),
     "evaluations": ("task_id", "method", "trial"),
+    "rollouts": ("task_id", "method", "trial"),
 }
 
 

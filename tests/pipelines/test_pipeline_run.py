@@ -13,10 +13,19 @@ TINY = {
         "policies": {
             "config": {"total_env_steps": 256, "num_envs": 1, "async_envs": False, "eval_episodes": 2}
         },
-        "evaluations": {"config": {"trials": 2}},
+        "evaluations": {"config": {"trials": 2, "record_trials": 1, "record_width": 64, "record_height": 64}},
     }
 }
-TABLES = ("scenes", "videos", "video_scores", "reconstructions", "twins", "policies", "evaluations")
+TABLES = (
+    "scenes",
+    "videos",
+    "video_scores",
+    "reconstructions",
+    "twins",
+    "policies",
+    "evaluations",
+    "rollouts",
+)
 
 
 @pytest.fixture()
@@ -46,6 +55,7 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
         "twins": 1,
         "policies": 3,
         "evaluations": 6,
+        "rollouts": 3,
     }
     materialized = {
         e.asset_key.to_user_string()
@@ -56,7 +66,16 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
     }
-    assert set(TABLES) - {"video_scores"} <= materialized
+    assert set(TABLES) - {"video_scores", "rollouts"} <= materialized
+    rollouts = store.lake.read_partition("rollouts", "bin-0003")
+    for row in rollouts.iter_rows(named=True):  # every recorded frame has its action and its picture
+        from physworld_core.evaluation.rollouts import load_arrays
+        from physworld_core.video.codec import decode_mp4
+
+        arrays = load_arrays(store.blobs.get_bytes(row["data_uri"]))
+        frames = decode_mp4(store.blobs.get_bytes(row["video_uri"]))
+        assert len(arrays["action"]) == len(arrays["state"]) == len(frames) == row["frames"]
+        assert frames.shape[1:] == (64, 64, 3)
     scores = store.lake.read_partition("video_scores", "bin-0003")
     assert scores["selected"].sum() == 1 and scores["feasibility"].max() > 0.5
     twins_check = [
