@@ -20,7 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("task_id")
     run.add_argument("--env-steps", type=int, default=16384)
     run.add_argument("--trials", type=int, default=10)
+    export = sub.add_parser("export", help="write a dataset from the lake (no Dagster run needed)")
+    export.add_argument("kind", choices=("lerobot", "videos"))
+    export.add_argument("--out", help="local folder or s3:// prefix (default: <lake>/exports/<kind>/<hash>)")
+    export.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="filter, repeatable: task_id=bin-0003, family=bin, method=physworld, success=true, trial=0,1",
+    )
+    export.add_argument("--since", help="only rows written at or after this ISO time")
+    export.add_argument("--until", help="only rows written before this ISO time")
+    export.add_argument("--min-feasibility", type=float, default=0.0, help="videos: drop clips below this")
+    export.add_argument("--sources", default="rollouts,generated", help="videos: rollouts, generated or both")
+    export.add_argument("--shard-size", type=int, default=256, help="videos: clips per tar shard")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return _export(args)
 
     import dagster as dg
 
@@ -60,6 +77,42 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     return 0 if result.success else 1
+
+
+def _export(args) -> int:
+    """Exports read the lake directly: they need no Dagster instance."""
+    import time
+
+    from physworld_core.errors import PhysworldError
+    from pipelines.resources import resources_for
+
+    store = resources_for(os.environ.get("PHYSWORLD_ENV", "local"), os.environ.get("PHYSWORLD_LAKE"))[
+        "store"
+    ].store()
+    start = time.perf_counter()
+    try:
+        from physworld_core.export.selection import Selection
+
+        selection = Selection.parse(args.where, args.since, args.until)
+        if args.kind == "lerobot":
+            from physworld_core.export.lerobot import export_lerobot
+
+            result = export_lerobot(store, args.out, selection)
+        else:
+            from physworld_core.export.video_set import VideoSetConfig, export_video_set
+
+            config = VideoSetConfig(tuple(args.sources.split(",")), args.min_feasibility, args.shard_size)
+            result = export_video_set(store, args.out, selection, config)
+    except PhysworldError as exc:
+        print(f"physworld export: {exc}", file=sys.stderr)
+        return 2
+    state = "written" if result.written else "unchanged (same selection already exported)"
+    print(f"{args.kind} export {state}: {result.uri}")
+    print(
+        f"  {result.summary}; {len(result.files)} files, {result.bytes / 2**20:.2f} MB, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    return 0
 
 
 if __name__ == "__main__":

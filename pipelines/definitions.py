@@ -6,12 +6,12 @@ import os
 
 import dagster as dg
 
-from assets import evaluation, learning, reconstruction, scenes, video
-from pipelines.jobs import nightly_generation, physworld_job
+from assets import evaluation, export, learning, reconstruction, scenes, video
+from pipelines.jobs import export_job, nightly_generation, physworld_job
 from pipelines.resources import resources_for
 from pipelines.sensors import inbox_sensor
 
-ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation)
+ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation, export)
 
 
 def build_definitions(env_name: str | None = None) -> dg.Definitions:
@@ -19,7 +19,7 @@ def build_definitions(env_name: str | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
         asset_checks=dg.load_asset_checks_from_modules(list(ASSET_MODULES)),
-        jobs=[physworld_job],
+        jobs=[physworld_job, export_job],
         schedules=[nightly_generation],
         sensors=[inbox_sensor],
         resources=resources_for(env_name, local_lake=os.environ.get("PHYSWORLD_LAKE")),

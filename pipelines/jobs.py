@@ -12,6 +12,12 @@ physworld_job = dg.define_asset_job(
     description="Scene → video → reconstruction → twin → policy → ground-truth evaluation, for one task.",
 )
 
+export_job = dg.define_asset_job(
+    "export",
+    selection=dg.AssetSelection.groups("export"),
+    description="LeRobot dataset and video-model training set from everything evaluated so far.",
+)
+
 
 @dg.schedule(
     job=physworld_job,

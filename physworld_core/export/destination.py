@@ -49,6 +49,16 @@ def _fs(uri: str, storage_options: dict | None) -> tuple[fsspec.AbstractFileSyst
     return fsspec.filesystem("file"), str(Path(uri).resolve())
 
 
+def default_destination(
+    store, out_uri: str | None, kind: str, fingerprint: str, storage_options: dict | None
+) -> tuple[str, dict | None]:
+    """``out_uri`` as given, or ``<lake root>/exports/<kind>/<fingerprint[:16]>`` with the lake's credentials."""
+    if out_uri is not None:
+        return out_uri, storage_options
+    options = storage_options if storage_options is not None else store.lake.storage_options
+    return f"{store.lake.root.rstrip('/')}/exports/{kind}/{fingerprint[:16]}", options
+
+
 def existing_fingerprint(uri: str, storage_options: dict | None = None) -> str | None:
     """The fingerprint of the export at ``uri``; None when nothing is there. Raises when ``uri`` holds files
     that are not a physworld export."""

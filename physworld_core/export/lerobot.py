@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from physworld_core.errors import ExportError
 from physworld_core.evaluation.rollouts import ENV_STATE_NAMES, STATE_NAMES, load_arrays
-from physworld_core.export.destination import ExportResult, write_export
+from physworld_core.export.destination import ExportResult, default_destination, write_export
 from physworld_core.export.selection import Selection
 
 CODEBASE_VERSION = "v3.0"
@@ -75,13 +75,14 @@ def fingerprint(rows: list[dict], config: LeRobotExportConfig) -> str:
 
 def export_lerobot(
     store,
-    out_uri: str,
+    out_uri: str | None,
     selection: Selection = Selection(),
     config: LeRobotExportConfig = LeRobotExportConfig(),
     storage_options: dict | None = None,
     progress: bool = True,
 ) -> ExportResult:
-    """Export the selected rollouts as a LeRobot v3.0 dataset at ``out_uri`` (local path or ``s3://``).
+    """Export the selected rollouts as a LeRobot v3.0 dataset at ``out_uri`` (local path or ``s3://``;
+    ``None``: ``<lake>/exports/lerobot/<fingerprint>``, so every distinct selection has its own home).
 
     Raises:
         ExportError: empty selection, unknown filter column, mixed feature shapes, or ``out_uri`` holds
@@ -98,9 +99,11 @@ def export_lerobot(
         values = {r[key] for r in rows}
         if len(values) > 1:
             raise ExportError(f"the selection mixes {key} values ({len(values)} distinct); filter to one")
+    digest = fingerprint(rows, config)
+    out_uri, storage_options = default_destination(store, out_uri, "lerobot", digest, storage_options)
     return write_export(
         out_uri,
-        fingerprint(rows, config),
+        digest,
         lambda root: _build(store, rows, root, config, progress),
         storage_options,
         describe={"format": f"lerobot {CODEBASE_VERSION}", **selection.describe()},

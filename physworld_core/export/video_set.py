@@ -23,7 +23,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from physworld_core.errors import ExportError
-from physworld_core.export.destination import ExportResult, write_export
+from physworld_core.export.destination import ExportResult, default_destination, write_export
 from physworld_core.export.selection import Selection
 
 SOURCES = ("rollouts", "generated")
@@ -135,19 +135,23 @@ def _task_success(store) -> dict[str, bool]:
 
 def export_video_set(
     store,
-    out_uri: str,
+    out_uri: str | None,
     selection: Selection = Selection(),
     config: VideoSetConfig = VideoSetConfig(),
     storage_options: dict | None = None,
     progress: bool = True,
 ) -> ExportResult:
-    """Write the selected clips as tar shards + ``manifest.json`` at ``out_uri`` (local or ``s3://``)."""
+    """Write the selected clips as tar shards + ``manifest.json`` at ``out_uri`` (local or ``s3://``;
+    ``None``: ``<lake>/exports/videos/<fingerprint>``)."""
     clips = select_clips(store, selection, config)
     digest = hashlib.sha256(f"{FORMAT}:{config}".encode())
     for c in clips:
         digest.update(
             f"{c['key']}|{c['video_sha256']}|{c['caption']}|{c['feasibility']}|{c['success']}\n".encode()
         )
+    out_uri, storage_options = default_destination(
+        store, out_uri, "videos", digest.hexdigest(), storage_options
+    )
     return write_export(
         out_uri,
         digest.hexdigest(),

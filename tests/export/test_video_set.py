@@ -37,7 +37,7 @@ def test_shards_hold_captioned_scored_clips(export_store, tmp_path):
         r["sample"]: r["feasibility"]
         for r in export_store.lake.read_partition("video_scores", "bin-0003").to_dicts()
     }
-    for key, parts in samples.items():
+    for parts in samples.values():
         assert set(parts) == {"mp4", "txt", "json"}
         meta = json.loads(parts["json"])
         assert parts["txt"].decode() == prompt == meta["caption"]

@@ -1,0 +1,103 @@
+"""Exports: datasets for training robot policies (LeRobot v3) and video models, built from the lake."""
+
+import dagster as dg
+
+from assets.evaluation import evaluations
+from assets.metadata import gif_md, table_md
+from assets.reconstruction import reconstructions
+from pipelines.resources import StoreResource
+
+
+class LeRobotExportAssetConfig(dg.Config):
+    out: str | None = None  # default: <lake>/exports/lerobot/<fingerprint>
+    where: list[str] = ["success=true"]  # column=value filters on the `rollouts` table
+    since: str | None = None
+    until: str | None = None
+
+
+class VideoSetAssetConfig(dg.Config):
+    out: str | None = None  # default: <lake>/exports/videos/<fingerprint>
+    where: list[str] = []
+    sources: list[str] = ["rollouts", "generated"]
+    min_feasibility: float = 0.5
+    samples_per_shard: int = 256
+
+
+def _result_metadata(result, seconds: float) -> dict:
+    mb = result.bytes / 2**20
+    return {
+        "uri": dg.MetadataValue.path(result.uri),
+        "fingerprint": result.fingerprint,
+        "written": result.written,
+        "files": len(result.files),
+        "size_mb": round(mb, 3),
+        "seconds": round(seconds, 2),
+        "summary": table_md([result.summary]),
+    }
+
+
+@dg.asset(
+    deps=[evaluations],
+    group_name="export",
+    kinds={"parquet", "video"},
+    tags={"stage": "export"},
+    description=(
+        "A LeRobot v3.0 dataset (parquet + mp4) of the recorded rollouts matching the filters, across all "
+        "tasks; re-materializing with the same selection writes nothing."
+    ),
+)
+def lerobot_dataset(
+    context: dg.AssetExecutionContext, config: LeRobotExportAssetConfig, store: StoreResource
+) -> dg.MaterializeResult:
+    import time
+
+    from physworld_core.export.lerobot import export_lerobot
+    from physworld_core.export.selection import Selection
+
+    start = time.perf_counter()
+    s = store.store()
+    result = export_lerobot(s, config.out, Selection.parse(config.where, config.since, config.until))
+    context.log.info(f"LeRobot dataset {'written' if result.written else 'unchanged'} at {result.uri}")
+    return dg.MaterializeResult(metadata=_result_metadata(result, time.perf_counter() - start))
+
+
+@dg.asset(
+    deps=[evaluations, reconstructions],
+    group_name="export",
+    kinds={"video"},
+    tags={"stage": "export"},
+    description=(
+        "Captioned clips for video-model training: simulated rollouts and generated videos above a physics "
+        "feasibility threshold, in WebDataset tar shards with a manifest."
+    ),
+)
+def video_training_set(
+    context: dg.AssetExecutionContext, config: VideoSetAssetConfig, store: StoreResource
+) -> dg.MaterializeResult:
+    import io
+    import tarfile
+    import time
+
+    from physworld_core.export.selection import Selection
+    from physworld_core.export.video_set import VideoSetConfig, export_video_set
+
+    start = time.perf_counter()
+    s = store.store()
+    result = export_video_set(
+        s,
+        config.out,
+        Selection.parse(config.where),
+        VideoSetConfig(tuple(config.sources), config.min_feasibility, config.samples_per_shard),
+    )
+    metadata = _result_metadata(result, time.perf_counter() - start)
+    first_shard = next(f for f in result.files if f.endswith(".tar"))
+    if not result.uri.startswith("s3://"):  # a preview of the first clip, read back from the shard
+        from pathlib import Path
+
+        from physworld_core.video.codec import decode_mp4
+
+        with tarfile.open(fileobj=io.BytesIO((Path(result.uri) / first_shard).read_bytes())) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith(".mp4"))
+            frames = decode_mp4(tar.extractfile(member).read())
+        metadata["first_clip"] = gif_md(frames, 10.0, member.name)
+    return dg.MaterializeResult(metadata=metadata)
