@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian bookworm machine (run as root, or with sudo available):
-#   1. system packages ManiSkill/SAPIEN need: libvulkan1 + Mesa >= 25 lavapipe (bookworm-backports when the
-#      installed Mesa is older), libusb for open3d-style tooling, ffmpeg-free video through PyAV wheels;
+#   1. system packages: what ManiSkill/SAPIEN need (libvulkan1 + Mesa >= 25 lavapipe, from bookworm-backports
+#      when the installed Mesa is older), libusb for open3d-style tooling, Chromium for the browser test of
+#      `make ui`; video goes through PyAV wheels (no system ffmpeg);
 #   2. a .venv with torch==2.13.0 (the local CPU wheel) and the project installed editable.
 # Re-running is cheap: each step checks first and skips what is already done.
 set -euo pipefail
@@ -13,7 +14,7 @@ apt_updated=0
 apt_update() { if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi; }
 
 need_pkgs=()
-for pkg in libvulkan1 libusb-1.0-0 libegl1 libgl1 ${PHYSWORLD_EXTRA_APT:-}; do
+for pkg in libvulkan1 libusb-1.0-0 libegl1 libgl1 chromium ${PHYSWORLD_EXTRA_APT:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

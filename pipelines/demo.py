@@ -98,20 +98,26 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
         ("prompt", store.one_row("tasks", task_id)["prompt"]),
         (
             "video frames",
-            f"{video['num_frames']} @ {video['fps']:.0f} fps (sample {video['sample']} of {videos.height}, "
-            f"physics feasibility {recon['feasibility']['score']:.2f})",
+            (
+                f"{video['num_frames']} @ {video['fps']:.0f} fps (sample {video['sample']} of {videos.height}, "
+                f"physics feasibility {recon['feasibility']['score']:.2f})"
+            ),
         ),
         (
             "reconstruction error",
-            f"target {truth_error['target_position_mm']:.1f} mm (height "
-            f"{truth_error['target_height_mm']:.1f} mm), container "
-            f"{truth_error['container_position_mm']:.1f} mm vs truth; tracking "
-            f"{track.get('mean_mm', float('nan')):.1f} mm mean vs rendered motion",
+            (
+                f"target {truth_error['target_position_mm']:.1f} mm (height "
+                f"{truth_error['target_height_mm']:.1f} mm), container "
+                f"{truth_error['container_position_mm']:.1f} mm vs truth; tracking "
+                f"{track.get('mean_mm', float('nan')):.1f} mm mean vs rendered motion"
+            ),
         ),
         (
             "twin success",
-            f"physworld {twin_success['physworld']:.0%}, planner_only {twin_success['planner_only']:.0%} "
-            f"({steps} PPO env steps)",
+            (
+                f"physworld {twin_success['physworld']:.0%}, planner_only {twin_success['planner_only']:.0%} "
+                f"({steps} PPO env steps)"
+            ),
         ),
         ("ground truth physworld", f"{gt['physworld']:.0%} of {n['physworld']} trials"),
         ("ground truth planner_only", f"{gt['planner_only']:.0%} of {n['planner_only']} trials"),
