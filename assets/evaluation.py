@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.learning import policies
-from assets.metadata import gif_md, table_md
+from assets.metadata import OWNERS, gif_md, table_md
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
@@ -19,6 +19,7 @@ class EvaluationConfig(dg.Config):
 
 
 @dg.asset(
+    owners=OWNERS,
     partitions_def=tasks_partitions,
     deps=[policies],
     group_name="evaluation",

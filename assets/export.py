@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.evaluation import evaluations
-from assets.metadata import gif_md, table_md
+from assets.metadata import OWNERS, gif_md, table_md
 from assets.reconstruction import reconstructions
 from pipelines.resources import StoreResource
 
@@ -37,6 +37,7 @@ def _result_metadata(result, seconds: float) -> dict:
 
 
 @dg.asset(
+    owners=OWNERS,
     deps=[evaluations],
     group_name="export",
     kinds={"parquet", "video"},
@@ -56,12 +57,15 @@ def lerobot_dataset(
 
     start = time.perf_counter()
     s = store.store()
-    result = export_lerobot(s, config.out, Selection.parse(config.where, config.since, config.until))
+    result = export_lerobot(
+        s, config.out, Selection.parse(config.where, config.since, config.until), log_fn=context.log.info
+    )
     context.log.info(f"LeRobot dataset {'written' if result.written else 'unchanged'} at {result.uri}")
     return dg.MaterializeResult(metadata=_result_metadata(result, time.perf_counter() - start))
 
 
 @dg.asset(
+    owners=OWNERS,
     deps=[evaluations, reconstructions],
     group_name="export",
     kinds={"video"},
@@ -88,6 +92,7 @@ def video_training_set(
         config.out,
         Selection.parse(config.where),
         VideoSetConfig(tuple(config.sources), config.min_feasibility, config.samples_per_shard),
+        log_fn=context.log.info,
     )
     metadata = _result_metadata(result, time.perf_counter() - start)
     first_shard = next(f for f in result.files if f.endswith(".tar"))

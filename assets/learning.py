@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.metadata import curve_plot_md
+from assets.metadata import OWNERS, curve_plot_md
 from assets.reconstruction import twins
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -17,6 +17,7 @@ class PolicyConfig(dg.Config):
 
 
 @dg.asset(
+    owners=OWNERS,
     partitions_def=tasks_partitions,
     deps=[twins],
     group_name="learning",

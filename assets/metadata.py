@@ -8,6 +8,9 @@ import io
 import dagster as dg
 import numpy as np
 
+#: Who answers for the assets (shown in the catalog; a team handle, per Dagster's owner format).
+OWNERS = ["team:physworld"]
+
 
 def image_md(
     images: list[np.ndarray], captions: list[str] | None = None, height: int = 160

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from assets.metadata import table_md
+from assets.metadata import OWNERS, image_md, table_md
 from assets.video import videos
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -14,6 +14,7 @@ MIN_FEASIBILITY = 0.3
 
 
 @dg.asset(
+    owners=OWNERS,
     partitions_def=tasks_partitions,
     deps=[videos],
     group_name="reconstruction",
@@ -92,6 +93,7 @@ def video_physically_feasible(
 
 
 @dg.asset(
+    owners=OWNERS,
     partitions_def=tasks_partitions,
     deps=[reconstructions],
     group_name="reconstruction",
@@ -100,9 +102,15 @@ def video_physically_feasible(
     description="The physical twin: ManiSkill scene spec with convex collisions and estimated physics (table `twins`).",
 )
 def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
-    from physworld_core.twin.stage import run_twin_stage
+    from physworld_core.ingest import load_scene
+    from physworld_core.twin.stage import render_twin, run_twin_stage
 
-    result = run_twin_stage(store.store(), context.partition_key)
+    s = store.store()
+    result = run_twin_stage(s, context.partition_key)
+    side_by_side = image_md(
+        [load_scene(s, context.partition_key).rgb, render_twin(s, result.spec)],
+        ["input frame", "twin seen from the input camera"],
+    )
     objects = [
         {
             "name": o.name,
@@ -121,6 +129,7 @@ def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materia
             "max_drift_mm": 1000 * result.settle.max_drift_m,
             "objects": table_md(objects),
             "table_height_m": result.spec.table_height,
+            "input_vs_twin": side_by_side,
             "seconds": result.seconds,
         }
     )

@@ -3,12 +3,13 @@
 import dagster as dg
 import numpy as np
 
-from assets.metadata import image_md
+from assets.metadata import OWNERS, image_md
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
 
 @dg.asset(
+    owners=OWNERS,
     partitions_def=tasks_partitions,
     group_name="scenes",
     kinds={"deltalake", "maniskill"},

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from assets.metadata import image_md, table_md
+from assets.metadata import OWNERS, gif_md, image_md, table_md
 from assets.scenes import scenes
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -19,6 +19,7 @@ class VideoConfig(dg.Config):
 
 
 @dg.asset(
+    owners=OWNERS,
     partitions_def=tasks_partitions,
     deps=[scenes],
     group_name="generation",
@@ -62,6 +63,7 @@ def videos(
             "samples_passing_checks": len(result.passing),
             "checks_per_sample": table_md(samples),
             "video_uri": dg.MetadataValue.path(result.rows[first]["video_uri"]),
+            "clip": gif_md(frames, result.videos[first].fps, f"sample {first}"),
             "first_middle_last": image_md(
                 [frames[0], frames[len(frames) // 2], frames[-1]],
                 [f"sample {first} first", "middle", "last"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def export_lerobot(
     config: LeRobotExportConfig = LeRobotExportConfig(),
     storage_options: dict | None = None,
     progress: bool = True,
+    log_fn: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Export the selected rollouts as a LeRobot v3.0 dataset at ``out_uri`` (local path or ``s3://``;
     ``None``: ``<lake>/exports/lerobot/<fingerprint>``, so every distinct selection has its own home).
@@ -104,7 +106,7 @@ def export_lerobot(
     return write_export(
         out_uri,
         digest,
-        lambda root: _build(store, rows, root, config, progress),
+        lambda root: _build(store, rows, root, config, progress, log_fn),
         storage_options,
         describe={"format": f"lerobot {CODEBASE_VERSION}", **selection.describe()},
     )
@@ -124,7 +126,9 @@ class _FilePacker:
         return divmod(self.index, self.chunks_size)
 
 
-def _build(store, rows: list[dict], root: Path, config: LeRobotExportConfig, progress: bool) -> dict:
+def _build(
+    store, rows: list[dict], root: Path, config: LeRobotExportConfig, progress: bool, log_fn=None
+) -> dict:
     from physworld_core.video.codec import Mp4Writer, decode_mp4
 
     fps = float(rows[0]["fps"])
@@ -223,6 +227,8 @@ def _build(store, rows: list[dict], root: Path, config: LeRobotExportConfig, pro
                 frames[:: max(1, n // 10)]
             )  # subsampled, as LeRobot
             offset += n
+            if log_fn and (episode_index + 1) % max(1, len(rows) // 10) == 0:
+                log_fn(f"lerobot export: {episode_index + 1}/{len(rows)} episodes, {offset} frames")
     finally:
         if video_writer is not None:
             video_writer.__exit__(None, None, None)

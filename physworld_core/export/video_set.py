@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,7 @@ def export_video_set(
     config: VideoSetConfig = VideoSetConfig(),
     storage_options: dict | None = None,
     progress: bool = True,
+    log_fn: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Write the selected clips as tar shards + ``manifest.json`` at ``out_uri`` (local or ``s3://``;
     ``None``: ``<lake>/exports/videos/<fingerprint>``)."""
@@ -155,7 +157,7 @@ def export_video_set(
     return write_export(
         out_uri,
         digest.hexdigest(),
-        lambda root: _build(store, clips, root, config, progress),
+        lambda root: _build(store, clips, root, config, progress, log_fn),
         storage_options,
         describe={"format": FORMAT, **selection.describe(), "config": repr(config)},
     )
@@ -167,7 +169,7 @@ def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _build(store, clips: list[dict], root: Path, config: VideoSetConfig, progress: bool) -> dict:
+def _build(store, clips: list[dict], root: Path, config: VideoSetConfig, progress: bool, log_fn=None) -> dict:
     shards = []
     bar = tqdm(total=len(clips), desc="video set export", unit="clip", disable=not progress)
     for start in range(0, len(clips), config.samples_per_shard):
@@ -180,6 +182,8 @@ def _build(store, clips: list[dict], root: Path, config: VideoSetConfig, progres
                 _member(tar, f"{clip['key']}.txt", clip["caption"].encode())
                 _member(tar, f"{clip['key']}.json", json.dumps(meta, sort_keys=True).encode())
                 bar.update(1)
+        if log_fn:
+            log_fn(f"video set export: shard {name} ({start + len(batch)}/{len(clips)} clips)")
         data = (root / name).read_bytes()
         shards.append(
             {

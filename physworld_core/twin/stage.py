@@ -22,6 +22,19 @@ class TwinStageResult:
     seconds: float
 
 
+def render_twin(store: Store, spec: TwinSpec) -> np.ndarray:
+    """The twin as the input camera sees it (arm tucked, as at capture): set beside the input frame, a person
+    sees at once whether objects are where, and as big as, the photo says."""
+    from physworld_core.twin.factory import make_twin_env
+
+    env = make_twin_env(localize(store, spec).to_json(), obs_mode="rgb", robot_pose="capture")
+    try:
+        obs, _ = env.reset(seed=0)
+        return obs["sensor_data"]["scene_camera"]["rgb"][0].cpu().numpy().astype(np.uint8)
+    finally:
+        env.close()
+
+
 def localize(store: Store, spec: TwinSpec) -> TwinSpec:
     """Mesh URIs → local cached files, for SAPIEN (which reads from disk)."""
     return spec.map_uris(lambda uri: str(store.blobs.local_path(uri)))

@@ -96,7 +96,7 @@ def ui(tmp_path_factory):
         [sys.executable, "-m", "pipelines.ui"],
         cwd=REPO,
         env={**env, "PHYSWORLD_UI_PORT": str(port)},
-        stdout=open(root / "ui.log", "wb"),
+        stdout=open(root / "ui.log", "wb"),  # noqa: SIM115 - the server writes it until teardown
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
