@@ -18,14 +18,25 @@ class OracleResult:
     info: dict
 
 
-def run_oracle(task: BenchmarkTask, episode_seed: int = 0, hold_steps: int = 10) -> OracleResult:
+def run_oracle(
+    task: BenchmarkTask,
+    episode_seed: int = 0,
+    hold_steps: int = 10,
+    observer=None,
+    camera=None,
+) -> OracleResult:
     """One oracle episode. Success must hold for ``hold_steps`` consecutive steps (or at the time limit):
-    a can that bounces out of the bin a moment after "entering" it is not a success."""
+    a can that bounces out of the bin a moment after "entering" it is not a success.
+
+    ``observer(env, action)`` sees every step before the action is applied (a
+    :class:`~physworld_core.evaluation.rollouts.RolloutRecorder` turns oracle episodes into scripted
+    demonstrations); with ``camera`` the world renders from it."""
     family = get_family(task.family)
     if family.oracle is None:
         raise ValueError(f"world family {task.family!r} has no oracle")
     start = time.perf_counter()
-    env = make_world_env(task, control_mode=family.oracle_control_mode)
+    render = {"camera": camera, "render_mode": "rgb_array"} if camera is not None else {}
+    env = make_world_env(task, control_mode=family.oracle_control_mode, **render)
     try:
         env.reset(seed=episode_seed)
         world = env.unwrapped
@@ -33,7 +44,10 @@ def run_oracle(task: BenchmarkTask, episode_seed: int = 0, hold_steps: int = 10)
         held, info, steps = 0, {}, 0
         limit = env.spec.max_episode_steps or 200
         for steps in range(1, limit + 1):
-            _, _, _, _, info = env.step(policy())
+            action = policy()
+            if observer is not None:
+                observer(env, action)
+            _, _, _, _, info = env.step(action)
             held = held + 1 if bool(info["success"][0]) else 0
             if held >= hold_steps:
                 break
