@@ -64,6 +64,7 @@ def evaluations(
             clips[f"rollout_{row['method']}"] = gif_md(
                 frames, row["fps"], f"{row['method']} trial {row['trial']}: {outcome}"
             )
+            clips[f"rollout_{row['method']}_uri"] = dg.MetadataValue.path(row["video_uri"])
     return dg.MaterializeResult(
         metadata={
             **{f"success_{m}": v for m, v in result.success.items()},

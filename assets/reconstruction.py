@@ -130,6 +130,7 @@ def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materia
             "objects": table_md(objects),
             "table_height_m": result.spec.table_height,
             "input_vs_twin": side_by_side,
+            "spec_uri": dg.MetadataValue.path(s.one_row("twins", context.partition_key)["spec_uri"]),
             "seconds": result.seconds,
         }
     )
