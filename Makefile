@@ -18,8 +18,11 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) bench/env_steps.py
-	$(PY) bench/bin_family.py --seeds $(or $(BENCH_SEEDS),20-39) --env-steps $(or $(BENCH_ENV_STEPS),0)
+	$(PY) -m bench.env_steps
+	$(PY) -m bench.oracles --seeds 0-19
+	$(PY) -m bench.bin_family --seeds $(or $(BENCH_SEEDS),20-39) --env-steps $(or $(BENCH_ENV_STEPS),0)
+	$(PY) -m bench.video_samples --seeds 40-59 --trials 3
+	$(PY) -m bench.export --episodes 100
 
 ui: setup
 	@mkdir -p $(DAGSTER_HOME) && cp infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml

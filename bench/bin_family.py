@@ -1,7 +1,7 @@
 """Per-seed ground-truth success of the pipeline on the bin family (no Dagster; the same core stages).
 
-    .venv/bin/python bench/bin_family.py --seeds 20-29 --env-steps 0      # planner_only only (fast)
-    .venv/bin/python bench/bin_family.py --seeds 20-22 --env-steps 8192   # + residual PPO (physworld)
+    .venv/bin/python -m bench.bin_family --seeds 20-29 --env-steps 0      # planner_only only (fast)
+    .venv/bin/python -m bench.bin_family --seeds 20-22 --env-steps 8192   # + residual PPO (physworld)
 
 Seeds here were never used while developing (development used 0-11).
 """
@@ -25,6 +25,25 @@ def parse_seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
+def local_twin(scene, recon, prefix: str):
+    """The twin of a reconstruction with its meshes in a temp folder, and whether it settles."""
+    from physworld_core.twin.build import build_twin
+    from physworld_core.twin.factory import make_twin_env
+    from physworld_core.twin.settle import settle_twin
+
+    built = build_twin(recon, scene.camera.to_json(), (0.6, 0.4, 0.3))
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    for name, data in built.files.items():
+        (folder / name).write_bytes(data)
+    spec = built.spec.map_uris(lambda name: str(folder / name))
+    env = make_twin_env(spec.to_json())
+    try:
+        settled = settle_twin(env).passed
+    finally:
+        env.close()
+    return spec, settled
+
+
 def run_seed(seed: int, env_steps: int, trials: int) -> dict:
     from physworld_core.errors import PhysworldError
     from physworld_core.evaluation.trials import TrialConfig, run_trials
@@ -33,9 +52,6 @@ def run_seed(seed: int, env_steps: int, trials: int) -> dict:
     from physworld_core.policy.train import PolicyTrainConfig, train_policy
     from physworld_core.reconstruction.reconstruct import reconstruct
     from physworld_core.reconstruction.stage import tracking_error
-    from physworld_core.twin.build import build_twin
-    from physworld_core.twin.factory import make_twin_env
-    from physworld_core.twin.settle import settle_twin
     from physworld_core.video import backends
 
     task = BenchmarkTask("bin", seed)
@@ -47,14 +63,7 @@ def run_seed(seed: int, env_steps: int, trials: int) -> dict:
         video = backends.load("procedural").generate(scene)
         recon = reconstruct(scene, video.frames, video.fps)
         out["tracking_mm"] = (tracking_error(recon, video.plan) or {}).get("mean_mm", float("nan"))
-        built = build_twin(recon, scene.camera.to_json(), (0.6, 0.4, 0.3))
-        folder = Path(tempfile.mkdtemp(prefix=f"bench-bin-{seed}-"))
-        for name, data in built.files.items():
-            (folder / name).write_bytes(data)
-        spec = built.spec.map_uris(lambda name: str(folder / name))
-        env = make_twin_env(spec.to_json())
-        out["settled"] = settle_twin(env).passed
-        env.close()
+        spec, out["settled"] = local_twin(scene, recon, f"bench-bin-{seed}-")
         plan = make_plan(spec)
     except PhysworldError as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"

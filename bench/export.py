@@ -1,6 +1,6 @@
 """Export throughput: record scripted demonstrations, export them as LeRobot v3 and as a video set.
 
-    .venv/bin/python bench/export.py --episodes 100 --size 128
+    .venv/bin/python -m bench.export --episodes 100 --size 128
 
 Prints episodes/s and MB/s of each export, its size on disk against the raw rows (uint8 frames + float32
 arrays), and the time to the first frame of an exported episode. Every time is also given as a ratio to a

@@ -1,7 +1,7 @@
 """Every benchmark family is solvable: privileged-oracle success over seeds, and the cost of a world.
 
-    .venv/bin/python bench/oracles.py --seeds 0-19            # all families
-    .venv/bin/python bench/oracles.py --families bin --seeds 0-19
+    .venv/bin/python -m bench.oracles --seeds 0-19            # all families
+    .venv/bin/python -m bench.oracles --families bin --seeds 0-19
 
 Prints, per family: oracle success (≥ 90 % is the bar), mean episode steps, and the time to build the world
 and render its first RGB-D frame (the pipeline's ``capture_scene``).
