@@ -10,10 +10,12 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from physworld_core.video.base import VideoBackend
+from physworld_core.video.diffusers_backend import DiffusersI2VBackend
 from physworld_core.video.procedural import ProceduralBackend
 
 BACKENDS: dict[str, type[VideoBackend]] = {
     ProceduralBackend.name: ProceduralBackend,
+    DiffusersI2VBackend.name: DiffusersI2VBackend,
 }
 """name → backend class. A heavy backend registers its class here and imports its libraries in __init__."""
 
