@@ -14,6 +14,9 @@ class PolicyConfig(dg.Config):
     async_envs: bool = True
     eval_episodes: int = 10
     seed: int = 0
+    scratch_baseline: bool = (
+        False  # also train PPO without the planner (same budget): the scratch_rl ablation
+    )
 
 
 @dg.asset(
@@ -47,8 +50,20 @@ def policies(
             f"success {point['success_rate']}, return {point['mean_return']}"
         )
 
-    result = run_policy_stage(store.store(), context.partition_key, cfg, progress=True, log_fn=log_update)
+    result = run_policy_stage(
+        store.store(),
+        context.partition_key,
+        cfg,
+        progress=True,
+        log_fn=log_update,
+        scratch=config.scratch_baseline,
+    )
     r = result.residual
+    curves = {"residual PPO (physworld)": r.curve}
+    extra = {}
+    if result.scratch is not None:
+        curves["scratch PPO (scratch_rl)"] = result.scratch.curve
+        extra["twin_success_scratch_rl"] = result.scratch.twin_success
     return dg.MaterializeResult(
         metadata={
             "env_steps": r.env_steps,
@@ -57,7 +72,8 @@ def policies(
             "grasp_width_mm": 1000 * result.plan.grasp_width,
             "waypoints": len(result.plan.waypoints),
             "train_seconds": r.seconds,
-            "learning_curve": curve_plot_md(r.curve, r.baseline_twin_success),
+            **extra,
+            "learning_curve": curve_plot_md(curves, r.baseline_twin_success),
         }
     )
 

@@ -61,17 +61,18 @@ def table_md(rows: list[dict]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def curve_plot_md(curve: list[dict], baseline: float | None = None) -> dg.MetadataValue:
-    """Learning curve (env steps vs success rate and mean return) as an embedded PNG plot."""
+def curve_plot_md(curves: dict[str, list[dict]], baseline: float | None = None) -> dg.MetadataValue:
+    """Learning curves (env steps vs training-episode success), one line per learner, as an embedded PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [c["env_steps"] for c in curve]
-    success = [np.nan if c.get("success_rate") is None else c["success_rate"] for c in curve]
     fig, ax = plt.subplots(figsize=(5, 3), dpi=90)
-    ax.plot(steps, success, marker="o", label="residual PPO (twin, randomized)")
+    for label, curve in curves.items():
+        steps = [c["env_steps"] for c in curve]
+        success = [np.nan if c.get("success_rate") is None else c["success_rate"] for c in curve]
+        ax.plot(steps, success, marker="o", label=label)
     if baseline is not None:
         ax.axhline(baseline, color="grey", linestyle="--", label="planner only (twin)")
     ax.set_xlabel("env steps")

@@ -3,7 +3,8 @@
 #   1. system packages: what ManiSkill/SAPIEN need (libvulkan1 + Mesa >= 25 lavapipe, from bookworm-backports
 #      when the installed Mesa is older), libusb for open3d-style tooling, Chromium for the browser test of
 #      `make ui`; video goes through PyAV wheels (no system ffmpeg);
-#   2. a .venv with torch==2.13.0 (the local CPU wheel) and the project installed editable.
+#   2. a .venv with torch==2.13.0 (the local CPU wheel) and the project installed editable with the dev and
+#      models extras (diffusers/transformers: the image-to-video backend and its tiny-weights tests).
 # Re-running is cheap: each step checks first and skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] pip install (torch==2.13.0 CPU wheel, then the project)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q -e '.[dev,models]'
   echo "$want" > "$stamp"
 fi
 echo "[setup] ok"

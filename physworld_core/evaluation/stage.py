@@ -20,6 +20,7 @@ from physworld_core.sim.base_env import CONTROL_HZ
 from physworld_core.store import Store
 
 EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
+OPTIONAL_METHODS = ("scratch_rl",)  # evaluated when the policies stage trained them
 CONTROL_FPS = float(CONTROL_HZ)  # one recorded frame per control step
 
 
@@ -79,7 +80,9 @@ def run_evaluation_stage(
     camera = CameraSpec.from_dict(json.loads(store.one_row("scenes", task_id)["camera_json"]))
     video_sample = int(store.one_row("reconstructions", task_id)["sample"])
     rows, rollouts = [], []
-    for method in EVALUATED_METHODS:
+    trained = set(store.lake.read_partition("policies", task_id)["method"].to_list())
+    methods = EVALUATED_METHODS + tuple(m for m in OPTIONAL_METHODS if m in trained)
+    for method in methods:
         policy_row = load_policy_row(store, task_id, method)
         plan = TaskPlan.from_json(policy_row["plan_json"])
         policy = meta = None
@@ -111,5 +114,5 @@ def run_evaluation_stage(
     # Rows last (blobs are content-addressed, so a failure above leaves no half-written table).
     store.lake.write_partition("rollouts", rollouts, task_id)
     store.lake.write_partition("evaluations", rows, task_id)
-    success = {m: float(np.mean([r["success"] for r in rows if r["method"] == m])) for m in EVALUATED_METHODS}
+    success = {m: float(np.mean([r["success"] for r in rows if r["method"] == m])) for m in methods}
     return EvaluationResult(rows, rollouts, success, error, time.time() - start)

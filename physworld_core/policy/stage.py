@@ -29,6 +29,7 @@ class PolicyStageResult:
     plan: TaskPlan
     residual: PolicyResult
     seconds: float
+    scratch: PolicyResult | None = None
 
 
 def closing_axis_at_rest(spec_local: TwinSpec) -> np.ndarray:
@@ -76,7 +77,12 @@ def run_policy_stage(
     cfg: PolicyTrainConfig = PolicyTrainConfig(),
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
+    scratch: bool = False,
 ) -> PolicyStageResult:
+    """Plan in the twin, train residual PPO on the planner, and write one ``policies`` row per method.
+
+    With ``scratch``, the same learner also trains without the planner (``scratch_rl``) on the same env-step
+    budget and seed: the ablation that shows what the residual formulation buys."""
     from physworld_core.twin.stage import load_twin, localize
 
     start = time.time()
@@ -95,6 +101,18 @@ def run_policy_stage(
             local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn
         )
         ref = store.blobs.put_file(result.checkpoint_path)
+        scratch_result = scratch_ref = None
+        if scratch:
+            scratch_result = train_policy(
+                local.to_json(),
+                plan,
+                cfg,
+                Path(work) / "scratch",
+                residual=False,
+                progress=progress,
+                log_fn=log_fn,
+            )
+            scratch_ref = store.blobs.put_file(scratch_result.checkpoint_path)
     rows = [
         {
             "task_id": task_id,
@@ -132,5 +150,19 @@ def run_policy_stage(
             "seconds": 0.0,
         },
     ]
+    if scratch_result is not None:
+        rows.append(
+            {
+                "task_id": task_id,
+                "method": "scratch_rl",
+                "plan_json": plan.to_json(),
+                "checkpoint_uri": scratch_ref.uri,
+                "checkpoint_sha256": scratch_ref.sha256,
+                "env_steps": scratch_result.env_steps,
+                "twin_success": scratch_result.twin_success,
+                "curve_json": json.dumps(scratch_result.curve),
+                "seconds": scratch_result.seconds,
+            }
+        )
     store.lake.write_partition("policies", rows, task_id)
-    return PolicyStageResult(plan, result, time.time() - start)
+    return PolicyStageResult(plan, result, time.time() - start, scratch_result)

@@ -1,7 +1,8 @@
 """Video backends by name: a plain dict registry and one ``load``.
 
-The asset picks a backend with a string from its config (``"procedural"`` offline; a diffusers image-to-video
-backend later), so adding one is a class plus one line here, never an ``if`` chain in the asset.
+The asset picks a backend with a string from its config (``"procedural"`` offline, ``"diffusers"`` for
+Wan / CogVideoX / LTX image-to-video weights in a local folder), so adding one is a class plus one line
+here, never an ``if`` chain in the asset.
 """
 
 from __future__ import annotations

@@ -11,7 +11,13 @@ from pipelines.tasks import add_task, failure_reason
 TINY = {
     "ops": {
         "policies": {
-            "config": {"total_env_steps": 256, "num_envs": 1, "async_envs": False, "eval_episodes": 2}
+            "config": {
+                "total_env_steps": 256,
+                "num_envs": 1,
+                "async_envs": False,
+                "eval_episodes": 2,
+                "scratch_baseline": True,
+            }
         },
         "evaluations": {"config": {"trials": 2, "record_trials": 1, "record_width": 64, "record_height": 64}},
     }
@@ -53,9 +59,9 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
         "video_scores": 2,
         "reconstructions": 1,
         "twins": 1,
-        "policies": 3,
-        "evaluations": 6,
-        "rollouts": 3,
+        "policies": 4,  # planner_only, physworld, visual_imitation, scratch_rl
+        "evaluations": 8,
+        "rollouts": 4,
     }
     materialized = {
         e.asset_key.to_user_string()

@@ -135,7 +135,7 @@ def test_backend_registry():
     assert "procedural" in BACKENDS
     backend = load("procedural", {"num_frames": 24, "seed": 1})
     assert backend.config == ProceduralVideoConfig(num_frames=24, seed=1)
-    with pytest.raises(ValueError, match="unknown video backend 'sora'; registered: procedural"):
+    with pytest.raises(ValueError, match="unknown video backend 'sora'; registered: diffusers, procedural"):
         load("sora")
     with pytest.raises(ValueError, match="no setting.*bogus"):
         load("procedural", {"bogus": 1})
