@@ -22,6 +22,7 @@ bench: setup
 	$(PY) -m bench.oracles --seeds 0-19
 	$(PY) -m bench.bin_family --seeds $(or $(BENCH_SEEDS),20-39) --env-steps $(or $(BENCH_ENV_STEPS),0)
 	$(PY) -m bench.video_samples --seeds 40-59 --trials 3
+	$(PY) -m bench.residual_vs_scratch --seeds 20-22
 	$(PY) -m bench.export --episodes 100
 
 ui: setup

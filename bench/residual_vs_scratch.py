@@ -1,0 +1,122 @@
+"""Residual PPO (on the planner) vs the same PPO from scratch: env steps to 80 % success, same seeds.
+
+    .venv/bin/python -m bench.residual_vs_scratch --seeds 20-22 --env-steps 16384
+
+Per seed: the pipeline's own twin (capture → video → reconstruction → twin → plan), then both learners with
+the same budget, config and seed. Prints the env steps and wall time at which each learner's training
+episodes first reach 80 % success (or "not reached"), final nominal-twin success, and the ratio; writes the
+learning curves to ``bench/out/residual_vs_scratch.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from bench.bin_family import local_twin, parse_seeds
+
+TARGET = 0.8
+
+
+def first_reaching(curve: list[dict], target: float) -> int | None:
+    """Env steps at the first update whose training episodes succeed at least ``target`` of the time."""
+    for point in curve:
+        if point.get("success_rate") is not None and point["success_rate"] >= target:
+            return point["env_steps"]
+    return None
+
+
+def main() -> None:
+    from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
+    from physworld_core.policy.stage import make_plan
+    from physworld_core.policy.train import PolicyTrainConfig, train_policy
+    from physworld_core.reconstruction.reconstruct import reconstruct
+    from physworld_core.video import backends
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="20-22")
+    parser.add_argument("--env-steps", type=int, default=16384)
+    args = parser.parse_args()
+    defaults = PolicyTrainConfig()
+    cfg = replace(defaults, ppo=replace(defaults.ppo, total_env_steps=args.env_steps))
+    rows, curves = [], {}
+    for seed in parse_seeds(args.seeds):
+        scene = capture_scene(BenchmarkTask("bin", seed))
+        video = backends.load("procedural").generate(scene)
+        spec, _ = local_twin(scene, reconstruct(scene, video.frames, video.fps), f"bench-rvs-{seed}-")
+        plan = make_plan(spec)
+        for residual in (True, False):
+            with tempfile.TemporaryDirectory() as work:
+                start = time.perf_counter()
+                result = train_policy(
+                    spec.to_json(), plan, cfg, Path(work), residual=residual, progress=False
+                )
+                wall = time.perf_counter() - start
+            steps = first_reaching(result.curve, TARGET)
+            name = "residual" if residual else "scratch"
+            curves[(seed, name)] = result.curve
+            rows.append(
+                {
+                    "seed": seed,
+                    "learner": name,
+                    "steps_to_80": steps,
+                    "twin_success": result.twin_success,
+                    "planner_twin_success": result.baseline_twin_success,
+                    "wall_s": wall,
+                    "env_steps": result.env_steps,
+                }
+            )
+            print(rows[-1], flush=True)
+
+    print(f"\n## Residual vs scratch PPO, {args.env_steps} env steps each, seeds {args.seeds}\n")
+    print("| seed | learner | env steps to 80 % | final twin success | planner twin success | train wall s |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        reached = r["steps_to_80"] if r["steps_to_80"] is not None else f"not in {r['env_steps']}"
+        print(
+            f"| {r['seed']} | {r['learner']} | {reached} | {r['twin_success']:.0%} | "
+            f"{r['planner_twin_success']:.0%} | {r['wall_s']:.0f} |"
+        )
+    ratios = []
+    for seed in parse_seeds(args.seeds):
+        res = next(r for r in rows if r["seed"] == seed and r["learner"] == "residual")
+        scr = next(r for r in rows if r["seed"] == seed and r["learner"] == "scratch")
+        scratch_steps = scr["steps_to_80"] or scr["env_steps"]  # lower bound when scratch never got there
+        if res["steps_to_80"]:
+            ratios.append(scratch_steps / res["steps_to_80"])
+    if ratios:
+        print(
+            f"\nscratch / residual env steps to 80 %: median {np.median(ratios):.1f}x "
+            "(a lower bound where scratch never reached 80 %)"
+        )
+    _plot(curves, Path("bench/out/residual_vs_scratch.png"))
+
+
+def _plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for (seed, name), curve in sorted(curves.items()):
+        steps = [c["env_steps"] for c in curve]
+        success = [np.nan if c.get("success_rate") is None else c["success_rate"] for c in curve]
+        ax.plot(steps, success, linestyle="-" if name == "residual" else "--", label=f"{name} seed {seed}")
+    ax.axhline(TARGET, color="grey", linewidth=0.8)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("training-episode success")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"learning curves: {path}")
+
+
+if __name__ == "__main__":
+    main()
