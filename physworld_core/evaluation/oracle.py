@@ -9,6 +9,14 @@ from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
 
 
+def episode_limit(env_id: str) -> int:
+    """The family's registered episode length. ManiSkill enforces it in its own TimeLimitWrapper, so the
+    gymnasium spec ``gym.make`` returns says ``max_episode_steps=None``; read ManiSkill's registry instead."""
+    from mani_skill.utils.registration import REGISTERED_ENVS
+
+    return int(REGISTERED_ENVS[env_id].max_episode_steps or 200)
+
+
 @dataclass(frozen=True)
 class OracleResult:
     task_id: str
@@ -42,7 +50,7 @@ def run_oracle(
         world = env.unwrapped
         policy = family.oracle(world)
         held, info, steps = 0, {}, 0
-        limit = env.spec.max_episode_steps or 200
+        limit = episode_limit(family.env_id)
         for steps in range(1, limit + 1):
             action = policy()
             if observer is not None:
