@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -51,7 +52,7 @@ class ObjectCentricTaskEnv(gym.Env):
     """Wraps one ManiSkill TabletopEnv built by ``env_factory`` (called in the worker, so only the factory is
     pickled for ``spawn``). The env's ``evaluate()`` must report ``success`` and ``grasped``."""
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(
         self,

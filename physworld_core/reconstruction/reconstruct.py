@@ -82,7 +82,7 @@ def reconstruct(
     obstacle_index = 0
     for seen in perception.objects:
         if seen is perception.goal:
-            length, width, height = seen.extents
+            length, width, _height = seen.extents
             geometry, v, f, pose = container_model(
                 seen.points_world,
                 np.asarray(seen.centre_world),

@@ -7,6 +7,7 @@ pipeline alive and bounds the time.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_module
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def convex_decompose(
     proc.start()
     try:
         parts = queue.get(timeout=timeout_s)
-    except Exception as exc:  # queue.Empty or a crashed child
+    except (queue_module.Empty, EOFError, OSError) as exc:  # timed out, or the child died mid-transfer
         raise TwinError(
             f"CoACD convex decomposition failed or timed out after {timeout_s:.0f} s ({exc!r})"
         ) from None

@@ -22,13 +22,13 @@ def make_twin_env(
     """
     import physworld_core.twin.env  # noqa: F401  (registers the env id)
 
-    kwargs = dict(
-        twin_spec=TwinSpec.from_json(spec_json),
-        randomize_physics=randomize_physics,
-        robot_pose=robot_pose,
-        dr_seed=dr_seed,
-        obs_mode=obs_mode,
-    )
+    kwargs = {
+        "twin_spec": TwinSpec.from_json(spec_json),
+        "randomize_physics": randomize_physics,
+        "robot_pose": robot_pose,
+        "dr_seed": dr_seed,
+        "obs_mode": obs_mode,
+    }
     if reconfiguration_freq:
         kwargs["reconfiguration_freq"] = reconfiguration_freq
     return gym.make("PhysWorld-Twin-v0", **kwargs)

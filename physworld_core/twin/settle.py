@@ -64,11 +64,11 @@ def settle_twin(env, config: SettleConfig = SettleConfig()) -> SettleReport:
     u = env.unwrapped
     u.scene.px.step()  # contacts are reported after a simulation step
     penetration, pair = deepest_contact(u.scene)
-    movable = {name: a for name, a in u.actors.items() if not getattr(a, "px_body_type", "") == "kinematic"}
+    movable = {name: a for name, a in u.actors.items() if getattr(a, "px_body_type", "") != "kinematic"}
     start = {n: a.pose.p[0].cpu().numpy().copy() for n, a in movable.items()}
     hold = np.zeros(env.action_space.shape, dtype=np.float32)
     hold[-1] = 1.0  # gripper open
-    for _ in range(int(round(config.seconds * u.control_freq))):
+    for _ in range(round(config.seconds * u.control_freq)):
         env.step(hold)
     drift, drifting, speed = 0.0, "", 0.0
     for n, a in movable.items():

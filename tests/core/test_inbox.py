@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,7 +12,6 @@ from physworld_core.inbox import pending, process_inbox
 from physworld_core.ingest import capture_from_source
 from physworld_core.scene import save_scene_package
 from physworld_core.store import Store
-
 from tests.core.test_scene import make_scene
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import dagster as dg
 import pytest
 
@@ -33,7 +35,7 @@ def test_blocking_checks_guard_the_expensive_stages():
 
 def test_lineage_reads_left_to_right():
     graph = build_definitions("local").resolve_asset_graph()
-    for upstream, downstream in zip(STAGES, STAGES[1:]):
+    for upstream, downstream in itertools.pairwise(STAGES):
         parents = {k.to_user_string() for k in graph.get(dg.AssetKey(downstream)).parent_keys}
         assert upstream in parents, (downstream, parents)
 
