@@ -7,6 +7,8 @@ trained in a twin run unchanged in a world.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import sapien
 import torch
@@ -32,6 +34,25 @@ def matrix_to_pose(T: np.ndarray) -> sapien.Pose:
     return sapien.Pose(p=np.asarray(T[:3, 3], dtype=np.float32), q=mat2quat(np.asarray(T[:3, :3])))
 
 
+def actor_points_world(actor, points_local: np.ndarray) -> np.ndarray:
+    """Points given in an actor's frame, where the actor stands now (first sub-scene)."""
+    from transforms3d.quaternions import quat2mat
+
+    raw = actor.pose.raw_pose[0].cpu().numpy().astype(np.float64)
+    return points_local @ quat2mat(raw[3:]).T + raw[:3]
+
+
+def require_collision_shapes(actor, name: str, expected: int, error: type[Exception] = RuntimeError) -> None:
+    """Raise ``error`` unless ``actor`` has at least ``expected`` collision shapes.
+
+    ManiSkill's ActorBuilder skips a collision file it cannot load without an error and returns an actor
+    that falls through the table; checking the built shapes turns that into a failure with a reason."""
+    body = actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidBaseComponent)
+    built = 0 if body is None else len(body.get_collision_shapes())
+    if built < expected:
+        raise error(f"actor {name!r}: built {built} collision shapes, expected {expected}")
+
+
 class TabletopEnv(BaseEnv):
     """Shared structure of every physworld task environment.
 
@@ -40,7 +61,7 @@ class TabletopEnv(BaseEnv):
     (``physworld_core.policy.task_env``), so the ManiSkill reward mode is "none" or "sparse".
     """
 
-    SUPPORTED_ROBOTS = ["panda"]
+    SUPPORTED_ROBOTS: ClassVar[list[str]] = ["panda"]
     SUPPORTED_REWARD_MODES = ("sparse", "none")
     agent: Panda
     target_object = None
@@ -110,6 +131,24 @@ class TabletopEnv(BaseEnv):
     def _place_objects(self, env_idx: torch.Tensor) -> None:
         raise NotImplementedError
 
+    # --- helpers for subclasses -----------------------------------------------------------------------------
+    def _set_at_rest(self, actor, position, quaternion=(1.0, 0.0, 0.0, 0.0)) -> None:
+        """Pose an actor (first sub-scene) and zero its velocities: a reset must not keep last episode's
+        motion."""
+        actor.set_pose(
+            Pose.create_from_pq(
+                torch.tensor(np.asarray([position]), dtype=torch.float32),
+                torch.tensor(np.asarray([quaternion]), dtype=torch.float32),
+            )
+        )
+        actor.set_linear_velocity(torch.zeros((1, 3)))
+        actor.set_angular_velocity(torch.zeros((1, 3)))
+
+    @staticmethod
+    def _evaluation(**values) -> dict[str, torch.Tensor]:
+        """``evaluate()``'s result: each flag or count as a one-element tensor (one sub-scene), in order."""
+        return {key: torch.tensor([value]) for key, value in values.items()}
+
     # --- what a policy may observe (the task wrapper adds perception noise) -------------------------------
     def tcp_position(self) -> np.ndarray:
         return self.agent.tcp.pose.p[0].cpu().numpy().astype(np.float64)
@@ -139,13 +178,22 @@ class TabletopEnv(BaseEnv):
     def target_bottom_z(self) -> float:
         """Height of the target's lowest point: "in the container" means partly below its rim, however the
         object stands (a tall can upright in a shallow bin has its centre above the rim)."""
+        return float(self.target_points_world()[:, 2].min())
+
+    def target_points_world(self) -> np.ndarray:
+        """``target_points_local`` where the target stands now."""
+        return actor_points_world(self.target_object, self.target_points_local())
+
+    def target_tilt_deg(self) -> float:
+        """Angle between the target frame's z axis and the vertical: how far an object that should stand or
+        lie flat has tipped."""
         from transforms3d.quaternions import quat2mat
 
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        return float((self.target_points_local() @ quat2mat(raw[3:]).T + raw[:3])[:, 2].min())
+        return float(np.degrees(np.arccos(np.clip(quat2mat(raw[3:])[2, 2], -1.0, 1.0))))
 
     def is_grasping_target(self) -> bool:
         return bool(self.agent.is_grasping(self.target_object)[0])
 
     def _get_obs_extra(self, info: dict):
-        return dict(tcp_pose=self.agent.tcp.pose.raw_pose)
+        return {"tcp_pose": self.agent.tcp.pose.raw_pose}

@@ -13,7 +13,7 @@ from mani_skill.utils.registration import register_env
 from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.errors import TwinError
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.sim.base_env import TabletopEnv, require_collision_shapes
 from physworld_core.twin.spec import PhysicsDraw, TwinObject, TwinSpec
 
 ENV_ID = "PhysWorld-Twin-v0"
@@ -111,15 +111,8 @@ class TwinEnv(TabletopEnv):
         )
         builder.initial_pose = sapien.Pose(p=list(obj.pose[:3]), q=list(obj.pose[3:]))
         actor = builder.build_kinematic(name=obj.name) if obj.fixed else builder.build(name=obj.name)
-        # ActorBuilders swallow collision-load errors and return an actor that falls through the table.
-        shapes = (
-            actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidBaseComponent).get_collision_shapes()
-        )
         expected = len(obj.collision_meshes) + len(obj.collision_boxes)
-        if len(shapes) < expected:
-            raise TwinError(
-                f"twin object {obj.name}: built {len(shapes)} collision shapes, expected {expected}"
-            )
+        require_collision_shapes(actor, f"twin object {obj.name}", expected, error=TwinError)
         return actor
 
     def _place_objects(self, env_idx: torch.Tensor) -> None:

@@ -18,21 +18,34 @@ A distractor object of another colour stands elsewhere on the table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import sapien
-import torch
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    Record,
+    colour_noun,
+    phrase,
+    placed_at,
+    rejection_sample,
+    separated,
+    to_local_xy,
+)
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.shapes import (
+    UPRIGHT_CYLINDER,
+    add_open_box,
+    build_actor,
+    cylinder_rim_points,
+    material,
+    pose_on_table,
+)
 
 ENV_ID = "PhysWorld-Bin-v0"
-_UPRIGHT_CYLINDER = euler2quat(0, np.pi / 2, 0)  # SAPIEN cylinders lie along x; stand them up along z.
 _NOUNS = {"cylinder": ("can", "soda can", "tin can"), "box": ("box", "block", "carton")}
 _CONTAINER_NOUNS = ("bin", "trash bin", "basket", "container")
 _PHRASINGS = (
@@ -85,15 +98,12 @@ class BinTruth:
 
 
 @dataclass(frozen=True)
-class BinLayout:
+class BinLayout(Record):
     seed: int
     target: ObjectTruth
     distractor: ObjectTruth
     bin: BinTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _sample_object(rng: np.random.Generator, shape: str, colour_name: str) -> ObjectTruth:
@@ -133,7 +143,8 @@ def sample_layout(seed: int) -> BinLayout:
         noun=str(rng.choice(_CONTAINER_NOUNS)),
     )
     side = rng.choice([-1.0, 1.0])
-    for _ in range(1000):
+
+    def draw():
         bin_xy = (rng.uniform(-0.08, 0.1), side * rng.uniform(0.13, 0.22))
         target_xy = (rng.uniform(-0.1, 0.12), -side * rng.uniform(0.0, 0.18))
         distractor_xy = (rng.uniform(-0.12, 0.14), rng.uniform(-0.25, 0.25))
@@ -142,42 +153,30 @@ def sample_layout(seed: int) -> BinLayout:
             (target_xy, target.footprint_radius),
             (distractor_xy, distractor.footprint_radius),
         ]
-        if all(
-            np.hypot(a[0][0] - b[0][0], a[0][1] - b[0][1]) > a[1] + b[1] + 0.04
-            for i, a in enumerate(placed)
-            for b in placed[i + 1 :]
-        ):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"bin world seed {seed}: could not place objects without overlap")
-    from dataclasses import replace
+        return (bin_xy, target_xy, distractor_xy) if separated(placed, 0.04) else None
 
+    bin_xy, target_xy, distractor_xy = rejection_sample(
+        draw, 1000, f"bin world seed {seed}: could not place objects without overlap"
+    )
     return BinLayout(
         seed=seed,
-        target=replace(target, xy=tuple(map(float, target_xy))),
-        distractor=replace(distractor, xy=tuple(map(float, distractor_xy))),
-        bin=replace(bin_truth, xy=tuple(map(float, bin_xy))),
+        target=placed_at(target, target_xy),
+        distractor=placed_at(distractor, distractor_xy),
+        bin=placed_at(bin_truth, bin_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: BinLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=f"{layout.target.colour_name} {layout.target.noun}", bin=layout.bin.noun)
+    return phrase(_PHRASINGS, layout, phrasing, obj=colour_noun(layout.target), bin=layout.bin.noun)
 
 
 def _primitive_points(obj: ObjectTruth) -> np.ndarray:
     """Points spanning a primitive in its actor frame (centred, z up): box corners or cylinder rims."""
     hx, hy, hz = obj.half_size
     if obj.shape == "cylinder":
-        angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
-        ring = np.column_stack([hx * np.cos(angles), hx * np.sin(angles)])
-        return np.vstack([np.column_stack([ring, np.full(32, z)]) for z in (-hz, hz)])
+        return cylinder_rim_points(hx, -hz, hz, 32)
     return np.array([[x, y, z] for x in (-hx, hx) for y in (-hy, hy) for z in (-hz, hz)])
-
-
-def _material(friction: float) -> sapien.physx.PhysxMaterial:
-    return sapien.physx.PhysxMaterial(static_friction=friction, dynamic_friction=friction, restitution=0.0)
 
 
 def _build_object(scene, obj: ObjectTruth, name: str):
@@ -185,97 +184,63 @@ def _build_object(scene, obj: ObjectTruth, name: str):
     render_mat = sapien.render.RenderMaterial(base_color=list(obj.rgba))
     hx, hy, hz = obj.half_size
     if obj.shape == "cylinder":
-        pose = sapien.Pose(q=_UPRIGHT_CYLINDER)
+        pose = sapien.Pose(q=UPRIGHT_CYLINDER)
         builder.add_cylinder_collision(
-            pose=pose, radius=hx, half_length=hz, material=_material(obj.friction), density=obj.density
+            pose=pose, radius=hx, half_length=hz, material=material(obj.friction), density=obj.density
         )
         builder.add_cylinder_visual(pose=pose, radius=hx, half_length=hz, material=render_mat)
     else:
         builder.add_box_collision(
-            half_size=[hx, hy, hz], material=_material(obj.friction), density=obj.density
+            half_size=[hx, hy, hz], material=material(obj.friction), density=obj.density
         )
         builder.add_box_visual(half_size=[hx, hy, hz], material=render_mat)
-    builder.initial_pose = sapien.Pose(p=[obj.xy[0], obj.xy[1], hz], q=euler2quat(0, 0, obj.yaw))
-    return builder.build(name=name)
+    builder.initial_pose = pose_on_table(obj.xy, hz, obj.yaw)
+    return build_actor(builder, name)
 
 
 def _build_bin(scene, b: BinTruth, name: str = "bin"):
+    """Kinematic open box; the floor is as thick as the walls."""
     builder = scene.create_actor_builder()
-    render_mat = sapien.render.RenderMaterial(base_color=list(b.rgba))
-    ix, iy = b.inner_half
-    t, h = b.wall_thickness, b.wall_height
-    parts = [
-        ([0, 0, t / 2], [ix + t, iy + t, t / 2]),  # floor
-        ([ix + t / 2, 0, h / 2], [t / 2, iy + t, h / 2]),
-        ([-(ix + t / 2), 0, h / 2], [t / 2, iy + t, h / 2]),
-        ([0, iy + t / 2, h / 2], [ix, t / 2, h / 2]),
-        ([0, -(iy + t / 2), h / 2], [ix, t / 2, h / 2]),
-    ]
-    for p, half in parts:
-        builder.add_box_collision(pose=sapien.Pose(p=p), half_size=half, material=_material(0.6))
-        builder.add_box_visual(pose=sapien.Pose(p=p), half_size=half, material=render_mat)
-    builder.initial_pose = sapien.Pose(p=[b.xy[0], b.xy[1], 0.0], q=euler2quat(0, 0, b.yaw))
-    return builder.build_kinematic(name=name)
+    add_open_box(
+        builder, b.inner_half, b.wall_thickness, b.wall_height, b.wall_thickness, material(0.6), b.rgba
+    )
+    builder.initial_pose = pose_on_table(b.xy, 0.0, b.yaw)
+    return build_actor(builder, name, kinematic=True)
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class BinWorldEnv(TabletopEnv):
+class BinWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("target", "distractor")
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = _build_object(self.scene, self.layout.target, "target")
         self.distractor = _build_object(self.scene, self.layout.distractor, "distractor")
         self.bin = _build_bin(self.scene, self.layout.bin)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         for actor, obj in (
             (self.target_object, self.layout.target),
             (self.distractor, self.layout.distractor),
         ):
-            dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-            p = torch.tensor([[obj.xy[0] + dx, obj.xy[1] + dy, obj.half_size[2]]], dtype=torch.float32)
-            q = torch.tensor(np.asarray([euler2quat(0, 0, obj.yaw)]), dtype=torch.float32)
-            actor.set_pose(Pose.create_from_pq(p, q))
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
+            self._place_jittered(actor, obj.xy, obj.half_size[2], obj.yaw)
 
     def goal_contains_xy(self, xy, margin: float = 0.0) -> bool:
         """Is a table point inside the bin's inner footprint (shrunk by ``margin``)?"""
         b = self.layout.bin
-        c, s = np.cos(-b.yaw), np.sin(-b.yaw)
-        dx, dy = xy[0] - b.xy[0], xy[1] - b.xy[1]
-        local = np.array([c * dx - s * dy, s * dx + c * dy])
+        local = to_local_xy(np.asarray(xy, dtype=np.float64)[:2], b.xy, b.yaw)
         return bool(np.all(np.abs(local) <= np.asarray(b.inner_half) - margin))
 
     def evaluate(self):
         p = self.target_object.pose.p[0].cpu().numpy()
         footprint = self.goal_contains_xy(p[:2], margin=0.005)
         inside = footprint and self.target_bottom_z() < self.layout.bin.wall_height
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        success = inside and not grasped
-        return dict(
-            success=torch.tensor([success]), inside=torch.tensor([inside]), grasped=torch.tensor([grasped])
-        )
+        grasped = self.is_grasping_target()
+        return self._evaluation(success=inside and not grasped, inside=inside, grasped=grasped)
 
     def target_points_local(self) -> np.ndarray:
         return _primitive_points(self.layout.target)
-
-    def truth(self) -> dict:
-        """Hidden truth for scoring: layout with masses."""
-        d = self.layout.to_dict()
-        d["target"]["mass"] = self.layout.target.mass
-        d["distractor"]["mass"] = self.layout.distractor.mass
-        return d
 
 
 def oracle(env: BinWorldEnv):

@@ -21,21 +21,36 @@ table), standing upright between its neighbours.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    Record,
+    colour_noun,
+    discs_apart,
+    phrase,
+    placed_at,
+    points_in_workspace,
+    rectangle_corners,
+    rejection_sample,
+)
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, material, mesh_file, rounded_box
+from physworld_core.world.shapes import (
+    add_convex_mesh,
+    build_actor,
+    material,
+    mesh_file,
+    pose_on_table,
+    rounded_box,
+)
 
 ENV_ID = "PhysWorld-Book-v0"
 _BOOK_NOUNS = ("book", "notebook", "hardcover", "paperback")
@@ -125,14 +140,11 @@ class ShelfTruth:
 
 
 @dataclass(frozen=True)
-class BookLayout:
+class BookLayout(Record):
     seed: int
     book: BookTruth
     shelf: ShelfTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _sample_shelf(rng: np.random.Generator, book: BookTruth, colours: list[str]) -> ShelfTruth:
@@ -182,15 +194,6 @@ def _sample_shelf(rng: np.random.Generator, book: BookTruth, colours: list[str])
     )
 
 
-def _inside_workspace(half_x: float, half_y: float, xy, yaw: float) -> bool:
-    c, s = np.cos(yaw), np.sin(yaw)
-    corners = np.array([[x * c - y * s, x * s + y * c] for x in (-half_x, half_x) for y in (-half_y, half_y)])
-    corners += np.asarray(xy)
-    return bool(
-        corners[:, 0].min() >= -0.15 and corners[:, 0].max() <= 0.17 and np.abs(corners[:, 1]).max() <= 0.25
-    )
-
-
 def sample_layout(seed: int) -> BookLayout:
     """Draw a world from its seed; rejection-samples positions so nothing overlaps and all is reachable."""
     rng = np.random.default_rng(seed)
@@ -210,27 +213,27 @@ def sample_layout(seed: int) -> BookLayout:
     )
     shelf = _sample_shelf(rng, book, colours[1:])
     side = rng.choice([-1.0, 1.0])
-    for _ in range(4000):
+
+    def draw():
         shelf_xy = (rng.uniform(-0.1, 0.12), side * rng.uniform(0.06, 0.2))
         book_xy = (rng.uniform(-0.1, 0.12), -side * rng.uniform(0.0, 0.2))
-        far = np.hypot(shelf_xy[0] - book_xy[0], shelf_xy[1] - book_xy[1])
-        if far > shelf.footprint_radius + book.footprint_radius + 0.04 and _inside_workspace(
-            shelf.length / 2, shelf.depth / 2, shelf_xy, shelf.yaw
-        ):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"book world seed {seed}: could not place objects without overlap")
+        apart = discs_apart(shelf_xy, shelf.footprint_radius, book_xy, book.footprint_radius, 0.04)
+        shelf_corners = rectangle_corners(shelf.length / 2, shelf.depth / 2, shelf_xy, shelf.yaw)
+        return (shelf_xy, book_xy) if apart and points_in_workspace(shelf_corners) else None
+
+    shelf_xy, book_xy = rejection_sample(
+        draw, 4000, f"book world seed {seed}: could not place objects without overlap"
+    )
     return BookLayout(
         seed=seed,
-        book=replace(book, xy=tuple(map(float, book_xy))),
-        shelf=replace(shelf, xy=tuple(map(float, shelf_xy))),
+        book=placed_at(book, book_xy),
+        shelf=placed_at(shelf, shelf_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: BookLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=f"{layout.book.colour_name} {layout.book.noun}", shelf=layout.shelf.noun)
+    return phrase(_PHRASINGS, layout, phrasing, obj=colour_noun(layout.book), shelf=layout.shelf.noun)
 
 
 def _add_book_visual(
@@ -253,10 +256,8 @@ def _build_book(scene, book: BookTruth, name: str = "book"):
     builder = scene.create_actor_builder()
     add_convex_mesh(builder, book.mesh(), book.rgba, book.friction, book.density, visual=False)
     _add_book_visual(builder, book.thickness, book.depth, book.height, book.spine_radius, book.rgba)
-    builder.initial_pose = sapien.Pose(
-        p=[book.xy[0], book.xy[1], book.height / 2], q=euler2quat(0, 0, book.yaw)
-    )
-    return builder.build(name=name)
+    builder.initial_pose = pose_on_table(book.xy, book.height / 2, book.yaw)
+    return build_actor(builder, name)
 
 
 def _build_shelf(scene, shelf: ShelfTruth, name: str = "shelf"):
@@ -280,37 +281,23 @@ def _build_shelf(scene, shelf: ShelfTruth, name: str = "shelf"):
             pose=pose, half_size=[b.thickness / 2, b.depth / 2, b.height / 2], material=mat
         )
         _add_book_visual(builder, b.thickness, b.depth, b.height, 0.003, b.rgba, pose)
-    builder.initial_pose = sapien.Pose(p=[shelf.xy[0], shelf.xy[1], 0.0], q=euler2quat(0, 0, shelf.yaw))
-    return builder.build_kinematic(name=name)
+    builder.initial_pose = pose_on_table(shelf.xy, 0.0, shelf.yaw)
+    return build_actor(builder, name, kinematic=True)
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class BookWorldEnv(TabletopEnv):
+class BookWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("book",)
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        self._book_points = np.asarray(self.layout.book.mesh().vertices)
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = _build_book(self.scene, self.layout.book)
         self.shelf = _build_shelf(self.scene, self.layout.shelf)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         book = self.layout.book
-        dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-        p = torch.tensor([[book.xy[0] + dx, book.xy[1] + dy, book.height / 2]], dtype=torch.float32)
-        q = torch.tensor(np.asarray([euler2quat(0, 0, book.yaw)]), dtype=torch.float32)
-        self.target_object.set_pose(Pose.create_from_pq(p, q))
-        self.target_object.set_linear_velocity(torch.zeros((1, 3)))
-        self.target_object.set_angular_velocity(torch.zeros((1, 3)))
+        self._place_jittered(self.target_object, book.xy, book.height / 2, book.yaw)
 
     def book_in_shelf_frame(self) -> tuple[np.ndarray, np.ndarray]:
         """The book's centre and rotation in the shelf frame."""
@@ -323,75 +310,29 @@ class BookWorldEnv(TabletopEnv):
 
     def evaluate(self):
         s = self.layout.shelf
-        centre, R = self.book_in_shelf_frame()
+        centre, _ = self.book_in_shelf_frame()
         between = abs(centre[0] - s.slot_x) <= s.slot_width / 2
         over_base = abs(centre[1]) <= s.depth / 2
         bottom = self.target_bottom_z()
         down = bottom <= s.base_thickness + 0.01
-        upright = float(np.degrees(np.arccos(np.clip(R[2, 2], -1.0, 1.0)))) < 25.0
+        upright = self.target_tilt_deg() < 25.0
         in_slot = between and over_base and down and upright
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        success = in_slot and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "in_slot": torch.tensor([in_slot]),
-            "between": torch.tensor([between]),
-            "down": torch.tensor([down]),
-            "upright": torch.tensor([upright]),
-            "grasped": torch.tensor([grasped]),
-        }
+        grasped = self.is_grasping_target()
+        return self._evaluation(
+            success=in_slot and not grasped,
+            in_slot=in_slot,
+            between=between,
+            down=down,
+            upright=upright,
+            grasped=grasped,
+        )
+
+    @cached_property
+    def _book_points(self) -> np.ndarray:
+        return np.asarray(self.layout.book.mesh().vertices)
 
     def target_points_local(self) -> np.ndarray:
         return self._book_points
-
-    def truth(self) -> dict:
-        """Hidden truth for scoring: layout with the book's mass."""
-        d = self.layout.to_dict()
-        d["book"]["mass"] = self.layout.book.mass
-        return d
-
-
-_WRIST_LIMIT = 2.8973  # Panda joint 7 range is +-2.8973 rad
-
-
-def _rz(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def _wrap_half_turn(angle: float) -> float:
-    """An angle modulo π, in [-π/2, π/2): a parallel grasp (and a box-like object) is the same either way round."""
-    return float((angle + np.pi / 2) % np.pi - np.pi / 2)
-
-
-def _wrist_safe(env, R_des: np.ndarray, margin: float = 0.25) -> np.ndarray:
-    """Of the two half-turn twins of a fingers-down TCP rotation, the one the wrist can reach: the nearer
-    twin unless it would drive joint 7 past its limit (turning the TCP by +a about world z turns joint 7 by
-    about -a, measured on ManiSkill 3.0.1's Panda). Use with ``Move(symmetric=False)``."""
-    from physworld_core.world.scripted import tcp_pose
-
-    q7 = float(env.agent.robot.get_qpos()[0, 6])
-    R_cur = tcp_pose(env)[1]
-
-    def turn(R: np.ndarray) -> float:
-        dR = R @ R_cur.T
-        return float(np.arctan2(dR[1, 0], dR[0, 0]))
-
-    twins = (R_des, R_des @ _rz(np.pi))
-    return min(twins, key=lambda R: (abs(q7 - turn(R)) > _WRIST_LIMIT - margin, abs(turn(R))))
-
-
-def _square_to(env, actor, goal_yaw: float):
-    """TCP rotation (a callable) that turns a held object, as it actually sits in the hand, until its frame's
-    x axis lies along ``goal_yaw`` (either way round)."""
-    from physworld_core.world.scripted import actor_pose, tcp_pose
-
-    def rotation() -> np.ndarray:
-        R_obj = actor_pose(actor)[1]
-        turn = _wrap_half_turn(goal_yaw - np.arctan2(R_obj[1, 0], R_obj[0, 0]))
-        return _wrist_safe(env, _rz(turn) @ tcp_pose(env)[1])
-
-    return rotation
 
 
 def oracle(env: BookWorldEnv):
@@ -407,42 +348,35 @@ def oracle(env: BookWorldEnv):
         Move,
         Script,
         actor_pose,
+        carry_to,
         down_rotation,
-        tcp_pose,
+        grasp_from_above,
+        lift_to,
+        rise_by,
+        square_to,
+        wrist_safe,
     )
 
     book, shelf = env.layout.book, env.layout.shelf
     move = partial(Move, symmetric=False)  # rotations below are already the twin the wrist can reach
     grasp_dz = book.height / 2 - 0.02  # TCP above the book's centre: pads on its top 3 cm
-    pick_R = lambda: _wrist_safe(env, down_rotation(book.yaw))  # closing axis along the book's thickness
-    place_R = _square_to(env, env.target_object, shelf.yaw)  # thickness along the row
+    pick_R = lambda: wrist_safe(env, down_rotation(book.yaw))  # closing axis along the book's thickness
+    place_R = square_to(env, env.target_object, shelf.yaw)  # thickness along the row
     grasp = lambda: actor_pose(env.target_object)[0] + [0, 0, grasp_dz]
     slot = shelf.slot_world()
     carry = shelf.top + 0.03 + book.height / 2  # book centre height while carrying
     low = shelf.base_thickness + book.height / 2 + 0.006  # 6 mm above the base board
-
-    def servo(centre_z: float):
-        def target():
-            return tcp_pose(env)[0] + np.r_[slot[:2], centre_z] - actor_pose(env.target_object)[0]
-
-        return target
-
-    start_z = lambda: max(tcp_pose(env)[0][2], grasp()[2] + 0.06)
+    servo = lambda centre_z: carry_to(env, env.target_object, np.r_[slot[:2], centre_z])
     return Script(
         env,
         [
-            move(lambda: np.r_[grasp()[:2], start_z()], pick_R, tol=0.02),
-            move(lambda: grasp() + [0, 0, 0.06], pick_R, tol=0.01),
-            move(grasp, pick_R, tol=0.004, max_step=0.02),
-            Grip(CLOSED, 12),
-            move(
-                lambda: np.r_[tcp_pose(env)[0][:2], carry + grasp_dz + 0.02], pick_R, gripper=CLOSED, tol=0.02
-            ),
+            *grasp_from_above(env, grasp, pick_R, approach=0.06, tol=0.004, symmetric=False),
+            lift_to(env, carry + grasp_dz + 0.02, pick_R, tol=0.02, symmetric=False),
             move(servo(carry), place_R, gripper=CLOSED, tol=0.01),
             move(servo(carry), place_R, gripper=CLOSED, tol=0.003, max_step=0.02, follow=True, timeout=40),
             move(servo(low), place_R, gripper=CLOSED, tol=0.003, max_step=0.015, follow=True, timeout=60),
             Grip(OPEN, 10),
-            move(lambda: tcp_pose(env)[0] + [0, 0, 0.06], tol=0.02),
+            rise_by(env, 0.06, tol=0.02),
         ],
     )
 

@@ -21,31 +21,32 @@ table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
-from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import Record, colour_noun, phrase, placed_at, rejection_sample, separated
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
 from physworld_core.world.shapes import (
-    add_convex_mesh,
+    UPRIGHT_CYLINDER,
+    add_ring_wall,
+    build_actor,
+    build_convex_actor,
     material,
     mesh_file,
+    open_cylinder_profile,
+    pose_on_table,
     revolve,
-    ring_wall_boxes,
     rounded_box,
 )
 
 ENV_ID = "PhysWorld-Lid-v0"
-_UPRIGHT_CYLINDER = euler2quat(0, np.pi / 2, 0)  # SAPIEN cylinders lie along x; stand them up along z.
 _LID_NOUNS = ("lid", "pot lid", "cover")
 _POT_NOUNS = ("pot", "cooking pot", "saucepan", "stockpot")
 _DISTRACTOR_NOUNS = {"jar": ("jar", "spice jar"), "block": ("block", "sponge")}
@@ -167,23 +168,12 @@ class DistractorTruth:
 
 
 @dataclass(frozen=True)
-class LidLayout:
+class LidLayout(Record):
     seed: int
     lid: LidTruth
     pot: PotTruth
     distractor: DistractorTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _separated(placed, clearance: float) -> bool:
-    return all(
-        np.hypot(a[0][0] - b[0][0], a[0][1] - b[0][1]) > a[1] + b[1] + clearance
-        for i, a in enumerate(placed)
-        for b in placed[i + 1 :]
-    )
 
 
 def sample_layout(seed: int) -> LidLayout:
@@ -236,54 +226,50 @@ def sample_layout(seed: int) -> LidLayout:
         noun=str(rng.choice(_DISTRACTOR_NOUNS[d_shape])),
     )
     side = rng.choice([-1.0, 1.0])
-    for _ in range(2000):
-        pot_r, lid_r = pot.footprint_radius, lid.radius
-        d_r = distractor.footprint_radius
+    pot_r, lid_r, d_r = pot.footprint_radius, lid.radius, distractor.footprint_radius
+
+    def draw():
         pot_xy = (rng.uniform(-0.15 + pot_r, 0.17 - pot_r), side * rng.uniform(0.09, 0.25 - pot_r))
         lid_xy = (rng.uniform(-0.15 + lid_r, 0.17 - lid_r), -side * rng.uniform(0.03, 0.25 - lid_r))
         d_xy = (rng.uniform(-0.15 + d_r, 0.17 - d_r), rng.uniform(-0.25 + d_r, 0.25 - d_r))
         placed = [(pot_xy, pot_r), (lid_xy, lid_r), (d_xy, d_r)]
-        if _separated(placed, 0.03):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"lid world seed {seed}: could not place objects without overlap")
+        return (pot_xy, lid_xy, d_xy) if separated(placed, 0.03) else None
+
+    pot_xy, lid_xy, d_xy = rejection_sample(
+        draw, 2000, f"lid world seed {seed}: could not place objects without overlap"
+    )
     return LidLayout(
         seed=seed,
-        lid=replace(lid, xy=tuple(map(float, lid_xy))),
-        pot=replace(pot, xy=tuple(map(float, pot_xy))),
-        distractor=replace(distractor, xy=tuple(map(float, d_xy))),
+        lid=placed_at(lid, lid_xy),
+        pot=placed_at(pot, pot_xy),
+        distractor=placed_at(distractor, d_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: LidLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=f"{layout.lid.colour_name} {layout.lid.noun}", pot=layout.pot.noun)
+    return phrase(_PHRASINGS, layout, phrasing, obj=colour_noun(layout.lid), pot=layout.pot.noun)
 
 
-def _lid_points(lid: LidTruth) -> np.ndarray:
+def _lid_hull_points(lid: LidTruth) -> np.ndarray:
     return np.vstack([lid.disk_mesh().convex_hull.vertices, lid.knob_mesh().convex_hull.vertices])
 
 
 def _build_lid(scene, lid: LidTruth, name: str = "lid"):
-    builder = scene.create_actor_builder()
-    add_convex_mesh(builder, lid.disk_mesh(), lid.rgba, lid.friction, lid.density)
-    add_convex_mesh(builder, lid.knob_mesh(), lid.rgba, lid.friction, lid.density)
-    builder.initial_pose = sapien.Pose(p=[lid.xy[0], lid.xy[1], 0.0], q=euler2quat(0, 0, lid.yaw))
-    return builder.build(name=name)
+    pose = pose_on_table(lid.xy, 0.0, lid.yaw)
+    return build_convex_actor(
+        scene, name, [lid.disk_mesh(), lid.knob_mesh()], lid.rgba, lid.friction, pose, lid.density
+    )
 
 
 def _build_distractor(scene, d: DistractorTruth, name: str = "distractor"):
-    builder = scene.create_actor_builder()
-    add_convex_mesh(builder, d.mesh(), d.rgba, d.friction, d.density)
-    builder.initial_pose = sapien.Pose(p=[d.xy[0], d.xy[1], d.half_size[2]], q=euler2quat(0, 0, d.yaw))
-    return builder.build(name=name)
+    pose = pose_on_table(d.xy, d.half_size[2], d.yaw)
+    return build_convex_actor(scene, name, d.mesh(), d.rgba, d.friction, pose, d.density)
 
 
 def _pot_visual_mesh(pot: PotTruth) -> trimesh.Trimesh:
-    ri, ro, h = pot.inner_radius, pot.outer_radius, pot.height
-    profile = [(0.0, 0.0), (ro, 0.0), (ro, h), (ri, h), (ri, _FLOOR), (0.0, _FLOOR)]
-    return revolve(np.array(profile), sections=48)
+    profile = open_cylinder_profile(pot.inner_radius, pot.outer_radius, _FLOOR, pot.height)
+    return revolve(profile, sections=48)
 
 
 def _build_pot(scene, pot: PotTruth, name: str = "pot"):
@@ -291,14 +277,11 @@ def _build_pot(scene, pot: PotTruth, name: str = "pot"):
     builder = scene.create_actor_builder()
     render_mat = sapien.render.RenderMaterial(base_color=list(pot.rgba))
     mat = material(pot.friction)
-    floor_pose = sapien.Pose(p=[0, 0, _FLOOR / 2], q=_UPRIGHT_CYLINDER)
+    floor_pose = sapien.Pose(p=[0, 0, _FLOOR / 2], q=UPRIGHT_CYLINDER)
     builder.add_cylinder_collision(
         pose=floor_pose, radius=pot.outer_radius, half_length=_FLOOR / 2, material=mat
     )
-    for centre, half, angle in ring_wall_boxes(pot.inner_radius, pot.wall_thickness, pot.height, _SEGMENTS):
-        builder.add_box_collision(
-            pose=sapien.Pose(p=list(centre), q=euler2quat(0, 0, angle)), half_size=list(half), material=mat
-        )
+    add_ring_wall(builder, pot.inner_radius, pot.wall_thickness, pot.height, _SEGMENTS, mat)
     builder.add_visual_from_file(mesh_file(_pot_visual_mesh(pot)), material=render_mat)
     handle_half = [pot.handle_length / 2 + 0.002, 0.012, 0.005]
     handle_z = pot.height - 0.015
@@ -306,41 +289,25 @@ def _build_pot(scene, pot: PotTruth, name: str = "pot"):
         pose = sapien.Pose(p=[sign * (pot.outer_radius + pot.handle_length / 2 - 0.002), 0.0, handle_z])
         builder.add_box_collision(pose=pose, half_size=handle_half, material=mat)
         builder.add_box_visual(pose=pose, half_size=handle_half, material=render_mat)
-    builder.initial_pose = sapien.Pose(p=[pot.xy[0], pot.xy[1], 0.0], q=euler2quat(0, 0, pot.yaw))
-    return builder.build_kinematic(name=name)
+    builder.initial_pose = pose_on_table(pot.xy, 0.0, pot.yaw)
+    return build_actor(builder, name, kinematic=True)
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class LidWorldEnv(TabletopEnv):
+class LidWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("lid", "distractor")
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        self._lid_points = _lid_points(self.layout.lid)
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = _build_lid(self.scene, self.layout.lid)
         self.distractor = _build_distractor(self.scene, self.layout.distractor)
         self.pot = _build_pot(self.scene, self.layout.pot)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
-        for actor, obj, z in (
-            (self.target_object, self.layout.lid, 0.0),
-            (self.distractor, self.layout.distractor, self.layout.distractor.half_size[2]),
-        ):
-            dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-            p = torch.tensor([[obj.xy[0] + dx, obj.xy[1] + dy, z]], dtype=torch.float32)
-            q = torch.tensor(np.asarray([euler2quat(0, 0, obj.yaw)]), dtype=torch.float32)
-            actor.set_pose(Pose.create_from_pq(p, q))
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
+    def _place_objects(self, env_idx) -> None:
+        lid, d = self.layout.lid, self.layout.distractor
+        self._place_jittered(self.target_object, lid.xy, 0.0, lid.yaw)
+        self._place_jittered(self.distractor, d.xy, d.half_size[2], d.yaw)
 
     @property
     def centre_tolerance(self) -> float:
@@ -351,33 +318,27 @@ class LidWorldEnv(TabletopEnv):
     def evaluate(self):
         pot = self.layout.pot
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        R = quat2mat(raw[3:])
         offset = float(np.hypot(raw[0] - pot.xy[0], raw[1] - pot.xy[1]))
         centred = offset <= self.centre_tolerance
-        tilt = float(np.degrees(np.arccos(np.clip(R[2, 2], -1.0, 1.0))))
-        level = tilt < 8.0
+        level = self.target_tilt_deg() < 8.0
         supported = bool(pot.height - 0.004 <= raw[2] <= pot.height + 0.006)
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
+        grasped = self.is_grasping_target()
         on_pot = centred and level and supported
-        success = on_pot and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "on_pot": torch.tensor([on_pot]),
-            "centred": torch.tensor([centred]),
-            "level": torch.tensor([level]),
-            "supported": torch.tensor([supported]),
-            "grasped": torch.tensor([grasped]),
-        }
+        return self._evaluation(
+            success=on_pot and not grasped,
+            on_pot=on_pot,
+            centred=centred,
+            level=level,
+            supported=supported,
+            grasped=grasped,
+        )
+
+    @cached_property
+    def _lid_points(self) -> np.ndarray:
+        return _lid_hull_points(self.layout.lid)
 
     def target_points_local(self) -> np.ndarray:
         return self._lid_points
-
-    def truth(self) -> dict:
-        """Hidden truth for scoring: layout with masses."""
-        d = self.layout.to_dict()
-        d["lid"]["mass"] = self.layout.lid.mass
-        d["distractor"]["mass"] = self.layout.distractor.mass
-        return d
 
 
 def oracle(env: LidWorldEnv):
@@ -390,8 +351,11 @@ def oracle(env: LidWorldEnv):
         Move,
         Script,
         actor_pose,
+        carry_to,
         down_rotation,
-        tcp_pose,
+        grasp_from_above,
+        lift_to,
+        rise_by,
     )
 
     lid, pot = env.layout.lid, env.layout.pot
@@ -404,29 +368,18 @@ def oracle(env: LidWorldEnv):
     d = env.layout.distractor
     carry_z = max(pot.height + 0.05, 2 * d.half_size[2] + 0.03)  # lid underside while carrying
 
-    def servo(z_above_goal: float):
-        """TCP target that brings the lid's origin to ``z_above_goal`` above the rim, on the pot's axis."""
-
-        def target():
-            tcp = tcp_pose(env)[0]
-            return tcp + (goal + [0, 0, z_above_goal]) - actor_pose(env.target_object)[0]
-
-        return target
-
-    above = lambda dz: lambda: knob() + [0, 0, dz]
+    # The lid's origin ``z_above_goal`` above the rim, on the pot's axis.
+    servo = lambda z_above_goal: carry_to(env, env.target_object, goal + [0, 0, z_above_goal])
     return Script(
         env,
         [
-            Move(lambda: np.r_[knob()[:2], max(tcp_pose(env)[0][2], knob()[2] + 0.06)], R, tol=0.02),
-            Move(above(0.06), R, tol=0.01),
-            Move(knob, R, tol=0.004, max_step=0.02),
-            Grip(CLOSED, 12),
-            Move(lambda: np.r_[tcp_pose(env)[0][:2], carry_z + grasp_dz + 0.02], R, gripper=CLOSED, tol=0.02),
+            *grasp_from_above(env, knob, R, approach=0.06, tol=0.004),
+            lift_to(env, carry_z + grasp_dz + 0.02, R, tol=0.02),
             Move(servo(0.05), R, gripper=CLOSED, tol=0.01),
             Move(servo(0.02), R, gripper=CLOSED, tol=0.004, max_step=0.02, follow=True, timeout=40),
             Move(servo(0.006), R, gripper=CLOSED, tol=0.003, max_step=0.01, follow=True, timeout=40),
             Grip(OPEN, 10),
-            Move(lambda: tcp_pose(env)[0] + [0, 0, 0.06], R, tol=0.02),
+            rise_by(env, 0.06, R, tol=0.02),
         ],
     )
 

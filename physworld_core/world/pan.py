@@ -21,21 +21,35 @@ opening, so the handle is the only graspable part), carry it over a plate and se
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.sim.base_env import actor_points_world
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    Record,
+    colour_noun,
+    phrase,
+    placed_at,
+    points_in_workspace,
+    rejection_sample,
+)
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, material, mesh_file, revolve, ring_wall_boxes
+from physworld_core.world.shapes import (
+    add_convex_mesh,
+    add_open_cylinder,
+    build_actor,
+    build_convex_actor,
+    cylinder_rim_points,
+    pose_on_table,
+    revolve,
+)
 
 ENV_ID = "PhysWorld-Pan-v0"
 _WALL_SEGMENTS = 10
@@ -47,8 +61,6 @@ _PHRASINGS = (
     "grab the handle of the {obj} and set it down on the {plate}",
     "place the {obj} on the {plate}, holding it by its handle",
 )
-# Workspace the whole world must lie in (reachable by the Panda, seen by the default camera).
-_X_RANGE, _Y_RANGE = (-0.15, 0.17), (-0.25, 0.25)
 _CENTRE_MARGIN = 0.02  # body centre within plate radius minus this
 _REST_TOL = 0.01  # body bottom at most this above the plate top
 _LEVEL_COS = float(np.cos(np.deg2rad(12)))
@@ -125,23 +137,11 @@ class PlateTruth:
 
 
 @dataclass(frozen=True)
-class PanLayout:
+class PanLayout(Record):
     seed: int
     pan: PanTruth
     plate: PlateTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _in_workspace(points_xy: np.ndarray, margin: float = 0.0) -> bool:
-    return bool(
-        np.all(points_xy[:, 0] >= _X_RANGE[0] + margin)
-        and np.all(points_xy[:, 0] <= _X_RANGE[1] - margin)
-        and np.all(points_xy[:, 1] >= _Y_RANGE[0] + margin)
-        and np.all(points_xy[:, 1] <= _Y_RANGE[1] - margin)
-    )
 
 
 def _clearance_to_disk(p: PanTruth, centre, radius: float) -> float:
@@ -186,43 +186,35 @@ def sample_layout(seed: int) -> PanLayout:
         noun=str(rng.choice(_PLATE_NOUNS)),
     )
     side = rng.choice([-1.0, 1.0])  # the plate stands left or right, the pan on the other side
-    for _ in range(5000):
+
+    def draw():
         plate_xy = np.array([rng.uniform(-0.06, 0.08), side * rng.uniform(0.1, 0.16)])
         pan_xy = np.array([rng.uniform(-0.08, 0.1), -side * rng.uniform(0.02, 0.12)])
         yaw = float(rng.uniform(-np.pi, np.pi))
-        candidate = replace(pan, xy=tuple(map(float, pan_xy)), yaw=yaw)
-        outline = candidate.footprint_points()
+        candidate = placed_at(pan, pan_xy, yaw=yaw)
         plate_ring = plate_xy + plate.radius * np.column_stack(
             [np.cos(np.linspace(0, 2 * np.pi, 24)), np.sin(np.linspace(0, 2 * np.pi, 24))]
         )
-        if (
-            _in_workspace(outline, 0.005)
-            and _in_workspace(plate_ring, 0.005)
+        ok = (
+            points_in_workspace(candidate.footprint_points(), 0.005)
+            and points_in_workspace(plate_ring, 0.005)
             and _clearance_to_disk(candidate, plate_xy, plate.radius) > 0.04
-        ):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"pan world seed {seed}: could not place objects without overlap")
+        )
+        return (candidate, plate_xy) if ok else None
+
+    candidate, plate_xy = rejection_sample(
+        draw, 5000, f"pan world seed {seed}: could not place objects without overlap"
+    )
     return PanLayout(
         seed=seed,
         pan=candidate,
-        plate=replace(plate, xy=tuple(map(float, plate_xy))),
+        plate=placed_at(plate, plate_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: PanLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(
-        obj=f"{layout.pan.colour_name} {layout.pan.noun}",
-        plate=f"{layout.plate.colour_name} {layout.plate.noun}",
-    )
-
-
-def _body_profile(p: PanTruth) -> np.ndarray:
-    """(r, z) profile of the hollow body, bottom to top, closed at the axis."""
-    r, h, t, f = p.radius, p.rim_height, p.wall_thickness, p.floor_thickness
-    return np.array([[0, 0], [r - 0.004, 0], [r, 0.004], [r, h], [r - t, h], [r - t, f], [0, f]])
+    return phrase(_PHRASINGS, layout, phrasing, obj=colour_noun(layout.pan), plate=colour_noun(layout.plate))
 
 
 def _handle_mesh(p: PanTruth) -> trimesh.Trimesh:
@@ -235,9 +227,7 @@ def _handle_mesh(p: PanTruth) -> trimesh.Trimesh:
 
 
 def body_points_local(p: PanTruth, sections: int = 24) -> np.ndarray:
-    a = np.linspace(0, 2 * np.pi, sections, endpoint=False)
-    ring = np.column_stack([p.radius * np.cos(a), p.radius * np.sin(a)])
-    return np.vstack([np.column_stack([ring, np.full(sections, z)]) for z in (0.0, p.rim_height)])
+    return cylinder_rim_points(p.radius, 0.0, p.rim_height, sections)
 
 
 def pan_points_local(p: PanTruth) -> np.ndarray:
@@ -245,72 +235,50 @@ def pan_points_local(p: PanTruth) -> np.ndarray:
 
 
 def _build_pan(scene, p: PanTruth, name: str = "pan"):
+    """The body is an open cylinder (floor disc and wall boxes), the handle one convex box."""
     builder = scene.create_actor_builder()
-    render_mat = sapien.render.RenderMaterial(base_color=list(p.rgba))
-    floor = trimesh.creation.cylinder(radius=p.radius, height=p.floor_thickness, sections=24)
-    floor.apply_translation([0, 0, p.floor_thickness / 2])
-    add_convex_mesh(builder, floor, p.rgba, p.friction, p.density, visual=False)
-    for (x, y, z), half, yaw in ring_wall_boxes(
-        p.radius - p.wall_thickness, p.wall_thickness, p.rim_height, _WALL_SEGMENTS
-    ):
-        builder.add_box_collision(
-            pose=sapien.Pose(p=[x, y, z], q=euler2quat(0, 0, yaw)),
-            half_size=list(half),
-            material=material(p.friction),
-            density=p.density,
-        )
-    builder.add_visual_from_file(mesh_file(revolve(_body_profile(p))), material=render_mat)
+    inner = p.radius - p.wall_thickness
+    args = (inner, p.wall_thickness, p.floor_thickness, p.rim_height, p.rgba, p.friction, p.density)
+    add_open_cylinder(builder, *args, _WALL_SEGMENTS, bevel=0.004, outer=p.radius)
     add_convex_mesh(builder, _handle_mesh(p), p.rgba, p.friction, p.density)
-    builder.initial_pose = sapien.Pose(p=[p.xy[0], p.xy[1], 0.0], q=euler2quat(0, 0, p.yaw))
-    return builder.build(name=name)
+    builder.initial_pose = pose_on_table(p.xy, 0.0, p.yaw)
+    return build_actor(builder, name)
 
 
 def _build_plate(scene, pl: PlateTruth, name: str = "plate"):
-    builder = scene.create_actor_builder()
     r, t = pl.radius, pl.thickness
     profile = np.array(
         [[0, 0], [r - 0.012, 0], [r, 0.6 * t], [r - 0.004, t], [0, t]]
     )  # convex: hull is exact
-    add_convex_mesh(builder, revolve(profile), pl.rgba, pl.friction)
-    builder.initial_pose = sapien.Pose(p=[pl.xy[0], pl.xy[1], 0.0])
-    return builder.build_kinematic(name=name)
+    return build_convex_actor(
+        scene, name, revolve(profile), pl.rgba, pl.friction, pose_on_table(pl.xy), kinematic=True
+    )
 
 
 @register_env(ENV_ID, max_episode_steps=250)
-class PanWorldEnv(TabletopEnv):
+class PanWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("pan",)
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        self._body_points = body_points_local(self.layout.pan)
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = self.pan = _build_pan(self.scene, self.layout.pan)
         self.plate = _build_plate(self.scene, self.layout.plate)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         p = self.layout.pan
-        dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-        pos = torch.tensor([[p.xy[0] + dx, p.xy[1] + dy, 0.0]], dtype=torch.float32)
-        q = torch.tensor(np.asarray([euler2quat(0, 0, p.yaw)]), dtype=torch.float32)
-        self.pan.set_pose(Pose.create_from_pq(pos, q))
-        self.pan.set_linear_velocity(torch.zeros((1, 3)))
-        self.pan.set_angular_velocity(torch.zeros((1, 3)))
+        self._place_jittered(self.pan, p.xy, 0.0, p.yaw)
+
+    @cached_property
+    def _body_points(self) -> np.ndarray:
+        return body_points_local(self.layout.pan)
 
     def _pan_state(self) -> tuple[np.ndarray, np.ndarray]:
         raw = self.pan.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         return raw[:3], quat2mat(raw[3:])
 
     def body_bottom_z(self) -> float:
-        p, R = self._pan_state()
-        return float((self._body_points @ R.T + p)[:, 2].min())
+        return float(actor_points_world(self.pan, self._body_points)[:, 2].min())
 
     def evaluate(self):
         pl = self.layout.plate
@@ -319,30 +287,30 @@ class PanWorldEnv(TabletopEnv):
         gap = self.body_bottom_z() - pl.thickness
         on_plate = centred and -0.004 <= gap <= _REST_TOL
         level = float(R[2, 2]) >= _LEVEL_COS
-        grasped = bool(self.agent.is_grasping(self.pan)[0])
-        success = on_plate and level and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "on_plate": torch.tensor([on_plate]),
-            "level": torch.tensor([level]),
-            "grasped": torch.tensor([grasped]),
-        }
+        grasped = self.is_grasping_target()
+        return self._evaluation(
+            success=on_plate and level and not grasped, on_plate=on_plate, level=level, grasped=grasped
+        )
 
     def target_points_local(self) -> np.ndarray:
         return pan_points_local(self.layout.pan)
-
-    def truth(self) -> dict:
-        """Hidden truth for scoring: layout with the pan's mass."""
-        d = self.layout.to_dict()
-        d["pan"]["mass"] = self.layout.pan.mass
-        return d
 
 
 def oracle(env: PanWorldEnv):
     """Grasp the handle across its width, lift, carry the body's centre over the plate's, lower it until it
     almost touches, open, retreat. Carry and descent targets are measured from the held pan (it may sag in the
     grip), so the body, not the gripper, is what lands on the plate."""
-    from physworld_core.world.scripted import CLOSED, Grip, Move, Script, actor_pose, down_rotation, tcp_pose
+    from physworld_core.world.scripted import (
+        CLOSED,
+        Grip,
+        Move,
+        Script,
+        actor_pose,
+        down_rotation,
+        lift_to,
+        rise_by,
+        tcp_pose,
+    )
 
     p, pl = env.layout.pan, env.layout.plate
     grasp_local = p.handle_point(0.55)
@@ -370,12 +338,12 @@ def oracle(env: PanWorldEnv):
             Move(lambda: grasp() + [0, 0, 0.07], R, tol=0.015),
             Move(grasp, R, tol=0.005, max_step=0.02),
             Grip(CLOSED, 12),
-            Move(lambda: np.r_[tcp_pose(env)[0][:2], carry_z + offset()[2]], R, gripper=CLOSED, tol=0.015),
+            lift_to(env, lambda: carry_z + offset()[2], R, tol=0.015),
             Move(over_plate(0.05), R, gripper=CLOSED, tol=0.01),
             Move(over_plate(0.05), R, gripper=CLOSED, tol=0.006),
             Move(over_plate(0.006), R, gripper=CLOSED, tol=0.004, max_step=0.015),
             Grip(1.0, 12),
-            Move(lambda: tcp_pose(env)[0] + [0, 0, 0.08], R, tol=0.02),
+            rise_by(env, 0.08, R, tol=0.02),
         ],
     )
 

@@ -25,21 +25,35 @@ the table.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sapien
-import torch
-import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
 from transforms3d.euler import euler2quat
-from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.sim.base_env import actor_points_world
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    WORKSPACE_X,
+    WORKSPACE_Y,
+    Record,
+    colour_noun,
+    pack_balls,
+    phrase,
+    placed_at,
+    rejection_sample,
+)
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, material, mesh_file, revolve, ring_wall_boxes
+from physworld_core.world.shapes import (
+    add_open_cylinder,
+    build_actor,
+    cylinder_rim_points,
+    material,
+    pose_on_table,
+)
 
 ENV_ID = "PhysWorld-Pour-v0"
 _CUP_SEGMENTS, _BOWL_SEGMENTS = 12, 16
@@ -52,7 +66,6 @@ _PHRASINGS = (
     "empty the {cup} into the {bowl}",
     "pick up the {cup} and pour its {balls} into the {bowl}",
 )
-_X_RANGE, _Y_RANGE = (-0.15, 0.17), (-0.25, 0.25)
 _SUCCESS_FRACTION = 0.75
 
 
@@ -122,38 +135,12 @@ class BowlTruth:
 
 
 @dataclass(frozen=True)
-class PourLayout:
+class PourLayout(Record):
     seed: int
     cup: CupTruth
     balls: BallsTruth
     bowl: BowlTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def pack_balls(
-    count: int, radius: float, inner_radius: float, floor_z: float, rng: np.random.Generator
-) -> list[tuple[float, float, float]] | None:
-    """Resting centres for ``count`` balls on a cup's floor: one against the middle if there is room for it,
-    the rest evenly spaced in a ring against the wall. One layer only: a ball resting on two others wedges
-    them apart (they roll) and drops, so stacked packings are not rest poses. None if the balls do not fit.
-    """
-    ring = inner_radius - radius - 0.0003
-    if ring <= radius:
-        return None
-    centre = ring >= 2 * radius + 0.001 and count > 3
-    in_ring = count - int(centre)
-    if 2 * ring * np.sin(np.pi / in_ring) < 2 * radius + 0.001:  # neighbours in the ring would overlap
-        return None
-    phase = float(rng.uniform(0, 2 * np.pi))
-    z = floor_z + radius
-    centres = [(0.0, 0.0, z)] if centre else []
-    for k in range(in_ring):
-        a = phase + 2 * np.pi * k / in_ring
-        centres.append((ring * np.cos(a), ring * np.sin(a), z))
-    return centres
 
 
 def sample_layout(seed: int) -> PourLayout:
@@ -164,17 +151,19 @@ def sample_layout(seed: int) -> PourLayout:
     cup_colour, ball_colour = str(colours[0]), str(colours[1])
     bowl_colour = str(rng.choice(list(CONTAINER_PALETTE)))
     count = int(rng.integers(4, 9))
-    for _ in range(5000):
+
+    def draw_cup():
         inner = float(rng.uniform(0.024, 0.032))
         wall = float(rng.uniform(0.004, 0.0055))
         floor = float(rng.uniform(0.005, 0.008))
         height = float(rng.uniform(0.065, 0.09))
         radius = float(rng.uniform(0.008, 0.010))
         centres = pack_balls(count, radius, inner, floor, rng)
-        if centres is not None:
-            break
-    else:  # pragma: no cover
-        raise RuntimeError(f"pour world seed {seed}: could not fit the balls in the cup")
+        return None if centres is None else (inner, wall, floor, height, radius, centres)
+
+    inner, wall, floor, height, radius, centres = rejection_sample(
+        draw_cup, 5000, f"pour world seed {seed}: could not fit the balls in the cup"
+    )
     cup = CupTruth(
         inner_radius=inner,
         wall_thickness=wall,
@@ -208,75 +197,45 @@ def sample_layout(seed: int) -> PourLayout:
         friction=float(rng.uniform(0.5, 1.2)),
         noun=str(rng.choice(_BOWL_NOUNS)),
     )
-    lo, hi = np.array([_X_RANGE[0], _Y_RANGE[0]]), np.array([_X_RANGE[1], _Y_RANGE[1]])
-    for _ in range(5000):
+    lo, hi = np.array([WORKSPACE_X[0], WORKSPACE_Y[0]]), np.array([WORKSPACE_X[1], WORKSPACE_Y[1]])
+
+    def draw_places():
         cup_xy = rng.uniform(lo + cup.outer_radius + 0.005, hi - cup.outer_radius - 0.005)
         bowl_xy = rng.uniform(lo + bowl.outer_radius + 0.005, hi - bowl.outer_radius - 0.005)
-        if np.linalg.norm(bowl_xy - cup_xy) > cup.outer_radius + bowl.outer_radius + 0.04:
-            break
-    else:  # pragma: no cover
-        raise RuntimeError(f"pour world seed {seed}: could not place the cup and the bowl")
+        apart = np.linalg.norm(bowl_xy - cup_xy) > cup.outer_radius + bowl.outer_radius + 0.04
+        return (cup_xy, bowl_xy) if apart else None
+
+    cup_xy, bowl_xy = rejection_sample(
+        draw_places, 5000, f"pour world seed {seed}: could not place the cup and the bowl"
+    )
     return PourLayout(
         seed=seed,
-        cup=replace(cup, xy=tuple(map(float, cup_xy))),
+        cup=placed_at(cup, cup_xy),
         balls=balls,
-        bowl=replace(bowl, xy=tuple(map(float, bowl_xy))),
+        bowl=placed_at(bowl, bowl_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: PourLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(
-        cup=f"{layout.cup.colour_name} {layout.cup.noun}", balls=layout.balls.noun, bowl=layout.bowl.noun
+    return phrase(
+        _PHRASINGS,
+        layout,
+        phrasing,
+        cup=colour_noun(layout.cup),
+        balls=layout.balls.noun,
+        bowl=layout.bowl.noun,
     )
 
 
 # --- geometry ---------------------------------------------------------------------------------------------
-def _open_cylinder_profile(inner: float, wall: float, floor: float, height: float) -> np.ndarray:
-    """(r, z) profile of an open cup/bowl, bottom to top, closed at the axis."""
-    outer = inner + wall
-    bevel = min(0.003, wall / 2)
-    return np.array(
-        [
-            [0, 0],
-            [outer - bevel, 0],
-            [outer, bevel],
-            [outer, height],
-            [inner, height],
-            [inner, floor],
-            [0, floor],
-        ]
-    )
-
-
 def cup_points_local(c: CupTruth, sections: int = 24) -> np.ndarray:
-    a = np.linspace(0, 2 * np.pi, sections, endpoint=False)
-    ring = np.column_stack([c.outer_radius * np.cos(a), c.outer_radius * np.sin(a)])
-    return np.vstack([np.column_stack([ring, np.full(sections, z)]) for z in (0.0, c.height)])
-
-
-def _add_open_cylinder(builder, inner, wall, floor, height, rgba, friction, density, segments) -> None:
-    """Floor disk (one convex shape) plus box wall segments; the revolved profile as the visual."""
-    disk = trimesh.creation.cylinder(radius=inner + wall, height=floor, sections=24)
-    disk.apply_translation([0, 0, floor / 2])
-    add_convex_mesh(builder, disk, rgba, friction, density, visual=False)
-    for (x, y, z), half, yaw in ring_wall_boxes(inner, wall, height, segments):
-        builder.add_box_collision(
-            pose=sapien.Pose(p=[x, y, z], q=euler2quat(0, 0, yaw)),
-            half_size=list(half),
-            material=material(friction),
-            density=density,
-        )
-    builder.add_visual_from_file(
-        mesh_file(revolve(_open_cylinder_profile(inner, wall, floor, height))),
-        material=sapien.render.RenderMaterial(base_color=list(rgba)),
-    )
+    return cylinder_rim_points(c.outer_radius, 0.0, c.height, sections)
 
 
 def _build_cup(scene, c: CupTruth, name: str = "cup"):
     builder = scene.create_actor_builder()
-    _add_open_cylinder(
+    add_open_cylinder(
         builder,
         c.inner_radius,
         c.wall_thickness,
@@ -287,8 +246,8 @@ def _build_cup(scene, c: CupTruth, name: str = "cup"):
         c.density,
         _CUP_SEGMENTS,
     )
-    builder.initial_pose = sapien.Pose(p=[c.xy[0], c.xy[1], 0.0], q=euler2quat(0, 0, c.yaw))
-    return builder.build(name=name)
+    builder.initial_pose = pose_on_table(c.xy, 0.0, c.yaw)
+    return build_actor(builder, name)
 
 
 def _build_ball(scene, b: BallsTruth, name: str):
@@ -296,12 +255,12 @@ def _build_ball(scene, b: BallsTruth, name: str):
     builder.add_sphere_collision(radius=b.radius, material=material(b.friction), density=b.density)
     builder.add_sphere_visual(radius=b.radius, material=sapien.render.RenderMaterial(base_color=list(b.rgba)))
     builder.initial_pose = sapien.Pose(p=[0, 0, b.radius])
-    return builder.build(name=name)
+    return build_actor(builder, name)
 
 
 def _build_bowl(scene, b: BowlTruth, name: str = "bowl"):
     builder = scene.create_actor_builder()
-    _add_open_cylinder(
+    add_open_cylinder(
         builder,
         b.inner_radius,
         b.wall_thickness,
@@ -312,46 +271,32 @@ def _build_bowl(scene, b: BowlTruth, name: str = "bowl"):
         500.0,
         _BOWL_SEGMENTS,
     )
-    builder.initial_pose = sapien.Pose(p=[b.xy[0], b.xy[1], 0.0])
-    return builder.build_kinematic(name=name)
+    builder.initial_pose = pose_on_table(b.xy)
+    return build_actor(builder, name, kinematic=True)
 
 
 # --- env --------------------------------------------------------------------------------------------------
 @register_env(ENV_ID, max_episode_steps=300)
-class PourWorldEnv(TabletopEnv):
+class PourWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("cup",)
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        self._cup_points = cup_points_local(self.layout.cup)
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = self.cup = _build_cup(self.scene, self.layout.cup)
         self.balls = [
             _build_ball(self.scene, self.layout.balls, f"ball_{i}") for i in range(self.layout.balls.count)
         ]
         self.bowl = _build_bowl(self.scene, self.layout.bowl)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         c = self.layout.cup
-        dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
+        dx, dy = self._jitter()
         origin = np.array([c.xy[0] + dx, c.xy[1] + dy, 0.0])
-        q = torch.tensor(np.asarray([euler2quat(0, 0, c.yaw)]), dtype=torch.float32)
-        self.cup.set_pose(Pose.create_from_pq(torch.tensor(origin[None], dtype=torch.float32), q))
+        self._set_at_rest(self.cup, origin, euler2quat(0, 0, c.yaw))
         # The balls' packing is in a yaw-free cup frame: they go where the cup goes.
         for actor, centre in zip(self.balls, self.layout.balls.centres_local):
-            p = torch.tensor((origin + np.asarray(centre))[None], dtype=torch.float32)
-            actor.set_pose(Pose.create_from_pq(p))
-        for actor in (self.cup, *self.balls):
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
+            self._set_at_rest(actor, origin + np.asarray(centre))
 
     def ball_centres(self) -> np.ndarray:
         return np.stack([a.pose.p[0].cpu().numpy() for a in self.balls]).astype(np.float64)
@@ -365,8 +310,7 @@ class PourWorldEnv(TabletopEnv):
 
     def cup_in_bowl(self) -> bool:
         b = self.layout.bowl
-        raw = self.cup.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        points = self._cup_points @ quat2mat(raw[3:]).T + raw[:3]
+        points = actor_points_world(self.cup, self._cup_points)
         centre = points.mean(0)
         over = float(np.hypot(centre[0] - b.xy[0], centre[1] - b.xy[1])) <= b.outer_radius
         return over and float(points[:, 2].min()) < b.height
@@ -375,21 +319,23 @@ class PourWorldEnv(TabletopEnv):
         inside = self.balls_in_bowl()
         needed = math.ceil(_SUCCESS_FRACTION * len(inside) - 1e-9)
         cup_in_bowl = self.cup_in_bowl()
-        success = int(inside.sum()) >= needed and not cup_in_bowl
-        return {
-            "success": torch.tensor([success]),
-            "balls_in_bowl": torch.tensor([int(inside.sum())]),
-            "cup_in_bowl": torch.tensor([cup_in_bowl]),
-            "grasped": torch.tensor([bool(self.agent.is_grasping(self.cup)[0])]),
-        }
+        return self._evaluation(
+            success=int(inside.sum()) >= needed and not cup_in_bowl,
+            balls_in_bowl=int(inside.sum()),
+            cup_in_bowl=cup_in_bowl,
+            grasped=self.is_grasping_target(),
+        )
+
+    @cached_property
+    def _cup_points(self) -> np.ndarray:
+        return cup_points_local(self.layout.cup)
 
     def target_points_local(self) -> np.ndarray:
-        return cup_points_local(self.layout.cup)
+        return self._cup_points
 
     def truth(self) -> dict:
         """Hidden truth for scoring: layout with masses."""
-        d = self.layout.to_dict()
-        d["cup"]["mass"] = self.layout.cup.mass
+        d = super().truth()
         d["balls"]["mass_each"] = self.layout.balls.mass
         return d
 

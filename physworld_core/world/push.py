@@ -23,25 +23,37 @@ pushing path.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
-from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    Record,
+    phrase,
+    placed_at,
+    points_in_workspace,
+    rejection_sample,
+    sample_in_workspace,
+    segment_distance,
+    within_reach,
+)
 from physworld_core.world.palette import PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, revolve, rounded_box
+from physworld_core.world.shapes import (
+    UPRIGHT_CYLINDER,
+    build_actor,
+    build_convex_actor,
+    chamfered_cylinder,
+    pose_on_table,
+    rounded_box,
+)
 
 ENV_ID = "PhysWorld-Push-v0"
-_UPRIGHT_CYLINDER = euler2quat(0, np.pi / 2, 0)  # SAPIEN cylinders lie along x; stand them up along z.
 _NOUNS = {
     "disc": ("puck", "disc", "coaster"),
     "slab": ("box", "tray", "slab"),
@@ -56,11 +68,9 @@ _PHRASINGS = (
     "push the {obj} into the {goal}",
     "move the {obj} onto the {goal} by pushing it",
 )
-_X_RANGE, _Y_RANGE = (-0.15, 0.17), (-0.25, 0.25)  # everything on the table lies in this box
 # The Panda (base at x = -0.615) reaches a fingers-down pose 14 mm above the table out to ~0.79 m (measured);
 # the pusher's start (behind the object) and end must lie within this radius, with a margin.
 _PUSHER_REACH = 0.76
-_ROBOT_BASE_XY = np.array([-0.615, 0.0])
 _REGION_THICKNESS = 0.0012
 
 
@@ -122,15 +132,12 @@ class RegionTruth:
 
 
 @dataclass(frozen=True)
-class PushLayout:
+class PushLayout(Record):
     seed: int
     target: ObjectTruth
     region: RegionTruth
     distractor: ObjectTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def object_mesh(obj: ObjectTruth) -> trimesh.Trimesh:
@@ -144,11 +151,7 @@ def _object_mesh(shape: str, extents: tuple[float, float, float], corner: float)
     if shape in ("slab", "box"):
         return rounded_box(extents, corner)
     r, h = ex / 2, ez
-    c = min(corner, 0.3 * h, 0.3 * r)
-    sections = 6 if shape == "hex" else 28
-    mesh = revolve(np.array([(0, 0), (r - c, 0), (r, c), (r, h - c), (r - c, h), (0, h)]), sections=sections)
-    mesh.apply_translation([0, 0, -h / 2])
-    return mesh
+    return chamfered_cylinder(r, h, min(corner, 0.3 * h, 0.3 * r), sections=6 if shape == "hex" else 28)
 
 
 def _sample_pushed(rng: np.random.Generator, colour_name: str) -> ObjectTruth:
@@ -195,19 +198,6 @@ def _sample_distractor(rng: np.random.Generator, colour_name: str) -> ObjectTrut
     )
 
 
-def _in_box(xy, radius: float) -> bool:
-    return (
-        _X_RANGE[0] + radius <= xy[0] <= _X_RANGE[1] - radius
-        and _Y_RANGE[0] + radius <= xy[1] <= _Y_RANGE[1] - radius
-    )
-
-
-def _segment_distance(p, a, b) -> float:
-    p, a, b = (np.asarray(v, dtype=np.float64) for v in (p, a, b))
-    t = np.clip(np.dot(p - a, b - a) / max(np.dot(b - a, b - a), 1e-12), 0.0, 1.0)
-    return float(np.linalg.norm(p - (a + t * (b - a))))
-
-
 def sample_layout(seed: int) -> PushLayout:
     """Draw a world from its seed; rejection-samples the object, a target 13–22 cm away, and a distractor
     clear of the pushing corridor, all inside the reachable, visible part of the table."""
@@ -226,47 +216,42 @@ def sample_layout(seed: int) -> PushLayout:
         noun=str(rng.choice(_REGION_NOUNS[region_shape])),
     )
     R, Rg, Rd = target.footprint_radius, region.footprint_radius, distractor.footprint_radius
-    for _ in range(5000):
-        obj_xy = rng.uniform([_X_RANGE[0] + R, _Y_RANGE[0] + R], [_X_RANGE[1] - R, _Y_RANGE[1] - R])
+
+    def draw():
+        obj_xy = sample_in_workspace(rng, R)
         angle, dist = rng.uniform(-np.pi, np.pi), rng.uniform(0.13, 0.22)
         d = np.array([np.cos(angle), np.sin(angle)])
         goal_xy = obj_xy + dist * d
         pusher_xy = obj_xy - (R + 0.05) * d
-        dist_xy = rng.uniform([_X_RANGE[0] + Rd, _Y_RANGE[0] + Rd], [_X_RANGE[1] - Rd, _Y_RANGE[1] - Rd])
-        if (
-            _in_box(goal_xy, Rg)
-            and np.linalg.norm(pusher_xy - _ROBOT_BASE_XY) <= _PUSHER_REACH
-            and np.linalg.norm(goal_xy - (R + 0.02) * d - _ROBOT_BASE_XY) <= _PUSHER_REACH
+        dist_xy = sample_in_workspace(rng, Rd)
+        ok = (
+            points_in_workspace(goal_xy, Rg)
+            and within_reach(pusher_xy, _PUSHER_REACH)
+            and within_reach(goal_xy - (R + 0.02) * d, _PUSHER_REACH)
             and dist > R + Rg + 0.01
-            and _segment_distance(dist_xy, pusher_xy, goal_xy) > Rd + max(R, Rg) + 0.03
-        ):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"push world seed {seed}: could not place objects")
+            and segment_distance(dist_xy, pusher_xy, goal_xy) > Rd + max(R, Rg) + 0.03
+        )
+        return (obj_xy, goal_xy, dist_xy) if ok else None
+
+    obj_xy, goal_xy, dist_xy = rejection_sample(
+        draw, 5000, f"push world seed {seed}: could not place objects"
+    )
     return PushLayout(
         seed=seed,
-        target=replace(target, xy=tuple(map(float, obj_xy))),
-        region=replace(region, xy=tuple(map(float, goal_xy))),
-        distractor=replace(distractor, xy=tuple(map(float, dist_xy))),
+        target=placed_at(target, obj_xy),
+        region=placed_at(region, goal_xy),
+        distractor=placed_at(distractor, dist_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: PushLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=layout.target.name, goal=layout.region.name)
+    return phrase(_PHRASINGS, layout, phrasing, obj=layout.target.name, goal=layout.region.name)
 
 
-def _build_convex_actor(scene, mesh: trimesh.Trimesh, obj: ObjectTruth, name: str):
-    """A dynamic actor whose collision is the hull of ``mesh``; fails loudly if ManiSkill dropped the hull."""
-    builder = scene.create_actor_builder()
-    add_convex_mesh(builder, mesh, obj.rgba, obj.friction, density=obj.density)
-    builder.initial_pose = sapien.Pose([obj.xy[0], obj.xy[1], obj.extents[2] / 2], euler2quat(0, 0, obj.yaw))
-    actor = builder.build(name=name)
-    body = actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidDynamicComponent)
-    if body is None or not body.collision_shapes:
-        raise RuntimeError(f"actor {name!r} was built without its collision hull")
-    return actor
+def _build_object(scene, obj: ObjectTruth, name: str):
+    pose = pose_on_table(obj.xy, obj.extents[2] / 2, obj.yaw)
+    return build_convex_actor(scene, name, object_mesh(obj), obj.rgba, obj.friction, pose, obj.density)
 
 
 def _build_region(scene, region: RegionTruth):
@@ -276,12 +261,12 @@ def _build_region(scene, region: RegionTruth):
     t = _REGION_THICKNESS / 2
     if region.shape == "disc":
         builder.add_cylinder_visual(
-            pose=sapien.Pose(q=_UPRIGHT_CYLINDER), radius=region.half_size, half_length=t, material=mat
+            pose=sapien.Pose(q=UPRIGHT_CYLINDER), radius=region.half_size, half_length=t, material=mat
         )
     else:
         builder.add_box_visual(half_size=[region.half_size, region.half_size, t], material=mat)
-    builder.initial_pose = sapien.Pose([region.xy[0], region.xy[1], t], euler2quat(0, 0, region.yaw))
-    return builder.build_kinematic(name="target_region")
+    builder.initial_pose = pose_on_table(region.xy, t, region.yaw)
+    return build_actor(builder, "target_region", kinematic=True)
 
 
 def _points(obj: ObjectTruth) -> np.ndarray:
@@ -289,40 +274,22 @@ def _points(obj: ObjectTruth) -> np.ndarray:
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class PushWorldEnv(TabletopEnv):
+class PushWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("target", "distractor")
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
-        t, d = self.layout.target, self.layout.distractor
-        self.target_object = _build_convex_actor(self.scene, object_mesh(t), t, "target")
-        self.distractor = _build_convex_actor(self.scene, object_mesh(d), d, "distractor")
+    def _build_world(self) -> None:
+        self.target_object = _build_object(self.scene, self.layout.target, "target")
+        self.distractor = _build_object(self.scene, self.layout.distractor, "distractor")
         self.region = _build_region(self.scene, self.layout.region)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         for actor, obj in (
             (self.target_object, self.layout.target),
             (self.distractor, self.layout.distractor),
         ):
-            dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-            p = torch.tensor([[obj.xy[0] + dx, obj.xy[1] + dy, obj.extents[2] / 2]], dtype=torch.float32)
-            q = torch.tensor(np.asarray([euler2quat(0, 0, obj.yaw)]), dtype=torch.float32)
-            actor.set_pose(Pose.create_from_pq(p, q))
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
-
-    def target_points_world(self) -> np.ndarray:
-        raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        return _points(self.layout.target) @ quat2mat(raw[3:]).T + raw[:3]
+            self._place_jittered(actor, obj.xy, obj.extents[2] / 2, obj.yaw)
 
     def goal_contains_xy(self, xy, margin: float = 0.0) -> bool:
         """Is a table point inside the target region (shrunk by ``margin``)?"""
@@ -331,134 +298,25 @@ class PushWorldEnv(TabletopEnv):
     def evaluate(self):
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         inside = self.goal_contains_xy(raw[:2])  # the frame is centred: its origin is the footprint centre
-        bottom = float(self.target_points_world()[:, 2].min())
-        tilt = float(np.degrees(np.arccos(np.clip(quat2mat(raw[3:])[2, 2], -1.0, 1.0))))
-        on_table = bottom < 0.005 and tilt < 10.0
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        success = inside and on_table and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "inside": torch.tensor([inside]),
-            "on_table": torch.tensor([on_table]),
-            "grasped": torch.tensor([grasped]),
-        }
+        on_table = self.target_bottom_z() < 0.005 and self.target_tilt_deg() < 10.0
+        grasped = self.is_grasping_target()
+        return self._evaluation(
+            success=inside and on_table and not grasped, inside=inside, on_table=on_table, grasped=grasped
+        )
 
     def target_points_local(self) -> np.ndarray:
         return _points(self.layout.target)
 
     def truth(self) -> dict:
         """Hidden truth for scoring: layout with masses (and the table's friction, which pushing feels)."""
-        d = self.layout.to_dict()
-        d["target"]["mass"] = self.layout.target.mass
-        d["distractor"]["mass"] = self.layout.distractor.mass
+        d = super().truth()
         d["table_friction"] = 0.3  # ManiSkill's default physical material, averaged with the object's
         return d
 
 
-class PushTo:
-    """Closed-loop pushing skill (reads the live object pose every step).
-
-    The closed gripper is parked behind the object on the line from the goal through the object's centre,
-    lowered to just above the table, and driven along that line; the push point is recomputed from the
-    object's current footprint every step, so a sideways drift steers the pusher back onto the line. If the
-    pusher falls off the line (the object turned or slid away), it lifts, flies round behind the object
-    again and re-lowers. Ends once the object's centre is within ``tol`` of the goal.
-
-    Args:
-        speed: commanded pusher advance per control step (the arm realises ~40 % of it).
-        realign: lateral offset (m) from the goal line at which the pusher goes round again.
-        slow_at: lateral offset at which the forward push has slowed to a crawl while it re-centres.
-        lateral_gain: fraction of the lateral offset corrected per step (capped at 1 cm).
-    """
-
-    def __init__(
-        self,
-        env,
-        goal_xy,
-        points_local: np.ndarray,
-        height: float,
-        *,
-        tol: float = 0.008,
-        speed: float = 0.015,
-        realign: float = 0.025,
-        slow_at: float = 0.02,
-        lateral_gain: float = 1.0,
-        timeout: int = 220,
-    ):
-        from physworld_core.world.scripted import CLOSED, Move
-
-        self.env, self.goal = env, np.asarray(goal_xy, dtype=np.float64)
-        self.points_local = points_local
-        self.push_z = 0.014  # fingertips ~4.5 mm above the table
-        self.safe_z = height + 0.04
-        self.tol, self.speed, self.timeout = tol, speed, timeout
-        self.realign, self.slow_at, self.lateral_gain = realign, slow_at, lateral_gain
-        self.phase = "lift"
-        self._target = np.zeros(3)
-        self._R = None
-        self._servo = Move(lambda: self._target, lambda: self._R, gripper=CLOSED, follow=True)
-        self._servo_steps = 0
-
-    def _geometry(self):
-        from physworld_core.world.scripted import actor_pose
-
-        p, R = actor_pose(self.env.target_object)
-        footprint = (self.points_local @ R.T)[:, :2]
-        e = self.goal - p[:2]
-        dist = float(np.linalg.norm(e))
-        d = e / max(dist, 1e-9)
-        behind = float((footprint @ -d).max())  # how far the object reaches back from its centre along -d
-        return p[:2], d, dist, behind
-
-    def act(self, env, steps: int):
-        from physworld_core.world.scripted import down_rotation, tcp_pose
-
-        c, d, dist, behind = self._geometry()
-        tcp, _ = tcp_pose(env)
-        clear = 0.013  # half the fingertips' depth along the push (8.75 mm) plus a margin
-        contact = c - d * (behind + clear)
-        if self._R is None or self.phase == "lift":
-            self._R = down_rotation(np.arctan2(d[1], d[0]) + np.pi / 2)  # fingers side by side across d
-        rel = tcp[:2] - c
-        lateral, along = float(d[0] * rel[1] - d[1] * rel[0]), float(rel @ d)
-        pre = contact - d * 0.02
-        if self.phase == "push" and (
-            abs(lateral) > self.realign or along > -0.5 * behind or tcp[2] > self.push_z + 0.02
-        ):
-            self.phase = "lift"  # fell off the line: go round again
-        if self.phase == "lift":
-            if tcp[2] < self.safe_z - 0.01 and np.linalg.norm(tcp[:2] - pre) > 0.015:
-                self._target = np.r_[tcp[:2], self.safe_z]  # straight up, clear of the object
-            else:
-                self.phase = "over"
-        if self.phase == "over":
-            if np.linalg.norm(tcp[:2] - pre) > 0.015:
-                self._target = np.r_[pre, max(self.safe_z, tcp[2])]  # fly over at a safe height
-            else:
-                self._target = np.r_[pre, self.push_z]  # then lower behind the object
-                if tcp[2] < self.push_z + 0.006:
-                    self.phase = "push"
-            self._servo.max_step = 0.03
-        if self.phase == "push":
-            # Forward at ``speed`` (no further than the object still has to go, plus any gap to close), and
-            # sideways back onto the goal line through the object's centre, which re-centres the push.
-            gap = max(0.0, -(along + behind + clear))
-            forward = min(self.speed, max(dist, 0.002) + gap) * float(
-                np.clip(1 - abs(lateral) / self.slow_at, 0.1, 1)
-            )
-            sideways = np.clip(-self.lateral_gain * lateral, -0.01, 0.01)
-            normal = np.array([-d[1], d[0]])
-            self._target = np.r_[tcp[:2] + d * forward + normal * sideways, self.push_z]
-            self._servo.max_step = 0.02
-        self._servo_steps += 1
-        action, _ = self._servo.act(env, self._servo_steps)
-        done = dist < self.tol or steps >= self.timeout
-        return action, done
-
-
 def oracle(env: PushWorldEnv):
     """Close the gripper, push the object's centre onto the region's centre (closed loop), lift away."""
-    from physworld_core.world.scripted import CLOSED, Grip, Move, Script, tcp_pose
+    from physworld_core.world.scripted import CLOSED, Grip, PushTo, Script, rise_by
 
     t = env.layout.target
     return Script(
@@ -466,7 +324,7 @@ def oracle(env: PushWorldEnv):
         [
             Grip(CLOSED, 6),
             PushTo(env, env.layout.region.xy, _points(t), t.extents[2]),
-            Move(lambda: tcp_pose(env)[0] + [0, 0, 0.08], gripper=CLOSED, tol=0.02, timeout=30),
+            rise_by(env, 0.08, gripper=CLOSED, tol=0.02, timeout=30),
         ],
     )
 

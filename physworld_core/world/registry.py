@@ -53,7 +53,7 @@ def get_family(name: str) -> WorldFamily:
         raise KeyError(f"unknown world family {name!r}; known: {', '.join(sorted(FAMILIES))}") from None
 
 
-_NOT_FAMILIES = frozenset({"registry", "palette", "scripted", "shapes"})
+_NOT_FAMILIES = frozenset({"registry", "palette", "scripted", "shapes", "layout", "base"})
 
 
 def _load_builtin() -> None:

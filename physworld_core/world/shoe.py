@@ -22,21 +22,39 @@ elsewhere on the table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
-from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    Record,
+    colour_noun,
+    phrase,
+    placed_at,
+    points_in_workspace,
+    rectangle_corners,
+    rejection_sample,
+    separated,
+    to_local_xy,
+)
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, material, mesh_file, rounded_box
+from physworld_core.world.shapes import (
+    add_convex_mesh,
+    add_open_box,
+    blob_hull,
+    build_actor,
+    build_convex_actor,
+    material,
+    mesh_file,
+    pose_on_table,
+    rounded_box,
+)
 
 ENV_ID = "PhysWorld-Shoe-v0"
 _SHOE_NOUNS = ("shoe", "sneaker", "slipper", "baby shoe")
@@ -49,22 +67,6 @@ _PHRASINGS = (
     "pick up the {obj} and put it away in the {box}",
 )
 _FLOOR = 0.005  # shoebox floor thickness
-
-
-def _ellipsoid_points(centre, radii, n: int = 10) -> np.ndarray:
-    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, n, endpoint=False), np.linspace(-np.pi / 2, np.pi / 2, n))
-    pts = np.column_stack(
-        [np.cos(v).ravel() * np.cos(u).ravel(), np.cos(v).ravel() * np.sin(u).ravel(), np.sin(v).ravel()]
-    )
-    return pts * np.asarray(radii) + np.asarray(centre)
-
-
-def blob_hull(ellipsoids, floor: bool = True) -> trimesh.Trimesh:
-    """Convex hull of a few ellipsoids (centre, radii), optionally cut flat at z = 0 (a sole)."""
-    points = np.vstack([_ellipsoid_points(c, r) for c, r in ellipsoids])
-    if floor:
-        points[:, 2] = np.maximum(points[:, 2], 0.0)
-    return trimesh.convex.convex_hull(points)
 
 
 @dataclass(frozen=True)
@@ -171,23 +173,12 @@ class DistractorTruth:
 
 
 @dataclass(frozen=True)
-class ShoeLayout:
+class ShoeLayout(Record):
     seed: int
     shoe: ShoeTruth
     box: ShoeboxTruth
     distractor: DistractorTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _separated(placed, clearance: float) -> bool:
-    return all(
-        np.hypot(a[0][0] - b[0][0], a[0][1] - b[0][1]) > a[1] + b[1] + clearance
-        for i, a in enumerate(placed)
-        for b in placed[i + 1 :]
-    )
 
 
 def sample_layout(seed: int) -> ShoeLayout:
@@ -243,38 +234,31 @@ def sample_layout(seed: int) -> ShoeLayout:
     )
     side = rng.choice([-1.0, 1.0])
     shoe_r = float(np.hypot(shoe.length, shoe.width) / 2)
-    for _ in range(2000):
-        box_r = box.footprint_radius
+    box_r, d_r = box.footprint_radius, distractor.footprint_radius
+    box_corners = lambda xy: rectangle_corners(*np.add(box.inner_half, box.wall_thickness), xy, box.yaw)
+
+    def draw():
         box_xy = (rng.uniform(-0.06, 0.17 - box_r * 0.8), side * rng.uniform(0.1, 0.25 - box_r * 0.7))
-        d_r = distractor.footprint_radius
         shoe_xy = (rng.uniform(-0.15 + shoe_r, 0.17 - shoe_r), -side * rng.uniform(0.0, 0.25 - shoe_r))
         d_xy = (rng.uniform(-0.15 + d_r, 0.17 - d_r), rng.uniform(-0.25 + d_r, 0.25 - d_r))
         placed = [(box_xy, box_r), (shoe_xy, shoe_r), (d_xy, d_r)]
-        if _separated(placed, 0.03) and _box_inside_workspace(box, box_xy):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"shoe world seed {seed}: could not place objects without overlap")
+        ok = separated(placed, 0.03) and points_in_workspace(box_corners(box_xy))
+        return (box_xy, shoe_xy, d_xy) if ok else None
+
+    box_xy, shoe_xy, d_xy = rejection_sample(
+        draw, 2000, f"shoe world seed {seed}: could not place objects without overlap"
+    )
     return ShoeLayout(
         seed=seed,
-        shoe=replace(shoe, xy=tuple(map(float, shoe_xy))),
-        box=replace(box, xy=tuple(map(float, box_xy))),
-        distractor=replace(distractor, xy=tuple(map(float, d_xy))),
+        shoe=placed_at(shoe, shoe_xy),
+        box=placed_at(box, box_xy),
+        distractor=placed_at(distractor, d_xy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
-def _box_inside_workspace(box: ShoeboxTruth, xy) -> bool:
-    hx, hy = box.inner_half[0] + box.wall_thickness, box.inner_half[1] + box.wall_thickness
-    c, s = np.cos(box.yaw), np.sin(box.yaw)
-    corners = np.array([[x * c - y * s, x * s + y * c] for x in (-hx, hx) for y in (-hy, hy)]) + xy
-    return bool(
-        corners[:, 0].min() >= -0.15 and corners[:, 0].max() <= 0.17 and np.abs(corners[:, 1]).max() <= 0.25
-    )
-
-
 def prompt_for(layout: ShoeLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=f"{layout.shoe.colour_name} {layout.shoe.noun}", box=layout.box.noun)
+    return phrase(_PHRASINGS, layout, phrasing, obj=colour_noun(layout.shoe), box=layout.box.noun)
 
 
 def _build_shoe(scene, shoe: ShoeTruth, name: str = "shoe"):
@@ -287,139 +271,54 @@ def _build_shoe(scene, shoe: ShoeTruth, name: str = "shoe"):
     sole_mesh = trimesh.convex.convex_hull(np.vstack([low * [1, 1, 0], low * [1, 1, 0] + [0, 0, 0.006]]))
     builder.add_visual_from_file(mesh_file(sole_mesh), material=sole)
     builder.add_visual_from_file(mesh_file(shoe.opening_mesh()), material=sole)
-    builder.initial_pose = sapien.Pose(p=[shoe.xy[0], shoe.xy[1], 0.0], q=euler2quat(0, 0, shoe.yaw))
-    return builder.build(name=name)
+    builder.initial_pose = pose_on_table(shoe.xy, 0.0, shoe.yaw)
+    return build_actor(builder, name)
 
 
 def _build_distractor(scene, d: DistractorTruth, name: str = "distractor"):
-    builder = scene.create_actor_builder()
-    add_convex_mesh(builder, d.mesh(), d.rgba, d.friction, d.density)
-    builder.initial_pose = sapien.Pose(p=[d.xy[0], d.xy[1], 0.0], q=euler2quat(0, 0, d.yaw))
-    return builder.build(name=name)
+    pose = pose_on_table(d.xy, 0.0, d.yaw)
+    return build_convex_actor(scene, name, d.mesh(), d.rgba, d.friction, pose, d.density)
 
 
 def _build_box(scene, b: ShoeboxTruth, name: str = "shoebox"):
     builder = scene.create_actor_builder()
-    render_mat = sapien.render.RenderMaterial(base_color=list(b.rgba))
-    ix, iy = b.inner_half
-    t, h = b.wall_thickness, b.wall_height
-    parts = [
-        ([0, 0, _FLOOR / 2], [ix + t, iy + t, _FLOOR / 2]),  # floor
-        ([ix + t / 2, 0, h / 2], [t / 2, iy + t, h / 2]),
-        ([-(ix + t / 2), 0, h / 2], [t / 2, iy + t, h / 2]),
-        ([0, iy + t / 2, h / 2], [ix, t / 2, h / 2]),
-        ([0, -(iy + t / 2), h / 2], [ix, t / 2, h / 2]),
-    ]
-    for p, half in parts:
-        builder.add_box_collision(pose=sapien.Pose(p=p), half_size=half, material=material(b.friction))
-        builder.add_box_visual(pose=sapien.Pose(p=p), half_size=half, material=render_mat)
-    builder.initial_pose = sapien.Pose(p=[b.xy[0], b.xy[1], 0.0], q=euler2quat(0, 0, b.yaw))
-    return builder.build_kinematic(name=name)
+    add_open_box(builder, b.inner_half, b.wall_thickness, b.wall_height, _FLOOR, material(b.friction), b.rgba)
+    builder.initial_pose = pose_on_table(b.xy, 0.0, b.yaw)
+    return build_actor(builder, name, kinematic=True)
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class ShoeWorldEnv(TabletopEnv):
+class ShoeWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("shoe", "distractor")
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        self._shoe_points = np.asarray(self.layout.shoe.mesh().vertices)
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = _build_shoe(self.scene, self.layout.shoe)
         self.distractor = _build_distractor(self.scene, self.layout.distractor)
         self.shoebox = _build_box(self.scene, self.layout.box)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         for actor, obj in ((self.target_object, self.layout.shoe), (self.distractor, self.layout.distractor)):
-            dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-            p = torch.tensor([[obj.xy[0] + dx, obj.xy[1] + dy, 0.0]], dtype=torch.float32)
-            q = torch.tensor(np.asarray([euler2quat(0, 0, obj.yaw)]), dtype=torch.float32)
-            actor.set_pose(Pose.create_from_pq(p, q))
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
-
-    def shoe_points_world(self) -> np.ndarray:
-        raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        return self._shoe_points @ quat2mat(raw[3:]).T + raw[:3]
+            self._place_jittered(actor, obj.xy, 0.0, obj.yaw)
 
     def points_in_box_frame(self, points_world: np.ndarray) -> np.ndarray:
         b = self.layout.box
-        c, s = np.cos(-b.yaw), np.sin(-b.yaw)
-        d = points_world[:, :2] - np.asarray(b.xy)
-        return np.column_stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1], points_world[:, 2]])
+        return np.column_stack([to_local_xy(points_world[:, :2], b.xy, b.yaw), points_world[:, 2]])
 
     def evaluate(self):
-        local = self.points_in_box_frame(self.shoe_points_world())
+        local = self.points_in_box_frame(self.target_points_world())
         footprint = bool(np.all(np.abs(local[:, :2]) <= np.asarray(self.layout.box.inner_half) + 0.003))
         inside = footprint and float(local[:, 2].min()) < self.layout.box.wall_height
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        success = inside and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "inside": torch.tensor([inside]),
-            "grasped": torch.tensor([grasped]),
-        }
+        grasped = self.is_grasping_target()
+        return self._evaluation(success=inside and not grasped, inside=inside, grasped=grasped)
+
+    @cached_property
+    def _shoe_points(self) -> np.ndarray:
+        return np.asarray(self.layout.shoe.mesh().vertices)
 
     def target_points_local(self) -> np.ndarray:
         return self._shoe_points
-
-    def truth(self) -> dict:
-        """Hidden truth for scoring: layout with masses."""
-        d = self.layout.to_dict()
-        d["shoe"]["mass"] = self.layout.shoe.mass
-        d["distractor"]["mass"] = self.layout.distractor.mass
-        return d
-
-
-_WRIST_LIMIT = 2.8973  # Panda joint 7 range is +-2.8973 rad
-
-
-def _rz(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def _wrap_half_turn(angle: float) -> float:
-    """An angle modulo π, in [-π/2, π/2): a parallel grasp (and a box-like object) is the same either way round."""
-    return float((angle + np.pi / 2) % np.pi - np.pi / 2)
-
-
-def _wrist_safe(env, R_des: np.ndarray, margin: float = 0.25) -> np.ndarray:
-    """Of the two half-turn twins of a fingers-down TCP rotation, the one the wrist can reach: the nearer
-    twin unless it would drive joint 7 past its limit (turning the TCP by +a about world z turns joint 7 by
-    about -a, measured on ManiSkill 3.0.1's Panda). Use with ``Move(symmetric=False)``."""
-    from physworld_core.world.scripted import tcp_pose
-
-    q7 = float(env.agent.robot.get_qpos()[0, 6])
-    R_cur = tcp_pose(env)[1]
-
-    def turn(R: np.ndarray) -> float:
-        dR = R @ R_cur.T
-        return float(np.arctan2(dR[1, 0], dR[0, 0]))
-
-    twins = (R_des, R_des @ _rz(np.pi))
-    return min(twins, key=lambda R: (abs(q7 - turn(R)) > _WRIST_LIMIT - margin, abs(turn(R))))
-
-
-def _square_to(env, actor, goal_yaw: float):
-    """TCP rotation (a callable) that turns a held object, as it actually sits in the hand, until its frame's
-    x axis lies along ``goal_yaw`` (either way round)."""
-    from physworld_core.world.scripted import actor_pose, tcp_pose
-
-    def rotation() -> np.ndarray:
-        R_obj = actor_pose(actor)[1]
-        turn = _wrap_half_turn(goal_yaw - np.arctan2(R_obj[1, 0], R_obj[0, 0]))
-        return _wrist_safe(env, _rz(turn) @ tcp_pose(env)[1])
-
-    return rotation
 
 
 def oracle(env: ShoeWorldEnv):
@@ -435,8 +334,13 @@ def oracle(env: ShoeWorldEnv):
         Move,
         Script,
         actor_pose,
+        carry_to,
         down_rotation,
-        tcp_pose,
+        grasp_from_above,
+        lift_to,
+        rise_by,
+        square_to,
+        wrist_safe,
     )
 
     shoe, box = env.layout.shoe, env.layout.box
@@ -444,42 +348,26 @@ def oracle(env: ShoeWorldEnv):
     top = float(env.target_points_local()[:, 2].max())
     # TCP height above the sole: the palm (3.7 cm above the TCP) clears the heel, fingertips clear the table.
     grasp_dz = max(0.016, top - 0.03)
-    pick_R = lambda: _wrist_safe(env, down_rotation(shoe.yaw + np.pi / 2))  # close across the width
-    place_R = _square_to(env, env.target_object, box.yaw)  # shoe lengthwise along the box (its long side)
+    pick_R = lambda: wrist_safe(env, down_rotation(shoe.yaw + np.pi / 2))  # close across the width
+    place_R = square_to(env, env.target_object, box.yaw)  # shoe lengthwise along the box (its long side)
     centre = lambda: actor_pose(env.target_object)[0] + [0, 0, grasp_dz]
     carry_dz = box.wall_height + 0.03  # sole height while carrying
     # Release with the fingertips (9.5 mm below the TCP) above the rim, or the sole just above the floor.
     release_dz = max(_FLOOR + 0.008, box.wall_height + 0.004 + 0.0095 - grasp_dz)
-
-    def servo(sole_z: float):
-        """TCP target that brings the shoe's centre over the box's centre with its sole at ``sole_z``."""
-
-        def target():
-            return tcp_pose(env)[0] + np.r_[box.xy, sole_z] - actor_pose(env.target_object)[0]
-
-        return target
-
-    start_z = lambda: max(tcp_pose(env)[0][2], centre()[2] + 0.08)
+    # The shoe's centre over the box's centre, its sole at ``sole_z``.
+    servo = lambda sole_z: carry_to(env, env.target_object, np.r_[box.xy, sole_z])
     return Script(
         env,
         [
-            move(lambda: np.r_[centre()[:2], start_z()], pick_R, tol=0.02),
-            move(lambda: centre() + [0, 0, 0.08], pick_R, tol=0.01),
-            move(centre, pick_R, tol=0.005, max_step=0.02),
-            Grip(CLOSED, 12),
-            move(
-                lambda: np.r_[tcp_pose(env)[0][:2], carry_dz + grasp_dz + 0.02],
-                pick_R,
-                gripper=CLOSED,
-                tol=0.02,
-            ),
+            *grasp_from_above(env, centre, pick_R, approach=0.08, tol=0.005, symmetric=False),
+            lift_to(env, carry_dz + grasp_dz + 0.02, pick_R, tol=0.02, symmetric=False),
             move(servo(carry_dz), place_R, gripper=CLOSED, tol=0.01),
             move(servo(carry_dz), place_R, gripper=CLOSED, tol=0.004, max_step=0.02, follow=True, timeout=40),
             move(
                 servo(release_dz), place_R, gripper=CLOSED, tol=0.004, max_step=0.02, follow=True, timeout=40
             ),
             Grip(OPEN, 10),
-            move(lambda: tcp_pose(env)[0] + [0, 0, 0.08], tol=0.02),
+            rise_by(env, 0.08, tol=0.02),
         ],
     )
 

@@ -20,22 +20,20 @@ A distractor block of a third colour stands elsewhere on the table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 from transforms3d.quaternions import quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.sim.base_env import actor_points_world
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import Record, discs_apart, phrase, rejection_sample, sample_in_workspace
 from physworld_core.world.palette import PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, revolve, rounded_box
+from physworld_core.world.shapes import build_convex_actor, chamfered_cylinder, pose_on_table, rounded_box
 
 ENV_ID = "PhysWorld-Stack-v0"
 _TOP_NOUNS = {"box": ("block", "cube", "brick"), "cylinder": ("cylinder", "block", "puck")}
@@ -46,7 +44,6 @@ _PHRASINGS = (
     "place the {obj} onto the {base}",
     "pick up the {obj} and set it down on the {base}",
 )
-_X_RANGE, _Y_RANGE = (-0.15, 0.17), (-0.25, 0.25)  # everything on the table lies in this box
 
 
 @dataclass(frozen=True)
@@ -80,15 +77,12 @@ class BlockTruth:
 
 
 @dataclass(frozen=True)
-class StackLayout:
+class StackLayout(Record):
     seed: int
     top: BlockTruth
     base: BlockTruth
     distractor: BlockTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def block_mesh(block: BlockTruth) -> trimesh.Trimesh:
@@ -101,11 +95,7 @@ def _block_mesh(shape: str, extents: tuple[float, float, float], corner: float) 
     ex, _ey, ez = extents
     if shape == "box":
         return rounded_box(extents, corner)
-    r, h, c = ex / 2, ez, min(corner, 0.3 * ez, 0.3 * ex / 2)
-    profile = [(0, 0), (r - c, 0), (r, c), (r, h - c), (r - c, h), (0, h)]
-    mesh = revolve(np.array(profile), sections=24)
-    mesh.apply_translation([0, 0, -h / 2])
-    return mesh
+    return chamfered_cylinder(ex / 2, ez, min(corner, 0.3 * ez, 0.3 * ex / 2), sections=24)
 
 
 def _sample_block(
@@ -133,10 +123,7 @@ def _sample_block(
 
 
 def _sample_xy(rng: np.random.Generator, radius: float) -> tuple[float, float]:
-    return (
-        float(rng.uniform(_X_RANGE[0] + radius, _X_RANGE[1] - radius)),
-        float(rng.uniform(_Y_RANGE[0] + radius, _Y_RANGE[1] - radius)),
-    )
+    return tuple(map(float, sample_in_workspace(rng, radius)))
 
 
 def sample_layout(seed: int) -> StackLayout:
@@ -147,7 +134,8 @@ def sample_layout(seed: int) -> StackLayout:
     top = _sample_block(rng, colours[0], _TOP_NOUNS, (0.03, 0.05), (0.03, 0.055), (150, 1000))
     base = _sample_block(rng, colours[1], _BASE_NOUNS, (0.075, 0.11), (0.025, 0.06), (1200, 3000))
     distractor = _sample_block(rng, colours[2], _TOP_NOUNS, (0.03, 0.055), (0.03, 0.07), (150, 1000))
-    for _ in range(1000):
+
+    def draw():
         top_xy, base_xy, distractor_xy = (
             _sample_xy(rng, top.footprint_radius),
             _sample_xy(rng, base.footprint_radius),
@@ -158,10 +146,11 @@ def sample_layout(seed: int) -> StackLayout:
             (top_xy, top.footprint_radius, distractor_xy, distractor.footprint_radius, 0.06),
             (base_xy, base.footprint_radius, distractor_xy, distractor.footprint_radius, 0.05),
         ]
-        if all(np.hypot(a[0] - b[0], a[1] - b[1]) > ra + rb + gap for a, ra, b, rb, gap in gaps):
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"stack world seed {seed}: could not place objects without overlap")
+        return (top_xy, base_xy, distractor_xy) if all(discs_apart(*gap) for gap in gaps) else None
+
+    top_xy, base_xy, distractor_xy = rejection_sample(
+        draw, 1000, f"stack world seed {seed}: could not place objects without overlap"
+    )
     return StackLayout(
         seed=seed,
         top=replace(top, xy=top_xy),
@@ -172,40 +161,14 @@ def sample_layout(seed: int) -> StackLayout:
 
 
 def prompt_for(layout: StackLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=layout.top.name, base=layout.base.name)
-
-
-def build_convex_actor(scene, mesh: trimesh.Trimesh, rgba, friction: float, density: float, name: str, pose):
-    """A dynamic actor whose collision is the convex hull of ``mesh``; fails loudly if the hull was dropped
-    (ManiSkill's ActorBuilder skips collision files it cannot load without an error)."""
-    builder = scene.create_actor_builder()
-    add_convex_mesh(builder, mesh, rgba, friction, density=density)
-    builder.initial_pose = pose
-    actor = builder.build(name=name)
-    body = actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidDynamicComponent)
-    if body is None or not body.collision_shapes:
-        raise RuntimeError(f"actor {name!r} was built without its collision hull")
-    return actor
-
-
-def actor_points_world(actor, points_local: np.ndarray) -> np.ndarray:
-    raw = actor.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-    return points_local @ quat2mat(raw[3:]).T + raw[:3]
-
-
-def _block_pose(block: BlockTruth, dx: float = 0.0, dy: float = 0.0) -> tuple[list[float], np.ndarray]:
-    return [block.xy[0] + dx, block.xy[1] + dy, block.extents[2] / 2], euler2quat(0, 0, block.yaw)
+    return phrase(_PHRASINGS, layout, phrasing, obj=layout.top.name, base=layout.base.name)
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class StackWorldEnv(TabletopEnv):
+class StackWorldEnv(WorldEnv):
     __doc__ = __doc__
-
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        super().__init__(*args, **kwargs)
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("top", "base", "distractor")
 
     def _blocks(self):
         return (
@@ -214,39 +177,22 @@ class StackWorldEnv(TabletopEnv):
             (self.distractor, self.layout.distractor),
         )
 
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         made = {}
         for name, block in (
             ("target", self.layout.top),
             ("base", self.layout.base),
             ("distractor", self.layout.distractor),
         ):
-            p, q = _block_pose(block)
+            pose = pose_on_table(block.xy, block.extents[2] / 2, block.yaw)
             made[name] = build_convex_actor(
-                self.scene,
-                block_mesh(block),
-                block.rgba,
-                block.friction,
-                block.density,
-                name,
-                sapien.Pose(p, q),
+                self.scene, name, block_mesh(block), block.rgba, block.friction, pose, block.density
             )
         self.target_object, self.base, self.distractor = made["target"], made["base"], made["distractor"]
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
+    def _place_objects(self, env_idx) -> None:
         for actor, block in self._blocks():
-            dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-            p, q = _block_pose(block, dx, dy)
-            actor.set_pose(
-                Pose.create_from_pq(torch.tensor([p], dtype=torch.float32), torch.tensor(np.array([q])))
-            )
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
+            self._place_jittered(actor, block.xy, block.extents[2] / 2, block.yaw)
 
     def base_top_z(self) -> float:
         return float(actor_points_world(self.base, _points(self.layout.base))[:, 2].max())
@@ -270,24 +216,16 @@ class StackWorldEnv(TabletopEnv):
             self.over_base(centre[:2], margin=0.005)
             and abs(top_points[:, 2].min() - self.base_top_z()) < 0.01
         )
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        success = on_base and base_on_table and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "on_base": torch.tensor([on_base]),
-            "base_on_table": torch.tensor([base_on_table]),
-            "grasped": torch.tensor([grasped]),
-        }
+        grasped = self.is_grasping_target()
+        return self._evaluation(
+            success=on_base and base_on_table and not grasped,
+            on_base=on_base,
+            base_on_table=base_on_table,
+            grasped=grasped,
+        )
 
     def target_points_local(self) -> np.ndarray:
         return _points(self.layout.top)
-
-    def truth(self) -> dict:
-        """Hidden truth for scoring: layout with masses."""
-        d = self.layout.to_dict()
-        for key in ("top", "base", "distractor"):
-            d[key]["mass"] = getattr(self.layout, key).mass
-        return d
 
 
 def _points(block: BlockTruth) -> np.ndarray:

@@ -23,20 +23,34 @@ the scraps; it is fixed to the table.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-import sapien
-import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    WORKSPACE_X,
+    WORKSPACE_Y,
+    Record,
+    colour_noun,
+    phrase,
+    placed_at,
+    points_in_workspace,
+    rejection_sample,
+    rotation_2d,
+    to_local_xy,
+    to_world_xy,
+)
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import add_convex_mesh, rounded_box
+from physworld_core.world.shapes import (
+    build_convex_actor,
+    pose_on_table,
+    prism,
+    rounded_box,
+)
 
 ENV_ID = "PhysWorld-Sweep-v0"
 _NOUNS = ("brush", "hand brush", "sweeping brush")
@@ -48,7 +62,6 @@ _PHRASINGS = (
     "brush the {scraps} into the {pan} using the {brush}",
     "pick up the {brush} and push the {scraps} into the {pan}",
 )
-_X_RANGE, _Y_RANGE = (-0.15, 0.17), (-0.25, 0.25)
 _SUCCESS_FRACTION = 2 / 3
 
 
@@ -149,39 +162,13 @@ class DustpanTruth:
 
 
 @dataclass(frozen=True)
-class SweepLayout:
+class SweepLayout(Record):
     seed: int
     brush: BrushTruth
     scraps: tuple[ScrapTruth, ...]
     dustpan: DustpanTruth
     scrap_noun: str
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _rot2(yaw: float) -> np.ndarray:
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.array([[c, -s], [s, c]])
-
-
-def _to_world(local_xy: np.ndarray, xy, yaw: float) -> np.ndarray:
-    return np.asarray(local_xy) @ _rot2(yaw).T + np.asarray(xy)
-
-
-def _to_local(world_xy: np.ndarray, xy, yaw: float) -> np.ndarray:
-    return (np.asarray(world_xy) - np.asarray(xy)) @ _rot2(yaw)
-
-
-def _in_workspace(points_xy: np.ndarray, margin: float = 0.005) -> bool:
-    p = np.atleast_2d(points_xy)
-    return bool(
-        np.all(p[:, 0] >= _X_RANGE[0] + margin)
-        and np.all(p[:, 0] <= _X_RANGE[1] - margin)
-        and np.all(p[:, 1] >= _Y_RANGE[0] + margin)
-        and np.all(p[:, 1] <= _Y_RANGE[1] - margin)
-    )
 
 
 def _convex_polygons_apart(a: np.ndarray, b: np.ndarray, gap: float) -> bool:
@@ -254,15 +241,9 @@ def sample_layout(seed: int) -> SweepLayout:
     scraps = [_sample_scrap(rng, brush_colour) for _ in range(n_scraps)]
     lane = 0.5 * head_width - 0.012  # scrap centres lie within the brush head's reach across the lane
 
-    for _ in range(10000):
-        # The lane runs roughly left-right (the long side of the workspace); the pan sits at one end.
-        direction = float(rng.choice([-1.0, 1.0]) * np.pi / 2 + rng.uniform(-0.35, 0.35))
-        d = np.array([np.cos(direction), np.sin(direction)])
-        mouth = np.array([rng.uniform(-0.09, 0.13), 0.0]) + d * rng.uniform(-0.02, 0.08)
-        pan_c = replace(pan, xy=tuple(map(float, mouth)), yaw=direction)
-        pan_outline = _to_world(pan_c.outline_local(), mouth, direction)
-        if not _in_workspace(pan_outline):
-            continue
+    def scatter_scraps(mouth: np.ndarray, d: np.ndarray, direction: float) -> list[ScrapTruth]:
+        """Scraps in the lane in front of the mouth, apart from each other (a scrap with no room is left
+        out, and the candidate rejected)."""
         placed: list[ScrapTruth] = []
         for scrap in scraps:
             for _ in range(100):
@@ -270,37 +251,53 @@ def sample_layout(seed: int) -> SweepLayout:
                     pan.lip_length + scrap.radius + 0.012, pan.lip_length + 0.05 + 0.012 * n_scraps
                 )
                 lat = rng.uniform(-lane, lane)
-                xy = mouth - d * s + _rot2(direction) @ np.array([0.0, lat])
+                xy = mouth - d * s + rotation_2d(direction) @ np.array([0.0, lat])
                 if all(np.hypot(*(xy - np.asarray(o.xy))) > scrap.radius + o.radius + 0.006 for o in placed):
-                    placed.append(replace(scrap, xy=tuple(map(float, xy))))
+                    placed.append(placed_at(scrap, xy))
                     break
-        if len(placed) < n_scraps or not _in_workspace(np.array([p.xy for p in placed]), 0.02):
-            continue
+        return placed
+
+    def draw_brush(direction: float, keep_clear: list[tuple[np.ndarray, float]]) -> BrushTruth | None:
+        """The brush roughly facing along the lane, anywhere on the table clear of the pan and the lane."""
+        yaw = direction + float(rng.uniform(-1.2, 1.2))
+        bxy = np.array([rng.uniform(*WORKSPACE_X), rng.uniform(*WORKSPACE_Y)])
+        b = placed_at(brush, bxy, yaw=yaw)
+        brush_outline = to_world_xy(b.outline_local(), bxy, yaw)
+        ok = points_in_workspace(brush_outline, 0.005) and all(
+            _convex_polygons_apart(brush_outline, outline, gap) for outline, gap in keep_clear
+        )
+        return b if ok else None
+
+    def draw():
+        # The lane runs roughly left-right (the long side of the workspace); the pan sits at one end.
+        direction = float(rng.choice([-1.0, 1.0]) * np.pi / 2 + rng.uniform(-0.35, 0.35))
+        d = np.array([np.cos(direction), np.sin(direction)])
+        mouth = np.array([rng.uniform(-0.09, 0.13), 0.0]) + d * rng.uniform(-0.02, 0.08)
+        pan_c = placed_at(pan, mouth, yaw=direction)
+        pan_outline = to_world_xy(pan_c.outline_local(), mouth, direction)
+        if not points_in_workspace(pan_outline, 0.005):
+            return None
+        placed = scatter_scraps(mouth, d, direction)
+        if len(placed) < n_scraps or not points_in_workspace(np.array([p.xy for p in placed]), 0.02):
+            return None
         # The stroke starts behind the farthest scrap: that stretch must stay on the table too.
         far = max(float(-(np.asarray(p.xy) - mouth) @ d) + p.radius for p in placed)
         start = mouth - d * (far + 0.03 + brush.head_depth)
-        if not _in_workspace(start[None], 0.0):
-            continue
+        if not points_in_workspace(start[None], 0.0):
+            return None
         lane_outline = np.array(
-            [mouth - d * (far + 0.05) + _rot2(direction) @ [0.0, s * (lane + 0.03)] for s in (-1, 1)]
-            + [mouth + _rot2(direction) @ [0.0, s * (lane + 0.03)] for s in (-1, 1)]
+            [mouth - d * (far + 0.05) + rotation_2d(direction) @ [0.0, s * (lane + 0.03)] for s in (-1, 1)]
+            + [mouth + rotation_2d(direction) @ [0.0, s * (lane + 0.03)] for s in (-1, 1)]
         )
         for _ in range(40):
-            yaw = direction + float(rng.uniform(-1.2, 1.2))
-            bxy = np.array([rng.uniform(*_X_RANGE), rng.uniform(*_Y_RANGE)])
-            b = replace(brush, xy=tuple(map(float, bxy)), yaw=yaw)
-            brush_outline = _to_world(b.outline_local(), bxy, yaw)
-            if (
-                _in_workspace(brush_outline)
-                and _convex_polygons_apart(brush_outline, pan_outline, 0.03)
-                and _convex_polygons_apart(brush_outline, lane_outline, 0.02)
-            ):
-                break
-        else:
-            continue
-        break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"sweep world seed {seed}: could not place objects without overlap")
+            b = draw_brush(direction, [(pan_outline, 0.03), (lane_outline, 0.02)])
+            if b is not None:
+                return b, placed, pan_c
+        return None
+
+    b, placed, pan_c = rejection_sample(
+        draw, 10000, f"sweep world seed {seed}: could not place objects without overlap"
+    )
     return SweepLayout(
         seed=seed,
         brush=b,
@@ -312,9 +309,11 @@ def sample_layout(seed: int) -> SweepLayout:
 
 
 def prompt_for(layout: SweepLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(
-        brush=f"{layout.brush.colour_name} {layout.brush.noun}",
+    return phrase(
+        _PHRASINGS,
+        layout,
+        phrasing,
+        brush=colour_noun(layout.brush),
         scraps=layout.scrap_noun,
         pan=layout.dustpan.noun,
     )
@@ -333,31 +332,22 @@ def brush_points_local(b: BrushTruth) -> np.ndarray:
     return np.vstack([m.vertices for m in _brush_meshes(b)])
 
 
-def _prism(points_xz: np.ndarray, y0: float, y1: float) -> trimesh.Trimesh:
-    """A convex prism from an (x, z) polygon extruded across y."""
-    pts = [[x, y, z] for x, z in points_xz for y in (y0, y1)]
-    return trimesh.convex.convex_hull(np.asarray(pts))
-
-
 def _dustpan_meshes(p: DustpanTruth) -> list[trimesh.Trimesh]:
     w, t, f = p.inner_width / 2, p.wall_thickness, p.floor_thickness
     h_back, h_mouth = p.wall_height, 0.4 * p.wall_height
-    floor = _prism(np.array([[0, 0], [p.depth + t, 0], [p.depth + t, f], [0, f]]), -w - t, w + t)
-    lip = _prism(np.array([[-p.lip_length, 0], [0, 0], [0, f]]), -w - t, w + t)
-    back = _prism(
+    floor = prism(np.array([[0, 0], [p.depth + t, 0], [p.depth + t, f], [0, f]]), -w - t, w + t)
+    lip = prism(np.array([[-p.lip_length, 0], [0, 0], [0, f]]), -w - t, w + t)
+    back = prism(
         np.array([[p.depth, 0], [p.depth + t, 0], [p.depth + t, h_back], [p.depth, h_back]]), -w - t, w + t
     )
     side = np.array([[0, 0], [p.depth, 0], [p.depth, h_back], [0, h_mouth]])
-    return [floor, lip, back, _prism(side, w, w + t), _prism(side, -w - t, -w)]
+    return [floor, lip, back, prism(side, w, w + t), prism(side, -w - t, -w)]
 
 
 # --- env --------------------------------------------------------------------------------------------------
 def _build_brush(scene, b: BrushTruth, name: str = "brush"):
-    builder = scene.create_actor_builder()
-    for mesh in _brush_meshes(b):
-        add_convex_mesh(builder, mesh, b.rgba, b.friction, b.density)
-    builder.initial_pose = sapien.Pose(p=[b.xy[0], b.xy[1], 0.0], q=euler2quat(0, 0, b.yaw))
-    return builder.build(name=name)
+    pose = pose_on_table(b.xy, 0.0, b.yaw)
+    return build_convex_actor(scene, name, _brush_meshes(b), b.rgba, b.friction, pose, b.density)
 
 
 def _scrap_mesh(s: ScrapTruth) -> trimesh.Trimesh:
@@ -368,55 +358,37 @@ def _scrap_mesh(s: ScrapTruth) -> trimesh.Trimesh:
 
 
 def _build_scrap(scene, s: ScrapTruth, name: str):
-    builder = scene.create_actor_builder()
-    add_convex_mesh(builder, _scrap_mesh(s), s.rgba, s.friction, s.density)
-    builder.initial_pose = sapien.Pose(p=[s.xy[0], s.xy[1], s.half_size[2]], q=euler2quat(0, 0, s.yaw))
-    return builder.build(name=name)
+    pose = pose_on_table(s.xy, s.half_size[2], s.yaw)
+    return build_convex_actor(scene, name, _scrap_mesh(s), s.rgba, s.friction, pose, s.density)
 
 
 def _build_dustpan(scene, p: DustpanTruth, name: str = "dustpan"):
-    builder = scene.create_actor_builder()
-    for mesh in _dustpan_meshes(p):
-        add_convex_mesh(builder, mesh, p.rgba, p.friction)
-    builder.initial_pose = sapien.Pose(p=[p.xy[0], p.xy[1], 0.0], q=euler2quat(0, 0, p.yaw))
-    return builder.build_kinematic(name=name)
+    pose = pose_on_table(p.xy, 0.0, p.yaw)
+    return build_convex_actor(scene, name, _dustpan_meshes(p), p.rgba, p.friction, pose, kinematic=True)
 
 
 @register_env(ENV_ID, max_episode_steps=300)
-class SweepWorldEnv(TabletopEnv):
+class SweepWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("brush",)
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = self.brush = _build_brush(self.scene, self.layout.brush)
         self.scraps = [_build_scrap(self.scene, s, f"scrap_{i}") for i, s in enumerate(self.layout.scraps)]
         self.dustpan = _build_dustpan(self.scene, self.layout.dustpan)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
-        items = [(self.brush, self.layout.brush.xy, self.layout.brush.yaw, 0.0)]
-        items += [(a, s.xy, s.yaw, s.half_size[2]) for a, s in zip(self.scraps, self.layout.scraps)]
-        for actor, xy, yaw, z in items:
-            dx, dy = rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else (0.0, 0.0)
-            p = torch.tensor([[xy[0] + dx, xy[1] + dy, z]], dtype=torch.float32)
-            q = torch.tensor(np.asarray([euler2quat(0, 0, yaw)]), dtype=torch.float32)
-            actor.set_pose(Pose.create_from_pq(p, q))
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
+    def _place_objects(self, env_idx) -> None:
+        brush = self.layout.brush
+        self._place_jittered(self.brush, brush.xy, 0.0, brush.yaw)
+        for actor, s in zip(self.scraps, self.layout.scraps):
+            self._place_jittered(actor, s.xy, s.half_size[2], s.yaw)
 
     def scraps_in_pan(self) -> np.ndarray:
         """Per scrap: is its centre inside the dustpan (inner walls, past the lip, below the wall tops)?"""
         p = self.layout.dustpan
         centres = np.stack([a.pose.p[0].cpu().numpy() for a in self.scraps]).astype(np.float64)
-        local = _to_local(centres[:, :2], p.xy, p.yaw)
+        local = to_local_xy(centres[:, :2], p.xy, p.yaw)
         return (
             (local[:, 0] >= 0.0)
             & (local[:, 0] <= p.depth)
@@ -427,30 +399,24 @@ class SweepWorldEnv(TabletopEnv):
     def evaluate(self):
         inside = self.scraps_in_pan()
         needed = math.ceil(_SUCCESS_FRACTION * len(inside) - 1e-9)
-        success = int(inside.sum()) >= needed
-        return {
-            "success": torch.tensor([success]),
-            "scraps_inside": torch.tensor([int(inside.sum())]),
-            "grasped": torch.tensor([bool(self.agent.is_grasping(self.brush)[0])]),
-        }
+        return self._evaluation(
+            success=int(inside.sum()) >= needed,
+            scraps_inside=int(inside.sum()),
+            grasped=self.is_grasping_target(),
+        )
 
     def target_points_local(self) -> np.ndarray:
         return brush_points_local(self.layout.brush)
 
     def truth(self) -> dict:
         """Hidden truth for scoring: layout with masses."""
-        d = self.layout.to_dict()
-        d["brush"]["mass"] = self.layout.brush.mass
+        d = super().truth()
         for s, truth in zip(d["scraps"], self.layout.scraps):
             s["mass"] = truth.mass
         return d
 
 
 # --- oracle -----------------------------------------------------------------------------------------------
-def _wrap(a: float) -> float:
-    return float((a + np.pi) % (2 * np.pi) - np.pi)
-
-
 def oracle(env: SweepWorldEnv):
     """Grasp the handle from above (of the two equivalent finger orders, the one that keeps the wrist
     furthest from its joint limit after the turn), lift, turn the head towards the dustpan and put it down
@@ -460,7 +426,17 @@ def oracle(env: SweepWorldEnv):
     the fingers), so the head, not the gripper, follows the lane."""
     from transforms3d.euler import euler2mat
 
-    from physworld_core.world.scripted import CLOSED, Grip, Move, Script, actor_pose, down_rotation, tcp_pose
+    from physworld_core.world.scripted import (
+        CLOSED,
+        Grip,
+        Move,
+        Script,
+        actor_pose,
+        down_rotation,
+        rise_by,
+        tcp_pose,
+        wrap_angle,
+    )
 
     b, p = env.layout.brush, env.layout.dustpan
     d = np.array([np.cos(p.yaw), np.sin(p.yaw)])
@@ -471,10 +447,10 @@ def oracle(env: SweepWorldEnv):
     # Grasp yaw: across the handle; choose the finger order whose yaw after the turn stays near the start.
     _, R0 = tcp_pose(env)
     yaw0 = float(np.arctan2(R0[1, 1], R0[0, 1]))  # closing axis (TCP y) at the start
-    turn = _wrap(p.yaw - b.yaw)
+    turn = wrap_angle(p.yaw - b.yaw)
     options = [b.yaw + np.pi / 2, b.yaw - np.pi / 2]
-    grasp_yaw = min(options, key=lambda g: max(abs(_wrap(g - yaw0)), abs(_wrap(g - yaw0) + turn)))
-    grasp_yaw = yaw0 + _wrap(grasp_yaw - yaw0)
+    grasp_yaw = min(options, key=lambda g: max(abs(wrap_angle(g - yaw0)), abs(wrap_angle(g - yaw0) + turn)))
+    grasp_yaw = yaw0 + wrap_angle(grasp_yaw - yaw0)
     R_grasp = down_rotation(grasp_yaw)
     R_sweep = euler2mat(0, 0, turn) @ R_grasp
     grasp = lambda: actor_pose(env.brush)[0] + actor_pose(env.brush)[1] @ b.grasp_point()
@@ -499,14 +475,12 @@ def oracle(env: SweepWorldEnv):
             Move(lambda: grasp() + [0, 0, 0.07], R_grasp, tol=0.015, symmetric=False),
             Move(grasp, R_grasp, tol=0.005, max_step=0.02, symmetric=False),
             Grip(CLOSED, 12),
-            Move(
-                lambda: tcp_pose(env)[0] + [0, 0, 0.06], R_grasp, gripper=CLOSED, tol=0.015, symmetric=False
-            ),
+            rise_by(env, 0.06, R_grasp, gripper=CLOSED, tol=0.015, symmetric=False),
             Move(tcp_for(start, 0.05), R_sweep, gripper=CLOSED, tol=0.01, symmetric=False, timeout=80),
             Move(tcp_for(start, 0.05), R_sweep, gripper=CLOSED, tol=0.005, symmetric=False, timeout=40),
             Move(tcp_for(start, hover), R_sweep, gripper=CLOSED, tol=0.004, max_step=0.02, symmetric=False),
             Move(tcp_for(end, hover), R_sweep, gripper=CLOSED, tol=0.006, max_step=0.012, symmetric=False),
-            Move(lambda: tcp_pose(env)[0] + [0, 0, 0.08], R_sweep, gripper=CLOSED, tol=0.02, symmetric=False),
+            rise_by(env, 0.08, R_sweep, gripper=CLOSED, tol=0.02, symmetric=False),
         ],
     )
 

@@ -21,7 +21,7 @@ another colour stands elsewhere on the table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -29,15 +29,27 @@ import sapien
 import torch
 import trimesh
 from mani_skill.utils.registration import register_env
-from mani_skill.utils.structs.pose import Pose
 from transforms3d.axangles import axangle2mat
-from transforms3d.euler import euler2mat, euler2quat
+from transforms3d.euler import euler2mat
 from transforms3d.quaternions import mat2quat, quat2mat
 
-from physworld_core.sim.base_env import TabletopEnv
+from physworld_core.world.base import WorldEnv
+from physworld_core.world.layout import (
+    ROBOT_BASE_XY,
+    WORKSPACE_X,
+    WORKSPACE_Y,
+    Record,
+    phrase,
+    placed_at,
+    points_in_workspace,
+    rejection_sample,
+    sample_in_workspace,
+    segment_distance,
+)
 from physworld_core.world.palette import PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.shapes import material, mesh_file, revolve, rounded_box
+from physworld_core.world.scripted import wrap_angle
+from physworld_core.world.shapes import build_actor, material, mesh_file, pose_on_table, revolve, rounded_box
 
 ENV_ID = "PhysWorld-Upright-v0"
 _SECTIONS = 24
@@ -49,9 +61,7 @@ _PHRASINGS = (
     "pick up the fallen {obj} and stand it up",
     "turn the fallen {obj} upright again",
 )
-_X_RANGE, _Y_RANGE = (-0.15, 0.17), (-0.25, 0.25)  # everything on the table lies in this box
 _MAX_TILT_DEG = 15.0
-_ROBOT_BASE_XY = np.array([-0.615, 0.0])
 
 
 @dataclass(frozen=True)
@@ -117,14 +127,11 @@ class DistractorTruth:
 
 
 @dataclass(frozen=True)
-class UprightLayout:
+class UprightLayout(Record):
     seed: int
     bottle: BottleTruth
     distractor: DistractorTruth
     phrasing: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def bottle_profile(b: BottleTruth) -> np.ndarray:
@@ -214,12 +221,6 @@ def _sample_distractor(rng: np.random.Generator, colour_name: str) -> Distractor
     )
 
 
-def _segment_distance(p, a, b) -> float:
-    p, a, b = (np.asarray(v, dtype=np.float64) for v in (p, a, b))
-    t = np.clip(np.dot(p - a, b - a) / max(np.dot(b - a, b - a), 1e-12), 0.0, 1.0)
-    return float(np.linalg.norm(p - (a + t * (b - a))))
-
-
 def sample_layout(seed: int) -> UprightLayout:
     """Draw a world from its seed; rejection-samples the lying bottle inside the table box and a distractor
     with room for the fingers on both sides of the bottle."""
@@ -229,36 +230,25 @@ def sample_layout(seed: int) -> UprightLayout:
     distractor = _sample_distractor(rng, colours[1])
     half, r, rd = bottle.height / 2, bottle.body_radius, distractor.footprint_radius
     axis = np.array([np.cos(bottle.yaw), np.sin(bottle.yaw)])
-    for _ in range(2000):
-        xy = rng.uniform([_X_RANGE[0], _Y_RANGE[0]], [_X_RANGE[1], _Y_RANGE[1]])
+
+    def draw():
+        xy = rng.uniform([WORKSPACE_X[0], WORKSPACE_Y[0]], [WORKSPACE_X[1], WORKSPACE_Y[1]])
         ends = (xy - axis * half, xy + axis * half)
-        dxy = rng.uniform([_X_RANGE[0] + rd, _Y_RANGE[0] + rd], [_X_RANGE[1] - rd, _Y_RANGE[1] - rd])
-        inside = all(
-            _X_RANGE[0] + r <= e[0] <= _X_RANGE[1] - r and _Y_RANGE[0] + r <= e[1] <= _Y_RANGE[1] - r
-            for e in ends
-        )
-        if inside and _segment_distance(dxy, *ends) > r + rd + 0.06:
-            break
-    else:  # pragma: no cover - the ranges above always admit a layout
-        raise RuntimeError(f"upright world seed {seed}: could not place objects")
+        dxy = sample_in_workspace(rng, rd)
+        ok = points_in_workspace(np.array(ends), r) and segment_distance(dxy, *ends) > r + rd + 0.06
+        return (xy, dxy) if ok else None
+
+    xy, dxy = rejection_sample(draw, 2000, f"upright world seed {seed}: could not place objects")
     return UprightLayout(
         seed=seed,
-        bottle=replace(bottle, xy=tuple(map(float, xy))),
-        distractor=replace(distractor, xy=tuple(map(float, dxy))),
+        bottle=placed_at(bottle, xy),
+        distractor=placed_at(distractor, dxy),
         phrasing=int(rng.integers(len(_PHRASINGS))),
     )
 
 
 def prompt_for(layout: UprightLayout, phrasing: int | None = None) -> str:
-    template = _PHRASINGS[layout.phrasing if phrasing is None else phrasing % len(_PHRASINGS)]
-    return template.format(obj=layout.bottle.name)
-
-
-def _check_collision(actor, name: str, expected: int) -> None:
-    """ManiSkill's ActorBuilder skips collision files it cannot load without an error: fail loudly."""
-    body = actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidDynamicComponent)
-    if body is None or len(body.collision_shapes) != expected:
-        raise RuntimeError(f"actor {name!r} was built without all of its {expected} collision hulls")
+    return phrase(_PHRASINGS, layout, phrasing, obj=layout.bottle.name)
 
 
 def _build_bottle(scene, b: BottleTruth):
@@ -272,9 +262,7 @@ def _build_bottle(scene, b: BottleTruth):
     )
     p, q = b.lying_pose()
     builder.initial_pose = sapien.Pose(p, q)
-    actor = builder.build(name="bottle")
-    _check_collision(actor, "bottle", len(bottle_pieces(b)))
-    return actor
+    return build_actor(builder, "bottle")
 
 
 def _build_distractor(scene, d: DistractorTruth):
@@ -284,45 +272,24 @@ def _build_distractor(scene, d: DistractorTruth):
     builder.add_visual_from_file(
         mesh_file(mesh), material=sapien.render.RenderMaterial(base_color=list(d.rgba))
     )
-    builder.initial_pose = sapien.Pose([d.xy[0], d.xy[1], d.extents[2] / 2], euler2quat(0, 0, d.yaw))
-    actor = builder.build(name="distractor")
-    _check_collision(actor, "distractor", 1)
-    return actor
+    builder.initial_pose = pose_on_table(d.xy, d.extents[2] / 2, d.yaw)
+    return build_actor(builder, "distractor")
 
 
 @register_env(ENV_ID, max_episode_steps=200)
-class UprightWorldEnv(TabletopEnv):
+class UprightWorldEnv(WorldEnv):
     __doc__ = __doc__
+    sample_layout = staticmethod(sample_layout)
+    MASSES = ("bottle", "distractor")
 
-    def __init__(self, *args, world_seed: int = 0, reset_jitter_m: float = 0.003, **kwargs):
-        self.layout = sample_layout(world_seed)
-        self.reset_jitter_m = reset_jitter_m
-        super().__init__(*args, **kwargs)
-
-    def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
-        self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
-        self.table_scene.build()
+    def _build_world(self) -> None:
         self.target_object = _build_bottle(self.scene, self.layout.bottle)
         self.distractor = _build_distractor(self.scene, self.layout.distractor)
 
-    def _place_objects(self, env_idx: torch.Tensor) -> None:
-        rng = self._batched_episode_rng[0] if self._batched_episode_rng is not None else np.random
-        b, d = self.layout.bottle, self.layout.distractor
-        jitter = lambda: rng.normal(0.0, self.reset_jitter_m, 2) if self.reset_jitter_m > 0 else np.zeros(2)
-        p, q = b.lying_pose(*jitter())
-        dp = np.array([d.xy[0], d.xy[1], d.extents[2] / 2])
-        dp[:2] += jitter()
-        for actor, pos, quat in ((self.target_object, p, q), (self.distractor, dp, euler2quat(0, 0, d.yaw))):
-            actor.set_pose(
-                Pose.create_from_pq(
-                    torch.tensor(np.array([pos]), dtype=torch.float32),
-                    torch.tensor(np.array([quat]), dtype=torch.float32),
-                )
-            )
-            actor.set_linear_velocity(torch.zeros((1, 3)))
-            actor.set_angular_velocity(torch.zeros((1, 3)))
+    def _place_objects(self, env_idx) -> None:
+        d = self.layout.distractor
+        self._set_at_rest(self.target_object, *self.layout.bottle.lying_pose(*self._jitter()))
+        self._place_jittered(self.distractor, d.xy, d.extents[2] / 2, d.yaw)
 
     def bottle_axis(self) -> np.ndarray:
         """World direction from the bottle's base to its top."""
@@ -330,35 +297,28 @@ class UprightWorldEnv(TabletopEnv):
         return quat2mat(raw[3:])[:, 2]
 
     def evaluate(self):
-        tilt = float(np.degrees(np.arccos(np.clip(self.bottle_axis()[2], -1.0, 1.0))))
+        tilt = self.target_tilt_deg()  # the bottle's axis is its frame's z
         upright = tilt < _MAX_TILT_DEG
         on_table = self.target_bottom_z() < 0.005
         still = float(torch.linalg.norm(self.target_object.linear_velocity[0])) < 0.05
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        success = upright and on_table and still and not grasped
-        return {
-            "success": torch.tensor([success]),
-            "upright": torch.tensor([upright]),
-            "on_table": torch.tensor([on_table]),
-            "grasped": torch.tensor([grasped]),
-            "tilt_deg": torch.tensor([tilt]),
-        }
+        grasped = self.is_grasping_target()
+        return self._evaluation(
+            success=upright and on_table and still and not grasped,
+            upright=upright,
+            on_table=on_table,
+            grasped=grasped,
+            tilt_deg=tilt,
+        )
 
     def target_points_local(self) -> np.ndarray:
         return bottle_points(self.layout.bottle)
 
     def truth(self) -> dict:
         """Hidden truth for scoring: layout with masses and the bottle's profile."""
-        d = self.layout.to_dict()
-        d["bottle"]["mass"] = self.layout.bottle.mass
+        d = super().truth()
         d["bottle"]["height"] = self.layout.bottle.height
         d["bottle"]["profile_rz"] = bottle_profile(self.layout.bottle).tolist()
-        d["distractor"]["mass"] = self.layout.distractor.mass
         return d
-
-
-def _wrap(angle: float) -> float:
-    return float((angle + np.pi) % (2 * np.pi) - np.pi)
 
 
 def _tip_plan(top_yaw: float, grasp_xy, distractor: DistractorTruth, bottle: BottleTruth):
@@ -379,7 +339,7 @@ def _tip_plan(top_yaw: float, grasp_xy, distractor: DistractorTruth, bottle: Bot
     for sx in (-0.06, 0.0, 0.05):
         for sy in (-0.1, -0.05, 0.0, 0.05, 0.1):
             station = np.array([sx, sy])
-            phi = float(np.arctan2(sy - _ROBOT_BASE_XY[1], sx - _ROBOT_BASE_XY[0]))
+            phi = float(np.arctan2(sy - ROBOT_BASE_XY[1], sx - ROBOT_BASE_XY[0]))
             clear = np.linalg.norm(station - d_xy) - distractor.footprint_radius - bottle.body_radius
             for twin, rels in (
                 (1.0, (-np.pi / 2, -np.pi / 4, np.pi / 4, np.pi / 2)),
@@ -387,14 +347,14 @@ def _tip_plan(top_yaw: float, grasp_xy, distractor: DistractorTruth, bottle: Bot
             ):
                 closing = top_yaw + twin * np.pi / 2
                 # joint 7 ~ its ready value (0.785 with the closing axis at -90°) minus the change in yaw.
-                q7_grasp = 0.785 - _wrap(closing + np.pi / 2)
+                q7_grasp = 0.785 - wrap_angle(closing + np.pi / 2)
                 for rel in rels:
                     if rel * sy > 0:  # fingers pointing sideways away from the robot's midline: near singular
                         continue
                     u = phi + rel
-                    psi = _wrap(u - top_yaw)
+                    psi = wrap_angle(u - top_yaw)
                     hand = station - 0.18 * np.array([np.cos(u), np.sin(u)])
-                    hand_clear = _segment_distance(d_xy, station, hand) - distractor.footprint_radius
+                    hand_clear = segment_distance(d_xy, station, hand) - distractor.footprint_radius
                     cost = (
                         abs(q7_grasp - 0.785)
                         + abs(psi)
@@ -423,6 +383,7 @@ def oracle(env: UprightWorldEnv):
         Script,
         actor_pose,
         down_rotation,
+        lift_to,
         tcp_pose,
     )
 
@@ -473,9 +434,7 @@ def oracle(env: UprightWorldEnv):
             Move(grasp_point, R_grasp, tol=0.005, max_step=0.02, symmetric=False),
             Grip(CLOSED, 12),
             # Straight up first: the bottle clears the distractor (at most 8 cm tall) before it is carried.
-            Move(
-                lambda: np.r_[tcp_pose(env)[0][:2], 0.13], R_grasp, gripper=CLOSED, tol=0.03, symmetric=False
-            ),
+            lift_to(env, 0.13, R_grasp, tol=0.03, symmetric=False),
             Move(at_station, turned, gripper=CLOSED, tol=0.015, symmetric=False, timeout=70),
             Move(at_station, tipped, gripper=CLOSED, rot_tol=0.03, symmetric=False, follow=True, timeout=70),
             Move(set_down, hold, gripper=CLOSED, tol=0.004, max_step=0.02, symmetric=False),

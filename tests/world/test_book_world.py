@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
 from physworld_core.world.book import sample_layout
+from physworld_core.world.scripted import OPEN
+from tests.world.helpers import put_at_rest, settle
 
 
 def test_layouts_fit_the_workspace_and_the_slot_fits_the_book():
@@ -38,20 +37,6 @@ def test_prompts_name_the_book_and_the_shelf():
         assert f"{layout.book.colour_name} {layout.book.noun}" in prompt and layout.shelf.noun in prompt
 
 
-def _put_book(world, xyz, yaw: float, roll: float = 0.0):
-    p = torch.tensor([list(xyz)], dtype=torch.float32)
-    q = torch.tensor(np.asarray([euler2quat(roll, 0, yaw)]), dtype=torch.float32)
-    world.target_object.set_pose(Pose.create_from_pq(p, q))
-    world.target_object.set_linear_velocity(torch.zeros((1, 3)))
-    world.target_object.set_angular_velocity(torch.zeros((1, 3)))
-
-
-def _settle(env, steps: int = 15):
-    for _ in range(steps):
-        _, _, _, _, info = env.step(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))
-    return info
-
-
 def test_success_means_standing_in_the_slot():
     env = make_world_env(BenchmarkTask("book", 1), control_mode="pd_ee_delta_pose")
     try:
@@ -59,13 +44,13 @@ def test_success_means_standing_in_the_slot():
         world = env.unwrapped
         book, shelf = world.layout.book, world.layout.shelf
         assert world.truth()["book"]["mass"] > 0
-        assert not bool(_settle(env, 3)["success"][0])
+        assert not bool(settle(env, 3, OPEN)["success"][0])
         slot = shelf.slot_world()
-        _put_book(world, slot + [0, 0, book.height / 2 + 0.002], shelf.yaw)
-        assert bool(_settle(env)["success"][0])
+        put_at_rest(world.target_object, slot + [0, 0, book.height / 2 + 0.002], yaw=shelf.yaw)
+        assert bool(settle(env, gripper=OPEN)["success"][0])
         # Lying flat across the tops of the shelved books is not shelved.
         top = shelf.top + book.thickness / 2 + 0.002
-        _put_book(world, [slot[0], slot[1], top], shelf.yaw + np.pi / 2, roll=np.pi / 2)
-        assert not bool(_settle(env, 5)["success"][0])
+        put_at_rest(world.target_object, [slot[0], slot[1], top], roll=np.pi / 2, yaw=shelf.yaw + np.pi / 2)
+        assert not bool(settle(env, 5, OPEN)["success"][0])
     finally:
         env.close()

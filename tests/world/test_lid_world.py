@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
 from physworld_core.world.lid import sample_layout
+from physworld_core.world.scripted import OPEN
+from tests.world.helpers import put_at_rest, settle
 
 
 def test_layouts_fit_the_workspace_and_never_overlap():
@@ -34,19 +33,9 @@ def test_prompts_name_the_lid_and_the_pot():
         assert f"{layout.lid.colour_name} {layout.lid.noun}" in prompt and layout.pot.noun in prompt
 
 
-def _settle(env, steps: int = 15):
-    for _ in range(steps):
-        _, _, _, _, info = env.step(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))
-    return info
-
-
 def _put_lid(world, dx: float, tilt: float = 0.0, dz: float = 0.002):
     pot = world.layout.pot
-    p = torch.tensor([[pot.xy[0] + dx, pot.xy[1], pot.height + dz]], dtype=torch.float32)
-    q = torch.tensor(np.asarray([euler2quat(tilt, 0, 0)]), dtype=torch.float32)
-    world.target_object.set_pose(Pose.create_from_pq(p, q))
-    world.target_object.set_linear_velocity(torch.zeros((1, 3)))
-    world.target_object.set_angular_velocity(torch.zeros((1, 3)))
+    put_at_rest(world.target_object, [pot.xy[0] + dx, pot.xy[1], pot.height + dz], roll=tilt)
 
 
 def test_success_means_resting_level_and_centred_on_the_rim():
@@ -56,12 +45,12 @@ def test_success_means_resting_level_and_centred_on_the_rim():
         world = env.unwrapped
         truth = world.truth()
         assert truth["lid"]["mass"] > 0 and 0.5 <= truth["lid"]["friction"] <= 1.2
-        assert not bool(_settle(env, 3)["success"][0])  # on the table beside the pot
+        assert not bool(settle(env, 3, OPEN)["success"][0])  # on the table beside the pot
         _put_lid(world, 0.004)
-        info = _settle(env)
+        info = settle(env, gripper=OPEN)
         assert bool(info["success"][0]), info
         # Far off the axis the lid drops into the pot on one side: tilted, not supported all round.
         _put_lid(world, world.layout.lid.radius - world.layout.pot.inner_radius + 0.012)
-        assert not bool(_settle(env, 25)["success"][0])
+        assert not bool(settle(env, 25, OPEN)["success"][0])
     finally:
         env.close()

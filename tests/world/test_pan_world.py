@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
 from physworld_core.world.pan import _clearance_to_disk, sample_layout
+from tests.world.helpers import put_at_rest, settle
 
 
 def test_only_the_handle_fits_the_gripper_and_nothing_overlaps():
@@ -35,11 +33,7 @@ def test_prompts_name_the_pan_plate_and_handle():
 
 
 def _place_pan(world, xy, z, tilt=0.0):
-    q = euler2quat(tilt, 0, world.layout.pan.yaw)
-    p = torch.tensor([[xy[0], xy[1], z]], dtype=torch.float32)
-    world.pan.set_pose(Pose.create_from_pq(p, torch.tensor(np.asarray([q]), dtype=torch.float32)))
-    world.pan.set_linear_velocity(torch.zeros((1, 3)))
-    world.pan.set_angular_velocity(torch.zeros((1, 3)))
+    put_at_rest(world.pan, [xy[0], xy[1], z], roll=tilt, yaw=world.layout.pan.yaw)
 
 
 def test_success_needs_the_pan_resting_level_on_the_plate():
@@ -48,16 +42,13 @@ def test_success_needs_the_pan_resting_level_on_the_plate():
         env.reset(seed=0)
         world = env.unwrapped
         plate = world.layout.plate
-        for _ in range(3):
-            _, _, _, _, info = env.step(np.zeros(7, np.float32))
-        assert not bool(info["success"][0])  # on the table beside the plate
+        assert not bool(settle(env, 3)["success"][0])  # on the table beside the plate
         _place_pan(world, plate.xy, plate.thickness + 0.05)  # hovering above it
         assert not bool(world.evaluate()["success"][0])
         _place_pan(world, plate.xy, plate.thickness + 0.02, tilt=0.5)  # tipped over
         assert not bool(world.evaluate()["success"][0])
         _place_pan(world, plate.xy, plate.thickness + 0.001)  # set down on it
-        for _ in range(5):
-            _, _, _, _, info = env.step(np.zeros(7, np.float32))
+        info = settle(env, 5)
         assert bool(info["success"][0]), info
     finally:
         env.close()

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
 from physworld_core.world.pour import sample_layout
-
-
-def _set_position(actor, xyz) -> None:
-    actor.set_pose(Pose.create_from_pq(torch.tensor([xyz], dtype=torch.float32)))
-    actor.set_linear_velocity(torch.zeros((1, 3)))
-    actor.set_angular_velocity(torch.zeros((1, 3)))
+from tests.world.helpers import put_at_rest
 
 
 def test_layouts_fit_the_balls_and_never_overlap():
@@ -58,12 +51,12 @@ def test_balls_rest_in_the_cup_and_success_needs_them_in_the_bowl():
         n = len(world.balls)
         need = int(np.ceil(0.75 * n))
         for i, ball in enumerate(world.balls):  # all but the needed number land in the bowl: not enough
-            _set_position(ball, [*spots[i], bowl.floor_thickness + r] if i < need - 1 else [0.0, 0.0, r])
+            put_at_rest(ball, [*spots[i], bowl.floor_thickness + r] if i < need - 1 else [0.0, 0.0, r])
         assert not bool(world.evaluate()["success"][0])
-        _set_position(world.balls[need - 1], [*spots[need - 1], bowl.floor_thickness + r])
+        put_at_rest(world.balls[need - 1], [*spots[need - 1], bowl.floor_thickness + r])
         assert bool(world.evaluate()["success"][0])
         # The cup dropped into the bowl on top of the balls is a failure.
-        _set_position(world.cup, [bowl.xy[0], bowl.xy[1], bowl.floor_thickness + 0.03])
+        put_at_rest(world.cup, [bowl.xy[0], bowl.xy[1], bowl.floor_thickness + 0.03])
         assert not bool(world.evaluate()["success"][0])
     finally:
         env.close()

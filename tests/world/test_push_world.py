@@ -9,7 +9,8 @@ from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
-from physworld_core.world.push import _segment_distance, object_mesh, sample_layout
+from physworld_core.world.layout import segment_distance
+from physworld_core.world.push import object_mesh, sample_layout
 
 
 def test_layouts_fit_the_table_and_keep_the_corridor_clear():
@@ -24,7 +25,7 @@ def test_layouts_fit_the_table_and_keep_the_corridor_clear():
             assert -0.15 <= xy[0] - r and xy[0] + r <= 0.17
             assert -0.25 <= xy[1] - r and xy[1] + r <= 0.25
         assert not g.contains(t.xy)
-        assert _segment_distance(d.xy, t.xy, g.xy) > d.footprint_radius + t.footprint_radius
+        assert segment_distance(d.xy, t.xy, g.xy) > d.footprint_radius + t.footprint_radius
 
 
 def test_prompts_name_object_and_target():

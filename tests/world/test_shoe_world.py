@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
+from physworld_core.world.scripted import OPEN
 from physworld_core.world.shoe import sample_layout
+from tests.world.helpers import put_at_rest, settle
 
 
 def _corners(xy, hx, hy, yaw):
@@ -48,17 +47,7 @@ def test_prompts_name_the_shoe_and_the_box():
 
 def _put_shoe(world, yaw: float, z: float):
     box = world.layout.box
-    p = torch.tensor([[box.xy[0], box.xy[1], z]], dtype=torch.float32)
-    q = torch.tensor(np.asarray([euler2quat(0, 0, yaw)]), dtype=torch.float32)
-    world.target_object.set_pose(Pose.create_from_pq(p, q))
-    world.target_object.set_linear_velocity(torch.zeros((1, 3)))
-    world.target_object.set_angular_velocity(torch.zeros((1, 3)))
-
-
-def _settle(env, steps: int = 15):
-    for _ in range(steps):
-        _, _, _, _, info = env.step(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))
-    return info
+    put_at_rest(world.target_object, [box.xy[0], box.xy[1], z], yaw=yaw)
 
 
 def test_success_means_inside_the_box():
@@ -68,12 +57,11 @@ def test_success_means_inside_the_box():
         world = env.unwrapped
         truth = world.truth()
         assert truth["shoe"]["mass"] > 0 and 0.5 <= truth["shoe"]["friction"] <= 1.2
-        assert not bool(_settle(env, 3)["success"][0])
+        assert not bool(settle(env, 3, OPEN)["success"][0])
         _put_shoe(world, world.layout.box.yaw, 0.006)  # lengthwise on the floor
-        assert bool(_settle(env)["success"][0])
+        assert bool(settle(env, gripper=OPEN)["success"][0])
         # Across the box the shoe does not fit: held above the rim, its footprint sticks out.
         _put_shoe(world, world.layout.box.yaw + np.pi / 2, world.layout.box.wall_height + 0.001)
-        world.target_object.set_linear_velocity(torch.zeros((1, 3)))
         assert not bool(world.evaluate()["success"][0])
     finally:
         env.close()

@@ -10,7 +10,8 @@ from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
-from physworld_core.world.sweep import _to_local, sample_layout
+from physworld_core.world.layout import to_local_xy
+from physworld_core.world.sweep import sample_layout
 
 
 def test_scraps_lie_in_front_of_the_mouth_within_the_heads_reach():
@@ -19,7 +20,7 @@ def test_scraps_lie_in_front_of_the_mouth_within_the_heads_reach():
         pan, brush = layout.dustpan, layout.brush
         assert 3 <= len(layout.scraps) <= 6
         assert pan.inner_width >= brush.head_width + 0.02  # the head fits into the pan
-        local = _to_local(np.array([s.xy for s in layout.scraps]), pan.xy, pan.yaw)
+        local = to_local_xy(np.array([s.xy for s in layout.scraps]), pan.xy, pan.yaw)
         assert np.all(local[:, 0] < -pan.lip_length)  # outside the pan, in front of its mouth
         assert np.all(np.abs(local[:, 1]) <= brush.head_width / 2 - 0.01)
         assert all(s.colour_name != brush.colour_name for s in layout.scraps)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from mani_skill.utils.structs.pose import Pose
-from transforms3d.euler import euler2quat
 from transforms3d.quaternions import quat2mat
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
-from physworld_core.world.upright import _segment_distance, bottle_pieces, bottle_points, sample_layout
+from physworld_core.world.layout import segment_distance
+from physworld_core.world.upright import bottle_pieces, bottle_points, sample_layout
+from tests.world.helpers import put_at_rest, settle
 
 
 def test_layouts_fit_the_table_and_leave_room_for_the_fingers():
@@ -27,7 +26,7 @@ def test_layouts_fit_the_table_and_leave_room_for_the_fingers():
         assert world[:, 1].min() >= -0.25 and world[:, 1].max() <= 0.25
         axis = np.array([np.cos(b.yaw), np.sin(b.yaw)])
         seg = (np.asarray(b.xy) - axis * b.height / 2, np.asarray(b.xy) + axis * b.height / 2)
-        assert _segment_distance(d.xy, *seg) > d.footprint_radius + b.body_radius + 0.05
+        assert segment_distance(d.xy, *seg) > d.footprint_radius + b.body_radius + 0.05
 
 
 def test_prompts_name_the_bottle():
@@ -41,16 +40,8 @@ def _stand(env, pitch: float):
     world = env.unwrapped
     b = world.layout.bottle
     z = 0.001 if pitch == 0 else b.height + 0.001
-    pose = Pose.create_from_pq(
-        torch.tensor([[0.0, 0.0, z]]),
-        torch.tensor(np.asarray(euler2quat(pitch, 0, 0))[None], dtype=torch.float32),
-    )
-    world.target_object.set_pose(pose)
-    world.target_object.set_linear_velocity(torch.zeros((1, 3)))
-    world.target_object.set_angular_velocity(torch.zeros((1, 3)))
-    for _ in range(12):
-        _, _, _, _, info = env.step(np.zeros(7, np.float32))
-    return info
+    put_at_rest(world.target_object, [0.0, 0.0, z], roll=pitch)
+    return settle(env, 12)
 
 
 def test_success_means_standing_on_its_base():
