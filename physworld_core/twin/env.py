@@ -135,8 +135,8 @@ class TwinEnv(TabletopEnv):
         centre = self.target_pose_world()[:3]
         inside = self.twin_spec.goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]))
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        return dict(
-            success=torch.tensor([inside and not grasped]),
-            inside=torch.tensor([inside]),
-            grasped=torch.tensor([grasped]),
-        )
+        return {
+            "success": torch.tensor([inside and not grasped]),
+            "inside": torch.tensor([inside]),
+            "grasped": torch.tensor([grasped]),
+        }
