@@ -78,7 +78,6 @@ def lerobot_dataset(
 def video_training_set(
     context: dg.AssetExecutionContext, config: VideoSetAssetConfig, store: StoreResource
 ) -> dg.MaterializeResult:
-    import io
     import tarfile
     import time
 
@@ -101,7 +100,7 @@ def video_training_set(
 
         from physworld_core.video.codec import decode_mp4
 
-        with tarfile.open(fileobj=io.BytesIO((Path(result.uri) / first_shard).read_bytes())) as tar:
+        with tarfile.open(Path(result.uri) / first_shard) as tar:
             member = next(m for m in tar.getmembers() if m.name.endswith(".mp4"))
             frames = decode_mp4(tar.extractfile(member).read())
         metadata["first_clip"] = gif_md(frames, 10.0, member.name)

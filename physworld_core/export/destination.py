@@ -85,9 +85,10 @@ def write_export(
     """Build into staging with ``build(staging_dir) -> summary`` and publish at ``uri`` unless the same
     fingerprint is already there. A different export at ``uri`` is an error (nothing is overwritten)."""
     found = existing_fingerprint(uri, storage_options)
+    fs, path = _fs(uri, storage_options)
     if found == fingerprint:
         files, size = _listing(uri, storage_options)
-        with _fs(uri, storage_options)[0].open(f"{_fs(uri, storage_options)[1]}/{MARKER}", "r") as handle:
+        with fs.open(f"{path}/{MARKER}", "r") as handle:
             summary = json.load(handle).get("summary", {})
         return ExportResult(uri, fingerprint, False, files, size, summary)
     if found is not None:
@@ -95,7 +96,6 @@ def write_export(
             f"export destination {uri} holds a different export (fingerprint {found[:12]}, this one is "
             f"{fingerprint[:12]}); choose another path, nothing was written"
         )
-    fs, path = _fs(uri, storage_options)
     local = not uri.startswith("s3://")
     parent = Path(path).parent if local else None
     if local:
