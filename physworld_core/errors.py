@@ -28,6 +28,10 @@ class TwinError(PhysworldError):
     """The physical twin cannot be built or does not settle."""
 
 
+class VideoModelError(PhysworldError):
+    """A learned video model cannot be loaded or run as configured (package, model directory, pipeline)."""
+
+
 class LakeError(PhysworldError):
     """A Delta table or blob could not be read or written."""
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from physworld_core.errors import PhysworldError
+from physworld_core.errors import VideoModelError
 from physworld_core.scene import ScenePackage
 from physworld_core.video.base import GeneratedVideo, VideoBackend
 
@@ -32,10 +32,6 @@ MODELS_EXTRA_HINT = (
     "install the project's `models` extra into this environment: `.venv/bin/pip install -e '.[models]'` "
     "(`make setup` installs it)"
 )
-
-
-class VideoModelError(PhysworldError):
-    """A learned video model cannot be loaded or run as configured (package, model directory, pipeline)."""
 
 
 @dataclass(frozen=True)
