@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from physworld_core.errors import GroundingError
 from physworld_core.perception.colour import colour_similarity
 from physworld_core.perception.language import Instruction
@@ -23,6 +25,7 @@ SHAPE_COMPATIBILITY: dict[tuple[str, str], float] = {
     ("cylinder", "cylinder"): 1.0,
     ("box", "box"): 1.0,
     ("container", "container"): 1.0,
+    ("region", "region"): 1.0,
     ("cylinder", "box"): 0.25,
     ("box", "cylinder"): 0.25,
 }
@@ -68,18 +71,24 @@ def shape_score(asked: str | None, seen: SceneObject) -> float | None:
     return SHAPE_COMPATIBILITY.get((asked, seen.shape))
 
 
-def score_object(colour: str | None, shape: str | None, seen: SceneObject) -> float | None:
-    """Total score of one object for one phrase; ``None`` when it is disqualified."""
+def score_object(
+    colour: str | None, shape: str | None, seen: SceneObject, also: tuple[str, ...] = ()
+) -> float | None:
+    """Total score of one object for one phrase; ``None`` when it is disqualified.
+
+    ``also``: further colours the phrase names (a patterned region, "red and white"); each must be among the
+    seen object's colours, and the colour part is their mean similarity."""
     colour_part = 0.0
     if colour is not None:
-        similarity = colour_similarity(colour, seen.colour)
-        if similarity == 0.0:
+        asked = (colour, *also)
+        similarities = [max(colour_similarity(a, c) for c in seen.colours) for a in asked]
+        if min(similarities) == 0.0:
             return None
-        colour_part = COLOUR_WEIGHT * similarity
+        colour_part = COLOUR_WEIGHT * float(np.mean(similarities))
     shape_part = shape_score(shape, seen)
     if shape_part is None:
         return None
-    if shape_part < 0.5 and not (colour is not None and seen.colour == colour):
+    if shape_part < 0.5 and not (colour is not None and colour in seen.colours):
         return None  # a soft shape mismatch needs an exact colour match to vouch for it
     return colour_part + shape_part
 
@@ -99,6 +108,7 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         instruction.goal_shape,
         objects,
         exclude=target.index,
+        also=instruction.goal_colours[1:],
     )
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
 
@@ -111,12 +121,17 @@ def describe_scene(objects: list[SceneObject]) -> str:
 
 
 def _pick(
-    phrase: str, colour: str | None, shape: str | None, objects: list[SceneObject], exclude: int | None
+    phrase: str,
+    colour: str | None,
+    shape: str | None,
+    objects: list[SceneObject],
+    exclude: int | None,
+    also: tuple[str, ...] = (),
 ) -> tuple[SceneObject, dict[int, float]]:
     candidates = [o for o in objects if o.index != exclude]
     scores = {}
     for candidate in candidates:
-        score = score_object(colour, shape, candidate)
+        score = score_object(colour, shape, candidate, also)
         if score is not None:
             scores[candidate.index] = score
     if not scores:

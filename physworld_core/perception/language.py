@@ -1,9 +1,13 @@
-"""Read a pick-and-place instruction: which object, into what.
+"""Read a manipulation instruction: which object, to where, and by which skill.
 
-The grammar is small on purpose: "<verb> the <colour?> <noun> <in|into|inside|on> the <colour?> <noun>", with
-polite and multi-step variants ("please", "pick up the X and put it in the Y"). A prompt outside it is
-rejected with the expected form rather than guessed at, because a wrong guess here becomes a video, a twin
-and a trained policy for the wrong task.
+The grammar is small on purpose: "<verb> the <colour?> <noun> <in|into|inside|on|onto|to> the <colour?> <noun>",
+with polite and multi-step variants ("please", "pick up the X and put it in the Y"). The verb picks the skill:
+"put", "place", "drop"... mean pick-and-place; "push", "slide", "shove", "nudge" (or "... by pushing it") mean
+a non-prehensile push. A goal may be an object (a bin, a box) or a flat region marked on the table ("the red
+and white target", "the orange circle"); only a region may be named by several colours, because a marking is
+a pattern while an object is named by its own colour. A prompt outside the grammar is rejected with the
+expected form rather than guessed at, because a wrong guess here becomes a video, a twin and a trained policy
+for the wrong task.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ NOUN_SHAPES: dict[str, str | None] = {
         ["can", "soda can", "tin", "tin can", "cylinder", "bottle", "cup", "mug", "jar", "glass", "tube"],
         "cylinder",
     ),
-    **dict.fromkeys(["box", "block", "cube", "carton", "brick", "package", "cuboid"], "box"),
+    **dict.fromkeys(
+        ["box", "block", "cube", "carton", "brick", "package", "cuboid", "slab", "board", "plank"], "box"
+    ),
+    # Flat round things and prisms with many sides read as round footprints from one view.
+    **dict.fromkeys(["puck", "disc", "disk", "coaster", "hexagon", "hex block", "hex", "nut"], "cylinder"),
     **dict.fromkeys(
         [
             "bin",
@@ -42,6 +50,37 @@ NOUN_SHAPES: dict[str, str | None] = {
 }
 """Nouns a prompt may use → the geometric shape class they imply (``None``: any shape)."""
 
+REGION_NOUNS: frozenset[str] = frozenset(
+    {
+        "target",
+        "goal",
+        "goal region",
+        "target region",
+        "region",
+        "area",
+        "zone",
+        "spot",
+        "mark",
+        "marker",
+        "circle",
+        "disc",
+        "disk",
+        "ring",
+        "bullseye",
+        "square",
+        "pad",
+        "patch",
+        "mat",
+        "cross",
+    }
+)
+"""Nouns that, as the goal, mean a flat marking on the table (shape class "region"): it has no height, so
+perception finds it by colour on the support plane rather than above it. As the goal they take precedence over
+:data:`NOUN_SHAPES` ("push the puck onto the disc": the disc is drawn, not an object)."""
+
+SKILLS: tuple[str, ...] = ("place", "push")
+"""How the object gets there: lifted and placed, or pushed along the table without grasping."""
+
 RELATIONS: dict[str, str] = {
     "in": "in",
     "into": "in",
@@ -53,9 +92,14 @@ RELATIONS: dict[str, str] = {
     "onto": "on",
     "on to": "on",
     "on top of": "on",
+    "to": "on",
+    "towards": "on",
+    "toward": "on",
+    "over to": "on",
 }
 
 _VERBS = r"(?:put|place|drop|move|throw|toss|set|bring|transfer|carry|deposit|stick|dump|get)"
+_PUSH_VERBS = r"(?:push|slide|shove|nudge|shift)"
 _ARTICLE = r"(?:(?:the|a|an|that|this)\s+)?"
 _RELATION = "|".join(sorted((re.escape(r) for r in RELATIONS), key=len, reverse=True))
 _PHRASE = r"[a-z][a-z\s\-]*?"
@@ -71,12 +115,19 @@ _PATTERNS = (
         rf"^{_VERBS}(?:\s+(?:down|away))?\s+{_ARTICLE}(?P<object>{_PHRASE})\s+(?P<relation>{_RELATION})\s+"
         rf"{_ARTICLE}(?P<goal>{_PHRASE})$"
     ),
+    # "push the cube onto the red and white target", "slide the puck to the circle"
+    re.compile(
+        rf"^(?P<push>{_PUSH_VERBS})\s+{_ARTICLE}(?P<object>{_PHRASE})\s+(?:across\s+the\s+table\s+)?"
+        rf"(?P<relation>{_RELATION})\s+{_ARTICLE}(?P<goal>{_PHRASE})$"
+    ),
 )
+_PUSH_SUFFIX = re.compile(r"\s+by\s+(?:pushing|sliding|shoving|nudging)(?:\s+it)?$")
 _POLITE = re.compile(r"^(?:please\s+|can you\s+|could you\s+|now\s+)+|(?:\s+please|\s+now)+$")
 
 EXPECTED_FORM = (
     "expected an instruction like 'put the red can in the bin' "
-    "(<verb> the [colour] <object> in/into/on the [colour] <container>)"
+    "(<verb> the [colour] <object> in/into/on the [colour] <container>) or 'push the blue cube onto the red "
+    "target'"
 )
 
 
@@ -90,6 +141,9 @@ class Instruction:
         object_noun: the noun as written after synonyms are recognised (e.g. "soda can").
         goal_phrase, goal_colour, goal_noun: the same for where it goes.
         relation: "in" or "on".
+        skill: "place" (grasp, carry, release) or "push" (non-prehensile, along the table).
+        goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
+            ``goal_colour``.
     """
 
     object_phrase: str
@@ -99,14 +153,24 @@ class Instruction:
     goal_colour: str | None
     goal_noun: str
     relation: str
+    skill: str = "place"
+    goal_colours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("object_noun", "goal_noun"):
-            noun = getattr(self, name)
-            if noun not in NOUN_SHAPES:
-                raise ValueError(f"Instruction.{name} {noun!r} is not a known noun")
+        if self.object_noun not in NOUN_SHAPES:
+            raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
+        if self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS:
+            raise ValueError(f"Instruction.goal_noun {self.goal_noun!r} is not a known noun")
         if self.relation not in set(RELATIONS.values()):
             raise ValueError(f"Instruction.relation must be 'in' or 'on', got {self.relation!r}")
+        if self.skill not in SKILLS:
+            raise ValueError(f"Instruction.skill must be one of {SKILLS}, got {self.skill!r}")
+        colours = tuple(self.goal_colours) or ((self.goal_colour,) if self.goal_colour else ())
+        object.__setattr__(self, "goal_colours", colours)
+        if colours and colours[0] != self.goal_colour:
+            raise ValueError("Instruction.goal_colours must start with goal_colour")
+        if len(colours) > 1 and self.goal_shape != "region":
+            raise ValueError("only a region goal may be named by several colours")
 
     @property
     def object_shape(self) -> str | None:
@@ -115,7 +179,8 @@ class Instruction:
 
     @property
     def goal_shape(self) -> str | None:
-        return NOUN_SHAPES[self.goal_noun]
+        """Shape class of the goal: "region" for a flat marking, else as :data:`NOUN_SHAPES` says."""
+        return "region" if self.goal_noun in REGION_NOUNS else NOUN_SHAPES[self.goal_noun]
 
     def to_dict(self) -> dict:
         return {**asdict(self), "object_shape": self.object_shape, "goal_shape": self.goal_shape}
@@ -132,44 +197,54 @@ def parse_instruction(prompt: str) -> Instruction:
         raise GroundingError(f"the prompt is empty; {EXPECTED_FORM}")
     text = re.sub(r"[^a-z\s\-]", " ", prompt.lower())
     text = _POLITE.sub("", re.sub(r"\s+", " ", text).strip())
+    pushed_by_suffix = _PUSH_SUFFIX.search(text) is not None
+    text = _PUSH_SUFFIX.sub("", text)
     for pattern in _PATTERNS:
         match = pattern.match(text)
         if match:
             break
     else:
         raise GroundingError(f"cannot read the prompt {prompt!r}: {EXPECTED_FORM}")
-    object_colour, object_noun = _read_phrase(match["object"], prompt, role="object to move")
-    goal_colour, goal_noun = _read_phrase(match["goal"], prompt, role="place to put it")
+    object_colours, object_noun = _read_phrase(match["object"], prompt, role="object to move", goal=False)
+    goal_colours, goal_noun = _read_phrase(match["goal"], prompt, role="place to put it", goal=True)
+    skill = "push" if (match.groupdict().get("push") or pushed_by_suffix) else "place"
     return Instruction(
         object_phrase=match["object"].strip(),
-        object_colour=object_colour,
+        object_colour=object_colours[0] if object_colours else None,
         object_noun=object_noun,
         goal_phrase=match["goal"].strip(),
-        goal_colour=goal_colour,
+        goal_colour=goal_colours[0] if goal_colours else None,
         goal_noun=goal_noun,
         relation=RELATIONS[match["relation"]],
+        skill=skill,
+        goal_colours=goal_colours,
     )
 
 
-def _read_phrase(phrase: str, prompt: str, role: str) -> tuple[str | None, str]:
-    """Split "big red soda can" into colour "red" and noun "soda can" (the longest known noun at the end)."""
+def _read_phrase(phrase: str, prompt: str, role: str, goal: bool) -> tuple[tuple[str, ...], str]:
+    """Split "big red soda can" into colours ("red",) and noun "soda can" (the longest known noun at the end).
+
+    Several colours are accepted only for a goal region ("red and white target"); an object named by two
+    colours is ambiguous and refused."""
     words = phrase.split()
+    known_nouns = (REGION_NOUNS | set(NOUN_SHAPES)) if goal else set(NOUN_SHAPES)
     noun = None
     for size in (3, 2, 1):
         candidate = " ".join(words[-size:]) if len(words) >= size else None
-        if candidate in NOUN_SHAPES:
+        if candidate in known_nouns:
             noun = candidate
             break
     if noun is None:
-        known = sorted({n for n in NOUN_SHAPES if " " not in n})
+        known = sorted({n for n in known_nouns if " " not in n})
         raise GroundingError(
             f"prompt {prompt!r}: the {role}, {phrase.strip()!r}, is not a kind of object perception can "
             f"recognise; use one of: {', '.join(known)}"
         )
     colours = [c for c in (normalise_colour_word(w) for w in words[: len(words) - len(noun.split())]) if c]
-    if len(set(colours)) > 1:
+    colours = list(dict.fromkeys(colours))
+    if len(colours) > 1 and not (goal and noun in REGION_NOUNS):
         raise GroundingError(
             f"prompt {prompt!r}: the {role}, {phrase.strip()!r}, names several colours ({', '.join(colours)}); "
             "name one"
         )
-    return (colours[0] if colours else None), noun
+    return tuple(colours), noun

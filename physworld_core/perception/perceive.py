@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from physworld_core.perception.grounding import Grounding, ground
 from physworld_core.perception.language import Instruction, parse_instruction
 from physworld_core.perception.plane import Plane, fit_support_plane
+from physworld_core.perception.regions import segment_regions
 from physworld_core.perception.segment import SceneObject, segment_objects
 from physworld_core.scene import ScenePackage
 
@@ -55,7 +56,8 @@ class Perception:
 
 
 def perceive(scene: ScenePackage) -> Perception:
-    """Fit the table, segment the objects, parse the prompt and ground it.
+    """Fit the table, segment the objects (and the flat markings, when the goal is one), parse the prompt and
+    ground it.
 
     The prompt is parsed first: a malformed prompt is the cheapest error to report.
 
@@ -66,6 +68,8 @@ def perceive(scene: ScenePackage) -> Perception:
     instruction = parse_instruction(scene.prompt)
     plane = fit_support_plane(scene)
     objects = segment_objects(scene, plane)
+    if instruction.goal_shape == "region":  # flat markings are looked for only when the prompt names one
+        objects += segment_regions(scene, plane, objects, first_index=len(objects))
     return Perception(
         plane=plane, objects=tuple(objects), instruction=instruction, grounding=ground(instruction, objects)
     )

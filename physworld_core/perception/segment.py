@@ -26,8 +26,9 @@ from physworld_core.perception.plane import Plane
 from physworld_core.robot import PANDA, RobotSetup
 from physworld_core.scene import ScenePackage, depth_to_points_world
 
-SHAPES: tuple[str, ...] = ("box", "cylinder", "container")
-"""Shape classes geometry can tell apart from one RGB-D view."""
+SHAPES: tuple[str, ...] = ("box", "cylinder", "container", "region")
+"""Shape classes geometry can tell apart from one RGB-D view ("region": a flat marking on the table, found by
+:mod:`physworld_core.perception.regions`)."""
 
 ROUND_FOOTPRINT_MAX_FILL = 0.88
 """Footprint hull area / its minimum-area rectangle: π/4 ≈ 0.79 for a disc, 1 for a rectangle."""
@@ -51,6 +52,8 @@ class SceneObject:
         yaw: angle of the footprint's long axis in the plane frame, radians in (-π/2, π/2].
         roundness: footprint hull area / minimum-area rectangle area (≈0.79 disc, ≈1 rectangle).
         floor_height: for containers, the interior floor height above the plane; ``None`` otherwise.
+        colours: every palette colour covering a good share of the pixels, most common first (a patterned
+            marking is "red and white"); defaults to ``(colour,)``.
     """
 
     index: int
@@ -66,8 +69,10 @@ class SceneObject:
     yaw: float
     roundness: float
     floor_height: float | None = None
+    colours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "colours", tuple(self.colours) or (self.colour,))
         if self.index < 0:
             raise ValueError(f"SceneObject.index must be non-negative, got {self.index}")
         mask = np.asarray(self.mask)
@@ -83,8 +88,11 @@ class SceneObject:
             raise ValueError(f"SceneObject.colour {self.colour!r} is not one of {', '.join(PALETTE)}")
         if self.shape not in SHAPES:
             raise ValueError(f"SceneObject.shape {self.shape!r} is not one of {', '.join(SHAPES)}")
-        if not (np.isfinite(self.top_height) and self.top_height > 0):
+        flat = self.shape == "region"
+        if not (np.isfinite(self.top_height) and (self.top_height >= 0 if flat else self.top_height > 0)):
             raise ValueError(f"SceneObject.top_height must be positive, got {self.top_height!r}")
+        if any(c not in PALETTE for c in self.colours):
+            raise ValueError(f"SceneObject.colours {self.colours!r} must be palette names")
         if len(self.extents) != 3 or not all(np.isfinite(e) and e >= 0 for e in self.extents):
             raise ValueError(f"SceneObject.extents must be 3 non-negative lengths, got {self.extents!r}")
         if (self.shape == "container") != (self.floor_height is not None):
@@ -100,8 +108,8 @@ class SceneObject:
 
     @property
     def description(self) -> str:
-        """What a person would call it from its appearance, e.g. "red cylinder"."""
-        return f"{self.colour} {self.shape}"
+        """What a person would call it from its appearance, e.g. "red cylinder", "red and white region"."""
+        return f"{' and '.join(self.colours)} {self.shape}"
 
     @property
     def pixel_count(self) -> int:
@@ -125,6 +133,7 @@ class SceneObject:
             "index": self.index,
             "description": self.description,
             "colour": self.colour,
+            "colours": list(self.colours),
             "shape": self.shape,
             "mean_rgb": list(self.mean_rgb),
             "centre_world": list(self.centre_world),

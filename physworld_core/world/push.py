@@ -56,7 +56,7 @@ from physworld_core.world.shapes import (
 ENV_ID = "PhysWorld-Push-v0"
 _NOUNS = {
     "disc": ("puck", "disc", "coaster"),
-    "slab": ("box", "tray", "slab"),
+    "slab": ("box", "board", "slab"),
     "hex": ("hexagon", "hex block", "nut"),
     "box": ("block", "cube"),
     "cylinder": ("can", "cylinder"),
