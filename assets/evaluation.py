@@ -70,7 +70,7 @@ def evaluations(
             **{f"success_{m}": v for m, v in result.success.items()},
             "rollouts_recorded": len(result.rollouts),
             **clips,
-            **{f"reconstruction_{k}": v for k, v in result.reconstruction_error.items()},
+            **{f"reconstruction_{k}": v for k, v in result.reconstruction_error.items() if v is not None},
             "results": table_md(summary),
             "seconds": result.seconds,
         }

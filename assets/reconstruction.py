@@ -30,7 +30,7 @@ def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> 
     m = recon.metrics
     meta = {
         "target": recon.target.label,
-        "container": recon.container.label,
+        "goal": recon.goal.label,
         "objects": len(recon.objects),
         "selected_sample": result.selected_sample,
         "feasibility": m["feasibility"]["score"],

@@ -1,6 +1,7 @@
 """Tasks and scenes: register a task (its source and prompt) and turn its source into a stored scene package.
 
 A task's source is ``benchmark:<family>:<seed>`` (a procedural world renders the frame),
+``maniskill:<env id>:<seed>[:<W>x<H>[:<camera>]]`` (a stock ManiSkill env's sensor camera),
 ``package:<manifest uri>`` (a user's capture accepted from the lake's inbox, stored as blobs) or a path to a
 scene-package folder. Either way the ``scenes`` row holds the same thing: RGB and depth
 blobs, the camera JSON and the prompt.
@@ -32,6 +33,16 @@ def register_task(store: Store, task_id: str, source: str, prompt: str | None = 
 
             fam = get_family(bench.family)
             prompt = fam.prompt_for(fam.sample_layout(bench.seed), None)
+    elif source.startswith("maniskill:"):
+        from physworld_core.evaluation.stock import StockTask
+
+        try:
+            stock = StockTask.parse(source)
+        except ValueError as error:
+            raise SceneError(f"task {task_id}: {error}") from error
+        family, seed = stock.family, stock.seed
+        if prompt is None:
+            raise SceneError(f"task {task_id}: a ManiSkill env has no prompt of its own; give --prompt")
     elif source.startswith("package:"):
         if prompt is None:
             raise SceneError(f"task {task_id}: a stored package is registered with its prompt")
@@ -47,10 +58,10 @@ def register_task(store: Store, task_id: str, source: str, prompt: str | None = 
 
 def capture_from_source(store: Store, task_id: str, source: str, prompt: str) -> ScenePackage:
     """The scene a task's source describes: a benchmark world's render, a stored inbox package, or a folder."""
-    if source.startswith("benchmark:"):
-        from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
+    if source.startswith(("benchmark:", "maniskill:")):
+        from physworld_core.evaluation.worlds import parse_world
 
-        scene = capture_scene(BenchmarkTask.parse(source), task_id=task_id)
+        scene = parse_world(source).capture(task_id=task_id, prompt=prompt)
     elif source.startswith("package:"):
         import tempfile
         from pathlib import Path

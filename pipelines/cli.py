@@ -11,11 +11,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="physworld", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser(
-        "add-task", help="register a task: a scene-package folder or benchmark:<family>:<seed>"
+        "add-task",
+        help="register a task: a scene-package folder, benchmark:<family>:<seed> or "
+        "maniskill:<env id>:<seed>[:<W>x<H>[:<camera>]] (a stock ManiSkill Panda env; give --prompt)",
     )
     add.add_argument("task_id")
     add.add_argument("source")
-    add.add_argument("--prompt", help="override the package's prompt.txt / the benchmark's prompt")
+    add.add_argument(
+        "--prompt",
+        help="override the package's prompt.txt / the benchmark's prompt (required for maniskill:)",
+    )
     run = sub.add_parser("run", help="materialize the physworld job for a registered task")
     run.add_argument("task_id")
     run.add_argument("--env-steps", type=int, default=16384)

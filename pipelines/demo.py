@@ -88,11 +88,9 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
     steps = int(policies.filter(policies["method"] == "physworld")["env_steps"][0])
     track = recon.get("tracking_vs_rendered", {})
     from physworld_core.evaluation.stage import reconstruction_error
-    from physworld_core.evaluation.worlds import BenchmarkTask
+    from physworld_core.evaluation.worlds import parse_world
 
-    truth_error = reconstruction_error(
-        store, task_id, BenchmarkTask.parse(store.one_row("tasks", task_id)["source"])
-    )
+    truth_error = reconstruction_error(store, task_id, parse_world(store.one_row("tasks", task_id)["source"]))
     rows = [
         ("task", task_id),
         ("prompt", store.one_row("tasks", task_id)["prompt"]),
@@ -107,8 +105,8 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
             "reconstruction error",
             (
                 f"target {truth_error['target_position_mm']:.1f} mm (height "
-                f"{truth_error['target_height_mm']:.1f} mm), container "
-                f"{truth_error['container_position_mm']:.1f} mm vs truth; tracking "
+                f"{truth_error['target_height_mm']:.1f} mm) vs truth, goal found: "
+                f"{truth_error['goal_found']}; tracking "
                 f"{track.get('mean_mm', float('nan')):.1f} mm mean vs rendered motion"
             ),
         ),

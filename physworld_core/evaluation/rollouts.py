@@ -67,7 +67,9 @@ class RolloutRecorder:
     frames: list[np.ndarray] = field(default_factory=list)
 
     def __call__(self, env, action: np.ndarray) -> None:
-        world = env.unwrapped
+        from physworld_core.policy.task_env import task_world
+
+        world = task_world(env)
         qpos = world.agent.robot.get_qpos()[0].cpu().numpy()
         tcp = world.agent.tcp.pose.raw_pose[0].cpu().numpy()
         self.states.append(np.concatenate([qpos, tcp]).astype(np.float32))

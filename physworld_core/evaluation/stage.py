@@ -1,6 +1,7 @@
 """Evaluation stage I/O: execute each method's policy in the ground-truth world, score, write trial rows.
 
-Only benchmark tasks have a ground truth; a user's capture has none, and the stage says so.
+Benchmark worlds and stock ManiSkill envs can be executed in (each scores with its own success test); a user's
+capture has no world, and the stage says so.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from physworld_core.errors import PhysworldError
 from physworld_core.evaluation.rollouts import RecordConfig, rollout_row
 from physworld_core.evaluation.trials import TrialConfig, run_trials
-from physworld_core.evaluation.worlds import BenchmarkTask
+from physworld_core.evaluation.worlds import parse_world
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.sim.base_env import CONTROL_HZ
 from physworld_core.store import Store
@@ -33,27 +34,35 @@ class EvaluationResult:
     seconds: float
 
 
-def reconstruction_error(store: Store, task_id: str, task: BenchmarkTask) -> dict:
-    """Reconstructed vs true target and container placement (truth used only to score)."""
-    from physworld_core.evaluation.worlds import make_world_env
+def reconstruction_error(store: Store, task_id: str, task) -> dict:
+    """Reconstructed vs true target placement and size, and whether the reconstructed goal lies in the true
+    one (truth used only to score). Worlds without truth (stock ManiSkill envs) get an empty dict."""
     from physworld_core.reconstruction.stage import load_reconstruction
 
+    if not task.has_truth:
+        return {}
     recon = load_reconstruction(store, task_id)
-    env = make_world_env(task)
+    env = task.make_task_world()
     try:
-        truth = env.unwrapped.truth()
+        env.reset(seed=task.seed)
+        world = env.unwrapped
+        true_centre = world.target_pose_world()[:3]
+        true_points = world.target_points_world()
+        contains = getattr(world, "goal_contains_xy", None)
+        goal_xy = recon.goal.pose_world[:2, 3]
+        goal_found = None if contains is None else bool(contains(goal_xy))
     finally:
         env.close()
     tgt = recon.target
-    centre = tgt.pose_world[:3, 3] + 0.5 * (tgt.vertices.min(0) + tgt.vertices.max(0)) * np.array([1, 1, 0])
-    true_xy = np.asarray(truth["target"]["xy"])
-    height = float(tgt.vertices[:, 2].max())
-    true_height = 2 * truth["target"]["half_size"][2]
-    container_xy = recon.container.pose_world[:2, 3]
+    centre = (
+        tgt.pose_world[:3, :3] @ (0.5 * (tgt.vertices.min(0) + tgt.vertices.max(0))) + tgt.pose_world[:3, 3]
+    )
+    height = float(tgt.vertices[:, 2].max() - tgt.vertices[:, 2].min())
+    true_height = float(true_points[:, 2].max() - true_points[:, 2].min())
     return {
-        "target_position_mm": float(1000 * np.linalg.norm(centre[:2] - true_xy)),
+        "target_position_mm": float(1000 * np.linalg.norm(centre[:2] - true_centre[:2])),
         "target_height_mm": float(1000 * abs(height - true_height)),
-        "container_position_mm": float(1000 * np.linalg.norm(container_xy - np.asarray(truth["bin"]["xy"]))),
+        "goal_found": goal_found,
     }
 
 
@@ -71,12 +80,10 @@ def run_evaluation_stage(
 
     start = time.time()
     task_row = store.one_row("tasks", task_id)
-    if not task_row["source"].startswith("benchmark:"):
-        raise PhysworldError(
-            f"task {task_id} comes from {task_row['source']}: it has no ground-truth world to "
-            "evaluate in (only benchmark tasks do)"
-        )
-    task = BenchmarkTask.parse(task_row["source"])
+    try:
+        task = parse_world(task_row["source"])
+    except PhysworldError as error:
+        raise PhysworldError(f"task {task_id} cannot be evaluated: {error}") from error
     camera = CameraSpec.from_dict(json.loads(store.one_row("scenes", task_id)["camera_json"]))
     video_sample = int(store.one_row("reconstructions", task_id)["sample"])
     rows, rollouts = [], []

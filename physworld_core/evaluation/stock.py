@@ -89,7 +89,9 @@ class StockTask:
     """Stock envs keep their own success test; physworld has no layout truth to classify failures with."""
 
     # --- the env ----------------------------------------------------------------------------------------
-    def make_env(self, obs_mode: str = "none", camera: CameraSpec | None = None, render_mode: str | None = None):
+    def make_env(
+        self, obs_mode: str = "none", camera: CameraSpec | None = None, render_mode: str | None = None
+    ):
         """The env with physworld's controller and rates; with ``render_mode``, ``render()`` shows ``camera``."""
         kwargs = {}
         if render_mode is not None and camera is not None:
@@ -107,11 +109,15 @@ class StockTask:
                 **kwargs,
             )
         except Exception as error:  # a stock env that cannot take physworld's robot setup says so here
-            raise SceneError(f"{self.env_id}: cannot be made with the Panda in {PANDA.control_mode}: {error}") from error
+            raise SceneError(
+                f"{self.env_id}: cannot be made with the Panda in {PANDA.control_mode}: {error}"
+            ) from error
         _check_robot(env.unwrapped, self.env_id)
         return env
 
-    def capture(self, camera: CameraSpec | None = None, task_id: str | None = None, prompt: str = "") -> ScenePackage:
+    def capture(
+        self, camera: CameraSpec | None = None, task_id: str | None = None, prompt: str = ""
+    ) -> ScenePackage:
         """Reset at the seed, tuck the arm out of view (as physworld's worlds do), and package the sensor
         camera's RGB-D frame with the prompt. ``camera`` is ignored: a stock task is seen from its own camera."""
         env = self.make_env(obs_mode="rgb+depth")
@@ -146,10 +152,17 @@ class StockTask:
             cam_to_world=np.linalg.inv(world_to_cam).tolist(),
         )
         return ScenePackage(
-            task_id=task_id or self.task_id, rgb=rgb, depth_m=depth_m, camera=spec, prompt=prompt, source=self.source
+            task_id=task_id or self.task_id,
+            rgb=rgb,
+            depth_m=depth_m,
+            camera=spec,
+            prompt=prompt,
+            source=self.source,
         )
 
-    def make_task_world(self, target_start_xyz, camera: CameraSpec | None = None, render_mode: str | None = None):
+    def make_task_world(
+        self, target_start_xyz, camera: CameraSpec | None = None, render_mode: str | None = None
+    ):
         """The env wrapped for policy execution (see :class:`StockWorld`)."""
         return StockWorld(self.make_env(camera=camera, render_mode=render_mode), self.seed, target_start_xyz)
 
@@ -169,7 +182,9 @@ def _camera_config_dict(camera: CameraSpec) -> dict:
 
 def _check_robot(u, env_id: str) -> None:
     if getattr(u.agent, "uid", None) != PANDA.uid:
-        raise SceneError(f"{env_id}: its robot is {getattr(u.agent, 'uid', None)!r}; physworld drives a Panda")
+        raise SceneError(
+            f"{env_id}: its robot is {getattr(u.agent, 'uid', None)!r}; physworld drives a Panda"
+        )
     base = u.agent.robot.pose.p[0].cpu().numpy()
     if np.linalg.norm(base - np.asarray(PANDA.base_xyz)) > 0.01:
         raise SceneError(
@@ -205,10 +220,14 @@ class StockWorld(gym.Wrapper):
         if not actors:
             raise SceneError(f"{self.env.spec.id if self.env.spec else 'env'}: has no movable object")
         self._centres_local = {n: _centre_local(a) for n, a in actors.items()}
-        distance = {n: float(np.linalg.norm(self._centre_world(a, n) - self.target_start)) for n, a in actors.items()}
+        distance = {
+            n: float(np.linalg.norm(self._centre_world(a, n) - self.target_start)) for n, a in actors.items()
+        }
         name = min(distance, key=distance.get)
         if distance[name] > ASSOCIATION_RADIUS_M:
-            listed = ", ".join(f"{n} at {np.round(self._centre_world(a, n), 3).tolist()}" for n, a in actors.items())
+            listed = ", ".join(
+                f"{n} at {np.round(self._centre_world(a, n), 3).tolist()}" for n, a in actors.items()
+            )
             raise SceneError(
                 f"no movable object within {ASSOCIATION_RADIUS_M * 100:.0f} cm of the reconstructed target at "
                 f"{np.round(self.target_start, 3).tolist()}; the env has {listed}"
@@ -227,7 +246,8 @@ class StockWorld(gym.Wrapper):
         rng = np.random.default_rng(seed)
         pose = self.target_object.pose.raw_pose[0].cpu().numpy().copy()
         pose[:2] += rng.normal(0.0, RESET_JITTER_M, 2)
-        self.target_object.set_pose(Pose.create_from_pq(torch.tensor([pose[:3]]), torch.tensor([pose[3:]])))
+        pose = torch.as_tensor(pose[None], dtype=torch.float32)
+        self.target_object.set_pose(Pose.create_from_pq(pose[:, :3], pose[:, 3:]))
         return obs, info
 
     def step(self, action):

@@ -43,6 +43,42 @@ class BenchmarkTask:
     def source(self) -> str:
         return f"benchmark:{self.family}:{self.seed}"
 
+    has_truth = True
+    """A benchmark world knows its layout: failures can be classified and reconstructions scored."""
+
+    def capture(
+        self, camera: CameraSpec | None = None, task_id: str | None = None, prompt: str = ""
+    ) -> ScenePackage:
+        return capture_scene(self, camera, task_id)
+
+    def make_task_world(
+        self, target_start_xyz=None, camera: CameraSpec | None = None, render_mode: str | None = None
+    ):
+        """The world for policy execution (its own target; ``target_start_xyz`` is not needed)."""
+        kwargs = {"render_mode": render_mode} if render_mode else {}
+        return make_world_env(self, camera=camera, **kwargs)
+
+
+def parse_world(source: str):
+    """A task's source → the world it can be executed and scored in: a benchmark world
+    (``benchmark:<family>:<seed>``) or a stock ManiSkill env (``maniskill:<env id>:<seed>...``).
+
+    Raises:
+        PhysworldError: the source names no world (a user's capture has none).
+    """
+    from physworld_core.errors import PhysworldError
+
+    if source.startswith("benchmark:"):
+        return BenchmarkTask.parse(source)
+    if source.startswith("maniskill:"):
+        from physworld_core.evaluation.stock import StockTask
+
+        return StockTask.parse(source)
+    raise PhysworldError(
+        f"{source} has no simulated world to execute or score a policy in (only benchmark: and maniskill: "
+        "sources do)"
+    )
+
 
 def make_world_env(task: BenchmarkTask, obs_mode: str = "none", camera: CameraSpec | None = None, **kwargs):
     """The ground-truth world as a ManiSkill env (one env, CPU sim)."""

@@ -30,6 +30,9 @@ SHAPES: tuple[str, ...] = ("box", "cylinder", "container", "region")
 """Shape classes geometry can tell apart from one RGB-D view ("region": a flat marking on the table, found by
 :mod:`physworld_core.perception.regions`)."""
 
+FLOATING_MIN_GAP_M = 0.02
+"""A segment whose visible points all lie this far (and over half its height) above the table is floating."""
+
 ROUND_FOOTPRINT_MAX_FILL = 0.88
 """Footprint hull area / its minimum-area rectangle: π/4 ≈ 0.79 for a disc, 1 for a rectangle."""
 
@@ -370,6 +373,11 @@ def _describe(
     point_heights = uvh[:, 2]
     top_height = float(np.percentile(point_heights, 98))
     if top_height <= 0:
+        return None
+    # Nothing seen in the lower half of its height: it hangs above the table (the robot's own tucked hand
+    # at the edge of the workspace), it does not stand on it. An object whose base a nearer one hides still
+    # shows most of its height.
+    if float(np.percentile(point_heights, 5)) > max(FLOATING_MIN_GAP_M, 0.5 * top_height):
         return None
 
     # Hollow: the camera sees points well below the rim *through the inside* of the footprint. On a solid

@@ -78,6 +78,14 @@ class BaselineController:
     def current_waypoint(self) -> np.ndarray:
         return self.waypoints[min(self.waypoint_index, len(self.waypoints) - 1)]
 
+    def reach_point(self, object_position: np.ndarray) -> np.ndarray:
+        """Where the TCP should be to take hold of the object: the sampled grasp."""
+        return np.asarray(object_position) + np.asarray(self.plan.grasp_offset)
+
+    def engaged(self, grasped: bool) -> bool:
+        """Whether the object is being moved by the hand: held, for this skill."""
+        return grasped
+
     def _move(self, tcp: np.ndarray, target: np.ndarray) -> np.ndarray:
         delta = self.config.gain * (target - tcp)
         norm = np.linalg.norm(delta)

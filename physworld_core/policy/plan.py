@@ -24,6 +24,10 @@ class TaskPlan:
     release_position: object position at which to open the gripper.
     goal_center: centre of the goal region (world), for observations.
     pregrasp_height: approach height above the grasp (m).
+    skill: "place" (grasp, carry, release) or "push" (the closed gripper pushes the object along the
+        waypoints on the table; ``grasp_offset`` and ``grasp_width`` are then unused).
+    push_standoff: for a push, how far the object reaches from its centre on the table (its footprint
+        radius): the pusher is parked this far behind the centre, plus the fingertips' clearance.
     """
 
     grasp_offset: tuple[float, float, float]
@@ -32,8 +36,14 @@ class TaskPlan:
     release_position: tuple[float, float, float]
     goal_center: tuple[float, float, float]
     pregrasp_height: float = 0.08
+    skill: str = "place"
+    push_standoff: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.skill not in ("place", "push"):
+            raise ValueError(f"plan skill must be 'place' or 'push', got {self.skill!r}")
+        if self.skill == "push" and self.push_standoff <= 0:
+            raise ValueError("a push plan needs a positive push_standoff (the object's footprint radius)")
         if len(self.waypoints) < 2:
             raise ValueError("a plan needs at least two waypoints")
         if not np.all(np.isfinite(np.asarray(self.waypoints))):
@@ -89,10 +99,12 @@ def plan_from_twin(
     rest_R = quat2mat(target.pose[3:])
     position = rest_R @ centre_local + np.asarray(target.pose[:3])
     verts_world = vertices @ rest_R.T + np.asarray(target.pose[:3])
-    grasp = best_grasp(verts_world, faces, position, closing_axis, spec.table_height, grasp_config)
     path = np.array([quat2mat(p[3:]) @ centre_local + p[:3] for p in poses])
     path = path - path[0] + position  # the trajectory starts where the twin's object rests
     goal = np.asarray(spec.goal.center, float)
+    if spec.skill == "push":
+        return _push_plan(path, position, verts_world, goal, spacing, physical)
+    grasp = best_grasp(verts_world, faces, position, closing_axis, spec.table_height, grasp_config)
     # The video lowers the object into the container; a parallel gripper cannot push it through the floor or
     # past a wall it brushes, so the path is kept above the rim and the object is dropped from there (the
     # video's final frames say where it ends, not how the hand gets it there).
@@ -118,4 +130,33 @@ def plan_from_twin(
         waypoints=tuple(tuple(map(float, w)) for w in waypoints),
         release_position=tuple(map(float, release)),
         goal_center=tuple(map(float, goal)),
+    )
+
+
+def _push_plan(
+    path: np.ndarray,
+    position: np.ndarray,
+    verts_world: np.ndarray,
+    goal: np.ndarray,
+    spacing: float,
+    physical: bool,
+) -> TaskPlan:
+    """A push keeps the object on the table: the tracked path, flattened to the object's resting height.
+
+    The physical plan ends on the goal's centre (the twin's region, which the object must lie in); the
+    ``visual_imitation`` plan ends where the video left the object."""
+    path = path.copy()
+    path[:, 2] = position[2]
+    if physical:
+        path = np.vstack([path, [goal[0], goal[1], position[2]]])
+    waypoints = _resample_path(path, spacing)
+    radius = float(np.linalg.norm(verts_world[:, :2] - position[:2], axis=1).max())
+    return TaskPlan(
+        grasp_offset=(0.0, 0.0, 0.0),
+        grasp_width=0.0,
+        waypoints=tuple(tuple(map(float, w)) for w in waypoints),
+        release_position=tuple(map(float, waypoints[-1])),
+        goal_center=tuple(map(float, goal)),
+        skill="push",
+        push_standoff=radius,
     )

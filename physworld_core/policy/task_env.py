@@ -5,8 +5,13 @@ bias and per-step jitter), the object's offset to the current path waypoint and 
 phase and progress, and the baseline action itself. ``info["base_action"]`` carries the baseline action for
 residual PPO; ``info["success"]`` the underlying env's own success test.
 
-Reward (object-centric, PhysWorld-style): reaching the grasp while the object is free, then closeness of
-the object to the current waypoint of the planned trajectory while it is held, and a bonus on success.
+Reward (object-centric, PhysWorld-style): reaching the grasp (or, for a push, the point behind the object)
+while the object is free, then closeness of the object to the current waypoint of the planned trajectory while
+it is held (pushed), and a bonus on success.
+
+The world is any env whose unwrapped base is a :class:`~physworld_core.sim.base_env.TabletopEnv` (a benchmark
+world, a twin), or a wrapper that offers the same observation methods as ``task_world`` (a stock ManiSkill env,
+see :mod:`physworld_core.evaluation.stock`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,18 @@ import numpy as np
 
 from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, BaselineController, Phase
 from physworld_core.policy.plan import TaskPlan
+from physworld_core.policy.push import PushController
+
+CONTROLLERS: dict[str, Callable] = {
+    "place": lambda plan, config: BaselineController(plan, config),
+    "push": lambda plan, config: PushController(plan),
+}
+"""Plan skill → the baseline controller that executes it."""
+
+
+def task_world(env: gym.Env):
+    """The object that answers ``tcp_position()``, ``target_pose_world()``... for ``env``."""
+    return getattr(env, "task_world", None) or env.unwrapped
 
 
 @dataclass(frozen=True)
@@ -68,14 +85,15 @@ class ObjectCentricTaskEnv(gym.Env):
         self.noise = noise
         self.max_steps = max_steps
         self.reward_config = reward
-        self.controller = BaselineController(plan, baseline_config)
+        self.controller = CONTROLLERS[plan.skill](plan, baseline_config)
+        self.world = task_world(self.env)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         self._rng = np.random.default_rng(0)
 
     # --- observation -----------------------------------------------------------------------------------
     def _observe(self) -> tuple[np.ndarray, np.ndarray]:
-        u = self.env.unwrapped
+        u = self.world
         tcp = u.tcp_position()
         true_obj = u.target_pose_world()[:3]
         observed = true_obj + self._bias + self._rng.normal(0.0, self.noise.step_m, 3)
@@ -105,17 +123,19 @@ class ObjectCentricTaskEnv(gym.Env):
         self.controller.reset()
         self._bias = self._rng.normal(0.0, self.noise.bias_m, 3)
         self._steps = 0
-        obs, _ = self._observe()
+        obs, true_obj = self._observe()
+        self._start = true_obj
         return obs, {"base_action": self._base_action.copy(), "success": False, "grasped": False}
 
     def step(self, action: np.ndarray):
         # ManiSkill's step already ran evaluate() for its info dict; reuse it (is_grasping is the costly part).
         _, _, _, _, evaluation = self.env.step(np.asarray(action, dtype=np.float32))
         self._steps += 1
-        u = self.env.unwrapped
+        u = self.world
         success = bool(evaluation["success"][0])
         obs, true_obj = self._observe()
         reward = self._reward(true_obj, u.tcp_position(), bool(evaluation["grasped"][0]), success)
+        moved = float(np.linalg.norm(true_obj[:2] - self._start[:2]))
         terminated = success and self.controller.phase == Phase.RETREAT
         truncated = self._steps >= self.max_steps
         info = {
@@ -123,16 +143,18 @@ class ObjectCentricTaskEnv(gym.Env):
             "success": success,
             "grasped": bool(evaluation["grasped"][0]),
             "object_position": true_obj,
+            "moved": moved,
             "phase": int(self.controller.phase),
         }
         return obs, reward, terminated, truncated, info
 
     def _reward(self, obj: np.ndarray, tcp: np.ndarray, grasped: bool, success: bool) -> float:
         c = self.reward_config
-        grasp_point = obj + np.asarray(self.plan.grasp_offset)
-        reach = 1.0 - np.tanh(c.distance_scale * np.linalg.norm(tcp - grasp_point))
+        reach = 1.0 - np.tanh(c.distance_scale * np.linalg.norm(tcp - self.controller.reach_point(obj)))
         track = 1.0 - np.tanh(c.distance_scale * np.linalg.norm(obj - self.controller.current_waypoint()))
-        r = c.reach_weight * reach + (c.track_weight * (1.0 + track) if grasped else 0.0)
+        r = c.reach_weight * reach + (
+            c.track_weight * (1.0 + track) if self.controller.engaged(grasped) else 0.0
+        )
         return float(r + (c.success_bonus if success else 0.0))
 
     def close(self):
@@ -150,7 +172,7 @@ def run_episode(
     ``observer(world_env, action)``, if given, sees the simulator just before each action is applied (a
     rollout recorder pairs every observed frame with the action taken from it, as LeRobot does)."""
     obs, info = env.reset(seed=seed)
-    success, steps, ever_grasped = False, 0, False
+    success, steps, ever_grasped, moved = False, 0, False, 0.0
     for steps in range(1, env.max_steps + 1):
         action = act(obs, info["base_action"])
         if observer is not None:
@@ -158,6 +180,7 @@ def run_episode(
         obs, _, terminated, truncated, info = env.step(action)
         success = info["success"]
         ever_grasped |= info["grasped"]
+        moved = max(moved, info["moved"])
         if terminated or truncated:
             break
     final = np.linalg.norm(info["object_position"][:2] - np.asarray(env.plan.goal_center)[:2])
@@ -166,5 +189,6 @@ def run_episode(
         "steps": steps,
         "final_distance": float(final),
         "ever_grasped": bool(ever_grasped),
+        "moved_m": float(moved),
         "final_phase": int(info["phase"]),
     }

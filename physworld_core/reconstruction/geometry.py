@@ -4,15 +4,17 @@ A single RGB-D frame sees roughly the front half of each object. Completion uses
 most tabletop objects: (1) they rest on the support plane, so the footprint extends down to it; (2) they are
 roughly symmetric about the vertical plane through their centre facing the camera, so mirroring the seen
 half about that plane fills the unseen back. The convex hull of the union is watertight by construction.
-Containers are hollow, so a hull would fill them: they get a parametric open-top box fitted to the rim.
+Containers are hollow, so a hull would fill them: they get a parametric open-top box fitted to the rim. A flat
+goal marking gets a disc or box region.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 
 from physworld_core.errors import ReconstructionError
-from physworld_core.reconstruction.types import ContainerGeometry
+from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry
 
 WALL_THICKNESS_PRIOR = 0.01
 """Walls seen edge-on are 1–3 px wide; a 1 cm prior is better than measuring them."""
@@ -117,3 +119,26 @@ def boxes_mesh(boxes) -> tuple[np.ndarray, np.ndarray]:
         for a, b, c, d in quads:
             faces += [(base + a, base + b, base + c), (base + a, base + c, base + d)]
     return np.asarray(vertices), np.asarray(faces, dtype=np.int64)
+
+
+def region_model(
+    centre_world, extents: tuple[float, float], yaw: float, roundness: float, table_height: float
+) -> tuple[RegionGeometry, np.ndarray, np.ndarray, np.ndarray]:
+    """A flat marking as a region (disc when its footprint is round, else a box) and a 1 mm plate mesh for
+    display, posed at its centre on the table."""
+    from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL
+
+    length, width = float(extents[0]), float(extents[1])
+    if roundness < ROUND_FOOTPRINT_MAX_FILL:
+        radius = 0.25 * (length + width)
+        geometry = RegionGeometry("disc", (radius, radius))
+        mesh = trimesh.creation.cylinder(radius=radius, height=0.001, sections=32)
+    else:
+        geometry = RegionGeometry("box", (length / 2, width / 2))
+        mesh = trimesh.creation.box(extents=(length, width, 0.001))
+    vertices = np.asarray(mesh.vertices) + np.array([0.0, 0.0, 0.0005])
+    pose = np.eye(4)
+    c, s = np.cos(yaw), np.sin(yaw)
+    pose[:3, :3] = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
+    pose[:3, 3] = [float(centre_world[0]), float(centre_world[1]), table_height]
+    return geometry, vertices, np.asarray(mesh.faces), pose

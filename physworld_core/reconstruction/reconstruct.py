@@ -12,7 +12,7 @@ import numpy as np
 
 from physworld_core.errors import ReconstructionError
 from physworld_core.perception.perceive import Perception, perceive
-from physworld_core.reconstruction.geometry import container_model, object_mesh
+from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model
 from physworld_core.reconstruction.tracking import TrackingConfig, track_target
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.scene import ScenePackage
@@ -81,6 +81,29 @@ def reconstruct(
     target_vertices = target_faces = target_pose = None
     obstacle_index = 0
     for seen in perception.objects:
+        if seen is perception.goal and seen.shape == "region":
+            geometry, v, f, pose = region_model(
+                seen.centre_world,
+                seen.extents[:2],
+                _world_yaw(perception, seen.yaw),
+                seen.roundness,
+                table_height,
+            )
+            objects.append(
+                ReconstructedObject(
+                    "goal_region",
+                    "region",
+                    seen.description,
+                    v,
+                    f,
+                    pose,
+                    tuple(np.asarray(seen.mean_rgb) / 255.0),
+                    region=geometry,
+                )
+            )
+            continue
+        if seen.shape == "region":
+            continue  # another marking on the table: no body, nothing to model
         if seen is perception.goal:
             length, width, _height = seen.extents
             geometry, v, f, pose = container_model(
@@ -137,6 +160,7 @@ def reconstruct(
         "seconds": time.time() - start,
         "target": perception.target.description,
         "container": perception.goal.description,
+        "skill": perception.instruction.skill,
     }
     return Reconstruction(
         task_id=scene.task_id,

@@ -15,6 +15,7 @@ from physworld_core.reconstruction.types import (
     ContainerGeometry,
     ReconstructedObject,
     Reconstruction,
+    RegionGeometry,
     Trajectory,
 )
 from physworld_core.store import Store
@@ -142,6 +143,7 @@ def run_reconstruction_stage(
                     "wall_height": obj.container.wall_height,
                     "wall_thickness": obj.container.wall_thickness,
                 },
+                "region": None if obj.region is None else obj.region.to_dict(),
             }
         )
     recon.metrics["seconds"] = time.time() - start
@@ -153,7 +155,7 @@ def run_reconstruction_stage(
                 "task_id": task_id,
                 "sample": best,
                 "target": recon.target.label,
-                "container": recon.container.label,
+                "container": recon.goal.label,
                 "plane_json": json.dumps({"normal": list(recon.plane_normal), "offset": recon.plane_offset}),
                 "objects_json": json.dumps(objects),
                 "trajectory_json": json.dumps(recon.trajectory.to_json_dict()),
@@ -190,6 +192,9 @@ def load_reconstruction(store: Store, task_id: str) -> Reconstruction:
                 np.asarray(o["pose_world"]),
                 tuple(o["rgb"]),
                 geometry,
+                None
+                if o.get("region") is None
+                else RegionGeometry(o["region"]["shape"], tuple(o["region"]["half_extents"])),
             )
         )
     plane = json.loads(row["plane_json"])

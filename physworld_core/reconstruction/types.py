@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ROLES = ("target", "container", "obstacle")
+ROLES = ("target", "container", "region", "obstacle")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,28 @@ class ContainerGeometry:
 
 
 @dataclass(frozen=True)
+class RegionGeometry:
+    """A flat goal marking on the table, in its own frame (origin at its centre on the plane, z up).
+
+    Args:
+        shape: "disc" (``half_extents[0]`` is the radius) or "box".
+        half_extents: half sizes along the frame's x and y.
+    """
+
+    shape: str
+    half_extents: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        if self.shape not in ("disc", "box"):
+            raise ValueError(f"region shape must be 'disc' or 'box', got {self.shape!r}")
+        if min(self.half_extents) <= 0:
+            raise ValueError(f"region half extents must be positive, got {self.half_extents}")
+
+    def to_dict(self) -> dict:
+        return {"shape": self.shape, "half_extents": list(self.half_extents)}
+
+
+@dataclass(frozen=True)
 class ReconstructedObject:
     """Args:
     name: unique within the scene ("target", "container", "obstacle_0", ...).
@@ -46,6 +68,7 @@ class ReconstructedObject:
     pose_world: 4×4 object-to-world transform at the first frame.
     rgb: mean colour in [0, 1].
     container: set for role "container" (the mesh is then only for display).
+    region: set for role "region" (a flat marking; the mesh is a thin plate for display, no collision).
     """
 
     name: str
@@ -56,6 +79,7 @@ class ReconstructedObject:
     pose_world: np.ndarray
     rgb: tuple[float, float, float]
     container: ContainerGeometry | None = None
+    region: RegionGeometry | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -66,6 +90,8 @@ class ReconstructedObject:
             raise ValueError(f"object {self.name}: pose_world must be 4x4")
         if self.role == "container" and self.container is None:
             raise ValueError(f"object {self.name}: a container needs ContainerGeometry")
+        if self.role == "region" and self.region is None:
+            raise ValueError(f"object {self.name}: a region needs RegionGeometry")
 
 
 @dataclass(frozen=True)
@@ -124,3 +150,9 @@ class Reconstruction:
     @property
     def container(self) -> ReconstructedObject:
         return self.by_role("container")[0]
+
+    @property
+    def goal(self) -> ReconstructedObject:
+        """Where the target goes: the container, or the flat marking."""
+        goals = self.by_role("container") + self.by_role("region")
+        return goals[0]

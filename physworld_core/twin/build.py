@@ -18,7 +18,7 @@ from transforms3d.quaternions import mat2quat
 from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.twin.properties import PropertyPriors
-from physworld_core.twin.spec import GoalRegion, TwinObject, TwinSpec
+from physworld_core.twin.spec import SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
 
 CONCAVITY_FOR_COACD = 1.25
 """Hull volume / mesh volume above which a single convex hull would fill real cavities."""
@@ -67,6 +67,8 @@ def build_twin(
     files: dict[str, bytes] = {}
     objects = []
     for obj in recon.objects:
+        if obj.role == "region":
+            continue  # a drawn marking has no body: it becomes the goal below
         pose = obj.pose_world.copy()
         lowest = float((obj.vertices @ pose[:3, :3].T + pose[:3, 3])[:, 2].min())
         pose[2, 3] += table_height - lowest + 0.0005  # rest on the plane, never inside it
@@ -109,16 +111,7 @@ def build_twin(
                 fixed=fixed,
             )
         )
-    container = recon.container
-    geom = container.container
-    cT = container.pose_world
-    yaw = float(np.arctan2(cT[1, 0], cT[0, 0]))
-    goal = GoalRegion(
-        center=(float(cT[0, 3]), float(cT[1, 3]), table_height),
-        half_extents=(float(geom.inner_half[0]), float(geom.inner_half[1])),
-        yaw=yaw,
-        top_z=table_height + float(geom.wall_height),
-    )
+    goal = goal_region(recon.goal, table_height)
     traj = recon.trajectory
     spec = TwinSpec(
         task_id=recon.task_id,
@@ -130,5 +123,30 @@ def build_twin(
         trajectory_poses=tuple(_pose7(T) for T in traj.poses_world),
         camera_json=camera_json,
         notes={"mass_model": "volume x density prior", "priors": json.loads(json.dumps(priors.__dict__))},
+        skill=recon.metrics.get("skill", "place"),
     )
     return TwinBuild(spec, files)
+
+
+def goal_region(goal: ReconstructedObject, table_height: float) -> GoalRegion:
+    """The twin's success region from the reconstructed goal: a container's interior, or a flat marking."""
+    T = goal.pose_world
+    yaw = float(np.arctan2(T[1, 0], T[0, 0]))
+    centre = (float(T[0, 3]), float(T[1, 3]), table_height)
+    if goal.role == "region":
+        return GoalRegion(
+            center=centre,
+            half_extents=tuple(map(float, goal.region.half_extents)),
+            yaw=yaw,
+            top_z=table_height + SURFACE_REST_TOLERANCE_M,
+            kind="surface",
+            shape=goal.region.shape,
+            rgba=(*map(float, goal.rgb), 1.0),
+        )
+    geom = goal.container
+    return GoalRegion(
+        center=centre,
+        half_extents=(float(geom.inner_half[0]), float(geom.inner_half[1])),
+        yaw=yaw,
+        top_z=table_height + float(geom.wall_height),
+    )

@@ -53,7 +53,8 @@ class TwinEnv(TabletopEnv):
 
     **Randomizations:** masses and frictions within the estimated uncertainty ranges (when enabled).
 
-    **Success Conditions:** the target's centre is inside the goal region and the gripper has let go.
+    **Success Conditions:** the target's centre is inside the goal region (a container's interior below its rim,
+    or a flat marking with the object resting on the table) and the gripper has let go.
     """
 
     def __init__(
@@ -92,6 +93,29 @@ class TwinEnv(TabletopEnv):
         for obj in spec.objects:
             self.actors[obj.name] = self._build_object(obj)
         self.target_object = self.actors[spec.target.name]
+        if spec.goal.kind == "surface":
+            self._build_marking(spec.goal)
+
+    def _build_marking(self, goal) -> None:
+        """The flat goal marking, drawn on the table (visual only: a marking has no body)."""
+        builder = self.scene.create_actor_builder()
+        material = sapien.render.RenderMaterial(base_color=list(goal.rgba or (0.8, 0.1, 0.1, 1.0)))
+        if goal.shape == "disc":
+            builder.add_cylinder_visual(
+                pose=sapien.Pose(q=[0.7071068, 0.0, 0.7071068, 0.0]),  # the cylinder axis (x) turned to z
+                radius=goal.half_extents[0],
+                half_length=0.0005,
+                material=material,
+            )
+        else:
+            builder.add_box_visual(half_size=[*goal.half_extents, 0.0005], material=material)
+        from transforms3d.euler import euler2quat
+
+        builder.initial_pose = sapien.Pose(
+            p=[goal.center[0], goal.center[1], self.twin_spec.table_height + 0.0006],
+            q=euler2quat(0, 0, goal.yaw),
+        )
+        self.marking = builder.build_kinematic(name="goal_marking")
 
     def _build_object(self, obj: TwinObject):
         builder = self.scene.create_actor_builder()

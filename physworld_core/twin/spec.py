@@ -53,21 +53,51 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
+GOAL_KINDS = ("volume", "surface")
+""""volume": inside a container (below its rim); "surface": resting on the table on a flat marking."""
+SURFACE_REST_TOLERANCE_M = 0.005
+"""On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
+
+
 @dataclass(frozen=True)
 class GoalRegion:
-    """Where the target must end: an upright box region (the container's interior) in the world."""
+    """Where the target must end: an upright region of the world, a box or a disc seen from above.
+
+    Args:
+        center: centre on the table (world).
+        half_extents: half sizes along the region's yaw axes; a disc's radius is ``half_extents[0]``.
+        yaw: turn of the region about z.
+        top_z: the object's lowest point must be below this (a container's rim; the table plus
+            :data:`SURFACE_REST_TOLERANCE_M` for a marking).
+        kind: one of :data:`GOAL_KINDS`.
+        shape: "box" or "disc".
+        rgba: display colour of a surface marking (the twin draws it; it has no collision).
+    """
 
     center: tuple[float, float, float]
     half_extents: tuple[float, float]
     yaw: float
     top_z: float
+    kind: str = "volume"
+    shape: str = "box"
+    rgba: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in GOAL_KINDS:
+            raise TwinError(f"goal kind must be one of {GOAL_KINDS}, got {self.kind!r}")
+        if self.shape not in ("box", "disc"):
+            raise TwinError(f"goal shape must be 'box' or 'disc', got {self.shape!r}")
 
     def contains(self, p: np.ndarray, margin: float = 0.005) -> bool:
         """``p``: (x, y) of the object's centre and z of its lowest point."""
         c, s = np.cos(-self.yaw), np.sin(-self.yaw)
         dx, dy = p[0] - self.center[0], p[1] - self.center[1]
-        local = np.array([c * dx - s * dy, s * dx + c * dy])
-        return bool(np.all(np.abs(local) <= np.asarray(self.half_extents) - margin) and p[2] < self.top_z)
+        if self.shape == "disc":
+            inside = np.hypot(dx, dy) <= self.half_extents[0] - margin
+        else:
+            local = np.array([c * dx - s * dy, s * dx + c * dy])
+            inside = np.all(np.abs(local) <= np.asarray(self.half_extents) - margin)
+        return bool(inside and p[2] < self.top_z)
 
 
 @dataclass(frozen=True)
@@ -75,6 +105,7 @@ class TwinSpec:
     """Everything needed to build the twin scene and its task.
 
     ``trajectory`` is the object-centric target: times (s) and world positions/quaternions of the target.
+    ``skill`` is how the prompt asks for it to get there: "place" (grasp and carry) or "push".
     """
 
     task_id: str
@@ -86,8 +117,11 @@ class TwinSpec:
     trajectory_poses: tuple[tuple[float, ...], ...]
     camera_json: str
     notes: dict = field(default_factory=dict)
+    skill: str = "place"
 
     def __post_init__(self) -> None:
+        if self.skill not in ("place", "push"):
+            raise TwinError(f"twin {self.task_id}: skill must be 'place' or 'push', got {self.skill!r}")
         roles = [o.role for o in self.objects]
         if roles.count("target") != 1:
             raise TwinError(
@@ -129,6 +163,7 @@ class TwinSpec:
                 **d["goal"],
                 "center": tuple(d["goal"]["center"]),
                 "half_extents": tuple(d["goal"]["half_extents"]),
+                "rgba": None if d["goal"].get("rgba") is None else tuple(d["goal"]["rgba"]),
             }
         )
         return cls(
@@ -141,6 +176,7 @@ class TwinSpec:
             trajectory_poses=tuple(tuple(p) for p in d["trajectory_poses"]),
             camera_json=d["camera_json"],
             notes=d.get("notes", {}),
+            skill=d.get("skill", "place"),
         )
 
     def map_uris(self, fn) -> TwinSpec:

@@ -144,7 +144,8 @@ def min_jerk(s: np.ndarray) -> np.ndarray:
 def plan_trajectory(
     perception: Perception, config: ProceduralVideoConfig, through_obstacle: bool = False
 ) -> ObjectTrajectory:
-    """Lift the target, carry it above the goal's interior centre, lower it onto the goal's floor.
+    """Lift the target, carry it above the goal's interior centre, lower it onto the goal's floor; or, for a
+    push (or a flat marking as the goal), slide it along the table onto the goal's centre.
 
     The carry height clears every object whose footprint comes near the path (the goal's rim included) by
     ``config.clearance``; the jitters (seeded) add a sideways bow and a turn so samples differ.
@@ -180,6 +181,10 @@ def plan_trajectory(
         final_height = goal.floor_height + 0.002
     else:
         final_height = goal.top_height + 0.002  # "on": rest on top of it
+    if perception.instruction.skill == "push" or goal.shape == "region":
+        # Pushed, or put on a flat marking: the object slides along the table, neither lifted nor lowered.
+        carry_height = final_height = 0.0
+        cut_through = ()
     final_yaw = float(np.deg2rad(rng.uniform(-1.0, 1.0) * config.yaw_jitter_deg))
 
     # Waypoints of the footprint centre, as displacements from rest (world frame).

@@ -64,3 +64,26 @@ def test_phrases_are_kept():
 def test_unreadable_prompts_explain_the_expected_form(prompt, message):
     with pytest.raises(GroundingError, match=message):
         parse_instruction(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("push the cube onto the red and white target", ("push", None, "box", ("red", "white"), "region")),
+        ("slide the green puck onto the yellow square", ("push", "green", "cylinder", ("yellow",), "region")),
+        ("move the blue board onto the red pad by pushing it", ("push", "blue", "box", ("red",), "region")),
+        ("nudge the hex block to the orange circle", ("push", None, "cylinder", ("orange",), "region")),
+        ("put the red can on the blue mat", ("place", "red", "cylinder", ("blue",), "region")),
+        ("push the can into the bin", ("push", None, "cylinder", (), "container")),
+    ],
+)
+def test_push_and_region_phrasings(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (got.skill, got.object_colour, got.object_shape, got.goal_colours, got.goal_shape) == expected
+
+
+def test_only_a_region_may_be_named_by_several_colours():
+    with pytest.raises(GroundingError, match="several colours"):
+        parse_instruction("push the red and white cube onto the target")
+    with pytest.raises(GroundingError, match="several colours"):
+        parse_instruction("put the can in the red and white bin")

@@ -1,0 +1,171 @@
+"""The push baseline: a closed gripper drives the object along the planned path on the table.
+
+Non-prehensile tasks (an object too wide to grasp, or a prompt that says "push") get this instead of the
+grasp-carry-release state machine. Like that one it reads only observed quantities (TCP, observed object
+position) and the plan from the twin, and it is the ``planner_only`` method on its own and the base action
+under residual PPO. The phases reuse :class:`~physworld_core.policy.baseline.Phase` so the policy's observation
+is the same for both skills: APPROACH (lift and fly round behind the object), DESCEND (lower to pushing
+height), CARRY (push), RETREAT (done: lift away).
+
+The object's orientation is not observed, so the pusher parks behind the object's *footprint radius*: for a
+box that leaves a small gap behind a flat face, which the push closes at its start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from physworld_core.policy.baseline import Phase
+from physworld_core.policy.plan import TaskPlan
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """Args:
+    push_height: TCP height above the table while pushing (fingertips a few mm above it).
+    clearance: gap between the object's footprint and the fingertips' centre when parked behind it.
+    lookahead: the pushed-towards waypoint is the first one at least this far ahead of the object.
+    speed: commanded advance per control step while pushing (m).
+    realign: lateral offset from the push line (m) at which the pusher lifts and goes round again.
+    slow_at: lateral offset at which the forward push has slowed to a crawl while it re-centres.
+    goal_tolerance: the push ends when the object's centre is this close to the last waypoint (m).
+    max_step_m: largest Cartesian move per control step while moving freely.
+    phase_timeout: steps after which approach or descent gives up waiting and moves on.
+    """
+
+    push_height: float = 0.014
+    clearance: float = 0.013
+    lookahead: float = 0.04
+    speed: float = 0.015
+    realign: float = 0.025
+    slow_at: float = 0.02
+    goal_tolerance: float = 0.008
+    max_step_m: float = 0.03
+    gain: float = 0.8
+    phase_timeout: int = 60
+    controller_limit_m: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (0 < self.max_step_m <= self.controller_limit_m):
+            raise ValueError(f"max_step_m must be in (0, {self.controller_limit_m}], got {self.max_step_m}")
+        for name in (
+            "push_height",
+            "clearance",
+            "lookahead",
+            "speed",
+            "realign",
+            "slow_at",
+            "goal_tolerance",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+class PushController:
+    """Stateful; call :meth:`reset` at each episode start, then :meth:`act` every step."""
+
+    def __init__(self, plan: TaskPlan, config: PushConfig = PushConfig()):
+        if plan.skill != "push":
+            raise ValueError(f"PushController needs a push plan, got skill {plan.skill!r}")
+        self.plan = plan
+        self.config = config
+        self.waypoints = plan.waypoints_array
+        self.table_z = float(plan.goal_center[2])
+        rest_height = float(self.waypoints[0, 2] - self.table_z)  # the object's centre above the table
+        self.push_z = self.table_z + config.push_height
+        self.safe_z = self.table_z + 2.0 * max(rest_height, 0.0) + 0.04
+        self.reset()
+
+    def reset(self) -> None:
+        self.phase = Phase.APPROACH
+        self.phase_steps = 0
+        self.waypoint_index = 0
+        self._contact = None
+
+    @property
+    def progress(self) -> float:
+        return self.waypoint_index / max(len(self.waypoints) - 1, 1)
+
+    def current_waypoint(self) -> np.ndarray:
+        return self.waypoints[min(self.waypoint_index, len(self.waypoints) - 1)]
+
+    def reach_point(self, object_position: np.ndarray) -> np.ndarray:
+        """Where the TCP should be to push: behind the object on the line to the current waypoint."""
+        d = self._direction(object_position)
+        behind = self.plan.push_standoff + self.config.clearance
+        return np.array([*(object_position[:2] - d * behind), self.push_z])
+
+    def engaged(self, grasped: bool) -> bool:
+        """Whether the object is being moved by the hand: pushing, for this skill."""
+        return self.phase == Phase.CARRY
+
+    def _direction(self, object_position: np.ndarray) -> np.ndarray:
+        e = self.current_waypoint()[:2] - object_position[:2]
+        if np.linalg.norm(e) < 1e-3:
+            e = self.waypoints[-1, :2] - object_position[:2]
+        norm = np.linalg.norm(e)
+        return e / norm if norm > 1e-6 else np.array([1.0, 0.0])
+
+    def _advance(self, phase: Phase) -> None:
+        self.phase, self.phase_steps = phase, 0
+
+    def _move(self, tcp: np.ndarray, target: np.ndarray, max_step: float) -> np.ndarray:
+        delta = self.config.gain * (target - tcp)
+        norm = np.linalg.norm(delta)
+        if norm > max_step:
+            delta *= max_step / norm
+        return delta / self.config.controller_limit_m
+
+    def act(self, tcp: np.ndarray, object_position: np.ndarray) -> np.ndarray:
+        """Normalised action [dx, dy, dz, gripper]; the gripper stays closed (the fingers are the pusher)."""
+        c = self.config
+        self.phase_steps += 1
+        obj = np.asarray(object_position, dtype=np.float64)
+        last = len(self.waypoints) - 1
+        while (
+            self.waypoint_index < last
+            and np.linalg.norm(self.waypoints[self.waypoint_index, :2] - obj[:2]) < c.lookahead
+        ):
+            self.waypoint_index += 1
+        to_goal = float(np.linalg.norm(self.waypoints[-1, :2] - obj[:2]))
+        if self.phase != Phase.RETREAT and to_goal < c.goal_tolerance:
+            self._advance(Phase.RETREAT)
+        d = self._direction(obj)
+        normal = np.array([-d[1], d[0]])
+        contact = self.reach_point(obj)[:2]
+        pre = contact - d * 0.02
+        rel = tcp[:2] - obj[:2]
+        lateral, along = float(normal @ rel), float(rel @ d)
+        max_step = c.max_step_m
+        if self.phase == Phase.CARRY and (
+            abs(lateral) > c.realign or along > -0.5 * self.plan.push_standoff or tcp[2] > self.push_z + 0.02
+        ):
+            self._advance(Phase.APPROACH)  # fell off the line: go round again
+        if self.phase == Phase.APPROACH:
+            far = np.linalg.norm(tcp[:2] - pre) > 0.015
+            if tcp[2] < self.safe_z - 0.01 and far and self.phase_steps < c.phase_timeout:
+                target = np.array([tcp[0], tcp[1], self.safe_z])  # straight up, clear of the object
+            elif far and self.phase_steps < c.phase_timeout:
+                target = np.array([pre[0], pre[1], max(self.safe_z, tcp[2])])  # fly over at a safe height
+            else:
+                self._advance(Phase.DESCEND)
+        if self.phase == Phase.DESCEND:
+            target = np.array([pre[0], pre[1], self.push_z])
+            if tcp[2] < self.push_z + 0.006 or self.phase_steps > c.phase_timeout:
+                self._advance(Phase.CARRY)
+        if self.phase == Phase.CARRY:
+            # Forward (no further than the object still has to go, plus any gap to close) and sideways back
+            # onto the line through the object's centre, which re-centres the push.
+            gap = max(0.0, -(along + self.plan.push_standoff + c.clearance))
+            remaining = float(np.linalg.norm(self.current_waypoint()[:2] - obj[:2]))
+            forward = min(c.speed, max(remaining, 0.002) + gap) * float(
+                np.clip(1 - abs(lateral) / c.slow_at, 0.1, 1)
+            )
+            sideways = float(np.clip(-lateral, -0.01, 0.01))
+            target = np.array([*(tcp[:2] + d * forward + normal * sideways), self.push_z])
+            max_step = 0.02
+        if self.phase == Phase.RETREAT:
+            target = np.array([tcp[0], tcp[1], self.safe_z + 0.05])
+        return np.concatenate([np.clip(self._move(tcp, target, max_step), -1, 1), [-1.0]]).astype(np.float32)
