@@ -24,6 +24,10 @@ bench: setup
 	$(PY) -m bench.video_samples --seeds 40-59 --trials 3
 	$(PY) -m bench.residual_vs_scratch --seeds 20-22
 	$(PY) -m bench.export --episodes 100
+	$(PY) -m bench.fidelity --seeds $(or $(BENCH_SEEDS),0-19) --families bin,stack,push
+	$(PY) -m bench.depth_calibration
+	$(PY) -m bench.stock_adapter --env PushCube-v1 --seeds 0-2 --trials 10
+	$(PY) -m bench.stock_adapter --env PullCube-v1 --prompt "pull the cube onto the red and white target" --seeds 0-1
 
 ui: setup
 	@mkdir -p $(DAGSTER_HOME) && cp infra/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml

@@ -17,6 +17,7 @@ class PolicyConfig(dg.Config):
     scratch_baseline: bool = (
         False  # also train PPO without the planner (same budget): the scratch_rl ablation
     )
+    oracle_twin: bool = False  # also train residual PPO in the task's true world: the upper bound
 
 
 @dg.asset(
@@ -57,6 +58,7 @@ def policies(
         progress=True,
         log_fn=log_update,
         scratch=config.scratch_baseline,
+        oracle=config.oracle_twin,
     )
     r = result.residual
     curves = {"residual PPO (physworld)": r.curve}
@@ -64,11 +66,15 @@ def policies(
     if result.scratch is not None:
         curves["scratch PPO (scratch_rl)"] = result.scratch.curve
         extra["twin_success_scratch_rl"] = result.scratch.twin_success
+    if result.oracle is not None:
+        curves["residual PPO in the true world (oracle_twin)"] = result.oracle.curve
+        extra["world_success_oracle_twin"] = result.oracle.twin_success
     return dg.MaterializeResult(
         metadata={
             "env_steps": r.env_steps,
             "twin_success_physworld": r.twin_success,
             "twin_success_planner_only": r.baseline_twin_success,
+            "skill": result.plan.skill,
             "grasp_width_mm": 1000 * result.plan.grasp_width,
             "waypoints": len(result.plan.waypoints),
             "train_seconds": r.seconds,

@@ -1,6 +1,7 @@
 """Reconstructions and twins: metric object models + target trajectory, then the ManiSkill twin."""
 
 import json
+import math
 
 import dagster as dg
 
@@ -151,5 +152,39 @@ def twin_settles(context: dg.AssetCheckExecutionContext, store: StoreResource) -
             "max_penetration_mm": 1000 * settle["max_penetration_m"],
             "max_drift_mm": 1000 * settle["max_drift_m"],
             "reasons": "; ".join(settle["reasons"]) or "none",
+        },
+    )
+
+
+@dg.asset_check(
+    asset=twins,
+    partitions_def=tasks_partitions,
+    blocking=False,
+    description=(
+        "Benchmark tasks only: reconstruction and twin against the world's hidden truth (Chamfer of target and "
+        "goal, depth error, support-plane IoU and plane error, mass/friction inside their ranges, tracking "
+        "error against the rendered motion). Warns when a figure is past its threshold "
+        "(physworld_core.evaluation.fidelity.FidelityThresholds says why each is what it is)."
+    ),
+)
+def twin_fidelity(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    from physworld_core.evaluation.fidelity import fidelity_for_task
+
+    scored = fidelity_for_task(store.store(), context.partition_key)
+    if scored is None:
+        return dg.AssetCheckResult(
+            passed=True, metadata={"note": "no hidden truth for this task's source: nothing to score against"}
+        )
+    report, checks = scored
+    failed = [c.name for c in checks if not c.passed]
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "failed": ", ".join(failed) or "none",
+            "fidelity": table_md([c.to_dict() for c in checks]),
+            **{
+                k: v for k, v in report.to_dict().items() if isinstance(v, (int, float)) and not math.isnan(v)
+            },
         },
     )

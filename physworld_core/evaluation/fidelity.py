@@ -655,3 +655,39 @@ def check_fidelity(
         )
     )
     return tuple(checks)
+
+
+def fidelity_for_task(store, task_id: str) -> tuple[FidelityReport, tuple[MetricCheck, ...]] | None:
+    """The fidelity report of a stored task against its world's hidden truth, or ``None`` when the task has
+    no benchmark world to compare with (a user's capture, a stock ManiSkill env).
+
+    Reads what the stages stored (scene, chosen video sample's plan, reconstruction, twin); truth is used only
+    here, to score."""
+    import json
+
+    from physworld_core.evaluation.worlds import BenchmarkTask
+    from physworld_core.ingest import load_scene
+    from physworld_core.perception.perceive import perceive
+    from physworld_core.reconstruction.stage import load_reconstruction
+    from physworld_core.twin.stage import load_twin
+
+    source = store.one_row("tasks", task_id)["source"]
+    if not source.startswith("benchmark:"):
+        return None
+    task = BenchmarkTask.parse(source)
+    if task.family not in GOAL_ACTORS:
+        return None
+    recon = load_reconstruction(store, task_id)
+    spec, _ = load_twin(store, task_id)
+    sample = int(store.one_row("reconstructions", task_id)["sample"])
+    videos = store.lake.read_partition("videos", task_id)
+    plan = json.loads(videos.filter(videos["sample"] == sample).row(0, named=True)["plan_json"])
+    report = score_fidelity(
+        world_truth(task),
+        recon,
+        spec,
+        observed_target_points=perceive(load_scene(store, task_id)).target.points_world,
+        rendered_transforms_world=plan.get("object_transforms_world"),
+        reconstruction_seconds=float(recon.metrics.get("seconds", float("nan"))),
+    )
+    return report, check_fidelity(report)

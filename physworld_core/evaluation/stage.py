@@ -21,7 +21,7 @@ from physworld_core.sim.base_env import CONTROL_HZ
 from physworld_core.store import Store
 
 EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
-OPTIONAL_METHODS = ("scratch_rl",)  # evaluated when the policies stage trained them
+OPTIONAL_METHODS = ("scratch_rl", "oracle_twin")  # evaluated when the policies stage trained them
 CONTROL_FPS = float(CONTROL_HZ)  # one recorded frame per control step
 
 

@@ -2,12 +2,12 @@
 
 The grammar is small on purpose: "<verb> the <colour?> <noun> <in|into|inside|on|onto|to> the <colour?> <noun>",
 with polite and multi-step variants ("please", "pick up the X and put it in the Y"). The verb picks the skill:
-"put", "place", "drop"... mean pick-and-place; "push", "slide", "shove", "nudge" (or "... by pushing it") mean
-a non-prehensile push. A goal may be an object (a bin, a box) or a flat region marked on the table ("the red
-and white target", "the orange circle"); only a region may be named by several colours, because a marking is
-a pattern while an object is named by its own colour. A prompt outside the grammar is rejected with the
-expected form rather than guessed at, because a wrong guess here becomes a video, a twin and a trained policy
-for the wrong task.
+"put", "place", "drop"... mean pick-and-place; "push", "slide", "shove", "nudge", "pull", "drag" (or "... by
+pushing it") mean a non-prehensile push along the table. A goal may be an object (a bin, a box) or a flat region
+marked on the table ("the red and white target", "the orange circle"); only a region may be named by several
+colours, because a marking is a pattern while an object is named by its own colour. A prompt outside the
+grammar is rejected with the expected form rather than guessed at, because a wrong guess here becomes a video,
+a twin and a trained policy for the wrong task.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ RELATIONS: dict[str, str] = {
 }
 
 _VERBS = r"(?:put|place|drop|move|throw|toss|set|bring|transfer|carry|deposit|stick|dump|get)"
-_PUSH_VERBS = r"(?:push|slide|shove|nudge|shift)"
+_PUSH_VERBS = r"(?:push|slide|shove|nudge|shift|pull|drag)"
 _ARTICLE = r"(?:(?:the|a|an|that|this)\s+)?"
 _RELATION = "|".join(sorted((re.escape(r) for r in RELATIONS), key=len, reverse=True))
 _PHRASE = r"[a-z][a-z\s\-]*?"

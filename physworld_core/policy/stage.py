@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from physworld_core.errors import LakeError, TwinError
+from physworld_core.errors import LakeError, PhysworldError, TwinError
 from physworld_core.policy.plan import TaskPlan, plan_from_twin
 from physworld_core.policy.train import (
     PolicyResult,
@@ -30,6 +30,7 @@ class PolicyStageResult:
     residual: PolicyResult
     seconds: float
     scratch: PolicyResult | None = None
+    oracle: PolicyResult | None = None
 
 
 def closing_axis_at_rest(spec_local: TwinSpec) -> np.ndarray:
@@ -78,11 +79,14 @@ def run_policy_stage(
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
     scratch: bool = False,
+    oracle: bool = False,
 ) -> PolicyStageResult:
     """Plan in the twin, train residual PPO on the planner, and write one ``policies`` row per method.
 
     With ``scratch``, the same learner also trains without the planner (``scratch_rl``) on the same env-step
-    budget and seed: the ablation that shows what the residual formulation buys."""
+    budget and seed: the ablation that shows what the residual formulation buys. With ``oracle``, residual PPO
+    also trains in the task's true world (``oracle_twin``, same plan and budget): the upper bound, what a
+    perfect twin would give. Only tasks with a simulated world (benchmark, stock ManiSkill) have one."""
     from physworld_core.twin.stage import load_twin, localize
 
     start = time.time()
@@ -92,6 +96,15 @@ def run_policy_stage(
             f"task {task_id}: the twin failed its settle check ({row['settle_json']}); "
             "fix the reconstruction before learning in it"
         )
+    world_source = None
+    if oracle:
+        from physworld_core.evaluation.worlds import parse_world
+
+        world_source = store.one_row("tasks", task_id)["source"]
+        try:
+            parse_world(world_source)
+        except PhysworldError as error:
+            raise PhysworldError(f"task {task_id}: no oracle_twin: {error}") from error
     local = localize(store, spec)
     axis = closing_axis_at_rest(local)
     plan = make_plan(local, closing_axis=axis)
@@ -113,6 +126,19 @@ def run_policy_stage(
                 log_fn=log_fn,
             )
             scratch_ref = store.blobs.put_file(scratch_result.checkpoint_path)
+        oracle_result = oracle_ref = None
+        if world_source is not None:
+            oracle_result = train_policy(
+                local.to_json(),
+                plan,
+                cfg,
+                Path(work) / "oracle",
+                residual=True,
+                progress=progress,
+                log_fn=log_fn,
+                world_source=world_source,
+            )
+            oracle_ref = store.blobs.put_file(oracle_result.checkpoint_path)
     rows = [
         {
             "task_id": task_id,
@@ -164,5 +190,19 @@ def run_policy_stage(
                 "seconds": scratch_result.seconds,
             }
         )
+    if oracle_result is not None:
+        rows.append(
+            {
+                "task_id": task_id,
+                "method": "oracle_twin",
+                "plan_json": plan.to_json(),
+                "checkpoint_uri": oracle_ref.uri,
+                "checkpoint_sha256": oracle_ref.sha256,
+                "env_steps": oracle_result.env_steps,
+                "twin_success": oracle_result.twin_success,  # measured in the true world it trained in
+                "curve_json": json.dumps(oracle_result.curve),
+                "seconds": oracle_result.seconds,
+            }
+        )
     store.lake.write_partition("policies", rows, task_id)
-    return PolicyStageResult(plan, result, time.time() - start, scratch_result)
+    return PolicyStageResult(plan, result, time.time() - start, scratch_result, oracle_result)

@@ -75,22 +75,40 @@ def _task_env(
     return ObjectCentricTaskEnv(factory, TaskPlan.from_json(plan_json), noise=noise, max_steps=max_steps)
 
 
+def _world_task_env(
+    source: str, plan_json: str, noise: ObservationNoise, max_steps: int
+) -> ObjectCentricTaskEnv:
+    """The task env over the true world a task came from (for the ``oracle_twin`` upper bound)."""
+    from physworld_core.evaluation.worlds import parse_world
+
+    plan = TaskPlan.from_json(plan_json)
+    factory = functools.partial(parse_world(source).make_task_world, plan.waypoints[0])
+    return ObjectCentricTaskEnv(factory, plan, noise=noise, max_steps=max_steps)
+
+
 def make_vector_env(
-    spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0
+    spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0, world_source: str | None = None
 ) -> gym.vector.VectorEnv:
-    fns = [
-        functools.partial(
-            _task_env,
-            spec_json,
-            plan.to_json(),
-            cfg.noise,
-            cfg.max_steps,
-            True,
-            seed + i,
-            cfg.reconfiguration_freq,
-        )
-        for i in range(cfg.num_envs)
-    ]
+    """``cfg.num_envs`` task envs over the randomized twin, or over the true world of ``world_source``."""
+    if world_source is not None:
+        fns = [
+            functools.partial(_world_task_env, world_source, plan.to_json(), cfg.noise, cfg.max_steps)
+            for _ in range(cfg.num_envs)
+        ]
+    else:
+        fns = [
+            functools.partial(
+                _task_env,
+                spec_json,
+                plan.to_json(),
+                cfg.noise,
+                cfg.max_steps,
+                True,
+                seed + i,
+                cfg.reconfiguration_freq,
+            )
+            for i in range(cfg.num_envs)
+        ]
     if cfg.async_envs and cfg.num_envs > 1:
         return gym.vector.AsyncVectorEnv(fns, context="spawn")
     return gym.vector.SyncVectorEnv(fns)
@@ -105,10 +123,18 @@ EVAL_SEED = 10_000
 
 
 def twin_success_rates(
-    spec_json_local: str, plan: TaskPlan, cfg: PolicyTrainConfig, actors: dict[str, Callable]
+    spec_json_local: str,
+    plan: TaskPlan,
+    cfg: PolicyTrainConfig,
+    actors: dict[str, Callable],
+    world_source: str | None = None,
 ) -> dict[str, float]:
-    """Success of each ``act(obs, base_action)`` in the nominal twin (no randomization), same episode seeds."""
-    env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
+    """Success of each ``act(obs, base_action)`` in the nominal twin (no randomization), same episode seeds;
+    in the true world instead when ``world_source`` is given."""
+    if world_source is not None:
+        env = _world_task_env(world_source, plan.to_json(), cfg.noise, cfg.max_steps)
+    else:
+        env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
     seeds = list(range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes))
     try:
         return {
@@ -147,10 +173,14 @@ def train_policy(
     residual: bool = True,
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
+    world_source: str | None = None,
 ) -> PolicyResult:
-    """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin."""
+    """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin.
+
+    With ``world_source`` (a benchmark or stock-ManiSkill source), residual PPO trains and is scored in the
+    true world instead: the ``oracle_twin`` upper bound, a twin with no reconstruction or physics error."""
     start = time.time()
-    envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed)
+    envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed, world_source=world_source)
     try:
         result = train_ppo(
             envs, cfg.ppo, residual=residual, checkpoint_dir=checkpoint_dir, progress=progress, log_fn=log_fn
@@ -163,9 +193,10 @@ def train_policy(
         plan,
         cfg,
         {"learned": make_actor(result.policy, meta), "baseline": make_actor(None, None)},
+        world_source=world_source,
     )
     return PolicyResult(
-        method="physworld" if residual else "scratch_rl",
+        method="oracle_twin" if world_source else "physworld" if residual else "scratch_rl",
         checkpoint_path=result.checkpoint_path,
         env_steps=result.env_steps,
         twin_success=rates["learned"],

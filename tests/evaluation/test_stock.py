@@ -81,7 +81,13 @@ def test_the_physworld_job_runs_on_a_stock_env_and_scores_with_its_evaluate(tmp_
     config = {
         "ops": {
             "policies": {
-                "config": {"total_env_steps": 256, "num_envs": 1, "async_envs": False, "eval_episodes": 2}
+                "config": {
+                    "total_env_steps": 256,
+                    "num_envs": 1,
+                    "async_envs": False,
+                    "eval_episodes": 2,
+                    "oracle_twin": True,
+                }
             },
             "evaluations": {
                 "config": {"trials": 2, "record_trials": 1, "record_width": 64, "record_height": 64}
@@ -95,7 +101,7 @@ def test_the_physworld_job_runs_on_a_stock_env_and_scores_with_its_evaluate(tmp_
     twin = store.one_row("twins", "pushcube-3")
     assert '"skill": "push"' in twin["spec_json"]
     evaluations = store.lake.read_partition("evaluations", "pushcube-3")
-    assert set(evaluations["method"]) == {"planner_only", "physworld", "visual_imitation"}
+    assert set(evaluations["method"]) == {"planner_only", "physworld", "visual_imitation", "oracle_twin"}
     planner = evaluations.filter(evaluations["method"] == "planner_only")
     assert planner["success"].sum() >= 1  # the env's own evaluate(): the cube is on its target
-    assert store.lake.read_partition("rollouts", "pushcube-3").height == 3
+    assert store.lake.read_partition("rollouts", "pushcube-3").height == 4

@@ -75,6 +75,7 @@ def test_unreadable_prompts_explain_the_expected_form(prompt, message):
         ("nudge the hex block to the orange circle", ("push", None, "cylinder", ("orange",), "region")),
         ("put the red can on the blue mat", ("place", "red", "cylinder", ("blue",), "region")),
         ("push the can into the bin", ("push", None, "cylinder", (), "container")),
+        ("pull the cube onto the target", ("push", None, "box", (), "region")),
     ],
 )
 def test_push_and_region_phrasings(prompt, expected):
