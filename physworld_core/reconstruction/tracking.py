@@ -10,7 +10,13 @@ apparent size) and rotation. Per frame:
    a weak prior keeps the pose near the constant-velocity prediction;
 3. score the fit by silhouette IoU, the frame's confidence.
 
-Low-confidence frames are replaced by interpolation and positions are lightly smoothed.
+Low-confidence ("unseen") frames are replaced by interpolation and positions are lightly smoothed. Only
+short gaps are bridged: a run of unseen frames longer than ``max_unseen_seconds``, or a target that leaves
+the image and does not come back, raises :class:`ReconstructionError` naming the frames, because the motion
+there would be invented (an object frozen where it was last seen is a silently wrong twin). Each unseen run
+is classified by where the target was when it was lost: at or past the image border ("leaves the image") or
+inside it ("hidden": occluded, or no longer looking like frame 0). What is bridged is recorded in the stats
+(``visible_fraction``, ``unseen_frames``) so the reconstruction check can flag a video with many gaps.
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ class TrackingConfig:
     min_confidence: silhouette IoU below which a frame's pose is replaced by interpolation.
     prior_weight: strength of the constant-velocity / no-rotation prior (per metre / radian).
     smooth_window: moving-average window over positions (odd; 1 disables).
+    max_unseen_seconds: longest run of unseen frames bridged by interpolation (0.5 s: a hand or a bin wall
+        passing in front of the object); longer runs raise, since the motion there is unknown.
+    edge_margin_px: a target whose model projects within this many pixels of the image border (or past it)
+        when it is lost has left the image rather than been hidden.
     rotation: "yaw" fits rotation about the vertical only (tilt stays as in frame 0: a 10-pixel silhouette
         cannot tell a tilt from a shift towards the camera), "full" fits all three angles.
     """
@@ -49,6 +59,8 @@ class TrackingConfig:
     min_confidence: float = 0.3
     prior_weight: float = 30.0
     smooth_window: int = 3
+    max_unseen_seconds: float = 0.5
+    edge_margin_px: float = 2.0
     rotation: str = "yaw"
     support_weight: float = 2000.0
 
@@ -61,6 +73,10 @@ class TrackingConfig:
             raise ValueError(f"rotation must be 'yaw' or 'full', got {self.rotation!r}")
         if not 0 <= self.min_confidence < 1:
             raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
+        if not self.max_unseen_seconds >= 0:
+            raise ValueError(f"max_unseen_seconds must be >= 0, got {self.max_unseen_seconds}")
+        if not self.edge_margin_px >= 0:
+            raise ValueError(f"edge_margin_px must be >= 0, got {self.edge_margin_px}")
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -120,6 +136,68 @@ def _raster(uv: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return ndimage.binary_closing(ndimage.binary_dilation(out), iterations=2)
 
 
+def _inside_image(uv: np.ndarray, shape: tuple[int, int], margin: float) -> float:
+    """Share of projected points at least ``margin`` pixels inside the image."""
+    height, width = shape
+    inside = (uv[:, 0] >= margin) & (uv[:, 0] < width - margin)
+    inside &= (uv[:, 1] >= margin) & (uv[:, 1] < height - margin)
+    return float(inside.mean())
+
+
+def _frame_span(first: int, last: int) -> str:
+    return f"frame {first}" if first == last else f"frames {first}-{last}"
+
+
+def _unseen_runs(seen: np.ndarray, inside: np.ndarray) -> list[tuple[int, int, bool]]:
+    """``(first, last, left_image)`` for each maximal run of unseen frames.
+
+    A run left the image when the target's model reached the border margin in the last frame it was seen,
+    or when the predicted pose of the first unseen frame lies mostly outside the image; otherwise the
+    target was hidden while in view.
+    """
+    runs = []
+    t, count = 0, len(seen)
+    while t < count:
+        if seen[t]:
+            t += 1
+            continue
+        first = t
+        while t < count and not seen[t]:
+            t += 1
+        left_image = (first > 0 and inside[first - 1] < 1.0) or inside[first] < 0.5
+        runs.append((first, t - 1, bool(left_image)))
+    return runs
+
+
+def _check_unseen(runs: list[tuple[int, int, bool]], count: int, fps: float, config: TrackingConfig) -> None:
+    """Raise when the unseen runs leave the target's motion unknown (see the module docstring)."""
+    max_unseen = int(np.floor(config.max_unseen_seconds * fps + 1e-9))
+    for first, last, left_image in runs:
+        unseen = last - first + 1
+        if left_image and last == count - 1:
+            after = f"after frame {first - 1}" if first > 0 else "from the first frame"
+            raise ReconstructionError(
+                f"tracking lost the target: it leaves the image {after} and does not come back: tracking "
+                f"has no view of it for {unseen} of {count} frames ({_frame_span(first, last)}), so where it "
+                "ends up is unknown; use a video that keeps the target in the picture"
+            )
+        if unseen > max_unseen:
+            span = f"{_frame_span(first, last)} ({unseen} of {count} frames, {unseen / fps:.1f} s)"
+            if left_image:
+                what = f"outside the image in {span}"
+            elif first > 0:
+                what = (
+                    f"hidden in {span}, though it was inside the image in frame {first - 1} (something "
+                    "covers it, or it no longer looks as in frame 0)"
+                )
+            else:
+                what = f"not found in {span}"
+            raise ReconstructionError(
+                f"tracking lost the target: it is {what}; at most {max_unseen} unseen frames in a row "
+                f"({config.max_unseen_seconds} s) are bridged by interpolation"
+            )
+
+
 def _pick_component(mask: np.ndarray, predicted_uv: np.ndarray) -> np.ndarray:
     """The connected component of ``mask`` nearest the predicted image position."""
     labels, n = ndimage.label(mask)
@@ -163,6 +241,7 @@ def track_target(
     poses = np.zeros((T, 4, 4))
     confidence = np.zeros(T)
     ious = np.zeros(T)
+    inside = np.zeros(T)  # share of the model projected inside the image at the frame's pose
     prev, velocity = pose0.copy(), np.zeros(3)
     # Solid objects do not sink into the table they started on. Without this, an object whose lower part
     # hides behind a container wall slides down the viewing ray below the table (silhouettes allow it).
@@ -185,6 +264,11 @@ def track_target(
             mask = _pick_component(colour_mask, centre_uv)
         if mask.sum() < config.min_pixels:
             poses[t], confidence[t] = predicted, 0.0
+            inside[t] = _inside_image(
+                _project(camera, world_to_cam, model @ predicted[:3, :3].T + predicted[:3, 3]),
+                (H, W),
+                config.edge_margin_px,
+            )
             prev = predicted
             continue
         rows, cols = np.nonzero(mask)
@@ -247,14 +331,21 @@ def track_target(
         raster = _raster(uv, (H, W))
         iou = float((raster & mask).sum() / max((raster | mask).sum(), 1))
         poses[t], ious[t], confidence[t] = pose, iou, iou
+        inside[t] = _inside_image(uv, (H, W), config.edge_margin_px)
         if t > 0:
             velocity = 0.5 * velocity + 0.5 * (pose[:3, 3] - prev[:3, 3])
         prev = pose
     good = confidence >= config.min_confidence
-    if good.sum() < max(2, T // 2):
+    runs = _unseen_runs(good, inside)
+    _check_unseen(runs, T, fps, config)
+    if good.sum() < max(2, T // 2):  # many short gaps
+        spans = ", ".join(
+            f"{_frame_span(first, last)} ({'outside the image' if left else 'hidden'})"
+            for first, last, left in runs
+        )
         raise ReconstructionError(
             f"tracking lost the target: only {int(good.sum())} of {T} frames fit with silhouette IoU >= "
-            f"{config.min_confidence} (does the object leave the frame or stay occluded?)"
+            f"{config.min_confidence}; unseen in {spans}"
         )
     times = np.arange(T) / fps
     positions = poses[:, :3, 3].copy()
@@ -273,5 +364,8 @@ def track_target(
         "frames": T,
         "silhouette_scale": silhouette_scale,
         "low_confidence_frames": int((~good).sum()),
+        "visible_fraction": float(good.mean()),
+        "unseen_frames": [int(t) for t in np.nonzero(~good)[0]],
+        "outside_image_frames": [t for first, last, left in runs if left for t in range(first, last + 1)],
     }
     return Trajectory(times=times, poses_world=poses, confidence=confidence), stats

@@ -91,6 +91,14 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
         and e.event_specific_data.check_name == "twin_settles"
     ]
     assert twins_check and twins_check[0].event_specific_data.passed
+    fidelity = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.event_specific_data.check_name == "twin_fidelity"
+    ]
+    assert fidelity  # scored against the bin world's truth
+    assert fidelity[0].metadata["target_chamfer_mm"].value < 8.0
 
     again = _run(defs, instance, "bin-0003")
     assert again.success
