@@ -24,6 +24,7 @@ bench: setup
 	$(PY) -m bench.video_samples --seeds 40-59 --trials 3
 	$(PY) -m bench.residual_vs_scratch --seeds 20-22
 	$(PY) -m bench.export --episodes 100
+	$(PY) -m bench.methods_table --families bin,push --seeds 60-62 --env-steps 8192 --scratch --oracle
 	$(PY) -m bench.fidelity --seeds $(or $(BENCH_SEEDS),0-19) --families bin,stack,push
 	$(PY) -m bench.depth_calibration
 	$(PY) -m bench.stock_adapter --env PushCube-v1 --seeds 0-2 --trials 10

@@ -120,6 +120,8 @@ class StockTask:
     ) -> ScenePackage:
         """Reset at the seed, tuck the arm out of view (as physworld's worlds do), and package the sensor
         camera's RGB-D frame with the prompt. ``camera`` is ignored: a stock task is seen from its own camera."""
+        from physworld_core.evaluation.worlds import sensor_scene
+
         env = self.make_env(obs_mode="rgb+depth")
         try:
             env.reset(seed=self.seed)
@@ -133,32 +135,9 @@ class StockTask:
                 raise SceneError(
                     f"{self.env_id} has no sensor camera {name!r}; it has {', '.join(obs['sensor_data'])}"
                 )
-            sensor = obs["sensor_data"][name]
-            rgb = sensor["rgb"][0].cpu().numpy().astype(np.uint8)
-            depth_m = sensor["depth"][0, ..., 0].cpu().numpy().astype(np.float32) / 1000.0
-            params = obs["sensor_param"][name]
-            K = params["intrinsic_cv"][0].cpu().numpy()
-            world_to_cam = np.eye(4)
-            world_to_cam[:3, :] = params["extrinsic_cv"][0].cpu().numpy()
+            return sensor_scene(obs, name, task_id or self.task_id, prompt, self.source)
         finally:
             env.close()
-        spec = CameraSpec(
-            fx=float(K[0, 0]),
-            fy=float(K[1, 1]),
-            cx=float(K[0, 2]),
-            cy=float(K[1, 2]),
-            width=rgb.shape[1],
-            height=rgb.shape[0],
-            cam_to_world=np.linalg.inv(world_to_cam).tolist(),
-        )
-        return ScenePackage(
-            task_id=task_id or self.task_id,
-            rgb=rgb,
-            depth_m=depth_m,
-            camera=spec,
-            prompt=prompt,
-            source=self.source,
-        )
 
     def make_task_world(
         self, target_start_xyz, camera: CameraSpec | None = None, render_mode: str | None = None

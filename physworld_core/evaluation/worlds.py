@@ -102,33 +102,30 @@ def capture_scene(
     env = make_world_env(task, obs_mode="rgb+depth", camera=camera, robot_pose="capture")
     try:
         obs, _ = env.reset(seed=task.seed)
-        sensor = obs["sensor_data"]["scene_camera"]
-        rgb = sensor["rgb"][0].cpu().numpy().astype(np.uint8)
-        depth_m = sensor["depth"][0, ..., 0].cpu().numpy().astype(np.float32) / 1000.0  # ManiSkill: int16 mm
-        params = obs["sensor_param"]["scene_camera"]
-        K = params["intrinsic_cv"][0].cpu().numpy()
-        world_to_cam = np.eye(4)
-        world_to_cam[:3, :] = params["extrinsic_cv"][0].cpu().numpy()
-        cam_to_world = np.linalg.inv(world_to_cam)
-        rendered_camera = CameraSpec(
-            fx=float(K[0, 0]),
-            fy=float(K[1, 1]),
-            cx=float(K[0, 2]),
-            cy=float(K[1, 2]),
-            width=rgb.shape[1],
-            height=rgb.shape[0],
-            cam_to_world=cam_to_world.tolist(),
-        )
         family = get_family(task.family)
-        layout = env.unwrapped.layout
-        prompt = family.prompt_for(layout, None)
+        prompt = family.prompt_for(env.unwrapped.layout, None)
+        return sensor_scene(obs, "scene_camera", task_id or task.task_id, prompt, task.source)
     finally:
         env.close()
-    return ScenePackage(
-        task_id=task_id or task.task_id,
-        rgb=rgb,
-        depth_m=depth_m,
-        camera=rendered_camera,
-        prompt=prompt,
-        source=task.source,
+
+
+def sensor_scene(obs: dict, camera: str, task_id: str, prompt: str, source: str) -> ScenePackage:
+    """A ManiSkill observation's RGB-D frame from sensor ``camera``, with its intrinsics and extrinsics, as a
+    scene package (ManiSkill gives depth in int16 millimetres and an OpenCV world-to-camera matrix)."""
+    sensor = obs["sensor_data"][camera]
+    rgb = sensor["rgb"][0].cpu().numpy().astype(np.uint8)
+    depth_m = sensor["depth"][0, ..., 0].cpu().numpy().astype(np.float32) / 1000.0
+    params = obs["sensor_param"][camera]
+    K = params["intrinsic_cv"][0].cpu().numpy()
+    world_to_cam = np.eye(4)
+    world_to_cam[:3, :] = params["extrinsic_cv"][0].cpu().numpy()
+    spec = CameraSpec(
+        fx=float(K[0, 0]),
+        fy=float(K[1, 1]),
+        cx=float(K[0, 2]),
+        cy=float(K[1, 2]),
+        width=rgb.shape[1],
+        height=rgb.shape[0],
+        cam_to_world=np.linalg.inv(world_to_cam).tolist(),
     )
+    return ScenePackage(task_id=task_id, rgb=rgb, depth_m=depth_m, camera=spec, prompt=prompt, source=source)

@@ -20,7 +20,6 @@ Backends, by name from :data:`SEGMENTERS` (``load(name, **config)``):
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from abc import ABC, abstractmethod
@@ -31,16 +30,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from physworld_core.errors import GroundingError, PhysworldError
+from physworld_core.models import cached_pretrained, pick_device, require_models_extra
 from physworld_core.perception.colour import normalise_colour_word
 from physworld_core.perception.grounding import COLOUR_WEIGHT, describe_scene, score_object
 from physworld_core.perception.language import NOUN_SHAPES
 from physworld_core.perception.segment import SceneObject
 from physworld_core.scene import ScenePackage
 
-MODELS_EXTRA_HINT = (
-    "install the project's `models` extra into this environment: `.venv/bin/pip install -e '.[models]'` "
-    "(`make setup` installs it)"
-)
 DEFAULT_MIN_IOU = 0.3
 """A mask overlapping an object by less than this is not that object (a model mask usually bleeds over the
 object's edges or misses its shaded side, so a correct answer scores well above it; a wrong one near 0)."""
@@ -368,8 +364,6 @@ class ClipSegConfig:
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
 
 
-_MODEL_CACHE: dict[tuple, Any] = {}
-"""The last loaded (model, processor): one entry, so phrases of many tasks reuse the weights."""
 
 
 @register
@@ -387,40 +381,26 @@ class ClipSegSegmenter(PhraseSegmenter):
     def __init__(self, config: ClipSegConfig | None = None) -> None:
         super().__init__(config)
         self.model_dir = _check_clipseg_folder(self.config.model_dir)
-        import torch
-
-        device = self.config.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device.startswith("cuda") and not torch.cuda.is_available():
-            raise SegmentationModelError(
-                f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA device; use 'cpu'"
-            )
-        self.device = device
+        self.device = pick_device(self.config.device, SegmentationModelError)
         self._loaded: tuple[Any, Any] | None = None
 
     def _load(self) -> tuple[Any, Any]:
-        if self._loaded is not None:
-            return self._loaded
-        from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
+        if self._loaded is None:
+            from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
 
-        key = (str(self.model_dir), (self.model_dir / "config.json").stat().st_mtime_ns, self.device)
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE.clear()
-            try:
-                processor = CLIPSegProcessor.from_pretrained(str(self.model_dir), local_files_only=True)
-                model = CLIPSegForImageSegmentation.from_pretrained(
-                    str(self.model_dir), local_files_only=True
-                )
-                model.to(self.device).eval()
-            except Exception as exc:
-                # transformers raises many types for a bad folder; keep which folder and the reason.
-                raise SegmentationModelError(
-                    f"model_dir {str(self.model_dir)!r}: cannot load CLIPSeg and its processor on "
-                    f"{self.device}: {type(exc).__name__}: {exc}"
-                ) from exc
-            _MODEL_CACHE[key] = (model, processor)
-        self._loaded = _MODEL_CACHE[key]
+            def load() -> tuple[Any, Any]:
+                folder = str(self.model_dir)
+                processor = CLIPSegProcessor.from_pretrained(folder, local_files_only=True)
+                model = CLIPSegForImageSegmentation.from_pretrained(folder, local_files_only=True)
+                return model.to(self.device).eval(), processor
+
+            self._loaded = cached_pretrained(
+                "clipseg",
+                (str(self.model_dir), (self.model_dir / "config.json").stat().st_mtime_ns, self.device),
+                load,
+                SegmentationModelError,
+                f"model_dir {str(self.model_dir)!r}: cannot load CLIPSeg and its processor on {self.device}",
+            )
         return self._loaded
 
     def segment_phrase(
@@ -452,16 +432,7 @@ class ClipSegSegmenter(PhraseSegmenter):
 
 def _check_clipseg_folder(model_dir: str) -> Path:
     """Check the packages and the folder before any weights are read; errors name the ``model_dir`` field."""
-    failed = []
-    for module in ("torch", "transformers"):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            failed.append(f"{module} ({exc})")
-    if failed:
-        raise SegmentationModelError(
-            f"the clipseg segmentation backend cannot import {', '.join(failed)}; {MODELS_EXTRA_HINT}"
-        )
+    require_models_extra("clipseg segmentation backend", SegmentationModelError, "torch", "transformers")
     folder = Path(model_dir).expanduser()
     layout = (
         "it must hold config.json, the weights, preprocessor_config.json and the tokenizer files, as written by "

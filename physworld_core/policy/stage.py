@@ -153,17 +153,6 @@ def run_policy_stage(
         },
         {
             "task_id": task_id,
-            "method": "physworld",
-            "plan_json": plan.to_json(),
-            "checkpoint_uri": ref.uri,
-            "checkpoint_sha256": ref.sha256,
-            "env_steps": result.env_steps,
-            "twin_success": result.twin_success,
-            "curve_json": json.dumps(result.curve),
-            "seconds": result.seconds,
-        },
-        {
-            "task_id": task_id,
             "method": "visual_imitation",
             "plan_json": imitation.to_json(),
             "checkpoint_uri": None,
@@ -176,33 +165,24 @@ def run_policy_stage(
             "seconds": 0.0,
         },
     ]
-    if scratch_result is not None:
-        rows.append(
-            {
-                "task_id": task_id,
-                "method": "scratch_rl",
-                "plan_json": plan.to_json(),
-                "checkpoint_uri": scratch_ref.uri,
-                "checkpoint_sha256": scratch_ref.sha256,
-                "env_steps": scratch_result.env_steps,
-                "twin_success": scratch_result.twin_success,
-                "curve_json": json.dumps(scratch_result.curve),
-                "seconds": scratch_result.seconds,
-            }
-        )
-    if oracle_result is not None:
-        rows.append(
-            {
-                "task_id": task_id,
-                "method": "oracle_twin",
-                "plan_json": plan.to_json(),
-                "checkpoint_uri": oracle_ref.uri,
-                "checkpoint_sha256": oracle_ref.sha256,
-                "env_steps": oracle_result.env_steps,
-                "twin_success": oracle_result.twin_success,  # measured in the true world it trained in
-                "curve_json": json.dumps(oracle_result.curve),
-                "seconds": oracle_result.seconds,
-            }
-        )
+    for method, learned, learned_ref in (
+        ("physworld", result, ref),
+        ("scratch_rl", scratch_result, scratch_ref),
+        ("oracle_twin", oracle_result, oracle_ref),  # twin_success: measured in the true world it trained in
+    ):
+        if learned is not None:
+            rows.append(
+                {
+                    "task_id": task_id,
+                    "method": method,
+                    "plan_json": plan.to_json(),
+                    "checkpoint_uri": learned_ref.uri,
+                    "checkpoint_sha256": learned_ref.sha256,
+                    "env_steps": learned.env_steps,
+                    "twin_success": learned.twin_success,
+                    "curve_json": json.dumps(learned.curve),
+                    "seconds": learned.seconds,
+                }
+            )
     store.lake.write_partition("policies", rows, task_id)
     return PolicyStageResult(plan, result, time.time() - start, scratch_result, oracle_result)

@@ -28,7 +28,6 @@ pixel), that the video has the scene's size (resize the scene first otherwise), 
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import re
@@ -41,6 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.models import cached_pretrained, pick_device, require_models_extra
 from physworld_core.scene import MAX_DEPTH_M, CameraSpec, ScenePackage, depth_to_points_world
 
 KINDS = ("depth", "disparity")
@@ -52,11 +52,6 @@ MIN_CALIBRATION_PIXELS = 100
 DEFAULT_CHANGE_THRESHOLD = 24
 """A pixel "changed" when a colour channel differs from the scene image by more than this (0-255), after
 per-channel gain compensation; video-codec noise stays well below it, a moved object well above."""
-
-MODELS_EXTRA_HINT = (
-    "install the project's `models` extra into this environment: `.venv/bin/pip install -e '.[models]'` "
-    "(`make setup` installs it)"
-)
 
 
 class DepthCalibrationError(ReconstructionError):
@@ -816,22 +811,6 @@ class TransformersDepthConfig:
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
 
 
-def require_models_extra(what: str, error: type[Exception], *modules: str) -> None:
-    """Import ``modules`` or raise ``error`` naming them and the extra to install.
-
-    Importing (not just finding the spec) also catches an installed but broken package, whose own message is
-    kept.
-    """
-    failed = []
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            failed.append(f"{module} ({exc})")
-    if failed:
-        raise error(f"the {what} cannot import {', '.join(failed)}; {MODELS_EXTRA_HINT}")
-
-
 def read_model_config(
     model_dir: str, what: str, error: type[Exception], needs: tuple[str, ...]
 ) -> tuple[Path, dict]:
@@ -855,23 +834,6 @@ def read_model_config(
     if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
         raise error(f"{what}: model_dir {str(folder)!r}: config.json has no model_type; {layout}")
     return folder.resolve(), config
-
-
-def pick_device(device: str, error: type[Exception]) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise error(
-            f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA device; use 'cpu'"
-        )
-    return device
-
-
-_MODEL_CACHE: dict[tuple, Any] = {}
-"""The last loaded (model, processor), keyed by folder, its config's mtime and the device. One entry: the
-reconstruction stage builds a backend per task, which must not reload the weights each time."""
 
 
 @register
@@ -914,27 +876,23 @@ class TransformersDepthBackend(DepthBackend):
         self._loaded: tuple[Any, Any] | None = None
 
     def _load(self) -> tuple[Any, Any]:
-        if self._loaded is not None:
-            return self._loaded
-        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+        if self._loaded is None:
+            from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-        key = (str(self.model_dir), (self.model_dir / "config.json").stat().st_mtime_ns, self.device)
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE.clear()
-            try:
-                processor = AutoImageProcessor.from_pretrained(str(self.model_dir), local_files_only=True)
-                model = AutoModelForDepthEstimation.from_pretrained(
-                    str(self.model_dir), local_files_only=True
-                )
-                model.to(self.device).eval()
-            except Exception as exc:
-                # transformers raises OSError, ValueError, KeyError... for a bad folder; keep its reason.
-                raise DepthModelError(
-                    f"model_dir {str(self.model_dir)!r}: cannot load a depth-estimation model and its image "
-                    f"processor on {self.device}: {type(exc).__name__}: {exc}"
-                ) from exc
-            _MODEL_CACHE[key] = (model, processor)
-        self._loaded = _MODEL_CACHE[key]
+            def load() -> tuple[Any, Any]:
+                folder = str(self.model_dir)
+                processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+                model = AutoModelForDepthEstimation.from_pretrained(folder, local_files_only=True)
+                return model.to(self.device).eval(), processor
+
+            self._loaded = cached_pretrained(
+                "depth",
+                (str(self.model_dir), (self.model_dir / "config.json").stat().st_mtime_ns, self.device),
+                load,
+                DepthModelError,
+                f"model_dir {str(self.model_dir)!r}: cannot load a depth-estimation model and its image "
+                f"processor on {self.device}",
+            )
         return self._loaded
 
     def predict(self, frames: np.ndarray, scene: ScenePackage | None = None) -> DepthPrediction:

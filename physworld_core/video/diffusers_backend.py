@@ -15,7 +15,6 @@ so :mod:`physworld_core.video.backends` can register this class in an environmen
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from dataclasses import dataclass
@@ -25,13 +24,12 @@ from typing import Any
 import numpy as np
 
 from physworld_core.errors import VideoModelError
+from physworld_core.models import pick_device, require_models_extra
 from physworld_core.scene import ScenePackage
 from physworld_core.video.base import GeneratedVideo, VideoBackend
 
-MODELS_EXTRA_HINT = (
-    "install the project's `models` extra into this environment: `.venv/bin/pip install -e '.[models]'` "
-    "(`make setup` installs it)"
-)
+WHAT = "diffusers video backend"
+
 
 
 @dataclass(frozen=True)
@@ -183,24 +181,6 @@ def check_shape_for(config: DiffusersVideoConfig, pipeline: str) -> None:
             )
 
 
-def require_models_extra(*modules: str) -> None:
-    """Import ``modules`` or raise :class:`VideoModelError` saying how to install them.
-
-    Importing (rather than looking the spec up) also catches an installed but broken package, whose own
-    error is kept in the message.
-    """
-    failed = []
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            failed.append(f"{module} ({exc})")
-    if failed:
-        raise VideoModelError(
-            f"the diffusers video backend cannot import {', '.join(failed)}; {MODELS_EXTRA_HINT}"
-        )
-
-
 def read_model_index(model_dir: str) -> tuple[Path, dict[str, Any]]:
     """Resolve ``model_dir`` and parse its ``model_index.json``, raising errors that name the config field."""
     folder = Path(model_dir).expanduser()
@@ -242,9 +222,8 @@ class DiffusersI2VBackend(VideoBackend):
 
     def __init__(self, config: DiffusersVideoConfig | None = None) -> None:
         super().__init__(config)
-        require_models_extra("torch", "diffusers", "transformers")
+        require_models_extra(WHAT, VideoModelError, "torch", "diffusers", "transformers")
         import diffusers
-        import torch
 
         self.model_dir, index = read_model_index(self.config.model_dir)
         found = index["_class_name"]
@@ -260,21 +239,14 @@ class DiffusersI2VBackend(VideoBackend):
             )
         self.spec = I2V_PIPELINES[self.pipeline_name]
         check_shape_for(self.config, self.pipeline_name)
-        require_models_extra(*self.spec.packages)
+        require_models_extra(WHAT, VideoModelError, *self.spec.packages)
         if not hasattr(diffusers, self.pipeline_name):
             raise VideoModelError(
                 f"diffusers {diffusers.__version__} has no {self.pipeline_name}; upgrade it: "
                 f"`.venv/bin/pip install -U diffusers` (then keep the `models` extra's pin in step)"
             )
 
-        device = self.config.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device.startswith("cuda") and not torch.cuda.is_available():
-            raise VideoModelError(
-                f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA device; "
-                "set device to 'cpu' or 'auto'"
-            )
+        device = pick_device(self.config.device, VideoModelError)
         self.device = device
         dtype = self.config.dtype
         if dtype == "auto":

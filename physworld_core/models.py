@@ -1,0 +1,68 @@
+"""Loading a user's model weights (video, depth, segmentation backends): one place for the `models` extra
+check, the device choice and the cache of loaded weights.
+
+Every backend that runs a learned model takes a local folder (no weights are downloaded at run time) and must
+fail with the same clear messages: which package is missing and how to install it, which device is absent,
+which folder could not be loaded and why.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+MODELS_EXTRA_HINT = (
+    "install the project's `models` extra into this environment: `.venv/bin/pip install -e '.[models]'` "
+    "(`make setup` installs it)"
+)
+
+_CACHE: dict[tuple, Any] = {}
+"""The last loaded weights per kind, keyed by folder, its config's mtime and the device. One entry per kind:
+a stage builds a backend per task, which must not reload the weights each time, and must not keep every
+model it ever saw in memory."""
+
+
+def require_models_extra(what: str, error: type[Exception], *modules: str) -> None:
+    """Import ``modules`` or raise ``error`` naming them and the extra to install.
+
+    Importing (not just finding the spec) also catches an installed but broken package, whose own message is
+    kept.
+    """
+    failed = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            failed.append(f"{module} ({exc})")
+    if failed:
+        raise error(f"the {what} cannot import {', '.join(failed)}; {MODELS_EXTRA_HINT}")
+
+
+def pick_device(device: str, error: type[Exception]) -> str:
+    """``"auto"`` → CUDA when present, else CPU; an asked-for CUDA device that is absent is an ``error``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise error(
+            f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA device; use 'cpu'"
+        )
+    return device
+
+
+def cached_pretrained(
+    kind: str, key: tuple, load: Callable[[], Any], error: type[Exception], what: str
+) -> Any:
+    """``load()``'s result, loaded once per ``(kind, key)``; a failure to load becomes ``error`` naming
+    ``what`` (transformers raises OSError, ValueError, KeyError... for a bad folder; its reason is kept)."""
+    full_key = (kind, *key)
+    if full_key not in _CACHE:
+        for stale in [k for k in _CACHE if k[0] == kind]:
+            del _CACHE[stale]
+        try:
+            _CACHE[full_key] = load()
+        except Exception as exc:
+            raise error(f"{what}: {type(exc).__name__}: {exc}") from exc
+    return _CACHE[full_key]
