@@ -208,6 +208,12 @@ def parse_instruction(prompt: str) -> Instruction:
     object_colours, object_noun = _read_phrase(match["object"], prompt, role="object to move", goal=False)
     goal_colours, goal_noun = _read_phrase(match["goal"], prompt, role="place to put it", goal=True)
     skill = "push" if (match.groupdict().get("push") or pushed_by_suffix) else "place"
+    if skill == "push" and goal_noun not in REGION_NOUNS:
+        raise GroundingError(
+            f"prompt {prompt!r}: a push ends with the object lying on a flat marking on the table (a target, "
+            f"circle, square, pad…), not in or on the {goal_noun}; to lift it there, say 'put the "
+            f"{match['object'].strip()} {match['relation']} the {match['goal'].strip()}'"
+        )
     return Instruction(
         object_phrase=match["object"].strip(),
         object_colour=object_colours[0] if object_colours else None,
