@@ -66,3 +66,31 @@ def cached_pretrained(
         except Exception as exc:
             raise error(f"{what}: {type(exc).__name__}: {exc}") from exc
     return _CACHE[full_key]
+
+
+def load_transformers_model(
+    kind: str,
+    model_dir,
+    device: str,
+    model_class: str,
+    processor_class: str,
+    error: type[Exception],
+    what: str,
+) -> tuple[Any, Any]:
+    """``(model, processor)`` of transformers classes ``model_class`` / ``processor_class`` from a local
+    ``model_dir`` on ``device``, in eval mode, cached per :func:`cached_pretrained`."""
+    from pathlib import Path
+
+    import transformers
+
+    folder = Path(model_dir)
+
+    def load() -> tuple[Any, Any]:
+        processor = getattr(transformers, processor_class).from_pretrained(str(folder), local_files_only=True)
+        model = getattr(transformers, model_class).from_pretrained(str(folder), local_files_only=True)
+        return model.to(device).eval(), processor
+
+    key = (str(folder), (folder / "config.json").stat().st_mtime_ns, device)
+    return cached_pretrained(
+        kind, key, load, error, f"model_dir {str(folder)!r}: cannot load {what} on {device}"
+    )

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from physworld_core.errors import GroundingError, PhysworldError
-from physworld_core.models import cached_pretrained, pick_device, require_models_extra
+from physworld_core.models import load_transformers_model, pick_device, require_models_extra
 from physworld_core.perception.colour import normalise_colour_word
 from physworld_core.perception.grounding import COLOUR_WEIGHT, describe_scene, score_object
 from physworld_core.perception.language import NOUN_SHAPES
@@ -364,8 +364,6 @@ class ClipSegConfig:
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
 
 
-
-
 @register
 class ClipSegSegmenter(PhraseSegmenter):
     """CLIPSeg: a CLIP image and text encoder with a light decoder producing a per-pixel phrase probability.
@@ -386,20 +384,14 @@ class ClipSegSegmenter(PhraseSegmenter):
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
-
-            def load() -> tuple[Any, Any]:
-                folder = str(self.model_dir)
-                processor = CLIPSegProcessor.from_pretrained(folder, local_files_only=True)
-                model = CLIPSegForImageSegmentation.from_pretrained(folder, local_files_only=True)
-                return model.to(self.device).eval(), processor
-
-            self._loaded = cached_pretrained(
+            self._loaded = load_transformers_model(
                 "clipseg",
-                (str(self.model_dir), (self.model_dir / "config.json").stat().st_mtime_ns, self.device),
-                load,
+                self.model_dir,
+                self.device,
+                "CLIPSegForImageSegmentation",
+                "CLIPSegProcessor",
                 SegmentationModelError,
-                f"model_dir {str(self.model_dir)!r}: cannot load CLIPSeg and its processor on {self.device}",
+                "CLIPSeg and its processor",
             )
         return self._loaded
 

@@ -114,31 +114,23 @@ def run_policy_stage(
             local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn
         )
         ref = store.blobs.put_file(result.checkpoint_path)
-        scratch_result = scratch_ref = None
-        if scratch:
-            scratch_result = train_policy(
-                local.to_json(),
-                plan,
-                cfg,
-                Path(work) / "scratch",
-                residual=False,
-                progress=progress,
-                log_fn=log_fn,
-            )
-            scratch_ref = store.blobs.put_file(scratch_result.checkpoint_path)
-        oracle_result = oracle_ref = None
-        if world_source is not None:
-            oracle_result = train_policy(
-                local.to_json(),
-                plan,
-                cfg,
-                Path(work) / "oracle",
-                residual=True,
-                progress=progress,
-                log_fn=log_fn,
-                world_source=world_source,
-            )
-            oracle_ref = store.blobs.put_file(oracle_result.checkpoint_path)
+        extra = {}  # method → (result, checkpoint ref) of the optional learners, same plan and budget
+        for method, wanted, residual, source in (
+            ("scratch_rl", scratch, False, None),
+            ("oracle_twin", world_source is not None, True, world_source),
+        ):
+            if wanted:
+                learned = train_policy(
+                    local.to_json(),
+                    plan,
+                    cfg,
+                    Path(work) / method,
+                    residual=residual,
+                    progress=progress,
+                    log_fn=log_fn,
+                    world_source=source,
+                )
+                extra[method] = (learned, store.blobs.put_file(learned.checkpoint_path))
     rows = [
         {
             "task_id": task_id,
@@ -165,24 +157,25 @@ def run_policy_stage(
             "seconds": 0.0,
         },
     ]
-    for method, learned, learned_ref in (
-        ("physworld", result, ref),
-        ("scratch_rl", scratch_result, scratch_ref),
-        ("oracle_twin", oracle_result, oracle_ref),  # twin_success: measured in the true world it trained in
-    ):
-        if learned is not None:
-            rows.append(
-                {
-                    "task_id": task_id,
-                    "method": method,
-                    "plan_json": plan.to_json(),
-                    "checkpoint_uri": learned_ref.uri,
-                    "checkpoint_sha256": learned_ref.sha256,
-                    "env_steps": learned.env_steps,
-                    "twin_success": learned.twin_success,
-                    "curve_json": json.dumps(learned.curve),
-                    "seconds": learned.seconds,
-                }
-            )
+    for method, (learned, learned_ref) in {"physworld": (result, ref), **extra}.items():
+        rows.append(  # twin_success of oracle_twin is measured in the true world it trained in
+            {
+                "task_id": task_id,
+                "method": method,
+                "plan_json": plan.to_json(),
+                "checkpoint_uri": learned_ref.uri,
+                "checkpoint_sha256": learned_ref.sha256,
+                "env_steps": learned.env_steps,
+                "twin_success": learned.twin_success,
+                "curve_json": json.dumps(learned.curve),
+                "seconds": learned.seconds,
+            }
+        )
     store.lake.write_partition("policies", rows, task_id)
-    return PolicyStageResult(plan, result, time.time() - start, scratch_result, oracle_result)
+    return PolicyStageResult(
+        plan,
+        result,
+        time.time() - start,
+        extra.get("scratch_rl", (None,))[0],
+        extra.get("oracle_twin", (None,))[0],
+    )

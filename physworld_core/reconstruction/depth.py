@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from physworld_core.errors import ReconstructionError
-from physworld_core.models import cached_pretrained, pick_device, require_models_extra
+from physworld_core.models import load_transformers_model, pick_device, require_models_extra
 from physworld_core.scene import MAX_DEPTH_M, CameraSpec, ScenePackage, depth_to_points_world
 
 KINDS = ("depth", "disparity")
@@ -877,21 +877,14 @@ class TransformersDepthBackend(DepthBackend):
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            from transformers import AutoImageProcessor, AutoModelForDepthEstimation
-
-            def load() -> tuple[Any, Any]:
-                folder = str(self.model_dir)
-                processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
-                model = AutoModelForDepthEstimation.from_pretrained(folder, local_files_only=True)
-                return model.to(self.device).eval(), processor
-
-            self._loaded = cached_pretrained(
+            self._loaded = load_transformers_model(
                 "depth",
-                (str(self.model_dir), (self.model_dir / "config.json").stat().st_mtime_ns, self.device),
-                load,
+                self.model_dir,
+                self.device,
+                "AutoModelForDepthEstimation",
+                "AutoImageProcessor",
                 DepthModelError,
-                f"model_dir {str(self.model_dir)!r}: cannot load a depth-estimation model and its image "
-                f"processor on {self.device}",
+                "a depth-estimation model and its image processor",
             )
         return self._loaded
 
