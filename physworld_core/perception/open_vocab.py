@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from physworld_core.backends import ConfiguredBackend, Registry
 from physworld_core.errors import GroundingError, PhysworldError
 from physworld_core.models import load_transformers_model, pick_device, require_models_extra
 from physworld_core.perception.colour import normalise_colour_word
@@ -50,25 +51,14 @@ class MaskMatchError(GroundingError):
     """A phrase's mask does not correspond to any segmented object."""
 
 
-class PhraseSegmenter(ABC):
+class PhraseSegmenter(ConfiguredBackend, ABC):
     """Segments what a phrase names in an RGB image; chosen by name from :data:`SEGMENTERS`.
 
     Subclasses set ``name``, ``config_class`` (a frozen, validated dataclass) and ``needs_scene`` (whether
     the scene's RGB-D frame is required, as for the geometric backend), and implement :meth:`segment_phrase`.
     """
 
-    name: ClassVar[str]
-    config_class: ClassVar[type]
     needs_scene: ClassVar[bool] = False
-
-    def __init__(self, config: Any = None) -> None:
-        if config is None:
-            config = self.config_class()
-        if not isinstance(config, self.config_class):
-            raise TypeError(
-                f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
-            )
-        self.config = config
 
     @abstractmethod
     def segment_phrase(
@@ -77,49 +67,11 @@ class PhraseSegmenter(ABC):
         """(H×W bool mask of what ``phrase`` names in ``rgb``, score in [0, 1]); an empty mask if nothing."""
 
 
-SEGMENTERS: dict[str, type[PhraseSegmenter]] = {}
+_REGISTRY: Registry[PhraseSegmenter] = Registry("segmentation backend")
+SEGMENTERS = _REGISTRY.classes
 """name → segmenter class. Register with :func:`register`."""
-
-
-def register(segmenter_class: type[PhraseSegmenter]) -> type[PhraseSegmenter]:
-    """Class decorator adding a segmenter to :data:`SEGMENTERS` under its ``name``."""
-    name = segmenter_class.name
-    if name in SEGMENTERS and SEGMENTERS[name] is not segmenter_class:
-        raise ValueError(f"segmentation backend {name!r} registered twice")
-    SEGMENTERS[name] = segmenter_class
-    return segmenter_class
-
-
-def load(name: str, config: Any = None, **settings: Any) -> PhraseSegmenter:
-    """Instantiate the segmenter ``name`` from a config instance, a dict, or keyword settings.
-
-    Raises:
-        ValueError: unknown backend, unknown setting, or an invalid value (the config's own error).
-    """
-    if name not in SEGMENTERS:
-        raise ValueError(
-            f"unknown segmentation backend {name!r}; registered: {', '.join(sorted(SEGMENTERS))}"
-        )
-    segmenter_class = SEGMENTERS[name]
-    config_class = segmenter_class.config_class
-    if config is not None and settings:
-        raise ValueError(f"segmentation backend {name!r}: pass either a config or keyword settings, not both")
-    if config is None:
-        config = settings
-    if isinstance(config, dict):
-        known = {f.name for f in fields(config_class)} if is_dataclass(config_class) else set(config)
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(
-                f"segmentation backend {name!r} has no setting(s) {', '.join(unknown)}; it accepts "
-                f"{', '.join(sorted(known)) or 'none'}"
-            )
-        config = config_class(**config)
-    elif not isinstance(config, config_class):
-        raise TypeError(
-            f"segmentation backend {name!r} needs a {config_class.__name__} or a dict, got {type(config).__name__}"
-        )
-    return segmenter_class(config)
+register = _REGISTRY.register
+load = _REGISTRY.load
 
 
 def check_request(rgb: np.ndarray, phrase: str) -> tuple[np.ndarray, str]:

@@ -55,6 +55,18 @@ class BaselineConfig:
             raise ValueError(f"gain must be positive, got {self.gain}")
 
 
+def saturated_move(
+    tcp: np.ndarray, target: np.ndarray, gain: float, max_step: float, limit: float
+) -> np.ndarray:
+    """Normalised ``pd_ee_delta_pos`` command towards ``target``: ``gain`` × error, capped at ``max_step`` metres,
+    divided by the controller's ±``limit`` range (every baseline moves the TCP this way)."""
+    delta = gain * (np.asarray(target) - np.asarray(tcp))
+    norm = np.linalg.norm(delta)
+    if norm > max_step:
+        delta *= max_step / norm
+    return delta / limit
+
+
 class BaselineController:
     """Stateful; call :meth:`reset` at each episode start, then :meth:`act` every step."""
 
@@ -85,13 +97,6 @@ class BaselineController:
     def engaged(self, grasped: bool) -> bool:
         """Whether the object is being moved by the hand: held, for this skill."""
         return grasped
-
-    def _move(self, tcp: np.ndarray, target: np.ndarray) -> np.ndarray:
-        delta = self.config.gain * (target - tcp)
-        norm = np.linalg.norm(delta)
-        if norm > self.config.max_step_m:
-            delta *= self.config.max_step_m / norm
-        return delta / self.config.controller_limit_m
 
     def _advance(self, phase: Phase) -> None:
         self.phase, self.phase_steps = phase, 0
@@ -139,4 +144,9 @@ class BaselineController:
                 self._advance(Phase.RETREAT)
         if self.phase == Phase.RETREAT:
             target, gripper = self.release_anchor + np.array([0.0, 0.0, 0.1]), 1.0
-        return np.concatenate([np.clip(self._move(tcp, target), -1, 1), [gripper]]).astype(np.float32)
+        return np.concatenate(
+            [
+                np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1),
+                [gripper],
+            ]
+        ).astype(np.float32)

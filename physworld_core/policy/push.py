@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from physworld_core.policy.baseline import Phase
+from physworld_core.policy.baseline import Phase, saturated_move
 from physworld_core.policy.plan import TaskPlan
 
 
@@ -111,13 +111,6 @@ class PushController:
     def _advance(self, phase: Phase) -> None:
         self.phase, self.phase_steps = phase, 0
 
-    def _move(self, tcp: np.ndarray, target: np.ndarray, max_step: float) -> np.ndarray:
-        delta = self.config.gain * (target - tcp)
-        norm = np.linalg.norm(delta)
-        if norm > max_step:
-            delta *= max_step / norm
-        return delta / self.config.controller_limit_m
-
     def act(self, tcp: np.ndarray, object_position: np.ndarray) -> np.ndarray:
         """Normalised action [dx, dy, dz, gripper]; the gripper stays closed (the fingers are the pusher)."""
         c = self.config
@@ -168,4 +161,6 @@ class PushController:
             max_step = 0.02
         if self.phase == Phase.RETREAT:
             target = np.array([tcp[0], tcp[1], self.safe_z + 0.05])
-        return np.concatenate([np.clip(self._move(tcp, target, max_step), -1, 1), [-1.0]]).astype(np.float32)
+        return np.concatenate(
+            [np.clip(saturated_move(tcp, target, c.gain, max_step, c.controller_limit_m), -1, 1), [-1.0]]
+        ).astype(np.float32)

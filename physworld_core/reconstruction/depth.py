@@ -32,13 +32,14 @@ import inspect
 import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy import ndimage
 
+from physworld_core.backends import ConfiguredBackend, Registry
 from physworld_core.errors import ReconstructionError
 from physworld_core.models import load_transformers_model, pick_device, require_models_extra
 from physworld_core.scene import MAX_DEPTH_M, CameraSpec, ScenePackage, depth_to_points_world
@@ -96,7 +97,7 @@ class DepthPrediction:
         object.__setattr__(self, "valid", valid)
 
 
-class DepthBackend(ABC):
+class DepthBackend(ConfiguredBackend, ABC):
     """A per-frame depth predictor chosen by name from :data:`DEPTH_BACKENDS`.
 
     Subclasses set ``name``, ``config_class`` (a frozen, validated dataclass) and ``needs_scene`` (whether
@@ -104,73 +105,19 @@ class DepthBackend(ABC):
     the frames), and implement :meth:`predict`.
     """
 
-    name: ClassVar[str]
-    config_class: ClassVar[type]
     needs_scene: ClassVar[bool] = False
-
-    def __init__(self, config: Any = None) -> None:
-        if config is None:
-            config = self.config_class()
-        if not isinstance(config, self.config_class):
-            raise TypeError(
-                f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
-            )
-        self.config = config
 
     @abstractmethod
     def predict(self, frames: np.ndarray, scene: ScenePackage | None = None) -> DepthPrediction:
         """Predict depth (or disparity) for T×H×W×3 uint8 ``frames``, one map per frame at H×W."""
 
 
-DEPTH_BACKENDS: dict[str, type[DepthBackend]] = {}
+_REGISTRY: Registry[DepthBackend] = Registry("depth backend")
+DEPTH_BACKENDS = _REGISTRY.classes
 """name → backend class. Register with :func:`register`; heavy libraries are imported in ``__init__``."""
-
-
-def register(backend_class: type[DepthBackend]) -> type[DepthBackend]:
-    """Class decorator adding a backend to :data:`DEPTH_BACKENDS` under its ``name``."""
-    name = backend_class.name
-    if name in DEPTH_BACKENDS and DEPTH_BACKENDS[name] is not backend_class:
-        raise ValueError(f"depth backend {name!r} registered twice")
-    DEPTH_BACKENDS[name] = backend_class
-    return backend_class
-
-
-def load(name: str, config: Any = None, **settings: Any) -> DepthBackend:
-    """Instantiate the depth backend ``name``.
-
-    Args:
-        name: a key of :data:`DEPTH_BACKENDS`.
-        config: ``None`` (defaults, or ``settings``), an instance of the backend's ``config_class``, or a dict
-            of its fields (what a Dagster ``Config`` converts to at the asset boundary).
-        settings: config fields as keywords, e.g. ``load("transformers", model_dir="/weights/da2-small")``.
-
-    Raises:
-        ValueError: unknown backend, unknown setting, or an invalid value (the config's own error).
-    """
-    if name not in DEPTH_BACKENDS:
-        raise ValueError(f"unknown depth backend {name!r}; registered: {', '.join(sorted(DEPTH_BACKENDS))}")
-    backend_class = DEPTH_BACKENDS[name]
-    return backend_class(
-        _build_config(f"depth backend {name!r}", backend_class.config_class, config, settings)
-    )
-
-
-def _build_config(what: str, config_class: type, config: Any, settings: dict[str, Any]) -> Any:
-    if config is not None and settings:
-        raise ValueError(f"{what}: pass either a config or keyword settings, not both")
-    if config is None:
-        config = settings
-    if isinstance(config, dict):
-        known = {f.name for f in fields(config_class)} if is_dataclass(config_class) else set(config)
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(
-                f"{what} has no setting(s) {', '.join(unknown)}; it accepts {', '.join(sorted(known))}"
-            )
-        return config_class(**config)
-    if not isinstance(config, config_class):
-        raise TypeError(f"{what} needs a {config_class.__name__} or a dict, got {type(config).__name__}")
-    return config
+register = _REGISTRY.register
+load = _REGISTRY.load
+"""``load(name, config=None, **settings)``: e.g. ``load("transformers", model_dir="/weights/da2-small")``."""
 
 
 def as_frames(frames: Any) -> np.ndarray:

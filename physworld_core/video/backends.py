@@ -7,9 +7,9 @@ here, never an ``if`` chain in the asset.
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
 from typing import Any
 
+from physworld_core.backends import build_config
 from physworld_core.video.base import VideoBackend
 from physworld_core.video.diffusers_backend import DiffusersI2VBackend
 from physworld_core.video.procedural import ProceduralBackend
@@ -22,12 +22,8 @@ BACKENDS: dict[str, type[VideoBackend]] = {
 
 
 def load(name: str, config: Any = None) -> VideoBackend:
-    """Instantiate the backend ``name``.
-
-    Args:
-        name: a key of :data:`BACKENDS`.
-        config: ``None`` for the backend's defaults, an instance of its ``config_class``, or a dict of its
-            fields (what a Dagster ``Config`` converts to at the asset boundary).
+    """Instantiate the backend ``name`` from ``None`` (its defaults), an instance of its ``config_class``, or a
+    dict of its fields (what a Dagster ``Config`` converts to at the asset boundary).
 
     Raises:
         ValueError: unknown backend name, unknown config fields, or invalid config values.
@@ -35,17 +31,4 @@ def load(name: str, config: Any = None) -> VideoBackend:
     if name not in BACKENDS:
         raise ValueError(f"unknown video backend {name!r}; registered: {', '.join(sorted(BACKENDS))}")
     backend_class = BACKENDS[name]
-    config_class = backend_class.config_class
-    if isinstance(config, dict):
-        known = {f.name for f in fields(config_class)} if is_dataclass(config_class) else set(config)
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(
-                f"video backend {name!r} has no setting(s) {', '.join(unknown)}; it accepts {', '.join(sorted(known))}"
-            )
-        config = config_class(**config)
-    elif config is not None and not isinstance(config, config_class):
-        raise ValueError(
-            f"video backend {name!r} needs a {config_class.__name__} or a dict, got {type(config).__name__}"
-        )
-    return backend_class(config)
+    return backend_class(build_config(f"video backend {name!r}", backend_class.config_class, config))

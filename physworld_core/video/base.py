@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
+from physworld_core.backends import ConfiguredBackend
 from physworld_core.scene import ScenePackage
 
 
@@ -68,25 +69,13 @@ class GeneratedVideo:
         return encode_mp4(self.frames, self.fps, **kwargs)
 
 
-class VideoBackend(ABC):
+class VideoBackend(ConfiguredBackend, ABC):
     """An image-to-video generator, chosen by name from :data:`physworld_core.video.backends.BACKENDS`.
 
     Subclasses set ``config_class`` (a frozen, validated dataclass) and implement :meth:`generate`. Heavy
     imports (diffusers, torch weights) belong in ``__init__`` of the backend that needs them, so listing the
     registry stays cheap.
     """
-
-    name: ClassVar[str]
-    config_class: ClassVar[type]
-
-    def __init__(self, config: Any = None) -> None:
-        if config is None:
-            config = self.config_class()
-        if not isinstance(config, self.config_class):
-            raise TypeError(
-                f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}"
-            )
-        self.config = config
 
     @abstractmethod
     def generate(self, scene: ScenePackage) -> GeneratedVideo:

@@ -31,7 +31,6 @@ from physworld_core.video.base import GeneratedVideo, VideoBackend
 WHAT = "diffusers video backend"
 
 
-
 @dataclass(frozen=True)
 class I2VPipelineSpec:
     """What this backend needs to know about one diffusers image-to-video pipeline class.
