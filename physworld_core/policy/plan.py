@@ -114,7 +114,8 @@ def plan_from_twin(
         near_goal = (
             np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
         )
-        drop_height = spec.goal.top_z + 0.02 + half_height
+        # Released just above the rim or the top it lands on: lower onto a top, so it does not bounce off.
+        drop_height = spec.goal.top_z + (0.01 if spec.goal.kind == "top" else 0.02) + half_height
         path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
         release = np.array([goal[0], goal[1], max(drop_height, path[-1, 2])])
         path = np.vstack([path, release])

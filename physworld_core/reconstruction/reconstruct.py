@@ -104,7 +104,7 @@ def reconstruct(
             continue
         if seen.shape == "region":
             continue  # another marking on the table: no body, nothing to model
-        if seen is perception.goal:
+        if seen is perception.goal and not _is_support(perception):
             length, width, _height = seen.extents
             geometry, v, f, pose = container_model(
                 seen.points_world,
@@ -132,6 +132,8 @@ def reconstruct(
         if seen is perception.target:
             name, role = "target", "target"
             target_vertices, target_faces, target_pose = v, f, pose
+        elif seen is perception.goal:
+            name, role = "support", "support"
         else:
             name, role = f"obstacle_{obstacle_index}", "obstacle"
             obstacle_index += 1
@@ -161,6 +163,7 @@ def reconstruct(
         "target": perception.target.description,
         "container": perception.goal.description,
         "skill": perception.instruction.skill,
+        "relation": perception.instruction.relation,
     }
     return Reconstruction(
         task_id=scene.task_id,
@@ -170,6 +173,13 @@ def reconstruct(
         trajectory=trajectory,
         metrics=metrics,
     )
+
+
+def _is_support(perception: Perception) -> bool:
+    """The goal is a solid to put the target on ("on the blue block"), not a container to put it in: the
+    prompt says "on" and the goal is not hollow. "On the tray" and "on the pot" keep their walls: whether the
+    object then rests inside or on the rim is the twin's call (see ``twin.build.goal_region``)."""
+    return perception.instruction.relation == "on" and perception.goal.shape != "container"
 
 
 def _rotated_camera(camera, R: np.ndarray):

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ROLES = ("target", "container", "region", "obstacle")
+ROLES = ("target", "container", "region", "support", "obstacle")
+"""A "support" is a solid goal the target is put on top of (a block to stack on, a plate): a movable object
+with a mesh like the target's, unlike a container (a fixture with walls) or a region (drawn, no body)."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,6 @@ class Reconstruction:
 
     @property
     def goal(self) -> ReconstructedObject:
-        """Where the target goes: the container, or the flat marking."""
-        goals = self.by_role("container") + self.by_role("region")
+        """Where the target goes: the container, the flat marking, or the solid it is put on."""
+        goals = self.by_role("container") + self.by_role("region") + self.by_role("support")
         return goals[0]

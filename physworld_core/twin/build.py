@@ -111,7 +111,7 @@ def build_twin(
                 fixed=fixed,
             )
         )
-    goal = goal_region(recon.goal, table_height)
+    goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
     traj = recon.trajectory
     spec = TwinSpec(
         task_id=recon.task_id,
@@ -128,8 +128,36 @@ def build_twin(
     return TwinBuild(spec, files)
 
 
-def goal_region(goal: ReconstructedObject, table_height: float) -> GoalRegion:
-    """The twin's success region from the reconstructed goal: a container's interior, or a flat marking."""
+FIT_INSIDE_CLEARANCE_M = 0.005
+"""A target put "on" a container fits inside it when its footprint radius is this much under the opening's
+half width; otherwise it rests on the rim (a lid on a pot)."""
+ROUND_FOOTPRINT_FILL = 0.85
+"""Footprint hull area / bounding-box area below this reads as round (a disc fills pi/4 of its box)."""
+
+
+def footprint(vertices: np.ndarray) -> tuple[str, tuple[float, float], float]:
+    """(shape, half extents, radius) of a mesh's outline seen from above, in its own (world-axis) frame."""
+    from scipy.spatial import ConvexHull
+
+    xy = vertices[:, :2] - 0.5 * (vertices[:, :2].min(0) + vertices[:, :2].max(0))
+    half = 0.5 * (xy.max(0) - xy.min(0))
+    fill = ConvexHull(xy).volume / max(4 * half[0] * half[1], 1e-12)
+    radius = float(np.linalg.norm(xy, axis=1).max())
+    if fill < ROUND_FOOTPRINT_FILL:
+        r = float(half.min())
+        return "disc", (r, r), radius
+    return "box", (float(half[0]), float(half[1])), radius
+
+
+def goal_region(
+    goal: ReconstructedObject,
+    table_height: float,
+    target: ReconstructedObject | None = None,
+    relation: str = "in",
+) -> GoalRegion:
+    """The twin's success region from the reconstructed goal: a container's interior, a flat marking, the top
+    of a solid (``role == "support"``), or a container's rim when the target is put "on" it and is too wide to
+    go in (a lid)."""
     T = goal.pose_world
     yaw = float(np.arctan2(T[1, 0], T[0, 0]))
     centre = (float(T[0, 3]), float(T[1, 3]), table_height)
@@ -143,7 +171,34 @@ def goal_region(goal: ReconstructedObject, table_height: float) -> GoalRegion:
             shape=goal.region.shape,
             rgba=(*map(float, goal.rgb), 1.0),
         )
+    if goal.role == "support":
+        shape, half, _ = footprint(goal.vertices)
+        centre_xy = T[:2, 3] + 0.5 * (goal.vertices[:, :2].min(0) + goal.vertices[:, :2].max(0))
+        height = float(np.ptp(goal.vertices[:, 2]))
+        return GoalRegion(
+            center=(float(centre_xy[0]), float(centre_xy[1]), table_height),
+            half_extents=half,
+            yaw=0.0,  # an object mesh's frame has world axes
+            top_z=table_height + height + 0.0005,  # build_twin rests every body 0.5 mm above the plane
+            kind="top",
+            shape=shape,
+            on=goal.name,
+        )
     geom = goal.container
+    if relation == "on" and target is not None:
+        _, _, radius = footprint(target.vertices)
+        opening = float(min(geom.inner_half))
+        if radius > opening - FIT_INSIDE_CLEARANCE_M:
+            # It covers the opening: its centre may wander as far as still leaves the rim under it all round.
+            slack = max(radius - opening, 0.0) + 0.005
+            return GoalRegion(
+                center=centre,
+                half_extents=(slack, slack),
+                yaw=yaw,
+                top_z=table_height + float(geom.wall_height),
+                kind="top",
+                shape="disc",
+            )
     return GoalRegion(
         center=centre,
         half_extents=(float(geom.inner_half[0]), float(geom.inner_half[1])),

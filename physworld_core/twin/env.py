@@ -54,7 +54,8 @@ class TwinEnv(TabletopEnv):
     **Randomizations:** masses and frictions within the estimated uncertainty ranges (when enabled).
 
     **Success Conditions:** the target's centre is inside the goal region (a container's interior below its rim,
-    or a flat marking with the object resting on the table) and the gripper has let go.
+    a flat marking with the object resting on the table, or the top of another body with the object resting on
+    it) and the gripper has let go.
     """
 
     def __init__(
@@ -157,7 +158,12 @@ class TwinEnv(TabletopEnv):
 
     def evaluate(self):
         centre = self.target_pose_world()[:3]
-        inside = self.twin_spec.goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]))
+        goal = self.twin_spec.goal
+        shift = None
+        if goal.on is not None:  # the goal is the top of a movable body: it moves with it
+            rest = next(o for o in self.twin_spec.objects if o.name == goal.on).pose[:3]
+            shift = self.actors[goal.on].pose.p[0].cpu().numpy() - np.asarray(rest)
+        inside = goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]), shift=shift)
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         return {
             "success": torch.tensor([inside and not grasped]),

@@ -53,10 +53,14 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
-GOAL_KINDS = ("volume", "surface")
-""""volume": inside a container (below its rim); "surface": resting on the table on a flat marking."""
+GOAL_KINDS = ("volume", "surface", "top")
+""""volume": inside a container (below its rim); "surface": resting on the table on a flat marking; "top":
+resting on top of another body (a block to stack on, a pot's rim under a lid)."""
 SURFACE_REST_TOLERANCE_M = 0.005
 """On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
+TOP_REST_TOLERANCE_M = 0.008
+"""On a "top" goal the object's lowest point must be within this of the top: resting on it, not held above it
+and not sunk past it (a lid that fell into the pot, a block that slid off the edge)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class GoalRegion:
         kind: one of :data:`GOAL_KINDS`.
         shape: "box" or "disc".
         rgba: display colour of a surface marking (the twin draws it; it has no collision).
+        on: for a "top" goal on a movable body (a block), that object's name: the region moves with it, so a
+            base nudged during the placement still counts.
     """
 
     center: tuple[float, float, float]
@@ -81,22 +87,29 @@ class GoalRegion:
     kind: str = "volume"
     shape: str = "box"
     rgba: tuple[float, float, float, float] | None = None
+    on: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in GOAL_KINDS:
             raise TwinError(f"goal kind must be one of {GOAL_KINDS}, got {self.kind!r}")
         if self.shape not in ("box", "disc"):
             raise TwinError(f"goal shape must be 'box' or 'disc', got {self.shape!r}")
+        if self.on is not None and self.kind != "top":
+            raise TwinError(f"only a 'top' goal rests on an object; a {self.kind!r} goal has on={self.on!r}")
 
-    def contains(self, p: np.ndarray, margin: float = 0.005) -> bool:
-        """``p``: (x, y) of the object's centre and z of its lowest point."""
+    def contains(self, p: np.ndarray, margin: float = 0.005, shift: np.ndarray | None = None) -> bool:
+        """``p``: (x, y) of the object's centre and z of its lowest point. ``shift``: how far the body the goal
+        rests on (``on``) has moved since the spec was made."""
+        d = np.zeros(3) if shift is None else np.asarray(shift, dtype=np.float64)
         c, s = np.cos(-self.yaw), np.sin(-self.yaw)
-        dx, dy = p[0] - self.center[0], p[1] - self.center[1]
+        dx, dy = p[0] - self.center[0] - d[0], p[1] - self.center[1] - d[1]
         if self.shape == "disc":
             inside = np.hypot(dx, dy) <= self.half_extents[0] - margin
         else:
             local = np.array([c * dx - s * dy, s * dx + c * dy])
             inside = np.all(np.abs(local) <= np.asarray(self.half_extents) - margin)
+        if self.kind == "top":
+            return bool(inside and abs(p[2] - self.top_z - d[2]) <= TOP_REST_TOLERANCE_M)
         return bool(inside and p[2] < self.top_z)
 
 

@@ -92,3 +92,57 @@ def test_only_a_region_may_be_named_by_several_colours():
         parse_instruction("push the red and white cube onto the target")
     with pytest.raises(GroundingError, match="several colours"):
         parse_instruction("put the can in the red and white bin")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # stacking: "on" a solid names a support, whatever the verb
+        ("stack the pink cube on top of the purple box", ("pink", "cube", "purple", "box", "box", "on")),
+        (
+            "pick up the yellow brick and set it down on the blue drum",
+            ("yellow", "brick", "blue", "drum", "cylinder", "on"),
+        ),
+        ("place the orange puck onto the green base", ("orange", "puck", "green", "base", None, "on")),
+        # covering: the object goes on the goal
+        ("cover the stockpot with the red pot lid", ("red", "pot lid", None, "stockpot", "container", "on")),
+        (
+            "pick up the purple cover and close the cooking pot with it",
+            ("purple", "cover", None, "cooking pot", "container", "on"),
+        ),
+        # "in the box" asks for an open box: only a hollow thing holds an object
+        ("pack the pink baby shoe into the box", ("pink", "baby shoe", None, "box", "container", "in")),
+        (
+            "pick up the purple sneaker and put it away in the shoebox",
+            ("purple", "sneaker", None, "shoebox", "container", "in"),
+        ),
+    ],
+)
+def test_stack_cover_and_pack_phrasings(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (
+        got.object_colour,
+        got.object_noun,
+        got.goal_colour,
+        got.goal_noun,
+        got.goal_shape,
+        got.relation,
+    ) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "skill"),
+    [
+        ("empty the yellow beaker into the basin", "pouring"),
+        ("pour the beads from the red cup into the bowl", "pouring"),
+        ("sweep the crumbs into the dustpan with the pink brush", "sweeping"),
+        ("turn the fallen yellow bottle upright again", "re-orienting"),
+        ("pick up the fallen pink bottle and stand it up", "re-orienting"),
+        ("shelve the purple book on the shelf", "inserting into a slot"),
+        ("move the pink skillet onto the white platter by its handle", "a handle"),
+        ("pick up the green pan by the handle and put it on the white plate", "a handle"),
+    ],
+)
+def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
+    with pytest.raises(GroundingError, match=f"asks for .*{skill}.*pick-and-place and push tasks only"):
+        parse_instruction(prompt)
