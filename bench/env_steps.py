@@ -51,18 +51,18 @@ def main() -> None:
             lambda: gym.make("PickCube-v1", obs_mode="state", render_backend="none"),
         ),
         (
-            "PickCube-v1 (pd_ee_delta_pos)",
+            "PickCube-v1 (pd_ee_delta_pose)",
             lambda: gym.make(
-                "PickCube-v1", obs_mode="state", render_backend="none", control_mode="pd_ee_delta_pos"
+                "PickCube-v1", obs_mode="state", render_backend="none", control_mode="pd_ee_delta_pose"
             ),
         ),
-        ("physworld twin (pd_ee_delta_pos)", lambda: make_twin_env(spec.to_json())),
+        ("physworld twin (pd_ee_delta_pose)", lambda: make_twin_env(spec.to_json())),
     ):
         env = make()
         steps_per_second(env, 50)  # warm-up
         results[name] = steps_per_second(env)
         env.close()
-    reference = results["PickCube-v1 (pd_ee_delta_pos)"]
+    reference = results["PickCube-v1 (pd_ee_delta_pose)"]
     print("| env | steps/s | ratio to PickCube-v1 (same controller) |")
     print("|---|---|---|")
     for name, value in results.items():

@@ -20,7 +20,9 @@ class RobotSetup:
         camera sees the workspace unoccluded (hand pointing down).
     ready_qpos: joint configuration at the start of an episode, hand pointing down above the table's
         near edge, so episodes spend their steps on the task rather than on leaving the tuck.
-    control_mode: ManiSkill controller used by every policy (end-effector position deltas + gripper).
+    control_mode: ManiSkill controller used by every policy: end-effector pose deltas + gripper; policies act
+        in position, turn about the vertical and gripper, and the hand is kept level (see
+        ``physworld_core.policy.hand``).
     gripper_max_width: finger opening in metres, for grasp filtering.
     workspace_min, workspace_max: world-frame box the robot can work in. Perception crops the point
         cloud to it, as real pipelines do, so the robot's own base and the floor are never "objects".
@@ -32,7 +34,7 @@ class RobotSetup:
     ready_qpos: tuple[float, ...] = (0.0, 0.2, 0.0, -2.2, 0.0, 2.4, 0.785, 0.04, 0.04)
     workspace_min: tuple[float, float, float] = (-0.32, -0.42, -0.05)
     workspace_max: tuple[float, float, float] = (0.40, 0.42, 0.45)
-    control_mode: str = "pd_ee_delta_pos"
+    control_mode: str = "pd_ee_delta_pose"
     gripper_max_width: float = 0.08
 
     def __post_init__(self) -> None:

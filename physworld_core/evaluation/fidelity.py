@@ -495,7 +495,8 @@ def score_fidelity(
         target_surface, union_surface_points(reconstructed_parts(recon.target), seed=1)
     )
     container_chamfer = None
-    goals = recon.by_role("container") + recon.by_role("region")  # a bin or base; a flat marking (push)
+    # a bin or a pot, a flat marking (push), a base to stack on
+    goals = recon.by_role("container") + recon.by_role("region") + recon.by_role("support")
     if truth.goal_parts is not None and goals:
         container_chamfer = parts_chamfer_mm(truth.goal_parts, reconstructed_parts(goals[0]))
     depth_error = None

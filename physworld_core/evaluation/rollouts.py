@@ -31,7 +31,8 @@ STATE_NAMES = (
 )
 #: ``observation.environment_state``: the manipulated object's pose (bounding-box centre, wxyz quaternion).
 ENV_STATE_NAMES = ("object_x", "object_y", "object_z", "object_qw", "object_qx", "object_qy", "object_qz")
-#: ``action``: normalised ``pd_ee_delta_pos`` command (±1 ↔ ±0.1 m) and the gripper (+1 open, -1 closed).
+#: ``action``: the hand's normalised task action ``[dx, dy, dz, dyaw, gripper]`` (±1 ↔ ±0.1 m, ±0.1 rad; gripper
+#: +1 open, -1 closed), see ``physworld_core.policy.hand``.
 ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "gripper")
 
 

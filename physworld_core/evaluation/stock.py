@@ -246,6 +246,12 @@ class StockWorld(gym.Wrapper):
     def gripper_opening(self) -> float:
         return float(self.agent.robot.get_qpos()[0, -2:].sum().cpu())
 
+    def tcp_rotation(self) -> np.ndarray:
+        """3×3 orientation of the TCP frame (z: the approach axis, y: the fingers' closing axis)."""
+        from transforms3d.quaternions import quat2mat
+
+        return quat2mat(self.agent.tcp.pose.q[0].cpu().numpy().astype(np.float64))
+
     def _centre_world(self, actor, name: str) -> np.ndarray:
         from transforms3d.quaternions import quat2mat
 

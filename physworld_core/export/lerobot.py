@@ -36,6 +36,7 @@ VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.m
 EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 ACTION_NAMES_BY_SIZE = {
     4: ("delta_x", "delta_y", "delta_z", "gripper"),
+    5: ("delta_x", "delta_y", "delta_z", "delta_yaw", "gripper"),
     7: ("delta_x", "delta_y", "delta_z", "delta_rx", "delta_ry", "delta_rz", "gripper"),
 }
 _QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)

@@ -1,8 +1,10 @@
 """The scripted baseline: reach the sampled grasp, close, carry the object along the planned path, release.
 
-A small state machine over observed quantities (TCP, gripper opening, observed object position). It is the
-``planner_only`` method on its own and the base action under the residual PPO policy. Cartesian targets are
-turned into normalised ``pd_ee_delta_pos`` actions by a saturated proportional law.
+A small state machine over observed quantities (TCP, hand turn, gripper opening, observed object position). It
+is the ``planner_only`` method on its own and the base action under the residual PPO policy. Cartesian targets
+and turns of the hand about the vertical are turned into normalised task actions ``[dx, dy, dz, dyaw,
+gripper]`` by saturated proportional laws (see :mod:`physworld_core.policy.task_env` for how they reach the
+arm's ``pd_ee_delta_pose`` controller).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from physworld_core.policy.hand import rotate_z, saturated_move, saturated_turn, wrap_angle
 from physworld_core.policy.plan import TaskPlan
 
 
@@ -36,6 +39,12 @@ class BaselineConfig:
     close_steps, release_steps: steps spent closing / opening the gripper.
     waypoint_tol: TCP distance to the current carry target that advances to the next waypoint (m).
     phase_timeout: steps after which a phase gives up waiting and moves on.
+    max_turn_rad: largest turn of the hand about the vertical per control step (the controller's ±0.1 rad
+        maps to ±1).
+    turn_tol: turn error (rad) under which the hand counts as aligned: before descending onto the grasp
+        and before releasing.
+    turn_done_at: fraction of the carry path by which the object's planned turn is complete, so it is
+        aligned before it is lowered into place.
     """
 
     max_step_m: float = 0.025
@@ -47,24 +56,22 @@ class BaselineConfig:
     waypoint_tol: float = 0.02
     phase_timeout: int = 60
     controller_limit_m: float = 0.1
+    max_turn_rad: float = 0.08
+    turn_tol: float = 0.06
+    turn_done_at: float = 0.6
+    controller_limit_rad: float = 0.1
 
     def __post_init__(self) -> None:
+        if not (0 < self.max_turn_rad <= self.controller_limit_rad):
+            raise ValueError(
+                f"max_turn_rad must be in (0, {self.controller_limit_rad}], got {self.max_turn_rad}"
+            )
+        if not (0 < self.turn_done_at <= 1):
+            raise ValueError(f"turn_done_at must be in (0, 1], got {self.turn_done_at}")
         if not (0 < self.max_step_m <= self.controller_limit_m):
             raise ValueError(f"max_step_m must be in (0, {self.controller_limit_m}], got {self.max_step_m}")
         if self.gain <= 0:
             raise ValueError(f"gain must be positive, got {self.gain}")
-
-
-def saturated_move(
-    tcp: np.ndarray, target: np.ndarray, gain: float, max_step: float, limit: float
-) -> np.ndarray:
-    """Normalised ``pd_ee_delta_pos`` command towards ``target``: ``gain`` × error, capped at ``max_step`` metres,
-    divided by the controller's ±``limit`` range (every baseline moves the TCP this way)."""
-    delta = gain * (np.asarray(target) - np.asarray(tcp))
-    norm = np.linalg.norm(delta)
-    if norm > max_step:
-        delta *= max_step / norm
-    return delta / limit
 
 
 class BaselineController:
@@ -82,6 +89,8 @@ class BaselineController:
         self.waypoint_index = 0
         self.carry_offset = np.asarray(self.plan.grasp_offset, float)
         self.grasp_anchor: np.ndarray | None = None
+        self.turn_at_grasp = self.plan.grasp_turn
+        self.target_turn = self.plan.grasp_turn
 
     @property
     def progress(self) -> float:
@@ -101,16 +110,24 @@ class BaselineController:
     def _advance(self, phase: Phase) -> None:
         self.phase, self.phase_steps = phase, 0
 
-    def act(self, tcp: np.ndarray, object_position: np.ndarray) -> np.ndarray:
-        """Normalised action [dx, dy, dz, gripper] (gripper +1 open, -1 closed)."""
+    def _carry_turn_target(self) -> float:
+        done = min(1.0, self.progress / self.config.turn_done_at)
+        return self.plan.grasp_turn + done * self.plan.carry_turn
+
+    def act(self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float = 0.0) -> np.ndarray:
+        """Normalised action [dx, dy, dz, dyaw, gripper] (gripper +1 open, -1 closed). ``hand_turn``: the hand's
+        turn about the vertical from its rest orientation (rad)."""
         c = self.config
         self.phase_steps += 1
         timed_out = self.phase_steps > c.phase_timeout
         grasp_point = object_position + np.asarray(self.plan.grasp_offset)
         gripper = 1.0
+        turn_error = abs(wrap_angle(self.target_turn - hand_turn))
         if self.phase == Phase.APPROACH:
+            self.target_turn = self.plan.grasp_turn
             target = grasp_point + np.array([0.0, 0.0, self.plan.pregrasp_height])
-            if np.linalg.norm(tcp - target) < c.reach_tol or timed_out:
+            aligned = turn_error < c.turn_tol
+            if (np.linalg.norm(tcp - target) < c.reach_tol and aligned) or timed_out:
                 self._advance(Phase.DESCEND)
         elif self.phase == Phase.DESCEND:
             target = grasp_point
@@ -122,20 +139,23 @@ class BaselineController:
             if self.phase_steps >= c.close_steps:
                 # Carry with the offset actually achieved, so the object (not the hand) follows the path.
                 self.carry_offset = tcp - object_position
+                self.turn_at_grasp = hand_turn
                 self._advance(Phase.CARRY)
         if self.phase == Phase.CARRY:
             gripper = -1.0
-            target = self.current_waypoint() + self.carry_offset
+            # The held object turns with the hand, about the TCP: so does the hand-to-object offset.
+            offset = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
+            target = self.current_waypoint() + offset
             while (
                 np.linalg.norm(tcp - target) < c.waypoint_tol
                 and self.waypoint_index < len(self.waypoints) - 1
             ):
                 self.waypoint_index += 1
-                target = self.current_waypoint() + self.carry_offset
+                target = self.current_waypoint() + offset
+            self.target_turn = self._carry_turn_target()
             last = self.waypoint_index == len(self.waypoints) - 1
-            if (
-                last and np.linalg.norm(tcp - target) < c.reach_tol
-            ) or self.phase_steps > 4 * c.phase_timeout:
+            settled = np.linalg.norm(tcp - target) < c.reach_tol and turn_error < c.turn_tol
+            if (last and settled) or self.phase_steps > 4 * c.phase_timeout:
                 self._advance(Phase.RELEASE)
                 self.release_anchor = tcp.copy()
         if self.phase == Phase.RELEASE:
@@ -144,9 +164,6 @@ class BaselineController:
                 self._advance(Phase.RETREAT)
         if self.phase == Phase.RETREAT:
             target, gripper = self.release_anchor + np.array([0.0, 0.0, 0.1]), 1.0
-        return np.concatenate(
-            [
-                np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1),
-                [gripper],
-            ]
-        ).astype(np.float32)
+        move = np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1)
+        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad, c.controller_limit_rad)
+        return np.array([*move, np.clip(turn, -1, 1), gripper], dtype=np.float32)

@@ -1,9 +1,10 @@
 """Antipodal grasp candidates sampled on the reconstructed mesh, for a top-down parallel gripper.
 
-The controller keeps the hand pointing down with a fixed closing axis (``pd_ee_delta_pos``), so a grasp is
-a TCP position relative to the object. Candidates are scored by how antipodal the two contacts are (surface
-normals along the closing axis), how much of the gripper's width they leave free, and how close to the
-object's mass centre they pinch; candidates whose fingertips would hit the table are rejected.
+The hand points down and may turn about the vertical, so a grasp is a TCP position relative to the object and
+a turn of the hand from its rest orientation. Candidates are scored by how antipodal the two contacts are
+(surface normals along the closing axis), how much of the gripper's width they leave free, how close to the
+object's mass centre they pinch and how little the hand must turn; candidates whose fingertips would hit the
+table are rejected.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ class GraspConfig:
     max_width: gripper opening (m); contacts must be closer than this minus ``clearance`` on each side.
     clearance: free space kept between each open finger and the object (m).
     table_clearance: lowest allowed TCP height above the support plane (fingertips sit at the TCP).
-    finger_depth: how far below the top surface the TCP may go (m); grasps deeper are rejected.
+    finger_depth: how far below the object's top under the fingers the TCP may go (m).
     num_offsets, num_heights: candidate grid size.
+    min_antipodal: cosine of the widest angle allowed between a contact's normal and the closing axis,
+        and of the angle by which the two contact normals may miss facing each other (0.8: 37°, inside the
+        friction cone of the frictions physworld estimates).
+    num_turns: hand turns tried, evenly over a half turn (the gripper is symmetric under a half turn).
+    turn_penalty: score lost per radian the hand must turn: between equally good grasps, the one that
+        needs least turning wins.
     """
 
     max_width: float = 0.08
@@ -31,12 +38,15 @@ class GraspConfig:
     finger_depth: float = 0.035
     num_offsets: int = 9
     num_heights: int = 5
+    num_turns: int = 12
+    turn_penalty: float = 0.1
+    min_antipodal: float = 0.8
 
     def __post_init__(self) -> None:
         if self.max_width <= 2 * self.clearance:
             raise ValueError(f"max_width {self.max_width} leaves no room after clearance {self.clearance}")
-        if self.num_offsets < 1 or self.num_heights < 1:
-            raise ValueError("num_offsets and num_heights must be >= 1")
+        if self.num_offsets < 1 or self.num_heights < 1 or self.num_turns < 1:
+            raise ValueError("num_offsets, num_heights and num_turns must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,26 @@ class Grasp:
     tcp_in_object: np.ndarray  # TCP position relative to the object frame origin, in world axes
     width: float
     score: float
+    turn: float = 0.0  # the hand's turn about the vertical from its rest orientation (rad)
+
+
+FINGER_HALF_WIDTH = 0.01
+"""Half the Panda finger pad's width across the closing axis (m)."""
+
+
+def _chord(normals: np.ndarray, offsets: np.ndarray, along: np.ndarray, p: np.ndarray):
+    """Where the line ``p + t * axis`` enters and leaves the hull (``t_in``, ``t_out``, all face ``t``), or
+    ``None`` if it misses. Points inside satisfy n.(p + t a) + d <= 0 for every face."""
+    dist = normals @ p + offsets
+    if np.any((np.abs(along) < 1e-9) & (dist > 0)):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -dist / along
+    t_in = t[along < -1e-9].max(initial=-np.inf)
+    t_out = t[along > 1e-9].min(initial=np.inf)
+    if not np.isfinite(t_in) or not np.isfinite(t_out) or t_out <= t_in:
+        return None
+    return t_in, t_out, t
 
 
 def sample_grasps(
@@ -67,37 +97,53 @@ def sample_grasps(
     centre = vertices_world[hull.vertices].mean(0)
     top = float(vertices_world[:, 2].max())
     lateral_extent = float(np.abs((vertices_world - centre) @ lateral).max())
-    heights = np.linspace(
-        max(table_height + config.table_clearance, top - config.finger_depth), top - 0.008, config.num_heights
-    )
     offsets_lateral = np.linspace(-0.6, 0.6, config.num_offsets) * lateral_extent
     along = normals @ axis
+    levels = np.linspace(table_height, top, 48)
+
+    def local_top(s: float) -> float:
+        """Highest level at which the fingers' footprint around lateral offset ``s`` meets the object: where
+        the palm would stop (a shoe's toe is lower than its heel)."""
+        highest = table_height
+        for ds in (-FINGER_HALF_WIDTH, 0.0, FINGER_HALF_WIDTH):
+            for z in levels[::-1]:
+                if z <= highest:
+                    break
+                q = centre + (s + ds) * lateral
+                q[2] = z
+                if _chord(normals, offsets, along, q) is not None:
+                    highest = float(z)
+                    break
+        return highest
+
     grasps = []
-    for z in heights:
-        for s in offsets_lateral:
+    for s in offsets_lateral:
+        roof = local_top(s)
+        heights = np.linspace(
+            max(table_height + config.table_clearance, roof - config.finger_depth),
+            roof - 0.008,
+            config.num_heights,
+        )
+        for z in heights:
             p = centre + s * lateral
             p[2] = z
-            # Points p + t*axis inside the hull satisfy n.(p + t a) + d <= 0 for every face.
-            dist = normals @ p + offsets
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = -dist / along
-            if np.any((np.abs(along) < 1e-9) & (dist > 0)):
+            chord = _chord(normals, offsets, along, p)
+            if chord is None:
                 continue
-            t_in = t[along < -1e-9].max(initial=-np.inf)
-            t_out = t[along > 1e-9].min(initial=np.inf)
-            if not np.isfinite(t_in) or not np.isfinite(t_out) or t_out <= t_in:
-                continue
+            t_in, t_out, t = chord
             width = float(t_out - t_in)
             if width > config.max_width - 2 * config.clearance:
                 continue
             n_in = normals[np.argmax(np.where(along < -1e-9, t, -np.inf))]
             n_out = normals[np.argmin(np.where(along > 1e-9, t, np.inf))]
             antipodal = min(abs(float(n_in @ axis)), abs(float(n_out @ axis)))
-            if antipodal < 0.5:
+            # Both contacts inside a friction cone about the closing axis, and facing each other: a pinch
+            # across a corner (two faces at right angles) slips out however hard the fingers close.
+            if antipodal < config.min_antipodal or float(n_in @ n_out) > -config.min_antipodal:
                 continue
             tcp = p + 0.5 * (t_in + t_out) * axis
             off_centre = abs(s) / max(lateral_extent, 1e-6)
-            depth = (top - z) / max(config.finger_depth, 1e-6)
+            depth = (roof - z) / max(config.finger_depth, 1e-6)
             score = (
                 antipodal + 0.3 * (1 - width / config.max_width) - 0.4 * off_centre + 0.2 * min(depth, 1.0)
             )
@@ -114,12 +160,24 @@ def best_grasp(
     table_height: float,
     config: GraspConfig = GraspConfig(),
 ) -> Grasp:
-    grasps = sample_grasps(vertices_world, faces, closing_axis, table_height, config)
-    if not grasps:
+    """The best grasp over ``config.num_turns`` turns of the hand; ``closing_axis`` is the fingers' closing
+    direction at rest (turn 0)."""
+    from physworld_core.policy.hand import rotate_z
+
+    candidates = []
+    turns = (np.arange(config.num_turns) - (config.num_turns - 1) // 2) * np.pi / config.num_turns
+    for turn in turns:
+        axis = rotate_z(np.asarray(closing_axis, dtype=np.float64), float(turn))
+        for g in sample_grasps(vertices_world, faces, axis, table_height, config)[:1]:
+            score = g.score - config.turn_penalty * abs(float(turn))
+            candidates.append(Grasp(g.tcp_in_object, g.width, score, float(turn)))
+    if not candidates:
         extent = vertices_world.max(0) - vertices_world.min(0)
         raise PhysworldError(
             f"no feasible grasp: the object is {1000 * extent[0]:.0f}x{1000 * extent[1]:.0f}x{1000 * extent[2]:.0f} mm "
-            f"and the gripper opens {1000 * config.max_width:.0f} mm along {np.round(closing_axis, 2).tolist()}"
+            f"and the gripper opens {1000 * config.max_width:.0f} mm, at any turn of the hand"
         )
-    g = grasps[0]
-    return Grasp(tcp_in_object=g.tcp_in_object - np.asarray(object_position), width=g.width, score=g.score)
+    g = max(candidates, key=lambda c: c.score)
+    return Grasp(
+        tcp_in_object=g.tcp_in_object - np.asarray(object_position), width=g.width, score=g.score, turn=g.turn
+    )

@@ -12,6 +12,7 @@ import numpy as np
 from transforms3d.quaternions import quat2mat
 
 from physworld_core.policy.grasp import GraspConfig, best_grasp
+from physworld_core.policy.hand import wrap_angle
 from physworld_core.twin.spec import TwinSpec
 
 
@@ -28,6 +29,10 @@ class TaskPlan:
         waypoints on the table; ``grasp_offset`` and ``grasp_width`` are then unused).
     push_standoff: for a push, how far the object reaches from its centre on the table (its footprint
         radius): the pusher is parked this far behind the centre, plus the fingertips' clearance.
+    grasp_turn: turn of the hand about the vertical from its rest orientation at the grasp (rad), so the
+        fingers close across the object.
+    carry_turn: further turn of the hand (and the held object) during the carry (rad): a shoe turned to lie
+        along its box.
     """
 
     grasp_offset: tuple[float, float, float]
@@ -38,8 +43,13 @@ class TaskPlan:
     pregrasp_height: float = 0.08
     skill: str = "place"
     push_standoff: float = 0.0
+    grasp_turn: float = 0.0
+    carry_turn: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("grasp_turn", "carry_turn"):
+            if not abs(getattr(self, name)) <= np.pi:
+                raise ValueError(f"plan {name} must be a turn within ±pi rad, got {getattr(self, name)}")
         if self.skill not in ("place", "push"):
             raise ValueError(f"plan skill must be 'place' or 'push', got {self.skill!r}")
         if self.skill == "push" and self.push_standoff <= 0:
@@ -105,6 +115,11 @@ def plan_from_twin(
     if spec.skill == "push":
         return _push_plan(path, position, verts_world, goal, spacing, physical)
     grasp = best_grasp(verts_world, faces, position, closing_axis, spec.table_height, grasp_config)
+    if physical:
+        carry_turn = aligning_turn(verts_world, spec.goal)
+    else:  # the object turns as the video shows it turning
+        carry_turn = wrap_angle(_yaw(quat2mat(poses[-1, 3:])) - _yaw(quat2mat(poses[0, 3:])))
+    grasp_turn = hand_turn_for(grasp.turn, carry_turn)
     # The video lowers the object into the container; a parallel gripper cannot push it through the floor or
     # past a wall it brushes, so the path is kept above the rim and the object is dropped from there (the
     # video's final frames say where it ends, not how the hand gets it there).
@@ -131,7 +146,51 @@ def plan_from_twin(
         waypoints=tuple(tuple(map(float, w)) for w in waypoints),
         release_position=tuple(map(float, release)),
         goal_center=tuple(map(float, goal)),
+        grasp_turn=grasp_turn,
+        carry_turn=carry_turn,
     )
+
+
+ELONGATED = 1.15
+"""Length / width above which a footprint has a long axis worth aligning (a shoe, a box; not a can)."""
+
+
+def _yaw(R: np.ndarray) -> float:
+    return float(np.arctan2(R[1, 0], R[0, 0]))
+
+
+def _long_axis(points_xy: np.ndarray) -> tuple[float, float]:
+    """(angle of the long axis, length / width) of a footprint, by principal axes."""
+    centred = points_xy - points_xy.mean(0)
+    _, vectors = np.linalg.eigh(np.cov(centred.T))
+    major = vectors[:, -1]
+    angle = float(np.arctan2(major[1], major[0]))
+    along = centred @ major
+    across = centred @ np.array([-major[1], major[0]])
+    return angle, float(np.ptp(along) / max(np.ptp(across), 1e-6))
+
+
+def aligning_turn(verts_world: np.ndarray, goal) -> float:
+    """How far to turn the object (rad, within ±pi/2) so that its long axis lies along an elongated goal's:
+    a shoe goes into its box lengthwise. Zero when either has no long axis (a can, a round bin or plate)."""
+    if goal.shape != "box" or goal.kind == "surface":
+        return 0.0
+    half = np.asarray(goal.half_extents, dtype=np.float64)
+    if max(half) / max(min(half), 1e-6) < ELONGATED:
+        return 0.0
+    angle, elongation = _long_axis(verts_world[:, :2])
+    if elongation < ELONGATED:
+        return 0.0
+    goal_axis = goal.yaw + (0.0 if half[0] >= half[1] else np.pi / 2)
+    return float((goal_axis - angle + np.pi / 2) % np.pi - np.pi / 2)  # the axis is a line: mod pi
+
+
+def hand_turn_for(grasp_turn: float, carry_turn: float) -> float:
+    """The parallel gripper closes the same way turned by pi: pick the one of ``grasp_turn`` and its
+    half-turn twins that keeps the hand's largest turn, at the grasp or after the carry, smallest (the wrist's
+    range is finite)."""
+    options = [grasp_turn + k * np.pi for k in (-1, 0, 1)]
+    return float(min(options, key=lambda t: max(abs(t), abs(t + carry_turn))))
 
 
 def _push_plan(

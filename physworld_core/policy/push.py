@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from physworld_core.policy.baseline import Phase, saturated_move
+from physworld_core.policy.baseline import Phase
+from physworld_core.policy.hand import saturated_move, saturated_turn
 from physworld_core.policy.plan import TaskPlan
 
 
@@ -32,6 +33,7 @@ class PushConfig:
     slow_at: lateral offset at which the forward push has slowed to a crawl while it re-centres.
     goal_tolerance: the push ends when the object's centre is this close to the last waypoint (m).
     max_step_m: largest Cartesian move per control step while moving freely.
+    max_turn_rad: largest turn per step while the hand returns to its rest orientation.
     phase_timeout: steps after which approach or descent gives up waiting and moves on.
     """
 
@@ -46,6 +48,7 @@ class PushConfig:
     gain: float = 0.8
     phase_timeout: int = 60
     controller_limit_m: float = 0.1
+    max_turn_rad: float = 0.08
 
     def __post_init__(self) -> None:
         if not (0 < self.max_step_m <= self.controller_limit_m):
@@ -111,8 +114,14 @@ class PushController:
     def _advance(self, phase: Phase) -> None:
         self.phase, self.phase_steps = phase, 0
 
-    def act(self, tcp: np.ndarray, object_position: np.ndarray) -> np.ndarray:
-        """Normalised action [dx, dy, dz, gripper]; the gripper stays closed (the fingers are the pusher)."""
+    @property
+    def target_turn(self) -> float:
+        """The hand keeps its rest orientation: a push needs no turn of the hand."""
+        return self.plan.grasp_turn
+
+    def act(self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float = 0.0) -> np.ndarray:
+        """Normalised action [dx, dy, dz, dyaw, gripper]; the gripper stays closed (the fingers are the
+        pusher)."""
         c = self.config
         self.phase_steps += 1
         obj = np.asarray(object_position, dtype=np.float64)
@@ -161,6 +170,6 @@ class PushController:
             max_step = 0.02
         if self.phase == Phase.RETREAT:
             target = np.array([tcp[0], tcp[1], self.safe_z + 0.05])
-        return np.concatenate(
-            [np.clip(saturated_move(tcp, target, c.gain, max_step, c.controller_limit_m), -1, 1), [-1.0]]
-        ).astype(np.float32)
+        move = np.clip(saturated_move(tcp, target, c.gain, max_step, c.controller_limit_m), -1, 1)
+        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad)
+        return np.array([*move, np.clip(turn, -1, 1), -1.0], dtype=np.float32)

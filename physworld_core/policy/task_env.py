@@ -1,8 +1,10 @@
 """Object-centric task environment: any TabletopEnv (twin or world) + a plan → a flat gymnasium env.
 
-Observation: proprioception, the *observed* object position (true pose + perception noise: a per-episode
-bias and per-step jitter), the object's offset to the current path waypoint and to the goal, the baseline's
-phase and progress, and the baseline action itself. ``info["base_action"]`` carries the baseline action for
+Observation: proprioception (TCP, gripper opening, the hand's turn from rest and its error to the baseline's
+turn target), the *observed* object position (true pose + perception noise: a per-episode bias and per-step
+jitter), the object's offset to the current path waypoint and to the goal, the baseline's phase and progress,
+and the baseline action itself. Actions are the hand's task actions ``[dx, dy, dz, dyaw, gripper]`` (see
+:mod:`physworld_core.policy.hand`). ``info["base_action"]`` carries the baseline action for
 residual PPO; ``info["success"]`` the underlying env's own success test.
 
 Reward (object-centric, PhysWorld-style): reaching the grasp (or, for a push, the point behind the object)
@@ -24,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, BaselineController, Phase
+from physworld_core.policy.hand import TASK_ACTION_NAMES, arm_action, hand_yaw, wrap_angle
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.push import PushController
 
@@ -62,7 +65,8 @@ class RewardConfig:
     distance_scale: float = 10.0
 
 
-OBS_DIM = 3 + 1 + 3 + 3 + 3 + 3 + NUM_PHASES + 2 + 4
+ACTION_DIM = len(TASK_ACTION_NAMES)
+OBS_DIM = 3 + 1 + 2 + 3 + 3 + 3 + 3 + NUM_PHASES + 2 + ACTION_DIM
 
 
 class ObjectCentricTaskEnv(gym.Env):
@@ -88,7 +92,8 @@ class ObjectCentricTaskEnv(gym.Env):
         self.controller = CONTROLLERS[plan.skill](plan, baseline_config)
         self.world = task_world(self.env)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self._rest_yaw = 0.0
         self._rng = np.random.default_rng(0)
 
     # --- observation -----------------------------------------------------------------------------------
@@ -97,13 +102,15 @@ class ObjectCentricTaskEnv(gym.Env):
         tcp = u.tcp_position()
         true_obj = u.target_pose_world()[:3]
         observed = true_obj + self._bias + self._rng.normal(0.0, self.noise.step_m, 3)
-        self._base_action = self.controller.act(tcp, observed)
+        turn = self.hand_turn()
+        self._base_action = self.controller.act(tcp, observed, turn)
         phase = np.zeros(NUM_PHASES, np.float32)
         phase[int(self.controller.phase)] = 1.0
         obs = np.concatenate(
             [
                 tcp,
                 [u.gripper_opening()],
+                [turn, wrap_angle(self.controller.target_turn - turn)],
                 observed,
                 observed - tcp,
                 self.controller.current_waypoint() - observed,
@@ -120,6 +127,7 @@ class ObjectCentricTaskEnv(gym.Env):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         self.env.reset(seed=int(self._rng.integers(2**31)))
+        self._rest_yaw = hand_yaw(self.world.tcp_rotation())  # every episode starts at the rest pose
         self.controller.reset()
         self._bias = self._rng.normal(0.0, self.noise.bias_m, 3)
         self._steps = 0
@@ -129,7 +137,8 @@ class ObjectCentricTaskEnv(gym.Env):
 
     def step(self, action: np.ndarray):
         # ManiSkill's step already ran evaluate() for its info dict; reuse it (is_grasping is the costly part).
-        _, _, _, _, evaluation = self.env.step(np.asarray(action, dtype=np.float32))
+        arm = arm_action(np.asarray(action, dtype=np.float32), self.world.tcp_rotation())
+        _, _, _, _, evaluation = self.env.step(arm)
         self._steps += 1
         u = self.world
         success = bool(evaluation["success"][0])
@@ -147,6 +156,10 @@ class ObjectCentricTaskEnv(gym.Env):
             "phase": int(self.controller.phase),
         }
         return obs, reward, terminated, truncated, info
+
+    def hand_turn(self) -> float:
+        """The hand's turn about the vertical since the episode began (rad)."""
+        return wrap_angle(hand_yaw(self.world.tcp_rotation()) - self._rest_yaw)
 
     def _reward(self, obj: np.ndarray, tcp: np.ndarray, grasped: bool, success: bool) -> float:
         c = self.reward_config

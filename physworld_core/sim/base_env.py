@@ -156,6 +156,12 @@ class TabletopEnv(BaseEnv):
     def gripper_opening(self) -> float:
         return float(self.agent.robot.get_qpos()[0, -2:].sum().cpu())
 
+    def tcp_rotation(self) -> np.ndarray:
+        """3×3 orientation of the TCP frame (z: the approach axis, y: the fingers' closing axis)."""
+        from transforms3d.quaternions import quat2mat
+
+        return quat2mat(self.agent.tcp.pose.q[0].cpu().numpy().astype(np.float64))
+
     def target_pose_world(self) -> np.ndarray:
         """[x, y, z, qw, qx, qy, qz] of the manipulated object: orientation of its frame, position of the centre
         of its bounding box. Actor frames differ (a world's primitive is centred, a twin's mesh starts at its

@@ -23,7 +23,7 @@ def test_dataset_layout_matches_the_rollouts(export_store, tmp_path):
     assert info["codebase_version"] == "v3.0" and info["fps"] == 20.0
     assert info["total_episodes"] == 2 and info["splits"] == {"train": "0:2"}
     assert info["features"][CAMERA_KEY]["shape"] == [64, 64, 3]
-    assert info["features"]["action"]["shape"] == [4]
+    assert info["features"]["action"]["shape"] == [5]
 
     episodes = pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     rollouts = export_store.lake.read_partition("rollouts", "bin-0003").sort("trial").to_dicts()

@@ -86,7 +86,7 @@ def test_doing_nothing_fails():
     try:
         env.reset(seed=0)
         for _ in range(5):
-            env.step(np.zeros(4, np.float32))
+            env.step(np.zeros(env.action_space.shape, np.float32))
         assert not bool(env.unwrapped.evaluate()["success"][0])
     finally:
         env.close()
