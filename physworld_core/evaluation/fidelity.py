@@ -288,12 +288,17 @@ def parts_chamfer_mm(parts_a, parts_b, samples_per_m2: float = SAMPLES_PER_M2) -
 
 def reconstructed_parts(obj) -> tuple[ConvexPart, ...]:
     """A :class:`~physworld_core.reconstruction.types.ReconstructedObject` as convex parts in the world: a
-    container's floor and walls (its display mesh is those boxes), otherwise its completed convex mesh."""
+    container's floor and walls (its display mesh is those boxes), the layers of a layered mesh (a lid and its
+    knob), otherwise its completed convex mesh."""
     from physworld_core.reconstruction.geometry import boxes_mesh
 
     pose = np.asarray(obj.pose_world, dtype=np.float64)
     if obj.container is not None:
         local = [boxes_mesh([box]) for box in obj.container.boxes()]
+    elif obj.convex_parts() is not None:
+        local = [
+            (np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64)) for v, f in obj.convex_parts()
+        ]
     else:
         local = [(np.asarray(obj.vertices, dtype=np.float64), np.asarray(obj.faces, dtype=np.int64))]
     return tuple((v @ pose[:3, :3].T + pose[:3, 3], f) for v, f in local)

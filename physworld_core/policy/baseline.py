@@ -154,7 +154,8 @@ class BaselineController:
                 target = self.current_waypoint() + offset
             self.target_turn = self._carry_turn_target()
             last = self.waypoint_index == len(self.waypoints) - 1
-            settled = np.linalg.norm(tcp - target) < c.reach_tol and turn_error < c.turn_tol
+            tol = min(c.reach_tol, self.plan.release_tol)
+            settled = np.linalg.norm(tcp - target) < tol and turn_error < c.turn_tol
             if (last and settled) or self.phase_steps > 4 * c.phase_timeout:
                 self._advance(Phase.RELEASE)
                 self.release_anchor = tcp.copy()

@@ -21,7 +21,8 @@ class GraspConfig:
     """Args:
     max_width: gripper opening (m); contacts must be closer than this minus ``clearance`` on each side.
     clearance: free space kept between each open finger and the object (m).
-    table_clearance: lowest allowed TCP height above the support plane (fingertips sit at the TCP).
+    table_clearance: lowest allowed TCP height above the surface under the grasped part (the table, or the
+        lid under a knob); the fingertips reach about 10 mm below the TCP.
     finger_depth: how far below the object's top under the fingers the TCP may go (m).
     num_offsets, num_heights: candidate grid size.
     min_antipodal: cosine of the widest angle allowed between a contact's normal and the closing axis,
@@ -78,7 +79,7 @@ def _chord(normals: np.ndarray, offsets: np.ndarray, along: np.ndarray, p: np.nd
 
 def sample_grasps(
     vertices_world: np.ndarray,
-    faces: np.ndarray,
+    faces: np.ndarray | None,
     closing_axis: np.ndarray,
     table_height: float,
     config: GraspConfig = GraspConfig(),
@@ -119,11 +120,13 @@ def sample_grasps(
     grasps = []
     for s in offsets_lateral:
         roof = local_top(s)
-        heights = np.linspace(
-            max(table_height + config.table_clearance, roof - config.finger_depth),
-            roof - 0.008,
-            config.num_heights,
-        )
+        lowest = max(table_height + config.table_clearance, roof - config.finger_depth)
+        highest = roof - 0.008
+        if highest < lowest:  # a short part (a knob): one height if the fingers still reach its side
+            if roof - 0.003 < lowest:
+                continue
+            highest = lowest
+        heights = np.linspace(lowest, highest, config.num_heights)
         for z in heights:
             p = centre + s * lateral
             p[2] = z
@@ -159,25 +162,49 @@ def best_grasp(
     closing_axis: np.ndarray,
     table_height: float,
     config: GraspConfig = GraspConfig(),
+    parts: list[np.ndarray] | None = None,
 ) -> Grasp:
     """The best grasp over ``config.num_turns`` turns of the hand; ``closing_axis`` is the fingers' closing
-    direction at rest (turn 0)."""
+    direction at rest (turn 0).
+
+    ``parts``: the object's convex parts (world vertices) when it has several (a lid and its knob): each is
+    grasped on its own, above whatever part lies under it, since the hull of the whole would swallow the knob.
+    """
     from physworld_core.policy.hand import rotate_z
 
-    candidates = []
+    parts = [np.asarray(vertices_world)] if not parts else [np.asarray(p) for p in parts]
     turns = (np.arange(config.num_turns) - (config.num_turns - 1) // 2) * np.pi / config.num_turns
-    for turn in turns:
-        axis = rotate_z(np.asarray(closing_axis, dtype=np.float64), float(turn))
-        for g in sample_grasps(vertices_world, faces, axis, table_height, config)[:1]:
-            score = g.score - config.turn_penalty * abs(float(turn))
-            candidates.append(Grasp(g.tcp_in_object, g.width, score, float(turn)))
+    candidates = []
+    for part in parts:
+        floor = _floor_under(part, parts, table_height)
+        for turn in turns:
+            axis = rotate_z(np.asarray(closing_axis, dtype=np.float64), float(turn))
+            for g in sample_grasps(part, None, axis, floor, config)[:1]:
+                score = g.score - config.turn_penalty * abs(float(turn))
+                candidates.append(Grasp(g.tcp_in_object, g.width, score, float(turn)))
     if not candidates:
         extent = vertices_world.max(0) - vertices_world.min(0)
         raise PhysworldError(
-            f"no feasible grasp: the object is {1000 * extent[0]:.0f}x{1000 * extent[1]:.0f}x{1000 * extent[2]:.0f} mm "
-            f"and the gripper opens {1000 * config.max_width:.0f} mm, at any turn of the hand"
+            f"no feasible grasp: the object is {1000 * extent[0]:.0f}x{1000 * extent[1]:.0f}x"
+            f"{1000 * extent[2]:.0f} mm and the gripper opens {1000 * config.max_width:.0f} mm, at any turn "
+            "of the hand"
         )
     g = max(candidates, key=lambda c: c.score)
     return Grasp(
         tcp_in_object=g.tcp_in_object - np.asarray(object_position), width=g.width, score=g.score, turn=g.turn
     )
+
+
+def _floor_under(part: np.ndarray, parts: list[np.ndarray], table_height: float) -> float:
+    """Top of the highest other part right under ``part`` (footprints overlapping, below its bottom), or the
+    table: the surface the fingertips must stay above."""
+    lo, hi = part.min(0), part.max(0)
+    floor = table_height
+    for other in parts:
+        if other is part:
+            continue
+        o_lo, o_hi = other.min(0), other.max(0)
+        overlaps = np.all(o_lo[:2] < hi[:2]) and np.all(lo[:2] < o_hi[:2])
+        if overlaps and o_hi[2] <= lo[2] + 0.002:
+            floor = max(floor, float(o_hi[2]))
+    return floor

@@ -33,6 +33,7 @@ class TaskPlan:
         fingers close across the object.
     carry_turn: further turn of the hand (and the held object) during the carry (rad): a shoe turned to lie
         along its box.
+    release_tol: how close (m) the hand must be to its release point before letting go.
     """
 
     grasp_offset: tuple[float, float, float]
@@ -45,8 +46,11 @@ class TaskPlan:
     push_standoff: float = 0.0
     grasp_turn: float = 0.0
     carry_turn: float = 0.0
+    release_tol: float = 0.012
 
     def __post_init__(self) -> None:
+        if self.release_tol <= 0:
+            raise ValueError(f"plan release_tol must be positive, got {self.release_tol}")
         for name in ("grasp_turn", "carry_turn"):
             if not abs(getattr(self, name)) <= np.pi:
                 raise ValueError(f"plan {name} must be a turn within ±pi rad, got {getattr(self, name)}")
@@ -94,10 +98,13 @@ def plan_from_twin(
     grasp_config: GraspConfig = GraspConfig(),
     spacing: float = 0.02,
     physical: bool = True,
+    parts: list[np.ndarray] | None = None,
 ) -> TaskPlan:
     """Grasp on the twin's target mesh (object frame ``vertices``) and the tracked object path as waypoints.
 
     Positions are of the target's bounding-box centre (see ``TabletopEnv.target_pose_world``).
+
+    ``parts``: the target's convex parts (object frame), grasped one by one (see :func:`best_grasp`).
 
     ``physical=False`` is the RIGVid-style ``visual_imitation`` plan: the object follows the tracked video
     trajectory as it is, down to where the video left it, and is released there; the twin's container
@@ -114,7 +121,10 @@ def plan_from_twin(
     goal = np.asarray(spec.goal.center, float)
     if spec.skill == "push":
         return _push_plan(path, position, verts_world, goal, spacing, physical)
-    grasp = best_grasp(verts_world, faces, position, closing_axis, spec.table_height, grasp_config)
+    parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
+    grasp = best_grasp(
+        verts_world, faces, position, closing_axis, spec.table_height, grasp_config, parts=parts_world
+    )
     if physical:
         carry_turn = aligning_turn(verts_world, spec.goal)
     else:  # the object turns as the video shows it turning
@@ -129,6 +139,10 @@ def plan_from_twin(
         near_goal = (
             np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
         )
+        if spec.goal.kind == "top":
+            # Onto a top (a rim, a block): carried at the drop height from the lift on, so the object's edge
+            # clears the rim and anything around it; a "top" goal's extent is the slack, not the body's size.
+            near_goal[1:] = True
         # Released just above the rim or the top it lands on: lower onto a top, so it does not bounce off.
         drop_height = spec.goal.top_z + (0.01 if spec.goal.kind == "top" else 0.02) + half_height
         path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
@@ -148,7 +162,14 @@ def plan_from_twin(
         goal_center=tuple(map(float, goal)),
         grasp_turn=grasp_turn,
         carry_turn=carry_turn,
+        release_tol=release_tolerance(spec.goal) if physical else TaskPlan.release_tol,
     )
+
+
+def release_tolerance(goal) -> float:
+    """Let go within half the goal's slack (a lid on a rim may be off-centre by only 1–3 cm), never looser
+    than the baseline's reach tolerance nor tighter than the arm settles (4 mm)."""
+    return float(np.clip(0.5 * min(goal.half_extents), 0.004, TaskPlan.release_tol))
 
 
 ELONGATED = 1.15

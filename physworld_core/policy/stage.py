@@ -56,12 +56,24 @@ def target_mesh(spec_local: TwinSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(merged.vertices), np.asarray(merged.faces)
 
 
+def target_parts(spec_local: TwinSpec) -> list[np.ndarray]:
+    """Vertices (object frame) of each convex collision part of the target: a lid's body and its knob."""
+    import trimesh
+
+    return [
+        np.asarray(trimesh.load(p, force="mesh", process=False).vertices)
+        for p in spec_local.target.collision_meshes
+    ]
+
+
 def make_plan(
     spec_local: TwinSpec, physical: bool = True, closing_axis: np.ndarray | None = None
 ) -> TaskPlan:
     vertices, faces = target_mesh(spec_local)
     axis = closing_axis_at_rest(spec_local) if closing_axis is None else closing_axis
-    return plan_from_twin(spec_local, vertices, faces, axis, physical=physical)
+    return plan_from_twin(
+        spec_local, vertices, faces, axis, physical=physical, parts=target_parts(spec_local)
+    )
 
 
 def load_policy_row(store: Store, task_id: str, method: str) -> dict:

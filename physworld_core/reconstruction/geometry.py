@@ -4,8 +4,10 @@ A single RGB-D frame sees roughly the front half of each object. Completion uses
 most tabletop objects: (1) they rest on the support plane, so the footprint extends down to it; (2) they are
 roughly symmetric about the vertical plane through their centre facing the camera, so mirroring the seen
 half about that plane fills the unseen back. The convex hull of the union is watertight by construction.
-Containers are hollow, so a hull would fill them: they get a parametric open-top box fitted to the rim. A flat
-goal marking gets a disc or box region.
+A protrusion standing up from the top (a lid's knob) would vanish into that hull: it is cut off as a layer of
+its own and completed on its own (see ``layers``), so such an object is a union of convex hulls. Containers
+are hollow, so a hull would fill them: they get a parametric open-top box fitted to the rim. A flat goal
+marking gets a disc or box region.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import numpy as np
 import trimesh
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.reconstruction.layers import LayerConfig, layer_cuts
 from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry
 
 WALL_THICKNESS_PRIOR = 0.01
 """Walls seen edge-on are 1–3 px wide; a 1 cm prior is better than measuring them."""
 
 
-def complete_points(points_world: np.ndarray, camera_position: np.ndarray, table_height: float) -> np.ndarray:
-    """Mirror about the vertical plane facing the camera and extrude the footprint down to the table."""
+def mirror_points(points_world: np.ndarray, camera_position: np.ndarray) -> np.ndarray:
+    """The seen points and their mirror image about the vertical plane through the object's centre that
+    faces the camera."""
     pts = np.asarray(points_world, float)
     if len(pts) < 8:
         raise ReconstructionError(f"only {len(pts)} points on the object: too few to build a mesh")
@@ -29,20 +33,53 @@ def complete_points(points_world: np.ndarray, camera_position: np.ndarray, table
     view = centre - camera_position
     view[2] = 0.0
     if np.linalg.norm(view) < 1e-6:
-        mirrored = pts  # seen from straight above: the top view already spans the footprint
-    else:
-        v = view / np.linalg.norm(view)
-        lateral = np.array([-v[1], v[0], 0.0])
-        depth, across = pts @ v, pts @ lateral
-        near = np.percentile(depth, 2)
-        width = np.percentile(across, 98) - np.percentile(across, 2)
-        # Mirror plane through the estimated centre: at least half the seen width behind the nearest point
-        # (front-only views), or the middle of the seen depth when the top face shows the whole depth.
-        mid = max(0.5 * (near + np.percentile(depth, 98)), near + 0.5 * width)
-        mirrored = np.concatenate([pts, pts - 2 * np.outer(depth - mid, v)])
-    base = mirrored.copy()
-    base[:, 2] = table_height
-    return np.concatenate([mirrored, base])
+        return pts  # seen from straight above: the top view already spans the footprint
+    v = view / np.linalg.norm(view)
+    lateral = np.array([-v[1], v[0], 0.0])
+    depth, across = pts @ v, pts @ lateral
+    near = np.percentile(depth, 2)
+    width = np.percentile(across, 98) - np.percentile(across, 2)
+    # Mirror plane through the estimated centre: at least half the seen width behind the nearest point
+    # (front-only views), or the middle of the seen depth when the top face shows the whole depth.
+    mid = max(0.5 * (near + np.percentile(depth, 98)), near + 0.5 * width)
+    return np.concatenate([pts, pts - 2 * np.outer(depth - mid, v)])
+
+
+def extruded(points: np.ndarray, floor: float) -> np.ndarray:
+    """``points`` and their shadow on the horizontal plane at height ``floor``."""
+    base = points.copy()
+    base[:, 2] = floor
+    return np.concatenate([points, base])
+
+
+def complete_points(points_world: np.ndarray, camera_position: np.ndarray, table_height: float) -> np.ndarray:
+    """Mirror about the vertical plane facing the camera and extrude the footprint down to the table."""
+    return extruded(mirror_points(points_world, camera_position), table_height)
+
+
+def completed_parts(
+    points_world: np.ndarray,
+    camera_position: np.ndarray,
+    table_height: float,
+    config: LayerConfig = LayerConfig(),
+) -> list[np.ndarray]:
+    """The completed points of each convex part of the object, bottom up: one part (:func:`complete_points`)
+    unless something stands up from its top.
+
+    The cuts are found on the whole mirrored object, whose footprint is symmetric; each layer is then mirrored
+    about its own centre (a knob seen mostly from above is not where the body's mirror plane puts it) and
+    extruded down to the top of the layer below.
+    """
+    pts = np.asarray(points_world, float)
+    cuts = layer_cuts(mirror_points(pts, camera_position), table_height, config)
+    if not cuts:
+        return [complete_points(pts, camera_position, table_height)]
+    parts, floor = [], table_height
+    for lo, hi in zip([-np.inf, *cuts], [*cuts, np.inf], strict=True):
+        layer = pts[(pts[:, 2] >= lo) & (pts[:, 2] < hi)]
+        parts.append(extruded(mirror_points(layer, camera_position), floor))
+        floor = float(layer[:, 2].max())
+    return parts
 
 
 def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,18 +104,24 @@ def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def object_mesh(
     points_world: np.ndarray, camera_position: np.ndarray, table_height: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Completed mesh in the object frame and the object's world pose (translation only, world axes).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Completed mesh in the object frame, the object's world pose (translation only, world axes) and, when
+    the mesh is a union of convex layers, the index of the layer each face belongs to (else None).
 
     The object frame's origin is the footprint centre on the table, so a pose's z is the table height.
     """
-    completed = complete_points(points_world, camera_position, table_height)
-    vertices_world, faces = convex_mesh(completed)
+    parts = [convex_mesh(p) for p in completed_parts(points_world, camera_position, table_height)]
+    vertices_world = np.concatenate([v for v, _ in parts])
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    faces = np.concatenate([f + o for (_, f), o in zip(parts, offsets, strict=True)])
+    face_part = None
+    if len(parts) > 1:
+        face_part = np.concatenate([np.full(len(f), i, dtype=np.int64) for i, (_, f) in enumerate(parts)])
     lo, hi = vertices_world.min(0), vertices_world.max(0)
     origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, table_height])
     pose = np.eye(4)
     pose[:3, 3] = origin
-    return vertices_world - origin, faces, pose
+    return vertices_world - origin, faces, pose, face_part
 
 
 def container_model(

@@ -128,7 +128,7 @@ def reconstruct(
                 )
             )
             continue
-        v, f, pose = object_mesh(seen.points_world, camera_position, table_height)
+        v, f, pose, face_part = object_mesh(seen.points_world, camera_position, table_height)
         if seen is perception.target:
             name, role = "target", "target"
             target_vertices, target_faces, target_pose = v, f, pose
@@ -139,7 +139,14 @@ def reconstruct(
             obstacle_index += 1
         objects.append(
             ReconstructedObject(
-                name, role, seen.description, v, f, pose, tuple(np.asarray(seen.mean_rgb) / 255.0)
+                name,
+                role,
+                seen.description,
+                v,
+                f,
+                pose,
+                tuple(np.asarray(seen.mean_rgb) / 255.0),
+                face_part=face_part,
             )
         )
     trajectory, tracking_stats = track_target(

@@ -49,9 +49,14 @@ def tracking_error(recon: Reconstruction, plan: dict) -> dict | None:
     }
 
 
-def _mesh_blob(store: Store, vertices: np.ndarray, faces: np.ndarray) -> str:
+def _mesh_blob(store: Store, obj: ReconstructedObject) -> str:
+    """The mesh as an .npz blob; ``face_part`` only when the mesh is a union of convex parts (older blobs
+    have none, and read back as one part)."""
     buf = io.BytesIO()
-    np.savez(buf, vertices=vertices.astype(np.float64), faces=faces.astype(np.int64))
+    arrays = {"vertices": obj.vertices.astype(np.float64), "faces": obj.faces.astype(np.int64)}
+    if obj.face_part is not None:
+        arrays["face_part"] = obj.face_part.astype(np.int64)
+    np.savez(buf, **arrays)
     return store.blobs.put_bytes(buf.getvalue(), ".npz").uri
 
 
@@ -133,7 +138,7 @@ def run_reconstruction_stage(
                 "name": obj.name,
                 "role": obj.role,
                 "label": obj.label,
-                "mesh_uri": _mesh_blob(store, obj.vertices, obj.faces),
+                "mesh_uri": _mesh_blob(store, obj),
                 "pose_world": obj.pose_world.tolist(),
                 "rgb": list(obj.rgb),
                 "container": None
@@ -195,6 +200,7 @@ def load_reconstruction(store: Store, task_id: str) -> Reconstruction:
                 None
                 if o.get("region") is None
                 else RegionGeometry(o["region"]["shape"], tuple(o["region"]["half_extents"])),
+                face_part=mesh["face_part"] if "face_part" in mesh.files else None,
             )
         )
     plane = json.loads(row["plane_json"])

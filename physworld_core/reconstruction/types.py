@@ -71,6 +71,8 @@ class ReconstructedObject:
     rgb: mean colour in [0, 1].
     container: set for role "container" (the mesh is then only for display).
     region: set for role "region" (a flat marking; the mesh is a thin plate for display, no collision).
+    face_part: when the mesh is a union of convex parts (a lid and its knob, see ``reconstruction.layers``),
+        the part each face belongs to; None for one part, or a mesh whose parts nobody knows.
     """
 
     name: str
@@ -82,6 +84,7 @@ class ReconstructedObject:
     rgb: tuple[float, float, float]
     container: ContainerGeometry | None = None
     region: RegionGeometry | None = None
+    face_part: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -94,6 +97,22 @@ class ReconstructedObject:
             raise ValueError(f"object {self.name}: a container needs ContainerGeometry")
         if self.role == "region" and self.region is None:
             raise ValueError(f"object {self.name}: a region needs RegionGeometry")
+        if self.face_part is not None and self.face_part.shape != (len(self.faces),):
+            raise ValueError(
+                f"object {self.name}: face_part needs one part index per face ({len(self.faces)}), "
+                f"got shape {self.face_part.shape}"
+            )
+
+    def convex_parts(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """(vertices, faces) of each convex part, in the object frame, or None if the parts are not known."""
+        if self.face_part is None:
+            return None
+        parts = []
+        for part in np.unique(self.face_part):
+            faces = self.faces[self.face_part == part]
+            used, compact = np.unique(faces, return_inverse=True)
+            parts.append((self.vertices[used], compact.reshape(faces.shape)))
+        return parts
 
 
 @dataclass(frozen=True)

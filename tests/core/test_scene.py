@@ -18,7 +18,13 @@ CAMERA = look_at_camera((0.45, 0.0, 0.6), (0.0, 0.0, 0.0), 32, 24, 58)
 def make_scene(**overrides) -> ScenePackage:
     rgb = np.full((24, 32, 3), 120, np.uint8)
     depth = np.full((24, 32), 0.7, np.float32)
-    kwargs = {"task_id": "t1", "rgb": rgb, "depth_m": depth, "camera": CAMERA, "prompt": "put the red can in the bin"}
+    kwargs = {
+        "task_id": "t1",
+        "rgb": rgb,
+        "depth_m": depth,
+        "camera": CAMERA,
+        "prompt": "put the red can in the bin",
+    }
     kwargs.update(overrides)
     return ScenePackage(**kwargs)
 

@@ -48,10 +48,11 @@ def test_mirroring_completes_a_half_seen_box():
     # Front face and top of a 4x4x6 cm box at the origin, camera far along +x.
     front = np.column_stack([np.full(200, 0.02), rng.uniform(-0.02, 0.02, 200), rng.uniform(0, 0.06, 200)])
     top = np.column_stack([rng.uniform(0.0, 0.02, 200), rng.uniform(-0.02, 0.02, 200), np.full(200, 0.06)])
-    vertices, _faces, pose = object_mesh(np.vstack([front, top]), np.array([1.0, 0.0, 0.5]), 0.0)
+    vertices, _faces, pose, face_part = object_mesh(np.vstack([front, top]), np.array([1.0, 0.0, 0.5]), 0.0)
     extent = vertices.max(0) - vertices.min(0)
     assert extent[0] == pytest.approx(0.04, abs=0.005)  # the unseen back half was filled in
     assert pose[2, 3] == 0.0
+    assert face_part is None  # a box is one hull
 
 
 def test_degenerate_points_raise():
