@@ -39,6 +39,8 @@ class BaselineConfig:
     close_steps, release_steps: steps spent closing / opening the gripper.
     waypoint_tol: TCP distance to the current carry target that advances to the next waypoint (m).
     phase_timeout: steps after which a phase gives up waiting and moves on.
+    stall_steps, stall_m, blocked_release_after: past this fraction of the path, a hand that moved less than
+        ``stall_m`` over ``stall_steps`` steps is blocked (the path ends inside a surface): it lets go there.
     max_turn_rad: largest turn of the hand about the vertical per control step (the controller's ±0.1 rad
         maps to ±1).
     turn_tol: turn error (rad) under which the hand counts as aligned: before descending onto the grasp
@@ -55,6 +57,9 @@ class BaselineConfig:
     release_steps: int = 6
     waypoint_tol: float = 0.02
     phase_timeout: int = 60
+    stall_steps: int = 10
+    stall_m: float = 0.002
+    blocked_release_after: float = 0.8
     controller_limit_m: float = 0.1
     max_turn_rad: float = 0.08
     turn_tol: float = 0.06
@@ -91,6 +96,7 @@ class BaselineController:
         self.grasp_anchor: np.ndarray | None = None
         self.turn_at_grasp = self.plan.grasp_turn
         self.target_turn = self.plan.grasp_turn
+        self._last_tcp: list[np.ndarray] = []  # TCP positions over the end of the path
 
     @property
     def progress(self) -> float:
@@ -156,7 +162,16 @@ class BaselineController:
             last = self.waypoint_index == len(self.waypoints) - 1
             tol = min(c.reach_tol, self.plan.release_tol)
             settled = np.linalg.norm(tcp - target) < tol and turn_error < c.turn_tol
-            if (last and settled) or self.phase_steps > 4 * c.phase_timeout:
+            if self.progress >= c.blocked_release_after:
+                self._last_tcp.append(tcp.copy())
+            # Near the end of the path but blocked (the path ends inside whatever the object now rests on): the
+            # hand has stopped, so let go where it is rather than push until the episode ends.
+            blocked = (
+                len(self._last_tcp) > c.stall_steps
+                and np.linalg.norm(self._last_tcp[-1] - self._last_tcp[-1 - c.stall_steps]) < c.stall_m
+                and turn_error < c.turn_tol  # a hand turning in place is not blocked
+            )
+            if (last and settled) or blocked or self.phase_steps > 4 * c.phase_timeout:
                 self._advance(Phase.RELEASE)
                 self.release_anchor = tcp.copy()
         if self.phase == Phase.RELEASE:

@@ -2,8 +2,8 @@
 
 A single RGB-D frame sees roughly the front half of each object. Completion uses two priors that hold for
 most tabletop objects: (1) they rest on the support plane, so the footprint extends down to it; (2) they are
-roughly symmetric about the vertical plane through their centre facing the camera, so mirroring the seen
-half about that plane fills the unseen back. The convex hull of the union is watertight by construction.
+roughly symmetric under a half turn about the vertical line through their centre, so turning the seen half
+about it fills the unseen back. The convex hull of the union is watertight by construction.
 A protrusion standing up from the top (a lid's knob) would vanish into that hull: it is cut off as a layer of
 its own and completed on its own (see ``layers``), so such an object is a union of convex hulls. Containers
 are hollow, so a hull would fill them: they get a parametric open-top box fitted to the rim. A flat goal
@@ -23,9 +23,18 @@ WALL_THICKNESS_PRIOR = 0.01
 """Walls seen edge-on are 1–3 px wide; a 1 cm prior is better than measuring them."""
 
 
+TOP_VISIBLE_ELEVATION_DEG = 20.0
+"""Camera elevation over an object's top above which its top face is seen across its whole depth."""
+
+
 def mirror_points(points_world: np.ndarray, camera_position: np.ndarray) -> np.ndarray:
-    """The seen points and their mirror image about the vertical plane through the object's centre that
-    faces the camera."""
+    """The seen points and their image under a half turn about the vertical line through the object's
+    estimated centre.
+
+    A half turn, not a mirror plane facing the camera: the two agree for round objects and for boxes seen
+    square-on, but an elongated object seen at an angle (a shoe, a box turned 40°) mirrored about a plane that
+    is not one of its own would grow into an X-shaped hull far wider than the object; most tabletop footprints
+    are symmetric under a half turn whatever their yaw."""
     pts = np.asarray(points_world, float)
     if len(pts) < 8:
         raise ReconstructionError(f"only {len(pts)} points on the object: too few to build a mesh")
@@ -39,10 +48,18 @@ def mirror_points(points_world: np.ndarray, camera_position: np.ndarray) -> np.n
     depth, across = pts @ v, pts @ lateral
     near = np.percentile(depth, 2)
     width = np.percentile(across, 98) - np.percentile(across, 2)
-    # Mirror plane through the estimated centre: at least half the seen width behind the nearest point
-    # (front-only views), or the middle of the seen depth when the top face shows the whole depth.
-    mid = max(0.5 * (near + np.percentile(depth, 98)), near + 0.5 * width)
-    return np.concatenate([pts, pts - 2 * np.outer(depth - mid, v)])
+    # The centre along the view: the middle of the seen depth when the camera looks down on the top face (it
+    # shows the far edge); from a low camera that sees only the front, at least half the seen width behind the
+    # nearest point (a round or square footprint's depth is its width; an elongated one's is not, so this is
+    # the fallback only).
+    mid = 0.5 * (near + np.percentile(depth, 98))
+    top = float(np.percentile(pts[:, 2], 98))
+    elevation = np.degrees(np.arctan2(camera_position[2] - top, np.linalg.norm(view)))
+    if elevation < TOP_VISIBLE_ELEVATION_DEG:
+        mid = max(mid, near + 0.5 * width)
+    middle = 0.5 * (np.percentile(across, 2) + np.percentile(across, 98))
+    turned = pts - 2 * np.outer(depth - mid, v) - 2 * np.outer(across - middle, lateral)
+    return np.concatenate([pts, turned])
 
 
 def extruded(points: np.ndarray, floor: float) -> np.ndarray:
