@@ -149,8 +149,13 @@ def _track_target_colour(
         left, right = goal_cols.min(), goal_cols.max() + 1
         pad_rows, pad_cols = config.goal_margin * (bottom - top), config.goal_margin * (right - left)
         # Where the target rests is the bottom of its blob (a can in a bin sticks out above the rim; one put
-        # on a box stands above the box's image region): test the blob's bottom-centre.
-        last_blob = moving[np.nonzero(visible)[0][-1]]
+        # on a box stands above the box's image region): test the blob's bottom-centre. Only pixels that did
+        # not already match in the first frame count: on a table of the object's own colour (an orange shoe on
+        # wood) the table it uncovered along the way would drag the blob back along the path.
+        last = np.nonzero(visible)[0][-1]
+        last_blob = moving[last] & ~matches[0]
+        if last_blob.sum() < config.min_target_pixels:
+            last_blob = moving[last]  # it ends about where it began
         final_row, final_col = float(np.percentile(rows[last_blob], 95)), float(cols[last_blob].mean())
         ends_in_goal = bool(
             top - pad_rows <= final_row <= bottom + pad_rows

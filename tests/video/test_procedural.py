@@ -190,3 +190,13 @@ def test_path_clears_a_tall_obstacle(synth):
     assert "yellow cylinder" in video.plan["obstacles"]
     assert video.plan["carry_height_m"] >= 0.2 + 0.03 - 0.005
     assert check_video(video.frames, scene)["passed"]
+
+
+def test_an_object_the_colour_of_the_table_is_seen_ending_in_its_goal():
+    """An orange shoe on orange wood (shoe-0005): the table it uncovers along the way matches its colour and
+    used to drag the final blob back along the path, failing a good video."""
+    from physworld_core.evaluation.worlds import BenchmarkTask
+
+    scene = BenchmarkTask("shoe", 5).capture()
+    results = check_video(generate(scene).frames, scene)
+    assert results["target_ends_in_goal"] and results["passed"]
