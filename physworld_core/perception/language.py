@@ -123,7 +123,6 @@ RELATIONS: dict[str, str] = {
     "towards": "on",
     "toward": "on",
     "over to": "on",
-    "with": "on",  # "cover the pot with the lid"
 }
 
 _VERBS = (
@@ -151,13 +150,13 @@ _PATTERNS = (
     ),
     # "cover the pot with the lid": the object goes on the goal
     re.compile(
-        rf"^{_COVER_VERBS}\s+{_ARTICLE}(?P<goal>{_PHRASE})\s+(?P<relation>with)\s+{_ARTICLE}"
+        rf"^{_COVER_VERBS}\s+{_ARTICLE}(?P<goal>{_PHRASE})\s+(?P<cover>with)\s+{_ARTICLE}"
         rf"(?P<object>{_PHRASE})$"
     ),
     # "pick up the lid and close the pot with it"
     re.compile(
         rf"^(?:pick\s+up|grab|take|lift)\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_COVER_VERBS}\s+"
-        rf"{_ARTICLE}(?P<goal>{_PHRASE})\s+(?P<relation>with)\s+it$"
+        rf"{_ARTICLE}(?P<goal>{_PHRASE})\s+(?P<cover>with)\s+it$"
     ),
     # "push the cube onto the red and white target", "slide the puck to the circle"
     re.compile(
@@ -284,7 +283,7 @@ def parse_instruction(prompt: str) -> Instruction:
         goal_phrase=match["goal"].strip(),
         goal_colour=goal_colours[0] if goal_colours else None,
         goal_noun=goal_noun,
-        relation=RELATIONS[match["relation"]],
+        relation="on" if match.groupdict().get("cover") else RELATIONS[match["relation"]],
         skill=skill,
         goal_colours=goal_colours,
     )

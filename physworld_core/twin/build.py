@@ -18,6 +18,7 @@ from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
+from physworld_core.twin.cooking import ensure_cookable
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.spec import SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
 
@@ -130,6 +131,7 @@ def build_twin(
                 fixed=fixed,
             )
         )
+    files = ensure_cookable(files)
     goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
     traj = recon.trajectory
     spec = TwinSpec(

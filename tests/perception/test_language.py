@@ -59,6 +59,7 @@ def test_phrases_are_kept():
         ("put the red banana in the bin", "'red banana', is not a kind of object"),
         ("put the red blue can in the bin", "several colours"),
         ("the red can", "expected an instruction like"),
+        ("put the red can with the blue can", "expected an instruction like"),  # "with" only covers
     ],
 )
 def test_unreadable_prompts_explain_the_expected_form(prompt, message):
