@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bin_family import parse_seeds
+from bench.methods_table import task_id_for
 
 METHODS = ("planner_only", "visual_imitation")
 
@@ -37,7 +38,7 @@ def run_core(store, source: str, trials: int) -> dict:
     from physworld_core.twin.stage import load_twin, localize, run_twin_stage
     from physworld_core.video.stage import run_video_stage
 
-    task_id = "t-" + "".join(c if c.isalnum() else "-" for c in source.lower())[:60]
+    task_id = task_id_for(source)
     out: dict = {"source": source}
     start = time.time()
     try:

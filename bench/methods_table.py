@@ -26,6 +26,11 @@ from bench.bin_family import parse_seeds
 METHOD_ORDER = ("physworld", "planner_only", "visual_imitation", "scratch_rl", "oracle_twin")
 
 
+def task_id_for(source: str) -> str:
+    """A task id (a lake partition) named after its source."""
+    return "t-" + "".join(c if c.isalnum() else "-" for c in source.lower())[:60]
+
+
 def run_task(
     store,
     source: str,
@@ -47,7 +52,7 @@ def run_task(
     from physworld_core.twin.stage import run_twin_stage
     from physworld_core.video.stage import run_video_stage
 
-    task_id = "t-" + "".join(c if c.isalnum() else "-" for c in source.lower())[:60]
+    task_id = task_id_for(source)
     out: dict = {"source": source, "seconds": {}}
     cfg = PolicyTrainConfig()
     cfg = replace(cfg, ppo=replace(cfg.ppo, total_env_steps=env_steps))

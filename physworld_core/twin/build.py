@@ -38,32 +38,26 @@ def _mesh_bytes(vertices: np.ndarray, faces: np.ndarray, file_type: str) -> byte
     return buf.getvalue()
 
 
-HULL_GRID_M = 0.0005
-"""Collision hull vertices are snapped to this grid and re-hulled. PhysX's convex cooking crashes the process
-(a segfault, not an error) on some hulls with near-coincident vertices, which a reconstructed point cloud
-produces; half a millimetre is far below what perception resolves (tests/twin/test_cooking.py)."""
-
-
-def _cookable(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    snapped = np.unique(np.round(np.asarray(vertices) / HULL_GRID_M) * HULL_GRID_M, axis=0)
-    hull = trimesh.convex.convex_hull(snapped)
-    return np.asarray(hull.vertices), np.asarray(hull.faces)
-
-
 def _collision_parts(obj: ReconstructedObject) -> list[tuple[np.ndarray, np.ndarray]]:
     """Convex parts to collide with: the reconstruction's own parts when it made the mesh from some (each is
     a convex hull already; their union is the object), else the mesh's hull or, for a clearly concave mesh,
-    a CoACD decomposition. Every part is snapped to :data:`HULL_GRID_M` so the simulator can cook it."""
+    a CoACD decomposition. Whether the simulator can cook each part is checked once for the whole twin
+    (:func:`~physworld_core.twin.cooking.ensure_cookable`)."""
     known = obj.convex_parts()
     if known is not None:
-        return [_cookable(v) for v, _ in known]
+        return [_hull(v) for v, _ in known]
     mesh = trimesh.Trimesh(vertices=obj.vertices, faces=obj.faces, process=True)
     hull = mesh.convex_hull
     if mesh.is_volume and hull.volume / max(mesh.volume, 1e-12) > CONCAVITY_FOR_COACD:
         from physworld_core.twin.decompose import convex_decompose
 
-        return [_cookable(v) for v, _ in convex_decompose(mesh.vertices, mesh.faces)]
-    return [_cookable(hull.vertices)]
+        return convex_decompose(mesh.vertices, mesh.faces)
+    return [(np.asarray(hull.vertices), np.asarray(hull.faces))]
+
+
+def _hull(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hull = trimesh.convex.convex_hull(np.asarray(vertices))
+    return np.asarray(hull.vertices), np.asarray(hull.faces)
 
 
 def _pose7(T: np.ndarray) -> tuple[float, ...]:
