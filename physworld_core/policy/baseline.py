@@ -14,7 +14,14 @@ from enum import IntEnum
 
 import numpy as np
 
-from physworld_core.policy.hand import rotate_z, saturated_move, saturated_turn, wrap_angle
+from physworld_core.policy.hand import (
+    MOVE_LIMIT_M,
+    TURN_LIMIT_RAD,
+    rotate_z,
+    saturated_move,
+    saturated_turn,
+    wrap_angle,
+)
 from physworld_core.policy.plan import TaskPlan
 
 
@@ -60,17 +67,14 @@ class BaselineConfig:
     stall_steps: int = 10
     stall_m: float = 0.002
     blocked_release_after: float = 0.8
-    controller_limit_m: float = 0.1
+    controller_limit_m: float = MOVE_LIMIT_M
     max_turn_rad: float = 0.08
     turn_tol: float = 0.06
     turn_done_at: float = 0.6
-    controller_limit_rad: float = 0.1
 
     def __post_init__(self) -> None:
-        if not (0 < self.max_turn_rad <= self.controller_limit_rad):
-            raise ValueError(
-                f"max_turn_rad must be in (0, {self.controller_limit_rad}], got {self.max_turn_rad}"
-            )
+        if not (0 < self.max_turn_rad <= TURN_LIMIT_RAD):
+            raise ValueError(f"max_turn_rad must be in (0, {TURN_LIMIT_RAD}], got {self.max_turn_rad}")
         if not (0 < self.turn_done_at <= 1):
             raise ValueError(f"turn_done_at must be in (0, 1], got {self.turn_done_at}")
         if not (0 < self.max_step_m <= self.controller_limit_m):
@@ -181,5 +185,5 @@ class BaselineController:
         if self.phase == Phase.RETREAT:
             target, gripper = self.release_anchor + np.array([0.0, 0.0, 0.1]), 1.0
         move = np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1)
-        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad, c.controller_limit_rad)
+        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad)
         return np.array([*move, np.clip(turn, -1, 1), gripper], dtype=np.float32)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from physworld_core.policy.baseline import Phase
-from physworld_core.policy.hand import saturated_move, saturated_turn
+from physworld_core.policy.hand import MOVE_LIMIT_M, saturated_move, saturated_turn
 from physworld_core.policy.plan import TaskPlan
 
 
@@ -47,7 +47,7 @@ class PushConfig:
     max_step_m: float = 0.03
     gain: float = 0.8
     phase_timeout: int = 60
-    controller_limit_m: float = 0.1
+    controller_limit_m: float = MOVE_LIMIT_M
     max_turn_rad: float = 0.08
 
     def __post_init__(self) -> None:
