@@ -19,10 +19,12 @@ import numpy as np
 
 
 def parse_seeds(text: str) -> list[int]:
-    if "-" in text:
-        lo, hi = text.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
+    """ "0-3", "2,6" or "2,6,8-11" → the seeds, in order."""
+    seeds = []
+    for item in text.split(","):
+        lo, _, hi = item.strip().partition("-")
+        seeds += list(range(int(lo), int(hi or lo) + 1))
+    return seeds
 
 
 def local_twin(scene, recon, prefix: str):

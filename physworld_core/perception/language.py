@@ -72,7 +72,22 @@ NOUN_SHAPES: dict[str, str | None] = {
     ),
     # Irregular shapes: perception knows them by colour and place; their footprint says nothing reliable.
     **dict.fromkeys(
-        ["object", "thing", "item", "one", "shoe", "sneaker", "slipper", "baby shoe", "base", "toy"], None
+        [
+            "object",
+            "thing",
+            "item",
+            "one",
+            "shoe",
+            "sneaker",
+            "slipper",
+            "baby shoe",
+            "base",
+            "toy",
+            "pan",
+            "frying pan",
+            "skillet",
+        ],
+        None,
     ),
 }
 """Nouns a prompt may use → the geometric shape class they imply (``None``: any shape)."""
@@ -165,6 +180,11 @@ _PATTERNS = (
     ),
 )
 _PUSH_SUFFIX = re.compile(r"\s+by\s+(?:pushing|sliding|shoving|nudging)(?:\s+it)?$")
+_HOLD_PART = re.compile(r"(?:\s*,)?\s+(?:holding\s+it\s+|held\s+)?by\s+(?:its|the)\s+(?P<part>handle)\b")
+_PART_OF = re.compile(r"\bthe\s+(?P<part>handle)\s+of\s+(?=the\b)")
+HOLD_PARTS: tuple[str, ...] = ("handle",)
+"""Parts a prompt may say to hold the object by ("by its handle", "the handle of the pan"): the object is then
+grasped only on a part of that kind (for a handle, an arm sticking out of its body, ``reconstruction.arms``)."""
 _POLITE = re.compile(r"^(?:please\s+|can you\s+|could you\s+|now\s+)+|(?:\s+please|\s+now)+$")
 
 UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
@@ -172,7 +192,7 @@ UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"\b(?:sweep|brush)\b"), "sweeping with a tool"),
     (re.compile(r"\b(?:upright|stand\s+it\s+up|stand\s+up)\b"), "re-orienting an object (standing it up)"),
     (re.compile(r"\b(?:shelve|slot|gap|slot\s+of)\b"), "inserting into a slot"),
-    (re.compile(r"\bhandle\b"), "grasping a named part (a handle)"),
+    (re.compile(r"\bhandle\b"), "grasping a named part in this wording (say 'by its handle')"),
 )
 """Skills a prompt can ask for that the pipeline does not plan yet, with words that reveal them. Such a prompt is
 refused by naming the skill, not with the generic form, so a user knows it is the skill that is missing."""
@@ -197,6 +217,7 @@ class Instruction:
         skill: "place" (grasp, carry, release) or "push" (non-prehensile, along the table).
         goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
             ``goal_colour``.
+        hold: the part of the object to hold it by ("handle"), or ``None``: anywhere the hand can.
     """
 
     object_phrase: str
@@ -208,6 +229,7 @@ class Instruction:
     relation: str
     skill: str = "place"
     goal_colours: tuple[str, ...] = ()
+    hold: str | None = None
 
     def __post_init__(self) -> None:
         if self.object_noun not in NOUN_SHAPES:
@@ -218,6 +240,10 @@ class Instruction:
             raise ValueError(f"Instruction.relation must be 'in' or 'on', got {self.relation!r}")
         if self.skill not in SKILLS:
             raise ValueError(f"Instruction.skill must be one of {SKILLS}, got {self.skill!r}")
+        if self.hold is not None and (self.hold not in HOLD_PARTS or self.skill != "place"):
+            raise ValueError(
+                f"Instruction.hold must be one of {HOLD_PARTS} on a placing task, got {self.hold!r}"
+            )
         colours = tuple(self.goal_colours) or ((self.goal_colour,) if self.goal_colour else ())
         object.__setattr__(self, "goal_colours", colours)
         if colours and colours[0] != self.goal_colour:
@@ -256,6 +282,8 @@ def parse_instruction(prompt: str) -> Instruction:
     text = _POLITE.sub("", re.sub(r"\s+", " ", text).strip())
     pushed_by_suffix = _PUSH_SUFFIX.search(text) is not None
     text = _PUSH_SUFFIX.sub("", text)
+    holds = {m["part"] for m in (*_HOLD_PART.finditer(text), *_PART_OF.finditer(text))}
+    text = _PART_OF.sub("", _HOLD_PART.sub("", text))
     for pattern in _PATTERNS:
         match = pattern.match(text)
         if match:
@@ -276,6 +304,10 @@ def parse_instruction(prompt: str) -> Instruction:
             f"circle, square, pad…), not in or on the {goal_noun}; to lift it there, say 'put the "
             f"{match['object'].strip()} {match['relation']} the {match['goal'].strip()}'"
         )
+    if skill == "push" and holds:
+        raise GroundingError(
+            f"prompt {prompt!r}: a push does not hold the object, so not by its {min(holds)}"
+        )
     return Instruction(
         object_phrase=match["object"].strip(),
         object_colour=object_colours[0] if object_colours else None,
@@ -286,6 +318,7 @@ def parse_instruction(prompt: str) -> Instruction:
         relation="on" if match.groupdict().get("cover") else RELATIONS[match["relation"]],
         skill=skill,
         goal_colours=goal_colours,
+        hold=min(holds) if holds else None,
     )
 
 

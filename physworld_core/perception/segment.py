@@ -258,6 +258,8 @@ def segment_objects(
             objects.append(described)
             claimed |= described[1]["mask"]
     objects = _merge_container_interiors(scene, plane, grid, heights, objects, table_noise)
+    objects = _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise)
+    objects = [item for item in objects if not _is_fringe(item[1], min_height_m)]
     _refuse_depth_holes(scene, plane, holes, [fields for _, fields in objects], min_pixels, robot)
     objects.sort(key=lambda item: (item[0][1], item[0][0]))
     return [SceneObject(index=i, **fields) for i, (_, fields) in enumerate(objects)]
@@ -397,6 +399,61 @@ def _merge_container_interiors(scene, plane, grid, heights, objects, table_noise
 
 INTERIOR_TOP = 0.6
 """A piece inside a container's footprint whose top is below this share of the rim height is its interior."""
+
+SAME_COLOUR_RGB = 35.0
+"""Two pieces whose mean colours are closer than this (RGB, 0-255) are the same paint."""
+SAME_COLOUR_GAP_M = 0.025
+"""Pieces of one colour this close in 3D are one object (the two halves of a pan's rim around a floor too low
+to be seen as "above the table"), though farther apart than ``neighbour_gap_m`` joins any two pieces."""
+FRINGE_RISE_M = 0.003
+FRINGE_WIDTH_M = 0.012
+"""A piece rising at most ``FRINGE_RISE_M`` above the object threshold and narrower than ``FRINGE_WIDTH_M`` is a
+fringe (the bevelled edge of a flat plate poking over the threshold), not an object: nothing so thin and low can
+be grasped or told apart by its shape."""
+
+
+def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise):
+    """Join pieces of one colour that nearly touch in 3D: one object that the height threshold or a depth jump
+    cut in two. A piece is merged into the larger one; two separate objects of one paint this close could not
+    be told apart by a prompt anyway."""
+    from scipy.spatial import cKDTree
+
+    changed = True
+    while changed:
+        changed = False
+        order = sorted(range(len(objects)), key=lambda k: -objects[k][1]["mask"].sum())
+        for bi in order:
+            big = objects[bi][1]
+            tree = cKDTree(big["points_world"])
+            for si in order:
+                small = objects[si][1]
+                if si == bi or small["mask"].sum() > big["mask"].sum():
+                    continue
+                colour_gap = np.linalg.norm(np.subtract(big["mean_rgb"], small["mean_rgb"]))
+                if colour_gap > SAME_COLOUR_RGB:
+                    continue
+                if tree.query(small["points_world"], distance_upper_bound=SAME_COLOUR_GAP_M)[0].min() > (
+                    SAME_COLOUR_GAP_M
+                ):
+                    continue
+                union = big["mask"] | small["mask"]
+                no_labels = np.full(union.shape, -1)
+                described = _describe(
+                    scene, plane, union, grid, heights, no_labels, np.zeros_like(union), table_noise
+                )
+                if described is None:
+                    continue
+                objects = [item for k, item in enumerate(objects) if k not in (bi, si)] + [described]
+                changed = True
+                break
+            if changed:
+                break
+    return objects
+
+
+def _is_fringe(fields: dict, min_height_m: float) -> bool:
+    length, width, top = fields["extents"]
+    return top <= min_height_m + FRINGE_RISE_M and min(length, width) < FRINGE_WIDTH_M
 
 
 def _connected_by_distance(grid: np.ndarray, above: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

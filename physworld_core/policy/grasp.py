@@ -163,19 +163,23 @@ def best_grasp(
     table_height: float,
     config: GraspConfig = GraspConfig(),
     parts: list[np.ndarray] | None = None,
+    grip_parts: tuple[int, ...] = (),
 ) -> Grasp:
     """The best grasp over ``config.num_turns`` turns of the hand; ``closing_axis`` is the fingers' closing
     direction at rest (turn 0).
 
     ``parts``: the object's convex parts (world vertices) when it has several (a lid and its knob): each is
     grasped on its own, above whatever part lies under it, since the hull of the whole would swallow the knob.
+    ``grip_parts``: indices into ``parts`` of the only parts to grasp (the prompt said "by its handle").
     """
     from physworld_core.policy.hand import rotate_z
 
     parts = [np.asarray(vertices_world)] if not parts else [np.asarray(p) for p in parts]
     turns = (np.arange(config.num_turns) - (config.num_turns - 1) // 2) * np.pi / config.num_turns
     candidates = []
-    for part in parts:
+    for index, part in enumerate(parts):
+        if grip_parts and index not in grip_parts:
+            continue
         floor = _floor_under(part, parts, table_height)
         for turn in turns:
             axis = rotate_z(np.asarray(closing_axis, dtype=np.float64), float(turn))
@@ -184,6 +188,13 @@ def best_grasp(
                 candidates.append(Grasp(g.tcp_in_object, g.width, score, float(turn)))
     if not candidates:
         extent = vertices_world.max(0) - vertices_world.min(0)
+        if grip_parts:
+            extent = np.ptp(np.concatenate([parts[i] for i in grip_parts]), axis=0)
+            raise PhysworldError(
+                f"no feasible grasp on the part the prompt names: it is {1000 * extent[0]:.0f}x"
+                f"{1000 * extent[1]:.0f}x{1000 * extent[2]:.0f} mm and the gripper opens "
+                f"{1000 * config.max_width:.0f} mm, at any turn of the hand"
+            )
         raise PhysworldError(
             f"no feasible grasp: the object is {1000 * extent[0]:.0f}x{1000 * extent[1]:.0f}x"
             f"{1000 * extent[2]:.0f} mm and the gripper opens {1000 * config.max_width:.0f} mm, at any turn "

@@ -123,7 +123,14 @@ def plan_from_twin(
         return _push_plan(path, position, verts_world, goal, spacing, physical)
     parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
     grasp = best_grasp(
-        verts_world, faces, position, closing_axis, spec.table_height, grasp_config, parts=parts_world
+        verts_world,
+        faces,
+        position,
+        closing_axis,
+        spec.table_height,
+        grasp_config,
+        parts=parts_world,
+        grip_parts=target.grip_parts,
     )
     if physical:
         carry_turn = aligning_turn(verts_world, spec.goal)

@@ -12,10 +12,13 @@ marking gets a disc or box region.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import trimesh
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.reconstruction.arms import ArmConfig, arm_labels, arm_underside
 from physworld_core.reconstruction.layers import LayerConfig, layer_cuts
 from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry
 
@@ -79,24 +82,37 @@ def completed_parts(
     camera_position: np.ndarray,
     table_height: float,
     config: LayerConfig = LayerConfig(),
-) -> list[np.ndarray]:
-    """The completed points of each convex part of the object, bottom up: one part (:func:`complete_points`)
-    unless something stands up from its top.
+    arms: ArmConfig = ArmConfig(),
+) -> tuple[list[np.ndarray], int]:
+    """The completed points of each convex part of the object, and how many of them are arms: the body's
+    parts bottom up (one, :func:`complete_points`, unless something stands up from its top), then one part
+    per arm sticking out sideways from it (a pan's handle, see ``arms``).
 
-    The cuts are found on the whole mirrored object, whose footprint is symmetric; each layer is then mirrored
+    The cuts are found on the whole mirrored body, whose footprint is symmetric; each layer is then mirrored
     about its own centre (a knob seen mostly from above is not where the body's mirror plane puts it) and
-    extruded down to the top of the layer below.
+    extruded down to the top of the layer below. An arm is not mirrored (the body's half turn would put a
+    second handle on the other side) and is extruded down to its own seen underside, not to the table.
     """
     pts = np.asarray(points_world, float)
-    cuts = layer_cuts(mirror_points(pts, camera_position), table_height, config)
+    labels = arm_labels(pts, arms)
+    body = pts[labels == 0]
+    arm_parts = [_arm_part(pts[labels == k], table_height, arms) for k in range(1, int(labels.max()) + 1)]
+    cuts = layer_cuts(mirror_points(body, camera_position), table_height, config)
     if not cuts:
-        return [complete_points(pts, camera_position, table_height)]
+        return [complete_points(body, camera_position, table_height), *arm_parts], len(arm_parts)
     parts, floor = [], table_height
     for lo, hi in zip([-np.inf, *cuts], [*cuts, np.inf], strict=True):
-        layer = pts[(pts[:, 2] >= lo) & (pts[:, 2] < hi)]
+        layer = body[(body[:, 2] >= lo) & (body[:, 2] < hi)]
         parts.append(extruded(mirror_points(layer, camera_position), floor))
         floor = float(layer[:, 2].max())
-    return parts
+    return [*parts, *arm_parts], len(arm_parts)
+
+
+def _arm_part(points: np.ndarray, table_height: float, config: ArmConfig) -> np.ndarray:
+    """An arm's seen points and their copy lowered onto its underside (never below the table)."""
+    below = points.copy()
+    below[:, 2] = np.maximum(arm_underside(points, config), table_height)
+    return np.concatenate([points, below])
 
 
 def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,26 +135,39 @@ def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vertices, faces
 
 
-def object_mesh(
-    points_world: np.ndarray, camera_position: np.ndarray, table_height: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Completed mesh in the object frame, the object's world pose (translation only, world axes) and, when
-    the mesh is a union of convex layers, the index of the layer each face belongs to (else None).
+class ObjectMesh(NamedTuple):
+    """A completed object: ``vertices`` and ``faces`` in the object frame, its world ``pose`` (translation
+    only, world axes), the convex part each face belongs to when the mesh is a union of parts (else None),
+    and which of those parts are arms sticking out of the body (a handle)."""
 
-    The object frame's origin is the footprint centre on the table, so a pose's z is the table height.
+    vertices: np.ndarray
+    faces: np.ndarray
+    pose: np.ndarray
+    face_part: np.ndarray | None
+    arm_parts: tuple[int, ...]
+
+
+def object_mesh(points_world: np.ndarray, camera_position: np.ndarray, table_height: float) -> ObjectMesh:
+    """The object completed from its seen points (see :func:`completed_parts`).
+
+    The object frame's origin is the footprint centre of its body on the table, so a pose's z is the table
+    height; an arm does not move the origin, which stays where the body's centre is.
     """
-    parts = [convex_mesh(p) for p in completed_parts(points_world, camera_position, table_height)]
+    completed, arm_count = completed_parts(points_world, camera_position, table_height)
+    parts = [convex_mesh(p) for p in completed]
     vertices_world = np.concatenate([v for v, _ in parts])
     offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
     faces = np.concatenate([f + o for (_, f), o in zip(parts, offsets, strict=True)])
     face_part = None
     if len(parts) > 1:
         face_part = np.concatenate([np.full(len(f), i, dtype=np.int64) for i, (_, f) in enumerate(parts)])
-    lo, hi = vertices_world.min(0), vertices_world.max(0)
+    body = np.concatenate([v for v, _ in parts[: len(parts) - arm_count]])
+    lo, hi = body.min(0), body.max(0)
     origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, table_height])
     pose = np.eye(4)
     pose[:3, 3] = origin
-    return vertices_world - origin, faces, pose, face_part
+    arm_parts = tuple(range(len(parts) - arm_count, len(parts)))
+    return ObjectMesh(vertices_world - origin, faces, pose, face_part, arm_parts)
 
 
 def container_model(

@@ -13,9 +13,9 @@ import numpy as np
 from physworld_core.errors import ReconstructionError
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model
-from physworld_core.reconstruction.tracking import TrackingConfig, track_target
+from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
-from physworld_core.scene import ScenePackage
+from physworld_core.scene import ScenePackage, depth_to_points_world
 
 MIN_ALIGN_TILT_DEG = 0.25
 """Below this, tilt is plane-fit noise (0.25° moves a point 0.5 m away by 2 mm, under the plane's own rms);
@@ -128,7 +128,7 @@ def reconstruct(
                 )
             )
             continue
-        v, f, pose, face_part = object_mesh(seen.points_world, camera_position, table_height)
+        v, f, pose, face_part, arm_parts = object_mesh(seen.points_world, camera_position, table_height)
         if seen is perception.target:
             name, role = "target", "target"
             target_vertices, target_faces, target_pose = v, f, pose
@@ -147,7 +147,16 @@ def reconstruct(
                 pose,
                 tuple(np.asarray(seen.mean_rgb) / 255.0),
                 face_part=face_part,
+                arm_parts=arm_parts,
             )
+        )
+    hold = perception.instruction.hold
+    target = next(o for o in objects if o.role == "target")
+    if hold == "handle" and not target.arm_parts:
+        raise ReconstructionError(
+            f"the prompt says to hold the {perception.target.description} by its handle, but its reconstruction "
+            "has none: no narrow part sticks out of its footprint in the first frame (is the handle hidden "
+            "behind the body, or outside the image?)"
         )
     trajectory, tracking_stats = track_target(
         frames,
@@ -158,6 +167,7 @@ def reconstruct(
         target_pose,
         perception.target.mask,
         config.tracking,
+        static=_static_scene(scene, perception.target.mask),
     )
     metrics = {
         "plane_rms_m": perception.plane.rms,
@@ -171,6 +181,7 @@ def reconstruct(
         "container": perception.goal.description,
         "skill": perception.instruction.skill,
         "relation": perception.instruction.relation,
+        "hold": hold,
     }
     return Reconstruction(
         task_id=scene.task_id,
@@ -180,6 +191,15 @@ def reconstruct(
         trajectory=trajectory,
         metrics=metrics,
     )
+
+
+def _static_scene(scene: ScenePackage, target_mask: np.ndarray) -> HeightMap:
+    """Height map of everything the real depth frame saw except the target (which moves in the video)."""
+    from scipy import ndimage
+
+    points, pixels = depth_to_points_world(scene.depth_m, scene.camera)
+    moving = ndimage.binary_dilation(target_mask, iterations=2)
+    return HeightMap.from_points(points[~moving[pixels[:, 0], pixels[:, 1]]])
 
 
 def _is_support(perception: Perception) -> bool:

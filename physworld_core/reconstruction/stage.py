@@ -51,11 +51,13 @@ def tracking_error(recon: Reconstruction, plan: dict) -> dict | None:
 
 def _mesh_blob(store: Store, obj: ReconstructedObject) -> str:
     """The mesh as an .npz blob; ``face_part`` only when the mesh is a union of convex parts (older blobs
-    have none, and read back as one part)."""
+    have none, and read back as one part), ``arm_parts`` only when some of them are arms."""
     buf = io.BytesIO()
     arrays = {"vertices": obj.vertices.astype(np.float64), "faces": obj.faces.astype(np.int64)}
     if obj.face_part is not None:
         arrays["face_part"] = obj.face_part.astype(np.int64)
+    if obj.arm_parts:
+        arrays["arm_parts"] = np.asarray(obj.arm_parts, dtype=np.int64)
     np.savez(buf, **arrays)
     return store.blobs.put_bytes(buf.getvalue(), ".npz").uri
 
@@ -201,6 +203,7 @@ def load_reconstruction(store: Store, task_id: str) -> Reconstruction:
                 if o.get("region") is None
                 else RegionGeometry(o["region"]["shape"], tuple(o["region"]["half_extents"])),
                 face_part=mesh["face_part"] if "face_part" in mesh.files else None,
+                arm_parts=tuple(int(i) for i in mesh["arm_parts"]) if "arm_parts" in mesh.files else (),
             )
         )
     plane = json.loads(row["plane_json"])

@@ -6,8 +6,10 @@ apparent size) and rotation. Per frame:
 
 1. segment the target by its colour model (from frame 0) near where the motion so far predicts it;
 2. fit the pose by robust least squares: mask pixels should be covered by the projected model, projected
-   model points should fall on the mask (down-weighted, since walls and hands may occlude the object), and
-   a weak prior keeps the pose near the constant-velocity prediction;
+   model points should fall on the mask (down-weighted, since walls and hands may occlude the object), a
+   weak prior keeps the pose near the constant-velocity prediction, and a stiff penalty keeps the model
+   out of the static scene the real depth frame saw (the table, a block's top, a pot's rim): a small
+   object's distance is barely visible in its size, and it is the surface under it that says where it rests;
 3. score the fit by silhouette IoU, the frame's confidence.
 
 Low-confidence ("unseen") frames are replaced by interpolation and positions are lightly smoothed. Only
@@ -77,6 +79,41 @@ class TrackingConfig:
             raise ValueError(f"max_unseen_seconds must be >= 0, got {self.max_unseen_seconds}")
         if not self.edge_margin_px >= 0:
             raise ValueError(f"edge_margin_px must be >= 0, got {self.edge_margin_px}")
+
+
+@dataclass(frozen=True, eq=False)
+class HeightMap:
+    """Top view of the static scene: the highest surface seen in each ``cell`` × ``cell`` column (world z), NaN
+    where the real depth frame saw nothing. Built from frame 0's depth without the target, it is what the
+    moving target may rest on but never sink into: a block's top, a pot's rim, the table.
+
+    Why: a small object's silhouette is a few pixels wide, so its size says little about its distance, and
+    the fit slides it along the viewing ray, away from the camera and down (on stacking tasks by 30-60 mm at
+    the end). Solid geometry the real depth saw bounds that slide from below."""
+
+    origin: np.ndarray
+    cell: float
+    heights: np.ndarray
+
+    @classmethod
+    def from_points(cls, points_world: np.ndarray, cell: float = 0.004) -> HeightMap:
+        pts = np.asarray(points_world, float)
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        if len(pts) == 0:
+            return cls(np.zeros(2), cell, np.full((1, 1), np.nan))
+        origin = pts[:, :2].min(0)
+        ij = np.floor((pts[:, :2] - origin) / cell).astype(int)
+        heights = np.full(ij.max(0) + 1, -np.inf)
+        np.maximum.at(heights, (ij[:, 0], ij[:, 1]), pts[:, 2])
+        return cls(origin, cell, np.where(np.isfinite(heights), heights, np.nan))
+
+    def at(self, xy: np.ndarray) -> np.ndarray:
+        """Surface height under each of the points ``xy`` (N×2); NaN where unseen or outside the map."""
+        ij = np.floor((np.asarray(xy, float) - self.origin) / self.cell).astype(int)
+        inside = np.all((ij >= 0) & (ij < self.heights.shape), axis=1)
+        out = np.full(len(ij), np.nan)
+        out[inside] = self.heights[ij[inside, 0], ij[inside, 1]]
+        return out
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -229,8 +266,12 @@ def track_target(
     mask0: np.ndarray,
     config: TrackingConfig = TrackingConfig(),
     seed: int = 0,
+    static: HeightMap | None = None,
 ) -> tuple[Trajectory, dict]:
-    """Track the model (object-frame ``vertices``/``faces``, at ``pose0`` in frame 0) through ``frames``."""
+    """Track the model (object-frame ``vertices``/``faces``, at ``pose0`` in frame 0) through ``frames``.
+
+    ``static``: the static scene seen in the real depth frame; the model never sinks into it (see
+    :class:`HeightMap`). Without it, only the table the target started on bounds it from below."""
     T, H, W, _ = frames.shape
     if mask0.sum() < config.min_pixels:
         raise ReconstructionError("the target is not visible in the first video frame")
@@ -248,8 +289,11 @@ def track_target(
     support_z = float((vertices @ pose0[:3, :3].T + pose0[:3, 3])[:, 2].min())
 
     def below_support(pose: np.ndarray) -> float:
-        lowest = float((vertices @ pose[:3, :3].T + pose[:3, 3])[:, 2].min())
-        return config.support_weight * max(0.0, support_z - lowest)
+        placed = model @ pose[:3, :3].T + pose[:3, 3]
+        floor = np.full(len(placed), support_z)
+        if static is not None:
+            floor = np.fmax(floor, static.at(placed[:, :2]))
+        return config.support_weight * max(0.0, float((floor - placed[:, 2]).max()))
 
     for t in range(T):
         predicted = prev.copy()

@@ -73,6 +73,8 @@ class ReconstructedObject:
     region: set for role "region" (a flat marking; the mesh is a thin plate for display, no collision).
     face_part: when the mesh is a union of convex parts (a lid and its knob, see ``reconstruction.layers``),
         the part each face belongs to; None for one part, or a mesh whose parts nobody knows.
+    arm_parts: which of those parts are arms sticking out sideways from the body (a pan's handle, see
+        ``reconstruction.arms``): what a prompt means by "by its handle".
     """
 
     name: str
@@ -85,6 +87,7 @@ class ReconstructedObject:
     container: ContainerGeometry | None = None
     region: RegionGeometry | None = None
     face_part: np.ndarray | None = None
+    arm_parts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -102,6 +105,10 @@ class ReconstructedObject:
                 f"object {self.name}: face_part needs one part index per face ({len(self.faces)}), "
                 f"got shape {self.face_part.shape}"
             )
+        if self.arm_parts and (
+            self.face_part is None or not set(self.arm_parts) <= set(self.face_part.tolist())
+        ):
+            raise ValueError(f"object {self.name}: arm parts {self.arm_parts} are not parts of its mesh")
 
     def convex_parts(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
         """(vertices, faces) of each convex part, in the object frame, or None if the parts are not known."""

@@ -123,6 +123,7 @@ def build_twin(
                 friction=priors.friction,
                 friction_range=priors.friction_range,
                 fixed=fixed,
+                grip_parts=obj.arm_parts if obj.role == "target" and recon.metrics.get("hold") else (),
             )
         )
     files = ensure_cookable(files)

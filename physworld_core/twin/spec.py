@@ -28,6 +28,8 @@ class TwinObject:
     mass, mass_range: kg estimate and the range domain randomization draws from.
     friction, friction_range: Coulomb friction estimate and range.
     fixed: a fixture (kinematic), e.g. a large container.
+    grip_parts: indices of the collision parts the hand must hold the object by (the prompt said "by its
+        handle"); empty: anywhere it can.
     """
 
     name: str
@@ -43,8 +45,14 @@ class TwinObject:
     friction: float
     friction_range: tuple[float, float]
     fixed: bool = False
+    grip_parts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if any(not 0 <= i < len(self.collision_meshes) for i in self.grip_parts):
+            raise TwinError(
+                f"twin object {self.name}: grip parts {self.grip_parts} are not among its "
+                f"{len(self.collision_meshes)} collision parts"
+            )
         if len(self.pose) != 7 or not np.all(np.isfinite(self.pose)):
             raise TwinError(f"twin object {self.name}: pose must be 7 finite numbers")
         if not self.collision_meshes and not self.collision_boxes:
@@ -167,6 +175,7 @@ class TwinSpec:
                     "rgba": tuple(o["rgba"]),
                     "mass_range": tuple(o["mass_range"]),
                     "friction_range": tuple(o["friction_range"]),
+                    "grip_parts": tuple(o.get("grip_parts", ())),
                 }
             )
             for o in d["objects"]

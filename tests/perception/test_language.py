@@ -140,10 +140,39 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
         ("turn the fallen yellow bottle upright again", "re-orienting"),
         ("pick up the fallen pink bottle and stand it up", "re-orienting"),
         ("shelve the purple book on the shelf", "inserting into a slot"),
-        ("move the pink skillet onto the white platter by its handle", "a handle"),
-        ("pick up the green pan by the handle and put it on the white plate", "a handle"),
+        ("put the pan on the plate using the handle", "a named part in this wording"),
     ],
 )
 def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
     with pytest.raises(GroundingError, match=f"asks for .*{skill}.*pick-and-place and push tasks only"):
         parse_instruction(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        (
+            "move the pink skillet onto the white platter by its handle",
+            ("pink", "skillet", "white", "platter"),
+        ),
+        (
+            "pick up the green pan by the handle and put it on the white plate",
+            ("green", "pan", "white", "plate"),
+        ),
+        (
+            "grab the handle of the red frying pan and set it down on the blue dish",
+            ("red", "frying pan", "blue", "dish"),
+        ),
+        ("place the pan on the plate, holding it by its handle", (None, "pan", None, "plate")),
+    ],
+)
+def test_holding_by_the_handle_is_read_as_the_part_to_grasp(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (got.object_colour, got.object_noun, got.goal_colour, got.goal_noun) == expected
+    assert (got.hold, got.relation, got.skill) == ("handle", "on", "place")
+    assert parse_instruction("put the red pan on the blue plate").hold is None
+
+
+def test_a_push_cannot_hold_a_handle():
+    with pytest.raises(GroundingError, match="a push does not hold the object"):
+        parse_instruction("push the red pan onto the blue target by its handle")

@@ -126,3 +126,24 @@ def test_colour_names_cover_the_palette_and_reject_garbage():
     }
     with pytest.raises(ValueError, match="three finite"):
         colour_name((1.0, float("nan"), 2.0))
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [
+        # The rim of a pan splits into its near and far halves around a floor too low to count as "above
+        # the table"; the halves and the handle are one pink object.
+        (2, {"pink container": 1, "grey cylinder": 1}),
+        # A white plate's bevelled near edge pokes over the height threshold as a 2-pixel sliver: a fringe,
+        # not a second white plate.
+        (6, {"green container": 1, "white cylinder": 1}),
+    ],
+)
+def test_one_object_stays_one_in_pan_worlds(seed, expected):
+    from collections import Counter
+
+    from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
+
+    scene = capture_scene(BenchmarkTask("pan", seed))
+    objects = segment_objects(scene, fit_support_plane(scene))
+    assert Counter(o.description for o in objects) == expected

@@ -31,6 +31,27 @@ def test_too_wide_object_has_no_grasp():
         best_grasp(box.vertices, box.faces, np.zeros(3), np.array([0.0, 1.0, 0.0]), 0.0)
 
 
+def _pan_parts():
+    """A pan too wide to hold (a 14 cm disc) and a handle box sticking out of it, off the table."""
+    body = trimesh.creation.cylinder(radius=0.07, height=0.03)
+    body.apply_translation([0.0, 0.0, 0.015])
+    handle = trimesh.creation.box(extents=[0.1, 0.022, 0.015])
+    handle.apply_translation([0.12, 0.0, 0.022])
+    return body, handle
+
+
+def test_grip_parts_restrict_the_grasp_to_the_handle():
+    body, handle = _pan_parts()
+    merged = trimesh.util.concatenate([body, handle])
+    parts = [np.asarray(body.vertices), np.asarray(handle.vertices)]
+    axis = np.array([0.0, 1.0, 0.0])
+    grasp = best_grasp(merged.vertices, merged.faces, np.zeros(3), axis, 0.0, parts=parts, grip_parts=(1,))
+    assert 0.075 < grasp.tcp_in_object[0] < 0.165  # on the handle, clear of the body's wall
+    assert grasp.width == pytest.approx(0.022, abs=0.002)
+    with pytest.raises(PhysworldError, match="the part the prompt names: it is 140x140x30 mm"):
+        best_grasp(merged.vertices, merged.faces, np.zeros(3), axis, 0.0, parts=parts, grip_parts=(0,))
+
+
 def test_plan_ends_above_the_goal(bin_twin_local):
     plan = make_plan(bin_twin_local)
     goal = bin_twin_local.goal

@@ -208,3 +208,13 @@ def test_thin_depth_cracks_over_the_target_are_filled(bin_scene, target_mask):
     assert seen.pixel_count == pytest.approx(truth.pixel_count, abs=3)
     np.testing.assert_allclose(seen.centre_world, truth.centre_world, atol=0.003)
     assert seen.top_height == pytest.approx(truth.top_height, abs=0.003)
+
+
+# --- a handle the object does not have ---------------------------------------------------------------------
+
+
+def test_holding_an_object_by_a_handle_it_lacks_is_an_error(bin_scene, bin_video):
+    """A can has no arm sticking out of its footprint; "by its handle" must not fall back to any grasp."""
+    scene = dataclasses.replace(bin_scene, prompt=bin_scene.prompt + " by its handle")
+    with pytest.raises(ReconstructionError, match="by its handle, but its reconstruction has none"):
+        reconstruct(scene, bin_video.frames, bin_video.fps)

@@ -24,7 +24,7 @@ def test_an_elongated_object_at_any_yaw_keeps_its_width(yaw_deg):
     shoe_box = trimesh.creation.box((length, width, height))
     shoe_box.apply_transform(trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 0, 1]))
     shoe_box.apply_translation([-0.05, 0.12, height / 2])
-    vertices, _faces, pose, _parts = object_mesh(_seen_surface(shoe_box), CAMERA, 0.0)
+    vertices, _faces, pose, _parts, _arms = object_mesh(_seen_surface(shoe_box), CAMERA, 0.0)
     world = vertices + pose[:3, 3]
     axis = np.array([np.cos(np.radians(yaw_deg)), np.sin(np.radians(yaw_deg))])
     across = np.array([-axis[1], axis[0]])

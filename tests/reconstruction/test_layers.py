@@ -39,7 +39,7 @@ def _lid_points(rng, knob_radius: float = 0.013) -> np.ndarray:
 def test_a_knob_on_a_disc_is_a_part_of_its_own():
     rng = np.random.default_rng(0)
     knob_radius = 0.013
-    vertices, faces, pose, face_part = object_mesh(_lid_points(rng, knob_radius), CAMERA, 0.0)
+    vertices, faces, pose, face_part, _arms = object_mesh(_lid_points(rng, knob_radius), CAMERA, 0.0)
     assert face_part is not None and sorted(np.unique(face_part)) == [0, 1]
     obj = ReconstructedObject(
         "target", "target", "lid", vertices, faces, pose, (0.5, 0.5, 0.5), face_part=face_part
@@ -64,7 +64,7 @@ def test_a_knob_on_a_disc_is_a_part_of_its_own():
 def test_a_plain_cylinder_stays_one_hull_exactly(radius, height):
     rng = np.random.default_rng(1)
     points = _seen_cylinder(radius, 0.0, height, rng)
-    vertices, faces, pose, face_part = object_mesh(points, CAMERA, 0.0)
+    vertices, faces, pose, face_part, _arms = object_mesh(points, CAMERA, 0.0)
     assert face_part is None
     expected_vertices, expected_faces = convex_mesh(complete_points(points, CAMERA, 0.0))
     np.testing.assert_allclose(vertices + pose[:3, 3], expected_vertices, rtol=0, atol=1e-12)  # as before
@@ -106,7 +106,7 @@ def test_mesh_blob_keeps_the_parts_and_reads_old_blobs(tmp_path):
     from physworld_core.store import Store
 
     store = Store.at(str(tmp_path / "lake"))
-    vertices, faces, pose, face_part = object_mesh(_lid_points(np.random.default_rng(3)), CAMERA, 0.0)
+    vertices, faces, pose, face_part, _arms = object_mesh(_lid_points(np.random.default_rng(3)), CAMERA, 0.0)
     obj = ReconstructedObject(
         "target", "target", "lid", vertices, faces, pose, (0.5, 0.5, 0.5), face_part=face_part
     )

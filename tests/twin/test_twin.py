@@ -17,6 +17,17 @@ def test_spec_round_trips_json(bin_twin_local):
     assert again == bin_twin_local
 
 
+def test_grip_parts_round_trip_and_must_name_collision_parts(bin_twin_local):
+    target = bin_twin_local.target
+    held = dataclasses.replace(target, grip_parts=(len(target.collision_meshes) - 1,))
+    spec = dataclasses.replace(
+        bin_twin_local, objects=tuple(held if o is target else o for o in bin_twin_local.objects)
+    )
+    assert TwinSpec.from_json(spec.to_json()).target.grip_parts == held.grip_parts
+    with pytest.raises(TwinError, match="grip parts"):
+        dataclasses.replace(target, grip_parts=(len(target.collision_meshes),))
+
+
 def test_twin_settles(bin_twin_local):
     env = make_twin_env(bin_twin_local.to_json())
     try:
