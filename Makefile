@@ -7,6 +7,8 @@ export PHYSWORLD_ENV ?= local
 
 .PHONY: setup demo test bench ui lint
 
+ALL_FAMILIES := bin,push,stack,lid,shoe,pan,book,upright,pour,sweep
+
 setup:
 	@bash infra/setup.sh
 
@@ -24,8 +26,10 @@ bench: setup
 	$(PY) -m bench.video_samples --seeds 40-59 --trials 3
 	$(PY) -m bench.residual_vs_scratch --seeds 20-22
 	$(PY) -m bench.export --episodes 100
+	$(PY) -m bench.coverage --families $(ALL_FAMILIES) --seeds 60-64 --trials 5
+	$(PY) -m bench.methods_table --families bin,push,stack,lid,shoe,pan --seeds 60-61 --env-steps 8192
 	$(PY) -m bench.methods_table --families bin,push --seeds 60-62 --env-steps 8192 --scratch --oracle
-	$(PY) -m bench.fidelity --seeds $(or $(BENCH_SEEDS),0-19) --families bin,stack,push
+	$(PY) -m bench.fidelity --seeds $(or $(BENCH_SEEDS),0-19) --families $(ALL_FAMILIES)
 	$(PY) -m bench.depth_calibration
 	$(PY) -m bench.stock_adapter --env PushCube-v1 --seeds 0-2 --trials 10
 	$(PY) -m bench.stock_adapter --env PullCube-v1 --prompt "pull the cube onto the red and white target" --seeds 0-1

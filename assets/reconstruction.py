@@ -33,6 +33,8 @@ def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> 
         "target": recon.target.label,
         "goal": recon.goal.label,
         "objects": len(recon.objects),
+        "target_parts": _parts_summary(recon.target),
+        "held_by": m.get("hold") or "anywhere the hand can",
         "selected_sample": result.selected_sample,
         "feasibility": m["feasibility"]["score"],
         "video_scores": table_md(
@@ -52,6 +54,18 @@ def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> 
     if "tracking_vs_rendered" in m:
         meta["tracking_error_mean_mm"] = m["tracking_vs_rendered"]["mean_mm"]
     return dg.MaterializeResult(metadata=meta)
+
+
+def _parts_summary(target) -> str:
+    """How the target's mesh is made, e.g. "3 convex parts (1 arm)": what a person checks first
+    when a pan is grasped by its body or a lid by its rim."""
+    parts = target.convex_parts()
+    if parts is None:
+        return "1 convex part"
+    text = f"{len(parts)} convex parts"
+    if target.arm_parts:
+        text += f" ({len(target.arm_parts)} arm{'s' if len(target.arm_parts) > 1 else ''})"
+    return text
 
 
 @dg.asset_check(

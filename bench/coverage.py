@@ -1,7 +1,7 @@
 """What the pipeline covers, per world family: does each task get through (or which stage refuses it, and
 why), and how do the untrained methods do in the twin and in the true world.
 
-    .venv/bin/python -m bench.coverage --families bin,push,stack,lid,shoe --seeds 60-64 --trials 5
+    .venv/bin/python -m bench.coverage --families bin,push,stack,lid,shoe,pan --seeds 60-64 --trials 5
 
 Each task runs the core stages the Dagster assets call (scene → 2 video samples → reconstruction → twin →
 plan) on a temporary lake, then ``--trials`` trials of ``planner_only`` and ``visual_imitation`` in the
@@ -104,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--families", default="bin,push,stack,lid,shoe")
+    parser.add_argument("--families", default="bin,push,stack,lid,shoe,pan")
     parser.add_argument("--seeds", default="60-64")
     parser.add_argument("--trials", type=int, default=5)
     args = parser.parse_args()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from physworld_core.errors import GroundingError
-from physworld_core.perception.colour import colour_similarity
-from physworld_core.perception.language import Instruction
+from physworld_core.perception.colour import colour_similarity, normalise_colour_word
+from physworld_core.perception.language import NOUN_SHAPES, Instruction
 from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL, SceneObject
 
 COLOUR_WEIGHT = 2.0
@@ -100,7 +100,12 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         GroundingError: an asked-for object is absent, or two objects match it equally well.
     """
     target, target_scores = _pick(
-        instruction.object_phrase, instruction.object_colour, instruction.object_shape, objects, exclude=None
+        instruction.object_phrase,
+        instruction.object_colour,
+        instruction.object_shape,
+        objects,
+        exclude=None,
+        where=instruction.object_where,
     )
     goal, goal_scores = _pick(
         instruction.goal_phrase,
@@ -109,6 +114,7 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         objects,
         exclude=target.index,
         also=instruction.goal_colours[1:],
+        where=instruction.goal_where,
     )
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
 
@@ -127,6 +133,7 @@ def _pick(
     objects: list[SceneObject],
     exclude: int | None,
     also: tuple[str, ...] = (),
+    where: str | None = None,
 ) -> tuple[SceneObject, dict[int, float]]:
     candidates = [o for o in objects if o.index != exclude]
     scores = {}
@@ -139,6 +146,11 @@ def _pick(
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best_index, best_score = ranked[0]
     tied = [index for index, score in ranked if best_score - score < _TIE]
+    if len(tied) > 1 and where is not None:
+        by_index = {o.index: o for o in objects}
+        chosen = _by_where([by_index[i] for i in tied], where, objects)
+        if chosen is not None:
+            return chosen, scores
     if len(tied) > 1:
         by_index = {o.index: o for o in objects}
         listed = ", ".join(f"{by_index[i].description} {_where(by_index[i])}" for i in tied)
@@ -147,6 +159,43 @@ def _pick(
             f"the scene has: {describe_scene(objects)}. Name the colour (or another distinguishing word)."
         )
     return next(o for o in objects if o.index == best_index), scores
+
+
+def _by_where(tied: list[SceneObject], where: str, objects: list[SceneObject]) -> SceneObject | None:
+    """The one of ``tied`` the prompt places ("the bin on the left": leftmost in the image; "the bin next to
+    the box": nearest, on the table, to the one object the phrase "box" names), or None if that does not
+    settle it (nothing named "box", or two bins equally near it)."""
+    if where in ("left", "right", "front", "back"):
+        key = {
+            "left": lambda o: o.image_centroid[1],
+            "right": lambda o: -o.image_centroid[1],
+            "front": lambda o: -o.image_centroid[0],  # nearer the camera: lower in the image
+            "back": lambda o: o.image_centroid[0],
+        }[where]
+        return min(tied, key=key)
+    words = where.removeprefix("near ").split()
+    noun = next((" ".join(words[i:]) for i in range(len(words)) if " ".join(words[i:]) in NOUN_SHAPES), None)
+    colour = next((c for c in (normalise_colour_word(w) for w in words) if c), None)
+    if noun is None:
+        return None
+    tied_ids = {o.index for o in tied}
+    scored = [
+        (score, o)
+        for o in objects
+        if o.index not in tied_ids and (score := score_object(colour, NOUN_SHAPES[noun], o)) is not None
+    ]
+    if not scored:
+        return None
+    best = max(scored, key=lambda item: item[0])
+    if sum(best[0] - score < _TIE for score, _ in scored) > 1:
+        return None
+    landmark = np.asarray(best[1].centre_world[:2])
+    distances = sorted(
+        (float(np.linalg.norm(np.asarray(o.centre_world[:2]) - landmark)), o.index) for o in tied
+    )
+    if distances[1][0] - distances[0][0] < 0.02:  # about as near as each other
+        return None
+    return next(o for o in tied if o.index == distances[0][1])
 
 
 def _where(obj: SceneObject) -> str:

@@ -67,6 +67,13 @@ NOUN_SHAPES: dict[str, str | None] = {
             "stockpot",
             "shoebox",
             "shoe box",
+            "trash",
+            "garbage",
+            "garbage bin",
+            "garbage can",
+            "dustbin",
+            "recycling bin",
+            "wastebin",
         ],
         "container",
     ),
@@ -145,6 +152,7 @@ _VERBS = (
     r"stow|return)"
 )
 _COVER_VERBS = r"(?:cover|close|cap)"
+_PICK_VERBS = r"(?:pick\s+up|pick|grab|take|lift|hold)"
 _PARTICLE = r"(?:\s+(?:down|away|back))?"
 _PUSH_VERBS = r"(?:push|slide|shove|nudge|shift|pull|drag)"
 _ARTICLE = r"(?:(?:the|a|an|that|this)\s+)?"
@@ -155,12 +163,12 @@ _PATTERNS = (
     # "pick up the red can and put it in the bin"
     # "pick up the yellow brick and set it down on the blue drum"
     re.compile(
-        rf"^(?:pick\s+up|grab|take|lift)\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_VERBS}(?:\s+it)?"
+        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_VERBS}(?:\s+it)?"
         rf"{_PARTICLE}\s+(?P<relation>{_RELATION})\s+{_ARTICLE}(?P<goal>{_PHRASE})$"
     ),
     # "put the red can in the bin", "move the mug into the container"
     re.compile(
-        rf"^{_VERBS}{_PARTICLE}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+(?P<relation>{_RELATION})\s+"
+        rf"^{_VERBS}{_PARTICLE}\s+{_ARTICLE}(?P<object>{_PHRASE}){_PARTICLE}\s+(?P<relation>{_RELATION})\s+"
         rf"{_ARTICLE}(?P<goal>{_PHRASE})$"
     ),
     # "cover the pot with the lid": the object goes on the goal
@@ -170,7 +178,7 @@ _PATTERNS = (
     ),
     # "pick up the lid and close the pot with it"
     re.compile(
-        rf"^(?:pick\s+up|grab|take|lift)\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_COVER_VERBS}\s+"
+        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_COVER_VERBS}\s+"
         rf"{_ARTICLE}(?P<goal>{_PHRASE})\s+(?P<cover>with)\s+it$"
     ),
     # "push the cube onto the red and white target", "slide the puck to the circle"
@@ -180,11 +188,34 @@ _PATTERNS = (
     ),
 )
 _PUSH_SUFFIX = re.compile(r"\s+by\s+(?:pushing|sliding|shoving|nudging)(?:\s+it)?$")
-_HOLD_PART = re.compile(r"(?:\s*,)?\s+(?:holding\s+it\s+|held\s+)?by\s+(?:its|the)\s+(?P<part>handle)\b")
-_PART_OF = re.compile(r"\bthe\s+(?P<part>handle)\s+of\s+(?=the\b)")
+_HOLD_PART = re.compile(
+    r"(?:\s*,)?\s+(?:(?:holding|gripping)\s+it\s+by|held\s+by|by|holding|gripping|using)\s+(?:its|the)\s+"
+    r"(?P<part>handle)\b"
+)
+_LEADING_HOLD = re.compile(r"^(?:holding\s+it\s+by|by|using)\s+(?:its|the)\s+(?P<part>handle)\s*,?\s+")
+_PART_OF = re.compile(r"\bthe\s+(?P<part>handle)\s+of\s+(?=the\b)|(?<=[a-z])\s+s\s+(?P<owned>handle)\b")
 HOLD_PARTS: tuple[str, ...] = ("handle",)
 """Parts a prompt may say to hold the object by ("by its handle", "the handle of the pan"): the object is then
 grasped only on a part of that kind (for a handle, an arm sticking out of its body, ``reconstruction.arms``)."""
+_THEN = re.compile(r"\s*,?\s+(?:and\s+)?then\s+")
+SIDES: tuple[str, ...] = ("left", "right", "front", "back")
+"""Where in the picture a prompt may place an object ("the bin on the left", "the right bin"): the side of the
+image, front being nearer the camera. Used only to choose among objects that match equally well otherwise."""
+_SIDE_WORDS = re.compile(
+    r"\s+(?:that\s+is\s+|which\s+is\s+)?(?:on|to|at)\s+the\s+(?:far\s+)?(?P<side>left|right|front|back)"
+    r"(?:\s+side)?(?:\s+of\s+the\s+(?:table|image|picture))?\b"
+)
+"""A side named after a noun, anywhere in the prompt: it is turned into a "side-left" token glued to the noun
+before the prompt's form is matched, so "the can on the right" is not read as a relation ("on")."""
+_SIDE_TOKEN = re.compile(r"\s+side-(?P<side>left|right|front|back)$")
+_SIDE_PREFIX = re.compile(r"^(?P<side>left|right|front|back)(?:most)?\s+")
+_NEAR_WORDS = re.compile(
+    r"\s+(?:that\s+is\s+|which\s+is\s+)?(?:next\s+to|near|beside|close\s+to)\s+(?:the|a)\s+"
+    rf"(?P<near>(?:[a-z\-]+\s+)*?[a-z\-]+)(?=\s+(?:{_RELATION})\s+|$)"
+)
+"""A landmark named after a noun ("the bin next to the box"), made a "near-box" token like the sides."""
+_NEAR_TOKEN = re.compile(r"\s+near-(?P<near>[a-z\-]+)$")
+_NEXT_STEP = re.compile(rf"\band\s+(?:{_VERBS}|{_PUSH_VERBS}|{_PICK_VERBS}|{_COVER_VERBS})\b")
 _POLITE = re.compile(r"^(?:please\s+|can you\s+|could you\s+|now\s+)+|(?:\s+please|\s+now)+$")
 
 UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
@@ -218,6 +249,9 @@ class Instruction:
         goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
             ``goal_colour``.
         hold: the part of the object to hold it by ("handle"), or ``None``: anywhere the hand can.
+        object_where, goal_where: where the prompt says the object or the goal is, to choose among objects
+            that match equally well otherwise: one of :data:`SIDES`, or "near <phrase>" ("the bin next to the
+            box"); ``None`` when it says nothing.
     """
 
     object_phrase: str
@@ -230,8 +264,15 @@ class Instruction:
     skill: str = "place"
     goal_colours: tuple[str, ...] = ()
     hold: str | None = None
+    object_where: str | None = None
+    goal_where: str | None = None
 
     def __post_init__(self) -> None:
+        for where in (self.object_where, self.goal_where):
+            if where is not None and where not in SIDES and not where.startswith("near "):
+                raise ValueError(
+                    f"Instruction: where must be one of {SIDES} or 'near <phrase>', got {where!r}"
+                )
         if self.object_noun not in NOUN_SHAPES:
             raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
         if self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS:
@@ -282,8 +323,14 @@ def parse_instruction(prompt: str) -> Instruction:
     text = _POLITE.sub("", re.sub(r"\s+", " ", text).strip())
     pushed_by_suffix = _PUSH_SUFFIX.search(text) is not None
     text = _PUSH_SUFFIX.sub("", text)
-    holds = {m["part"] for m in (*_HOLD_PART.finditer(text), *_PART_OF.finditer(text))}
-    text = _PART_OF.sub("", _HOLD_PART.sub("", text))
+    holds = {
+        m["part"] or m.groupdict().get("owned")
+        for m in (*_HOLD_PART.finditer(text), *_LEADING_HOLD.finditer(text), *_PART_OF.finditer(text))
+    }
+    text = _PART_OF.sub("", _LEADING_HOLD.sub("", _HOLD_PART.sub("", text)))
+    text = _THEN.sub(" and ", text)  # "pick up the can, then put it in the bin"
+    text = _SIDE_WORDS.sub(lambda m: f" side-{m['side']}", text)
+    text = _NEAR_WORDS.sub(lambda m: " near-" + "-".join(m["near"].split()), text)
     for pattern in _PATTERNS:
         match = pattern.match(text)
         if match:
@@ -291,9 +338,15 @@ def parse_instruction(prompt: str) -> Instruction:
     else:
         _refuse_unsupported_skill(text, prompt)
         raise GroundingError(f"cannot read the prompt {prompt!r}: {EXPECTED_FORM}")
+    if _NEXT_STEP.search(match["goal"]) or _NEXT_STEP.search(match["object"]):
+        raise GroundingError(
+            f"prompt {prompt!r} asks for more than one task; give one instruction per task: {EXPECTED_FORM}"
+        )
+    object_phrase, object_where = _split_where(match["object"].strip())
+    goal_phrase, goal_where = _split_where(match["goal"].strip())
     try:
-        object_colours, object_noun = _read_phrase(match["object"], prompt, role="object to move", goal=False)
-        goal_colours, goal_noun = _read_phrase(match["goal"], prompt, role="place to put it", goal=True)
+        object_colours, object_noun = _read_phrase(object_phrase, prompt, role="object to move", goal=False)
+        goal_colours, goal_noun = _read_phrase(goal_phrase, prompt, role="place to put it", goal=True)
     except GroundingError:
         _refuse_unsupported_skill(text, prompt)  # "the pan by the handle" is a skill, not an unknown noun
         raise
@@ -309,17 +362,35 @@ def parse_instruction(prompt: str) -> Instruction:
             f"prompt {prompt!r}: a push does not hold the object, so not by its {min(holds)}"
         )
     return Instruction(
-        object_phrase=match["object"].strip(),
+        object_phrase=object_phrase,
         object_colour=object_colours[0] if object_colours else None,
         object_noun=object_noun,
-        goal_phrase=match["goal"].strip(),
+        goal_phrase=goal_phrase,
         goal_colour=goal_colours[0] if goal_colours else None,
         goal_noun=goal_noun,
         relation="on" if match.groupdict().get("cover") else RELATIONS[match["relation"]],
         skill=skill,
         goal_colours=goal_colours,
         hold=min(holds) if holds else None,
+        object_where=object_where,
+        goal_where=goal_where,
     )
+
+
+def _split_where(phrase: str) -> tuple[str, str | None]:
+    """ "bin on the left" → ("bin", "left"); "left bin" → ("bin", "left"); "bin next to the box" → ("bin",
+    "near box"); anything else is returned as it is, with ``None``."""
+    for pattern in (_SIDE_TOKEN, _NEAR_TOKEN):
+        found = pattern.search(phrase)
+        if found:
+            where = (
+                found["side"] if "side" in found.groupdict() else "near " + found["near"].replace("-", " ")
+            )
+            return phrase[: found.start()].strip(), where
+    found = _SIDE_PREFIX.match(phrase)
+    if found:
+        return phrase[found.end() :].strip(), found["side"]
+    return phrase, None
 
 
 def _refuse_unsupported_skill(text: str, prompt: str) -> None:

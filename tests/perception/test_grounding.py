@@ -69,3 +69,22 @@ def test_colour_disambiguates(synth):
         perceive(synth.render(shapes, prompt="put the can in the bin").scene)
     perception = perceive(synth.render(shapes, prompt="put the yellow can in the bin").scene)
     assert perception.target.description == "yellow cylinder"
+
+
+def test_where_the_prompt_places_an_object_settles_a_tie(synth):
+    """Two red cans: "the can on the left" is the one left in the image, "the can next to the box" the one
+    nearer the blue box; with no such words the prompt stays ambiguous."""
+    shapes = synth.default_shapes() + [synth.Cylinder("can2", (-0.12, 0.0), 0.03, 0.1, rgb=synth.RED)]
+    scene = synth.render(shapes, prompt="put the red can in the bin")
+    with pytest.raises(GroundingError, match="2 objects match"):
+        perceive(scene.scene)
+    cans = {}
+    for side in ("left", "right"):
+        perception = perceive(synth.render(shapes, prompt=f"put the red can on the {side} in the bin").scene)
+        cans[side] = perception.target
+        assert perception.goal.shape == "container"
+    assert cans["left"].image_centroid[1] < cans["right"].image_centroid[1]
+    near_box = perceive(
+        synth.render(shapes, prompt="put the red can next to the box into the bin").scene
+    ).target
+    assert near_box.centre_world[0] == pytest.approx(-0.12, abs=0.02)

@@ -140,7 +140,7 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
         ("turn the fallen yellow bottle upright again", "re-orienting"),
         ("pick up the fallen pink bottle and stand it up", "re-orienting"),
         ("shelve the purple book on the shelf", "inserting into a slot"),
-        ("put the pan on the plate using the handle", "a named part in this wording"),
+        ("put the handle on the plate", "a named part in this wording"),
     ],
 )
 def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
@@ -164,6 +164,10 @@ def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
             ("red", "frying pan", "blue", "dish"),
         ),
         ("place the pan on the plate, holding it by its handle", (None, "pan", None, "plate")),
+        ("move the skillet to the dish holding its handle", (None, "skillet", None, "dish")),
+        ("using its handle, put the pan on the plate", (None, "pan", None, "plate")),
+        ("grab the pan's handle and put it on the plate", (None, "pan", None, "plate")),
+        ("hold the pan by the handle and move it onto the plate", (None, "pan", None, "plate")),
     ],
 )
 def test_holding_by_the_handle_is_read_as_the_part_to_grasp(prompt, expected):
@@ -176,3 +180,28 @@ def test_holding_by_the_handle_is_read_as_the_part_to_grasp(prompt, expected):
 def test_a_push_cannot_hold_a_handle():
     with pytest.raises(GroundingError, match="a push does not hold the object"):
         parse_instruction("push the red pan onto the blue target by its handle")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("drop the red soda can in the trash", ("red soda can", None, "trash", None)),
+        ("pick the red can and drop it in the bin", ("red can", None, "bin", None)),
+        ("set the mug down on the coaster", ("mug", None, "coaster", None)),
+        ("put the lid back on the pot", ("lid", None, "pot", None)),
+        ("pick up the red can, then put it in the bin", ("red can", None, "bin", None)),
+        ("place the red can into the bin on the left", ("red can", None, "bin", "left")),
+        ("put the red can in the rightmost bin", ("red can", None, "bin", "right")),
+        ("put the can on the right in the left bin", ("can", "right", "bin", "left")),
+        ("put the red can next to the box into the bin", ("red can", "near box", "bin", None)),
+        ("put the can in the blue bin next to the green box", ("can", None, "blue bin", "near green box")),
+    ],
+)
+def test_more_ways_people_say_it(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (got.object_phrase, got.object_where, got.goal_phrase, got.goal_where) == expected
+
+
+def test_two_tasks_in_one_prompt_are_refused():
+    with pytest.raises(GroundingError, match="more than one task"):
+        parse_instruction("put the red can in the bin and then push the block onto the target")

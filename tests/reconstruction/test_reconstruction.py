@@ -49,7 +49,9 @@ def test_mirroring_completes_a_half_seen_box():
     # along +x (the far edge of the top is not seen: depth is assumed to be about the seen width).
     front = np.column_stack([np.full(200, 0.02), rng.uniform(-0.02, 0.02, 200), rng.uniform(0, 0.06, 200)])
     top = np.column_stack([rng.uniform(0.0, 0.02, 200), rng.uniform(-0.02, 0.02, 200), np.full(200, 0.06)])
-    vertices, _faces, pose, face_part, _arms = object_mesh(np.vstack([front, top]), np.array([1.0, 0.0, 0.2]), 0.0)
+    vertices, _faces, pose, face_part, _arms = object_mesh(
+        np.vstack([front, top]), np.array([1.0, 0.0, 0.2]), 0.0
+    )
     extent = vertices.max(0) - vertices.min(0)
     assert extent[0] == pytest.approx(0.04, abs=0.005)  # the unseen back half was filled in
     assert pose[2, 3] == 0.0
