@@ -92,6 +92,11 @@ _ACHROMATIC_CHROMA = 0.07
 """Saturation *and* absolute chroma gates: dark pixels have noisy saturation, so both must be high."""
 _WHITE_VALUE = 0.8
 _DARK_GREY_VALUE = 0.2
+_DARK_MUTED_VALUE = 0.4
+_DARK_MUTED_SATURATION = 0.35
+"""Dark *and* weakly saturated has no hue to a person: a black plate with a reddish cast under warm light
+(RGB 90, 65, 70) reads as dark grey, a neighbour of black, not as red. A dark red in shadow keeps its high
+saturation and its name."""
 
 
 def colour_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
@@ -109,7 +114,8 @@ def colour_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
     lightness = (max(r, g, b) + min(r, g, b)) / 2.0
     if value < _BLACK_VALUE:
         return "black"
-    if saturation < _ACHROMATIC_SATURATION or chroma < _ACHROMATIC_CHROMA:
+    muted = value < _DARK_MUTED_VALUE and saturation < _DARK_MUTED_SATURATION
+    if saturation < _ACHROMATIC_SATURATION or chroma < _ACHROMATIC_CHROMA or muted:
         if value >= _WHITE_VALUE:
             return "white"
         if value < _DARK_GREY_VALUE:

@@ -12,8 +12,8 @@ import numpy as np
 from transforms3d.quaternions import quat2mat
 
 from physworld_core.policy.grasp import GraspConfig, best_grasp
-from physworld_core.policy.hand import wrap_angle
-from physworld_core.twin.spec import TwinSpec
+from physworld_core.policy.hand import rotate_z, wrap_angle
+from physworld_core.twin.spec import TwinSpec, resting_base_centre
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,13 @@ def plan_from_twin(
         # Released just above the rim or the top it lands on: lower onto a top, so it does not bounce off.
         drop_height = spec.goal.top_z + (0.01 if spec.goal.kind == "top" else 0.02) + half_height
         path[near_goal, 2] = np.maximum(path[near_goal, 2], drop_height)
-        release = np.array([goal[0], goal[1], max(drop_height, path[-1, 2])])
+        aim = goal[:2]
+        if (
+            spec.goal.kind == "top"
+        ):  # what the object stands on lands on the top (a pan's body, not its handle)
+            base_offset = resting_base_centre(verts_world) - position
+            aim = goal[:2] - rotate_z(np.array([*base_offset[:2], 0.0]), carry_turn)[:2]
+        release = np.array([aim[0], aim[1], max(drop_height, path[-1, 2])])
         path = np.vstack([path, release])
     else:
         release = path[-1].copy()

@@ -14,7 +14,7 @@ from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.errors import TwinError
 from physworld_core.sim.base_env import TabletopEnv, require_collision_shapes
-from physworld_core.twin.spec import PhysicsDraw, TwinObject, TwinSpec
+from physworld_core.twin.spec import PhysicsDraw, TwinObject, TwinSpec, resting_base_centre
 
 ENV_ID = "PhysWorld-Twin-v0"
 TABLE_HALF = (0.7, 0.8, 0.05)
@@ -157,8 +157,13 @@ class TwinEnv(TabletopEnv):
         return self._target_points
 
     def evaluate(self):
-        centre = self.target_pose_world()[:3]
         goal = self.twin_spec.goal
+        # Onto a top, what the object stands on must land over it (a pan's body, not its handle's side).
+        centre = (
+            resting_base_centre(self.target_points_world())
+            if goal.kind == "top"
+            else self.target_pose_world()[:3]
+        )
         shift = None
         if goal.on is not None:  # the goal is the top of a movable body: it moves with it
             rest = next(o for o in self.twin_spec.objects if o.name == goal.on).pose[:3]

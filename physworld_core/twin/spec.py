@@ -66,6 +66,21 @@ GOAL_KINDS = ("volume", "surface", "top")
 resting on top of another body (a block to stack on, a pot's rim under a lid)."""
 SURFACE_REST_TOLERANCE_M = 0.005
 """On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
+BASE_BAND_M = 0.005
+"""Points within this of an object's lowest point are what it stands on (see :func:`resting_base_centre`)."""
+
+
+def resting_base_centre(points: np.ndarray) -> np.ndarray:
+    """Middle (x, y) of what an upright object stands on, at its lowest height: of its points within
+    :data:`BASE_BAND_M` of the lowest.
+
+    On a "top" goal it is this that must land over the support: a pan rests on its body, while the middle of
+    its bounding box lies under its raised handle, 4-6 cm aside; for a box, a can or a lid the two agree."""
+    pts = np.asarray(points, dtype=np.float64)
+    base = pts[pts[:, 2] <= pts[:, 2].min() + BASE_BAND_M]
+    return np.array([*(0.5 * (base[:, :2].min(0) + base[:, :2].max(0))), pts[:, 2].min()])
+
+
 TOP_REST_TOLERANCE_M = 0.008
 """On a "top" goal the object's lowest point must be within this of the top: resting on it, not held above it
 and not sunk past it (a lid that fell into the pot, a block that slid off the edge)."""

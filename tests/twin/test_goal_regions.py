@@ -8,7 +8,7 @@ import trimesh
 
 from physworld_core.reconstruction.types import ContainerGeometry, ReconstructedObject
 from physworld_core.twin.build import goal_region
-from physworld_core.twin.spec import TOP_REST_TOLERANCE_M, GoalRegion
+from physworld_core.twin.spec import TOP_REST_TOLERANCE_M, GoalRegion, resting_base_centre
 
 TABLE = 0.01
 
@@ -84,3 +84,18 @@ def test_only_a_top_goal_rests_on_an_object():
 
     with pytest.raises(TwinError, match="only a 'top' goal"):
         GoalRegion(center=(0, 0, 0), half_extents=(0.1, 0.1), yaw=0.0, top_z=0.1, on="support")
+
+
+def test_an_object_rests_on_its_base_not_under_its_bounding_box_centre():
+    """A pan: a 12 cm body on the table and a 10 cm handle raised beside it. What must land on a plate is the
+    body, 5 cm from the middle of the bounding box."""
+    body = trimesh.creation.cylinder(radius=0.06, height=0.03)
+    body.apply_translation([0.2, 0.1, 0.015])
+    handle = trimesh.creation.box(extents=[0.1, 0.02, 0.012])
+    handle.apply_translation([0.31, 0.1, 0.024])
+    points = np.vstack([body.vertices, handle.vertices])
+    base = resting_base_centre(points)
+    assert base == pytest.approx([0.2, 0.1, 0.0], abs=1e-6)
+    assert 0.5 * (points.min(0) + points.max(0))[0] == pytest.approx(0.25, abs=1e-6)
+    box = trimesh.creation.box(extents=[0.05, 0.03, 0.04])
+    assert resting_base_centre(box.vertices)[:2] == pytest.approx([0.0, 0.0])
