@@ -92,6 +92,8 @@ _ACHROMATIC_CHROMA = 0.07
 """Saturation *and* absolute chroma gates: dark pixels have noisy saturation, so both must be high."""
 _WHITE_VALUE = 0.8
 _DARK_GREY_VALUE = 0.2
+_TAN_MAX_HUE = 55.0
+_TAN_SATURATION = 0.55
 _DARK_MUTED_VALUE = 0.4
 _DARK_MUTED_SATURATION = 0.35
 """Dark *and* weakly saturated has no hue to a person: a black plate with a reddish cast under warm light
@@ -133,6 +135,13 @@ def colour_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
         return "pink"  # light, washed-out red
     if name == "orange" and value < 0.62:
         return "brown"  # dark orange *is* brown
+    if (
+        name in ("orange", "yellow")
+        and hue_deg < _TAN_MAX_HUE
+        and saturation < _TAN_SATURATION
+        and value < 0.75
+    ):
+        return "brown"  # muted light orange-yellow is tan, a light brown (RGB 160, 135, 85)
     return name
 
 

@@ -88,8 +88,10 @@ def score_object(
     shape_part = shape_score(shape, seen)
     if shape_part is None:
         return None
-    if shape_part < 0.5 and not (colour is not None and colour in seen.colours):
-        return None  # a soft shape mismatch needs an exact colour match to vouch for it
+    if shape is not None and shape_part < 0.5 and not (colour is not None and colour in seen.colours):
+        return (
+            None  # a soft shape mismatch needs an exact colour match to vouch for it (no asked shape: none)
+        )
     return colour_part + shape_part
 
 

@@ -105,6 +105,8 @@ def test_segment_object_is_read_only(default_scene):
         ((40, 40, 42), "black"),
         ((90, 65, 70), "grey"),  # pan-0061's "black" plate, reddish under warm light: no hue to a person
         ((90, 20, 20), "red"),  # a dark red keeps its name
+        ((154, 134, 87), "brown"),  # pan-0013's brown platter, lit: tan, not yellow
+        ((162, 137, 83), "brown"),
     ],
 )
 def test_colour_names(rgb, name):
