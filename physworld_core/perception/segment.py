@@ -382,19 +382,25 @@ def _merge_container_interiors(scene, plane, grid, heights, objects, table_noise
                     np.max(o_uv @ c_hull[0].equations[:, :2].T + c_hull[0].equations[:, 2], axis=1) <= 0.005
                 )
                 if inside.mean() >= 0.9 and o_fields["top_height"] <= INTERIOR_TOP * c_fields["top_height"]:
-                    union = c_fields["mask"] | o_fields["mask"]
-                    no_labels = np.full(union.shape, -1)
-                    described = _describe(
-                        scene, plane, union, grid, heights, no_labels, np.zeros_like(union), table_noise
-                    )
-                    if described is None:
+                    merged = _merged(scene, plane, grid, heights, objects, ci, oi, table_noise)
+                    if merged is None:
                         continue
-                    objects = [item for k, item in enumerate(objects) if k not in (ci, oi)] + [described]
-                    changed = True
+                    objects, changed = merged, True
                     break
             if changed:
                 break
     return objects
+
+
+def _merged(scene, plane, grid, heights, objects, a: int, b: int, table_noise):
+    """``objects`` with pieces ``a`` and ``b`` replaced by one object described afresh from both masks, or
+    None when the union has no footprint."""
+    union = objects[a][1]["mask"] | objects[b][1]["mask"]
+    no_labels = np.full(union.shape, -1)
+    described = _describe(scene, plane, union, grid, heights, no_labels, np.zeros_like(union), table_noise)
+    if described is None:
+        return None
+    return [item for k, item in enumerate(objects) if k not in (a, b)] + [described]
 
 
 INTERIOR_TOP = 0.6
@@ -436,15 +442,10 @@ def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise)
                     SAME_COLOUR_GAP_M
                 ):
                     continue
-                union = big["mask"] | small["mask"]
-                no_labels = np.full(union.shape, -1)
-                described = _describe(
-                    scene, plane, union, grid, heights, no_labels, np.zeros_like(union), table_noise
-                )
-                if described is None:
+                merged = _merged(scene, plane, grid, heights, objects, bi, si, table_noise)
+                if merged is None:
                     continue
-                objects = [item for k, item in enumerate(objects) if k not in (bi, si)] + [described]
-                changed = True
+                objects, changed = merged, True
                 break
             if changed:
                 break
