@@ -502,7 +502,7 @@ def score_fidelity(
     container_chamfer = None
     # a bin or a pot, a flat marking (push), a base to stack on
     goals = recon.by_role("container") + recon.by_role("region") + recon.by_role("support")
-    if truth.goal_parts is not None and goals:
+    if truth.goal_parts and goals:  # a drawn marking (push) has no body to compare
         container_chamfer = parts_chamfer_mm(truth.goal_parts, reconstructed_parts(goals[0]))
     depth_error = None
     if observed_target_points is not None and len(observed_target_points):
