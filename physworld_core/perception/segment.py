@@ -364,32 +364,38 @@ def _merge_container_interiors(scene, plane, grid, heights, objects, table_noise
     little; its height does. Trade-off: something small lying flat in the bin becomes part of the bin (it is
     the bin's content, not an obstacle on the table); anything standing as tall as the rim stays separate.
     """
-    changed = True
-    while changed:
-        changed = False
-        containers = [i for i, (_, f) in enumerate(objects) if f["shape"] == "container"]
-        for ci in containers:
-            c_fields = objects[ci][1]
-            c_uv = plane.to_plane_coords(c_fields["points_world"])[:, :2]
-            c_hull = _footprint(c_uv)
-            if c_hull is None:
+
+    def pairs(objects):
+        for ci, (_, c_fields) in enumerate(objects):
+            if c_fields["shape"] != "container":
                 continue
             for oi, (_, o_fields) in enumerate(objects):
-                if oi == ci or o_fields["shape"] == "container":
-                    continue
-                o_uv = plane.to_plane_coords(o_fields["points_world"])[:, :2]
-                inside = (
-                    np.max(o_uv @ c_hull[0].equations[:, :2].T + c_hull[0].equations[:, 2], axis=1) <= 0.005
-                )
-                if inside.mean() >= 0.9 and o_fields["top_height"] <= INTERIOR_TOP * c_fields["top_height"]:
-                    merged = _merged(scene, plane, grid, heights, objects, ci, oi, table_noise)
-                    if merged is None:
-                        continue
-                    objects, changed = merged, True
+                if oi != ci and o_fields["shape"] != "container":
+                    yield ci, oi
+
+    def joins(c_fields, o_fields) -> bool:
+        c_hull = _footprint(plane.to_plane_coords(c_fields["points_world"])[:, :2])
+        if c_hull is None or o_fields["top_height"] > INTERIOR_TOP * c_fields["top_height"]:
+            return False
+        o_uv = plane.to_plane_coords(o_fields["points_world"])[:, :2]
+        inside = np.max(o_uv @ c_hull[0].equations[:, :2].T + c_hull[0].equations[:, 2], axis=1) <= 0.005
+        return inside.mean() >= 0.9
+
+    return _merge_while(scene, plane, grid, heights, objects, table_noise, pairs, joins)
+
+
+def _merge_while(scene, plane, grid, heights, objects, table_noise, pairs, joins):
+    """Merge the first pair of pieces that ``joins`` (of those ``pairs(objects)`` lists, as (kept, absorbed)
+    indices), re-describing their union as one object, until no pair does."""
+    while True:
+        for a, b in pairs(objects):
+            if joins(objects[a][1], objects[b][1]):
+                merged = _merged(scene, plane, grid, heights, objects, a, b, table_noise)
+                if merged is not None:
+                    objects = merged
                     break
-            if changed:
-                break
-    return objects
+        else:
+            return objects
 
 
 def _merged(scene, plane, grid, heights, objects, a: int, b: int, table_noise):
@@ -424,32 +430,19 @@ def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise)
     be told apart by a prompt anyway."""
     from scipy.spatial import cKDTree
 
-    changed = True
-    while changed:
-        changed = False
+    def pairs(objects):
         order = sorted(range(len(objects)), key=lambda k: -objects[k][1]["mask"].sum())
-        for bi in order:
-            big = objects[bi][1]
-            tree = cKDTree(big["points_world"])
-            for si in order:
-                small = objects[si][1]
-                if si == bi or small["mask"].sum() > big["mask"].sum():
-                    continue
-                colour_gap = np.linalg.norm(np.subtract(big["mean_rgb"], small["mean_rgb"]))
-                if colour_gap > SAME_COLOUR_RGB:
-                    continue
-                if tree.query(small["points_world"], distance_upper_bound=SAME_COLOUR_GAP_M)[0].min() > (
-                    SAME_COLOUR_GAP_M
-                ):
-                    continue
-                merged = _merged(scene, plane, grid, heights, objects, bi, si, table_noise)
-                if merged is None:
-                    continue
-                objects, changed = merged, True
-                break
-            if changed:
-                break
-    return objects
+        return ((big, small) for i, big in enumerate(order) for small in order[i + 1 :])
+
+    def joins(big, small) -> bool:
+        if np.linalg.norm(np.subtract(big["mean_rgb"], small["mean_rgb"])) > SAME_COLOUR_RGB:
+            return False
+        gaps = cKDTree(big["points_world"]).query(
+            small["points_world"], distance_upper_bound=SAME_COLOUR_GAP_M
+        )[0]
+        return bool(gaps.min() <= SAME_COLOUR_GAP_M)
+
+    return _merge_while(scene, plane, grid, heights, objects, table_noise, pairs, joins)
 
 
 def _is_fringe(fields: dict, min_height_m: float) -> bool:
