@@ -130,6 +130,16 @@ def test_support_iou_is_one_for_identical_regions_and_drops_by_the_missed_footpr
     assert mask_iou(np.zeros(4, bool), np.zeros(4, bool)) == 1.0
 
 
+def test_a_thin_box_floor_is_not_free_table_but_a_drawn_marker_is():
+    """A shoebox's 5 mm floor is the first surface seen inside the box: its footprint is not support."""
+    grid = TopViewGrid(x_range=(-0.1, 0.1), y_range=(-0.1, 0.1), cell_m=0.005)
+    centres, table = grid.centres(), (-1.0, 1.0, -1.0, 1.0)
+    floor = _box((0.05, 0.05, 0.005), centre=(0.0, 0.0, 0.0025))
+    marker = _box((0.05, 0.05, 0.0012), centre=(0.0, 0.0, 0.0006))
+    assert np.count_nonzero(~support_mask(centres, table, 0.0, [floor])) == 100
+    assert np.count_nonzero(~support_mask(centres, table, 0.0, [marker])) == 0
+
+
 def _rotation_z(deg: float) -> np.ndarray:
     T = np.eye(4)
     c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
