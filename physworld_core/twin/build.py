@@ -107,7 +107,7 @@ def build_twin(
                 parts.append(name)
                 volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
             meshes, boxes, fixed = tuple(parts), (), False
-            mass, mass_range = priors.mass_for(volume)
+            mass, mass_range = priors.mass_for(volume, obj.label)
         objects.append(
             TwinObject(
                 name=obj.name,

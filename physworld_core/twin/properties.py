@@ -3,6 +3,12 @@
 A single RGB-D frame cannot see mass or friction, so each estimate carries a range wide enough to contain
 common household objects; the policy stage randomizes over it. (Densities: hollow cans and cardboard
 ≈ 150–300 kg/m³, wood/plastic solids ≈ 500–1000 kg/m³.)
+
+What the object is called narrows or moves that range where the everyday material of the category is known
+(:data:`DENSITY_BY_NOUN`): a pot lid is glass, steel or ceramic, far denser than the cardboard and plastic
+the general range is built for. The density here is the mass over the *reconstructed hull's* volume, so a
+category whose members are hollow (a domed lid) gets a range reaching low, and one that is solid glass (a
+flat lid) reaching high.
 """
 
 from __future__ import annotations
@@ -10,6 +16,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class DensityPrior:
+    """Mass per hull volume of a category (kg/m³): a nominal value and the range the policy randomizes over."""
+
+    nominal: float
+    low: float
+    high: float
+    why: str
+
+    def __post_init__(self) -> None:
+        if not (0 < self.low <= self.nominal <= self.high):
+            raise ValueError(f"density prior needs 0 < low <= nominal <= high, got {self}")
+
+
+DENSITY_BY_NOUN: dict[str, DensityPrior] = {
+    "lid": DensityPrior(
+        1000.0,
+        250.0,
+        2700.0,
+        "glass (2500), stoneware (2300) or pressed steel; a domed steel lid's hull is mostly air (~250)",
+    ),
+}
+"""Category priors, looked up by the last word of the object's label ("red lid" → "lid")."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +64,14 @@ class PropertyPriors:
         if not (0 < self.friction_range[0] <= self.friction <= self.friction_range[1]):
             raise ValueError(f"friction {self.friction} outside its range {self.friction_range}")
 
-    def mass_for(self, volume_m3: float) -> tuple[float, tuple[float, float]]:
+    def density_for(self, label: str = "") -> DensityPrior:
+        """The category prior of an object labelled ``label`` ("red lid"), else the general one."""
+        words = label.lower().split()
+        known = DENSITY_BY_NOUN.get(words[-1]) if words else None
+        return known or DensityPrior(self.density, *self.density_range, "general household prior")
+
+    def mass_for(self, volume_m3: float, label: str = "") -> tuple[float, tuple[float, float]]:
         if not np.isfinite(volume_m3) or volume_m3 <= 0:
             raise ValueError(f"cannot estimate mass from volume {volume_m3}")
-        return (
-            self.density * volume_m3,
-            (self.density_range[0] * volume_m3, self.density_range[1] * volume_m3),
-        )
+        prior = self.density_for(label)
+        return prior.nominal * volume_m3, (prior.low * volume_m3, prior.high * volume_m3)
