@@ -26,6 +26,8 @@ SHAPE_COMPATIBILITY: dict[tuple[str, str], float] = {
     ("box", "box"): 1.0,
     ("container", "container"): 1.0,
     ("region", "region"): 1.0,
+    ("shelf", "container"): 1.0,  # a board with bookends and books standing on it reads as walls and a floor
+    ("shelf", "box"): 0.25,
     ("cylinder", "box"): 0.25,
     ("box", "cylinder"): 0.25,
 }

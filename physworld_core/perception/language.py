@@ -39,6 +39,8 @@ NOUN_SHAPES: dict[str, str | None] = {
     **dict.fromkeys(
         ["box", "block", "cube", "carton", "brick", "package", "cuboid", "slab", "board", "plank"], "box"
     ),
+    # A book standing on its edge is a thin box.
+    **dict.fromkeys(["book", "notebook", "hardcover", "paperback", "novel", "textbook", "binder"], "box"),
     # Flat round things and prisms with many sides read as round footprints from one view.
     **dict.fromkeys(["puck", "disc", "disk", "coaster", "hexagon", "hex block", "hex", "nut"], "cylinder"),
     # Lids, plates and platforms are flat round solids: a lid's dome and knob do not change its footprint.
@@ -99,6 +101,13 @@ NOUN_SHAPES: dict[str, str | None] = {
 }
 """Nouns a prompt may use → the geometric shape class they imply (``None``: any shape)."""
 
+SHELF_NOUNS: frozenset[str] = frozenset(
+    {"shelf", "bookshelf", "book shelf", "book rack", "bookcase", "rack", "shelving", "book stand"}
+)
+"""Goals whose board holds a row of things standing side by side (books): the object goes into the free gap of
+the row, standing up like its neighbours, whatever the preposition ("on the shelf", "in the empty slot of the
+bookcase"). Their shape class is "shelf"."""
+
 REGION_NOUNS: frozenset[str] = frozenset(
     {
         "target",
@@ -149,7 +158,7 @@ RELATIONS: dict[str, str] = {
 
 _VERBS = (
     r"(?:put|place|drop|move|throw|toss|set|bring|transfer|carry|deposit|stick|dump|get|stack|pack|lay|rest|"
-    r"stow|return)"
+    r"stow|return|shelve|stand|insert|slot)"
 )
 _COVER_VERBS = r"(?:cover|close|cap)"
 _PICK_VERBS = r"(?:pick\s+up|pick|grab|take|lift|hold)"
@@ -197,6 +206,11 @@ _PART_OF = re.compile(r"\bthe\s+(?P<part>handle)\s+of\s+(?=the\b)|(?<=[a-z])\s+s
 HOLD_PARTS: tuple[str, ...] = ("handle",)
 """Parts a prompt may say to hold the object by ("by its handle", "the handle of the pan"): the object is then
 grasped only on a part of that kind (for a handle, an arm sticking out of its body, ``reconstruction.arms``)."""
+_SLOT_WORDS = re.compile(
+    r"\b(?:in|into|inside|on|onto)\s+(?:the|a|an)\s+(?:(?:empty|free|open|vacant|only|last)\s+)?"
+    r"(?:slot|gap|space|opening)\s+(?:of|on|in)\s+"
+)
+""""in the empty slot of the shelf" → "in the shelf": which gap is the free one is for perception to find."""
 _THEN = re.compile(r"\s*,?\s+(?:and\s+)?then\s+")
 SIDES: tuple[str, ...] = ("left", "right", "front", "back")
 """Where in the picture a prompt may place an object ("the bin on the left", "the right bin"): the side of the
@@ -222,7 +236,6 @@ UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"\b(?:pour|empty|tip)\b"), "pouring (tilting a held container over another)"),
     (re.compile(r"\b(?:sweep|brush)\b"), "sweeping with a tool"),
     (re.compile(r"\b(?:upright|stand\s+it\s+up|stand\s+up)\b"), "re-orienting an object (standing it up)"),
-    (re.compile(r"\b(?:shelve|slot|gap|slot\s+of)\b"), "inserting into a slot"),
     (re.compile(r"\bhandle\b"), "grasping a named part in this wording (say 'by its handle')"),
 )
 """Skills a prompt can ask for that the pipeline does not plan yet, with words that reveal them. Such a prompt is
@@ -275,7 +288,7 @@ class Instruction:
                 )
         if self.object_noun not in NOUN_SHAPES:
             raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
-        if self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS:
+        if self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS | SHELF_NOUNS:
             raise ValueError(f"Instruction.goal_noun {self.goal_noun!r} is not a known noun")
         if self.relation not in set(RELATIONS.values()):
             raise ValueError(f"Instruction.relation must be 'in' or 'on', got {self.relation!r}")
@@ -302,6 +315,8 @@ class Instruction:
         """Shape class of the goal: "region" for a flat marking, else as :data:`NOUN_SHAPES` says."""
         if self.goal_noun in REGION_NOUNS:
             return "region"
+        if self.goal_noun in SHELF_NOUNS:
+            return "shelf"
         shape = NOUN_SHAPES[self.goal_noun]
         # Only a hollow thing holds an object: "in the box" asks for an open box, not a solid block.
         return "container" if self.relation == "in" and shape in ("box", None) else shape
@@ -328,6 +343,8 @@ def parse_instruction(prompt: str) -> Instruction:
         for m in (*_HOLD_PART.finditer(text), *_LEADING_HOLD.finditer(text), *_PART_OF.finditer(text))
     }
     text = _PART_OF.sub("", _LEADING_HOLD.sub("", _HOLD_PART.sub("", text)))
+    slot_named = _SLOT_WORDS.search(text) is not None
+    text = _SLOT_WORDS.sub("in ", text)
     text = _THEN.sub(" and ", text)  # "pick up the can, then put it in the bin"
     text = _SIDE_WORDS.sub(lambda m: f" side-{m['side']}", text)
     text = _NEAR_WORDS.sub(lambda m: " near-" + "-".join(m["near"].split()), text)
@@ -351,6 +368,13 @@ def parse_instruction(prompt: str) -> Instruction:
         _refuse_unsupported_skill(text, prompt)  # "the pan by the handle" is a skill, not an unknown noun
         raise
     skill = "push" if (match.groupdict().get("push") or pushed_by_suffix) else "place"
+    if goal_noun in SHELF_NOUNS and match.groupdict().get("push") and not pushed_by_suffix:
+        skill = "place"  # "slide the book into the gap on the shelf": onto a raised board, so lifted in
+    if slot_named and goal_noun not in SHELF_NOUNS:
+        raise GroundingError(
+            f"prompt {prompt!r} asks for a slot or gap in the {goal_noun}; the pipeline finds free gaps in the "
+            f"row of a shelf only ({', '.join(sorted(n for n in SHELF_NOUNS if ' ' not in n))})"
+        )
     if skill == "push" and goal_noun not in REGION_NOUNS:
         raise GroundingError(
             f"prompt {prompt!r}: a push ends with the object lying on a flat marking on the table (a target, "
@@ -408,7 +432,7 @@ def _read_phrase(phrase: str, prompt: str, role: str, goal: bool) -> tuple[tuple
     Several colours are accepted only for a goal region ("red and white target"); an object named by two
     colours is ambiguous and refused."""
     words = phrase.split()
-    known_nouns = (REGION_NOUNS | set(NOUN_SHAPES)) if goal else set(NOUN_SHAPES)
+    known_nouns = (REGION_NOUNS | SHELF_NOUNS | set(NOUN_SHAPES)) if goal else set(NOUN_SHAPES)
     noun = None
     for size in (3, 2, 1):
         candidate = " ".join(words[-size:]) if len(words) >= size else None

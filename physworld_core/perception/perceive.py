@@ -13,6 +13,7 @@ from physworld_core.perception.language import Instruction, parse_instruction
 from physworld_core.perception.plane import Plane, fit_support_plane
 from physworld_core.perception.regions import segment_regions
 from physworld_core.perception.segment import SceneObject, segment_objects
+from physworld_core.perception.shelf import Slot, find_slot
 from physworld_core.scene import ScenePackage
 
 
@@ -25,12 +26,14 @@ class Perception:
         objects: objects standing on it (see :func:`segment_objects`).
         instruction: the parsed prompt.
         grounding: which objects the prompt means.
+        slot: for a shelf goal, the free gap in its row the object goes into (:mod:`.shelf`); else ``None``.
     """
 
     plane: Plane
     objects: tuple[SceneObject, ...]
     instruction: Instruction
     grounding: Grounding
+    slot: Slot | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objects", tuple(self.objects))
@@ -52,6 +55,7 @@ class Perception:
             "objects": [o.to_dict() for o in self.objects],
             "instruction": self.instruction.to_dict(),
             "grounding": self.grounding.to_dict(),
+            "slot": None if self.slot is None else self.slot.to_dict(),
         }
 
 
@@ -62,7 +66,8 @@ def perceive(scene: ScenePackage) -> Perception:
     The prompt is parsed first: a malformed prompt is the cheapest error to report.
 
     Raises:
-        GroundingError: the prompt cannot be read or does not match the objects.
+        GroundingError: the prompt cannot be read or does not match the objects, or a shelf has no gap the
+            object fits in.
         SceneError: no table plane can be found in the depth.
     """
     instruction = parse_instruction(scene.prompt)
@@ -70,6 +75,10 @@ def perceive(scene: ScenePackage) -> Perception:
     objects = segment_objects(scene, plane)
     if instruction.goal_shape == "region":  # flat markings are looked for only when the prompt names one
         objects += segment_regions(scene, plane, objects, first_index=len(objects))
+    grounding = ground(instruction, objects)
+    slot = None
+    if instruction.goal_shape == "shelf":  # stood up in the row's free gap, thin side along the row
+        slot = find_slot(grounding.goal, plane, thickness=grounding.target.extents[1])
     return Perception(
-        plane=plane, objects=tuple(objects), instruction=instruction, grounding=ground(instruction, objects)
+        plane=plane, objects=tuple(objects), instruction=instruction, grounding=grounding, slot=slot
     )

@@ -83,9 +83,11 @@ def sample_grasps(
     closing_axis: np.ndarray,
     table_height: float,
     config: GraspConfig = GraspConfig(),
+    min_tcp_z: float = -np.inf,
 ) -> list[Grasp]:
     """Grasps ranked best first. ``vertices_world`` is the target mesh in world coordinates (its origin is
-    taken as the object position); ``closing_axis`` the horizontal direction the fingers close along."""
+    taken as the object position); ``closing_axis`` the horizontal direction the fingers close along;
+    ``min_tcp_z`` the lowest TCP height allowed (fingers that must stay above a slot's neighbours)."""
     from scipy.spatial import ConvexHull
 
     # Parallel fingers touch the convex hull, so contacts are line-hull intersections: exact and cheap.
@@ -120,7 +122,7 @@ def sample_grasps(
     grasps = []
     for s in offsets_lateral:
         roof = local_top(s)
-        lowest = max(table_height + config.table_clearance, roof - config.finger_depth)
+        lowest = max(table_height + config.table_clearance, roof - config.finger_depth, min_tcp_z)
         highest = roof - 0.008
         if highest < lowest:  # a short part (a knob): one height if the fingers still reach its side
             if roof - 0.003 < lowest:
@@ -164,6 +166,7 @@ def best_grasp(
     config: GraspConfig = GraspConfig(),
     parts: list[np.ndarray] | None = None,
     grip_parts: tuple[int, ...] = (),
+    min_tcp_z: float = -np.inf,
 ) -> Grasp:
     """The best grasp over ``config.num_turns`` turns of the hand; ``closing_axis`` is the fingers' closing
     direction at rest (turn 0).
@@ -171,6 +174,7 @@ def best_grasp(
     ``parts``: the object's convex parts (world vertices) when it has several (a lid and its knob): each is
     grasped on its own, above whatever part lies under it, since the hull of the whole would swallow the knob.
     ``grip_parts``: indices into ``parts`` of the only parts to grasp (the prompt said "by its handle").
+    ``min_tcp_z``: the lowest TCP height at rest (see :func:`sample_grasps`).
     """
     from physworld_core.policy.hand import rotate_z
 
@@ -183,7 +187,7 @@ def best_grasp(
         floor = _floor_under(part, parts, table_height)
         for turn in turns:
             axis = rotate_z(np.asarray(closing_axis, dtype=np.float64), float(turn))
-            for g in sample_grasps(part, None, axis, floor, config)[:1]:
+            for g in sample_grasps(part, None, axis, floor, config, min_tcp_z)[:1]:
                 score = g.score - config.turn_penalty * abs(float(turn))
                 candidates.append(Grasp(g.tcp_in_object, g.width, score, float(turn)))
     if not candidates:
@@ -195,10 +199,16 @@ def best_grasp(
                 f"{1000 * extent[1]:.0f}x{1000 * extent[2]:.0f} mm and the gripper opens "
                 f"{1000 * config.max_width:.0f} mm, at any turn of the hand"
             )
+        high = (
+            ""
+            if not np.isfinite(min_tcp_z)
+            else f", holding it at least {1000 * (min_tcp_z - vertices_world[:, 2].min()):.0f} mm above its "
+            "bottom (the fingers must clear the goal's neighbours)"
+        )
         raise PhysworldError(
             f"no feasible grasp: the object is {1000 * extent[0]:.0f}x{1000 * extent[1]:.0f}x"
             f"{1000 * extent[2]:.0f} mm and the gripper opens {1000 * config.max_width:.0f} mm, at any turn "
-            "of the hand"
+            f"of the hand{high}"
         )
     g = max(candidates, key=lambda c: c.score)
     return Grasp(

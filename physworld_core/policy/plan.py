@@ -13,7 +13,7 @@ from transforms3d.quaternions import quat2mat
 
 from physworld_core.policy.grasp import GraspConfig, best_grasp
 from physworld_core.policy.hand import rotate_z, wrap_angle
-from physworld_core.twin.spec import TwinSpec, resting_base_centre
+from physworld_core.twin.spec import SLOT_SEAT_M, TwinSpec, resting_base_centre
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,14 @@ def plan_from_twin(
     if spec.skill == "push":
         return _push_plan(path, position, verts_world, goal, spacing, physical)
     parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
+    half_height = float(centre_local[2] - vertices[:, 2].min())
+    min_tcp_z = -np.inf
+    if physical and spec.goal.kind == "slot":
+        # Lowered until its underside is just above the slot's floor, with the finger pads above its
+        # neighbours: that bounds how low on the object the hand may hold it.
+        neighbours = fixture_top_near(spec, goal[:2], max(spec.goal.half_extents) + SLOT_REACH_M)
+        slot_release_z = spec.goal.top_z - SLOT_SEAT_M + SLOT_RELEASE_GAP_M + half_height
+        min_tcp_z = position[2] + neighbours + FINGER_PAD_CLEARANCE_M - slot_release_z
     grasp = best_grasp(
         verts_world,
         faces,
@@ -131,8 +139,11 @@ def plan_from_twin(
         grasp_config,
         parts=parts_world,
         grip_parts=target.grip_parts,
+        min_tcp_z=min_tcp_z,
     )
-    if physical:
+    if physical and spec.goal.kind == "slot":
+        carry_turn = aligning_turn(verts_world, spec.goal, squared_to=rotate_z(closing_axis, grasp.turn))
+    elif physical:
         carry_turn = aligning_turn(verts_world, spec.goal)
     else:  # the object turns as the video shows it turning
         carry_turn = wrap_angle(_yaw(quat2mat(poses[-1, 3:])) - _yaw(quat2mat(poses[0, 3:])))
@@ -141,8 +152,10 @@ def plan_from_twin(
     # past a wall it brushes, so the path is kept above the rim and the object is dropped from there (the
     # video's final frames say where it ends, not how the hand gets it there).
     radius = float(np.linalg.norm(vertices[:, :2] - centre_local[:2], axis=1).max())
-    half_height = float(centre_local[2] - vertices[:, 2].min())
-    if physical:
+    if physical and spec.goal.kind == "slot":
+        path = _slot_path(path, goal, slot_release_z, neighbours + SLOT_CARRY_CLEARANCE_M + half_height)
+        release = path[-1].copy()
+    elif physical:
         near_goal = (
             np.linalg.norm(path[:, :2] - goal[:2], axis=1) < max(spec.goal.half_extents) + radius + 0.03
         )
@@ -179,6 +192,44 @@ def plan_from_twin(
     )
 
 
+SLOT_RELEASE_GAP_M = 0.006
+"""Into a slot, the object is let go with its underside this far above the slot's floor."""
+SLOT_REACH_M = 0.04
+"""Fixture parts this far around a slot (beyond its own extent) are its neighbours."""
+SLOT_CARRY_CLEARANCE_M = 0.03
+"""The object's underside passes this far above a slot's neighbours until it is over the slot."""
+FINGER_PAD_CLEARANCE_M = 0.02
+"""The TCP stays this far above a slot's neighbours when the object is let go: the pads reach ~10 mm below it."""
+
+
+def fixture_top_near(spec: TwinSpec, xy: np.ndarray, radius: float) -> float:
+    """Height of the highest fixed collision box whose footprint comes within ``radius`` of ``xy`` (the
+    table's height if none does)."""
+    top = spec.table_height
+    for obj in spec.objects:
+        if not obj.fixed:
+            continue
+        R, p = quat2mat(obj.pose[3:]), np.asarray(obj.pose[:3])
+        for centre, half in obj.collision_boxes:
+            corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half
+            world = (corners + centre) @ R.T + p
+            lo, hi = world[:, :2].min(0), world[:, :2].max(0)
+            gap = np.linalg.norm(np.maximum(0.0, np.maximum(lo - xy, xy - hi)))
+            if gap <= radius:
+                top = max(top, float(world[:, 2].max()))
+    return top
+
+
+def _slot_path(path: np.ndarray, goal: np.ndarray, release_z: float, clear_z: float) -> np.ndarray:
+    """Into a slot: the tracked path up to where it comes over the neighbours, kept at least ``clear_z`` high
+    from the lift on, then straight over the slot's centre and straight down to ``release_z`` (a video ends
+    with the object somewhere in the gap, hidden by its neighbours; the gap's centre is known better)."""
+    path = path.copy()
+    path[1:, 2] = np.maximum(path[1:, 2], clear_z)
+    above = np.array([goal[0], goal[1], max(clear_z, path[-1, 2])])
+    return np.vstack([path, above, [goal[0], goal[1], release_z]])
+
+
 def release_tolerance(goal) -> float:
     """Let go within half the goal's slack (a lid on a rim may be off-centre by only 1–3 cm), never looser
     than the baseline's reach tolerance nor tighter than the arm settles (4 mm)."""
@@ -204,9 +255,14 @@ def _long_axis(points_xy: np.ndarray) -> tuple[float, float]:
     return angle, float(np.ptp(along) / max(np.ptp(across), 1e-6))
 
 
-def aligning_turn(verts_world: np.ndarray, goal) -> float:
+def aligning_turn(verts_world: np.ndarray, goal, squared_to: np.ndarray | None = None) -> float:
     """How far to turn the object (rad, within ±pi/2) so that its long axis lies along an elongated goal's:
-    a shoe goes into its box lengthwise. Zero when either has no long axis (a can, a round bin or plate)."""
+    a shoe goes into its box lengthwise. Zero when either has no long axis (a can, a round bin or plate).
+
+    ``squared_to``: the closing axis of the grasp. Flat pads closing on a box turn it until its faces lie
+    flat against them, so after the grasp its long axis is the hand axis (closing, or across it) nearest to
+    where it pointed: the turn is reckoned from there. A slot that leaves millimetres a side needs this; the
+    grasp's turn is sampled every 15°, so the object may turn by half that as the fingers close."""
     if goal.shape != "box" or goal.kind == "surface":
         return 0.0
     half = np.asarray(goal.half_extents, dtype=np.float64)
@@ -215,6 +271,10 @@ def aligning_turn(verts_world: np.ndarray, goal) -> float:
     angle, elongation = _long_axis(verts_world[:, :2])
     if elongation < ELONGATED:
         return 0.0
+    if squared_to is not None:
+        closing = float(np.arctan2(squared_to[1], squared_to[0]))
+        off = (angle - closing + np.pi / 2) % np.pi - np.pi / 2
+        angle = closing + (0.0 if abs(off) < np.pi / 4 else np.pi / 2)
     goal_axis = goal.yaw + (0.0 if half[0] >= half[1] else np.pi / 2)
     return float((goal_axis - angle + np.pi / 2) % np.pi - np.pi / 2)  # the axis is a line: mod pi
 

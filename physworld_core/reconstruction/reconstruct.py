@@ -12,7 +12,8 @@ import numpy as np
 
 from physworld_core.errors import ReconstructionError
 from physworld_core.perception.perceive import Perception, perceive
-from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model
+from physworld_core.perception.segment import SceneObject
+from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model, shelf_model
 from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.scene import ScenePackage, depth_to_points_world
@@ -104,28 +105,12 @@ def reconstruct(
             continue
         if seen.shape == "region":
             continue  # another marking on the table: no body, nothing to model
-        if seen is perception.goal and not _is_support(perception):
-            length, width, _height = seen.extents
-            geometry, v, f, pose = container_model(
-                seen.points_world,
-                np.asarray(seen.centre_world),
-                length,
-                width,
-                _world_yaw(perception, seen.yaw),
-                seen.top_height,
-                table_height,
-            )
+        fixture = _fixture_model(seen, perception, table_height) if seen is perception.goal else None
+        if fixture is not None:
+            geometry, v, f, pose = fixture
+            rgb = tuple(np.asarray(seen.mean_rgb) / 255.0)
             objects.append(
-                ReconstructedObject(
-                    "container",
-                    "container",
-                    seen.description,
-                    v,
-                    f,
-                    pose,
-                    tuple(np.asarray(seen.mean_rgb) / 255.0),
-                    geometry,
-                )
+                ReconstructedObject("container", "container", seen.description, v, f, pose, rgb, geometry)
             )
             continue
         v, f, pose, face_part, arm_parts = object_mesh(seen.points_world, camera_position, table_height)
@@ -182,6 +167,7 @@ def reconstruct(
         "skill": perception.instruction.skill,
         "relation": perception.instruction.relation,
         "hold": hold,
+        "object_noun": perception.instruction.object_noun,
     }
     return Reconstruction(
         task_id=scene.task_id,
@@ -200,6 +186,25 @@ def _static_scene(scene: ScenePackage, target_mask: np.ndarray) -> HeightMap:
     points, pixels = depth_to_points_world(scene.depth_m, scene.camera)
     moving = ndimage.binary_dilation(target_mask, iterations=2)
     return HeightMap.from_points(points[~moving[pixels[:, 0], pixels[:, 1]]])
+
+
+def _fixture_model(goal: SceneObject, perception: Perception, table_height: float):
+    """The goal as a fixture, (geometry, vertices, faces, pose): a shelf's board and row when the prompt asks
+    for a slot in it, an open box when the target goes in it; ``None`` for a solid to put the target on."""
+    if perception.slot is not None:
+        return shelf_model(goal, perception.slot, perception.plane, table_height)
+    if _is_support(perception):
+        return None
+    length, width, _height = goal.extents
+    return container_model(
+        goal.points_world,
+        np.asarray(goal.centre_world),
+        length,
+        width,
+        _world_yaw(perception, goal.yaw),
+        goal.top_height,
+        table_height,
+    )
 
 
 def _is_support(perception: Perception) -> bool:

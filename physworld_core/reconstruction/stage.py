@@ -12,11 +12,11 @@ import numpy as np
 from physworld_core.errors import ReconstructionError
 from physworld_core.reconstruction.reconstruct import ReconstructionConfig, reconstruct
 from physworld_core.reconstruction.types import (
-    ContainerGeometry,
     ReconstructedObject,
     Reconstruction,
     RegionGeometry,
     Trajectory,
+    fixture_from_dict,
 )
 from physworld_core.store import Store
 from physworld_core.twin.feasibility import FeasibilityConfig
@@ -143,13 +143,7 @@ def run_reconstruction_stage(
                 "mesh_uri": _mesh_blob(store, obj),
                 "pose_world": obj.pose_world.tolist(),
                 "rgb": list(obj.rgb),
-                "container": None
-                if obj.container is None
-                else {
-                    "inner_half": list(obj.container.inner_half),
-                    "wall_height": obj.container.wall_height,
-                    "wall_thickness": obj.container.wall_thickness,
-                },
+                "container": None if obj.container is None else obj.container.to_dict(),
                 "region": None if obj.region is None else obj.region.to_dict(),
             }
         )
@@ -180,15 +174,7 @@ def load_reconstruction(store: Store, task_id: str) -> Reconstruction:
     objects = []
     for o in json.loads(row["objects_json"]):
         mesh = np.load(io.BytesIO(store.blobs.get_bytes(o["mesh_uri"])), allow_pickle=False)
-        geometry = (
-            None
-            if o["container"] is None
-            else ContainerGeometry(
-                inner_half=tuple(o["container"]["inner_half"]),
-                wall_height=o["container"]["wall_height"],
-                wall_thickness=o["container"]["wall_thickness"],
-            )
-        )
+        geometry = None if o["container"] is None else fixture_from_dict(o["container"])
         objects.append(
             ReconstructedObject(
                 o["name"],

@@ -36,6 +36,81 @@ class ContainerGeometry:
             ((0.0, -(iy + t / 2), h / 2), (ix, t / 2, h / 2)),
         ]
 
+    def to_dict(self) -> dict:
+        return {
+            "kind": "box",
+            "inner_half": list(self.inner_half),
+            "wall_height": self.wall_height,
+            "wall_thickness": self.wall_thickness,
+        }
+
+
+Box = tuple[tuple[float, float, float], tuple[float, float, float]]
+"""(centre, half size) of an axis-aligned box in a fixture's frame."""
+
+
+@dataclass(frozen=True)
+class ShelfGeometry:
+    """A board with things standing on it in a row (bookends, books), and the row's free gap, in its own frame
+    (origin: the footprint centre on the table, x along the row, z up).
+
+    Args:
+        board_half: half sizes of the board along and across the row.
+        board_height: the board's top above the table.
+        blocks: what stands on the board, as boxes from the board's top up (one per run along the row).
+        slot_x: the free gap's middle along the row.
+        slot_half_width: half its free width along the row.
+    """
+
+    board_half: tuple[float, float]
+    board_height: float
+    blocks: tuple[Box, ...]
+    slot_x: float
+    slot_half_width: float
+
+    def __post_init__(self) -> None:
+        if min(self.board_half) <= 0 or self.board_height <= 0 or self.slot_half_width <= 0:
+            raise ValueError(f"shelf geometry must be positive, got {self}")
+        if abs(self.slot_x) > self.board_half[0]:
+            raise ValueError(f"the shelf's slot at x={self.slot_x:.3f} is off its board ({self.board_half})")
+
+    @property
+    def wall_height(self) -> float:
+        """The highest point of the fixture above the table (what a carry must clear)."""
+        return max([self.board_height] + [c[2] + h[2] for c, h in self.blocks])
+
+    def boxes(self) -> list[Box]:
+        h = self.board_height
+        return [((0.0, 0.0, h / 2), (self.board_half[0], self.board_half[1], h / 2)), *self.blocks]
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "shelf",
+            "board_half": list(self.board_half),
+            "board_height": self.board_height,
+            "blocks": [[list(c), list(h)] for c, h in self.blocks],
+            "slot_x": self.slot_x,
+            "slot_half_width": self.slot_half_width,
+        }
+
+
+FixtureGeometry = ContainerGeometry | ShelfGeometry
+
+
+def fixture_from_dict(d: dict) -> FixtureGeometry:
+    """Inverse of ``to_dict`` of either fixture (a dict without "kind" is a box container, as first stored)."""
+    if d.get("kind", "box") == "shelf":
+        return ShelfGeometry(
+            board_half=tuple(d["board_half"]),
+            board_height=d["board_height"],
+            blocks=tuple((tuple(c), tuple(h)) for c, h in d["blocks"]),
+            slot_x=d["slot_x"],
+            slot_half_width=d["slot_half_width"],
+        )
+    return ContainerGeometry(
+        inner_half=tuple(d["inner_half"]), wall_height=d["wall_height"], wall_thickness=d["wall_thickness"]
+    )
+
 
 @dataclass(frozen=True)
 class RegionGeometry:
@@ -69,7 +144,8 @@ class ReconstructedObject:
         support plane, z up along the plane normal).
     pose_world: 4×4 object-to-world transform at the first frame.
     rgb: mean colour in [0, 1].
-    container: set for role "container" (the mesh is then only for display).
+    container: set for role "container", a fixture: an open box, or a shelf's board and row (the mesh is then
+        only for display).
     region: set for role "region" (a flat marking; the mesh is a thin plate for display, no collision).
     face_part: when the mesh is a union of convex parts (a lid and its knob, see ``reconstruction.layers``),
         the part each face belongs to; None for one part, or a mesh whose parts nobody knows.
@@ -84,7 +160,7 @@ class ReconstructedObject:
     faces: np.ndarray
     pose_world: np.ndarray
     rgb: tuple[float, float, float]
-    container: ContainerGeometry | None = None
+    container: ContainerGeometry | ShelfGeometry | None = None
     region: RegionGeometry | None = None
     face_part: np.ndarray | None = None
     arm_parts: tuple[int, ...] = ()
@@ -97,7 +173,7 @@ class ReconstructedObject:
         if self.pose_world.shape != (4, 4):
             raise ValueError(f"object {self.name}: pose_world must be 4x4")
         if self.role == "container" and self.container is None:
-            raise ValueError(f"object {self.name}: a container needs ContainerGeometry")
+            raise ValueError(f"object {self.name}: a container needs its fixture geometry")
         if self.role == "region" and self.region is None:
             raise ValueError(f"object {self.name}: a region needs RegionGeometry")
         if self.face_part is not None and self.face_part.shape != (len(self.faces),):

@@ -17,10 +17,10 @@ import trimesh
 from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
-from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
+from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, ShelfGeometry
 from physworld_core.twin.cooking import ensure_cookable
 from physworld_core.twin.properties import PropertyPriors
-from physworld_core.twin.spec import SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
+from physworld_core.twin.spec import SLOT_SEAT_M, SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
 
 CONCAVITY_FOR_COACD = 1.25
 """Hull volume / mesh volume above which a single convex hull would fill real cavities."""
@@ -107,7 +107,9 @@ def build_twin(
                 parts.append(name)
                 volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
             meshes, boxes, fixed = tuple(parts), (), False
-            mass, mass_range = priors.mass_for(volume, obj.label)
+            # What the prompt calls the target ("pot lid") says its material; the others are known by sight only.
+            noun = recon.metrics.get("object_noun", "") if obj.role == "target" else ""
+            mass, mass_range = priors.mass_for(volume, noun)
         objects.append(
             TwinObject(
                 name=obj.name,
@@ -144,6 +146,8 @@ def build_twin(
     return TwinBuild(spec, files)
 
 
+SLOT_MAX_TILT_DEG = 25.0
+"""…and stand within this of upright: leaning on a neighbour is fine, lying across the gap is not."""
 FIT_INSIDE_CLEARANCE_M = 0.005
 """A target put "on" a container fits inside it when its footprint radius is this much under the opening's
 half width; otherwise it rests on the rim (a lid on a pot)."""
@@ -201,6 +205,16 @@ def goal_region(
             on=goal.name,
         )
     geom = goal.container
+    if isinstance(geom, ShelfGeometry):  # the row's free gap, down on the board, standing
+        slot_xy = T[:2, :2] @ np.array([geom.slot_x, 0.0]) + T[:2, 3]
+        return GoalRegion(
+            center=(float(slot_xy[0]), float(slot_xy[1]), table_height),
+            half_extents=(float(geom.slot_half_width), float(geom.board_half[1])),
+            yaw=yaw,
+            top_z=table_height + float(geom.board_height) + SLOT_SEAT_M,
+            kind="slot",
+            max_tilt_deg=SLOT_MAX_TILT_DEG,
+        )
     if relation == "on" and target is not None:
         _, _, radius = footprint(target.vertices)
         opening = float(min(geom.inner_half))

@@ -169,6 +169,8 @@ class TwinEnv(TabletopEnv):
             rest = next(o for o in self.twin_spec.objects if o.name == goal.on).pose[:3]
             shift = self.actors[goal.on].pose.p[0].cpu().numpy() - np.asarray(rest)
         inside = goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]), shift=shift)
+        if goal.max_tilt_deg is not None:
+            inside = inside and self.target_tilt_deg() < goal.max_tilt_deg
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         return {
             "success": torch.tensor([inside and not grasped]),

@@ -40,7 +40,7 @@ DENSITY_BY_NOUN: dict[str, DensityPrior] = {
         "glass (2500), stoneware (2300) or pressed steel; a domed steel lid's hull is mostly air (~250)",
     ),
 }
-"""Category priors, looked up by the last word of the object's label ("red lid" → "lid")."""
+"""Category priors, looked up by the last word of the noun the prompt calls the object ("pot lid" → "lid")."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,14 @@ class PropertyPriors:
         if not (0 < self.friction_range[0] <= self.friction <= self.friction_range[1]):
             raise ValueError(f"friction {self.friction} outside its range {self.friction_range}")
 
-    def density_for(self, label: str = "") -> DensityPrior:
-        """The category prior of an object labelled ``label`` ("red lid"), else the general one."""
-        words = label.lower().split()
+    def density_for(self, noun: str = "") -> DensityPrior:
+        """The category prior of an object called ``noun`` ("pot lid"), else the general one."""
+        words = noun.lower().split()
         known = DENSITY_BY_NOUN.get(words[-1]) if words else None
         return known or DensityPrior(self.density, *self.density_range, "general household prior")
 
-    def mass_for(self, volume_m3: float, label: str = "") -> tuple[float, tuple[float, float]]:
+    def mass_for(self, volume_m3: float, noun: str = "") -> tuple[float, tuple[float, float]]:
         if not np.isfinite(volume_m3) or volume_m3 <= 0:
             raise ValueError(f"cannot estimate mass from volume {volume_m3}")
-        prior = self.density_for(label)
+        prior = self.density_for(noun)
         return prior.nominal * volume_m3, (prior.low * volume_m3, prior.high * volume_m3)

@@ -61,11 +61,15 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
-GOAL_KINDS = ("volume", "surface", "top")
+GOAL_KINDS = ("volume", "surface", "top", "slot")
 """"volume": inside a container (below its rim); "surface": resting on the table on a flat marking; "top":
-resting on top of another body (a block to stack on, a pot's rim under a lid)."""
+resting on top of another body (a block to stack on, a pot's rim under a lid); "slot": standing in a gap
+between fixed neighbours (a shelf's row), seated on its floor: like "volume" to test, but lowered in rather than
+dropped, with the fingers kept above the neighbours."""
 SURFACE_REST_TOLERANCE_M = 0.005
 """On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
+SLOT_SEAT_M = 0.01
+"""In a slot the object's underside must be within this of the slot's floor (a shelf's board): all the way in."""
 BASE_BAND_M = 0.005
 """Points within this of an object's lowest point are what it stands on (see :func:`resting_base_centre`)."""
 
@@ -101,6 +105,8 @@ class GoalRegion:
         rgba: display colour of a surface marking (the twin draws it; it has no collision).
         on: for a "top" goal on a movable body (a block), that object's name: the region moves with it, so a
             base nudged during the placement still counts.
+        max_tilt_deg: the object must also stand within this angle of how it stood at the start (a book stood
+            in a shelf's slot, not leaning across it); ``None``: any attitude.
     """
 
     center: tuple[float, float, float]
@@ -111,12 +117,15 @@ class GoalRegion:
     shape: str = "box"
     rgba: tuple[float, float, float, float] | None = None
     on: str | None = None
+    max_tilt_deg: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in GOAL_KINDS:
             raise TwinError(f"goal kind must be one of {GOAL_KINDS}, got {self.kind!r}")
         if self.shape not in ("box", "disc"):
             raise TwinError(f"goal shape must be 'box' or 'disc', got {self.shape!r}")
+        if self.max_tilt_deg is not None and not 0 < self.max_tilt_deg < 90:
+            raise TwinError(f"goal max_tilt_deg must lie in (0, 90), got {self.max_tilt_deg!r}")
         if self.on is not None and self.kind != "top":
             raise TwinError(f"only a 'top' goal rests on an object; a {self.kind!r} goal has on={self.on!r}")
 

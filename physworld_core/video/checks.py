@@ -6,7 +6,10 @@ ending at the goal. They look only at pixels and the scene's own perception (nev
 so they judge a learned backend the same way as the procedural one.
 
 The target is followed by colour: pixels close to its mean colour in the input image. Pixels that match in
-*every* frame are static scenery of a similar colour and are ignored, so what remains is the moving object.
+*every* frame are static scenery of a similar colour and are ignored, and so are pixels that look as they did in
+the first frame outside the target's own mask: a table whose colour is near the target's (yellow on orange
+wood, a two-tone book whose pages widen the tolerance) is covered for a moment where the object passes, and
+would otherwise drag the blob back along the path. What remains is the moving object.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class VideoCheckConfig:
             diagonal (and at least 3 pixels).
         goal_margin: the bottom-centre of the target's final blob may lie this fraction of the goal's image
             box outside it.
+        change_threshold: RGB distance (0–441) from the first frame above which a pixel has changed.
     """
 
     min_frames: int = 24
@@ -41,6 +45,7 @@ class VideoCheckConfig:
     min_visible_fraction: float = 0.8
     min_displacement_fraction: float = 0.04
     goal_margin: float = 0.15
+    change_threshold: float = 20.0
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -57,6 +62,8 @@ class VideoCheckConfig:
             )
         if not 0 <= self.goal_margin <= 1:
             raise ValueError(f"goal_margin must lie in [0, 1], got {self.goal_margin}")
+        if not 0 < self.change_threshold < 441:
+            raise ValueError(f"change_threshold must lie in (0, 441), got {self.change_threshold}")
 
 
 def check_video(
@@ -130,7 +137,9 @@ def _track_target_colour(
     tolerance = float(np.clip(1.5 * np.percentile(spread, 80), 25.0, 70.0))
 
     matches = np.linalg.norm(frames.astype(np.float32) - mean, axis=-1) < tolerance
-    moving = matches & ~np.all(matches, axis=0, keepdims=True)
+    changed = np.linalg.norm(frames.astype(np.float32) - frames[0].astype(np.float32), axis=-1)
+    changed = changed > config.change_threshold
+    moving = matches & ~np.all(matches, axis=0, keepdims=True) & (changed | target.mask)
     counts = moving.reshape(len(frames), -1).sum(axis=1)
     visible = counts >= config.min_target_pixels
     rows, cols = np.mgrid[0 : frames.shape[1], 0 : frames.shape[2]]
@@ -151,9 +160,11 @@ def _track_target_colour(
         # Where the target rests is the bottom of its blob (a can in a bin sticks out above the rim; one put
         # on a box stands above the box's image region): test the blob's bottom-centre. Only pixels that did
         # not already match in the first frame count: on a table of the object's own colour (an orange shoe on
-        # wood) the table it uncovered along the way would drag the blob back along the path.
+        # wood) the table it uncovered along the way would drag the blob back along the path. Nor do pixels of
+        # its own first-frame mask: what shows there at the end is the table the video filled in where it stood
+        # (a book's off-white page edge, filled with wood, matches an orange cover).
         last = np.nonzero(visible)[0][-1]
-        last_blob = moving[last] & ~matches[0]
+        last_blob = moving[last] & ~matches[0] & ~target.mask
         if last_blob.sum() < config.min_target_pixels:
             last_blob = moving[last]  # it ends about where it began
         final_row, final_col = float(np.percentile(rows[last_blob], 95)), float(cols[last_blob].mean())

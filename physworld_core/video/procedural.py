@@ -145,7 +145,9 @@ def plan_trajectory(
     perception: Perception, config: ProceduralVideoConfig, through_obstacle: bool = False
 ) -> ObjectTrajectory:
     """Lift the target, carry it above the goal's interior centre, lower it onto the goal's floor; or, for a
-    push (or a flat marking as the goal), slide it along the table onto the goal's centre.
+    push (or a flat marking as the goal), slide it along the table onto the goal's centre; or, for a shelf,
+    lower it onto the board in the row's free gap (``perception.slot``), turned so its thin side runs along
+    the row (a slot admits one turn, so that turn gets no jitter).
 
     The carry height clears every object whose footprint comes near the path (the goal's rim included) by
     ``config.clearance``; the jitters (seeded) add a sideways bow and a turn so samples differ.
@@ -159,7 +161,9 @@ def plan_trajectory(
     target, goal = perception.target, perception.goal
     up = plane.normal_array
     start_uv = plane.to_plane_coords(np.asarray([target.centre_world]))[0, :2]
-    goal_uv = plane.to_plane_coords(np.asarray([goal.centre_world]))[0, :2]
+    slot = perception.slot
+    goal_point = goal_point_world(perception)
+    goal_uv = plane.to_plane_coords(goal_point[None])[0, :2]
     arc = float(rng.uniform(-1.0, 1.0) * config.arc_jitter)
 
     obstacles = []
@@ -186,9 +190,12 @@ def plan_trajectory(
         carry_height = final_height = 0.0
         cut_through = ()
     final_yaw = float(np.deg2rad(rng.uniform(-1.0, 1.0) * config.yaw_jitter_deg))
+    if slot is not None:
+        final_height = slot.board_height + 0.002
+        final_yaw = turn_into_row(target.yaw, slot.row_yaw)
 
     # Waypoints of the footprint centre, as displacements from rest (world frame).
-    travel_world = np.asarray(goal.centre_world) - np.asarray(target.centre_world)
+    travel_world = goal_point - np.asarray(target.centre_world)
     travel_world -= (travel_world @ up) * up
     distance = float(np.linalg.norm(travel_world))
     waypoints = [
@@ -274,7 +281,8 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
         "target_description": perception.target.description,
         "goal_description": perception.goal.description,
         "target_centre_world": [float(v) for v in start],
-        "goal_centre_world": [float(v) for v in perception.goal.centre_world],
+        "goal_centre_world": [float(v) for v in goal_point_world(perception)],
+        "slot": None if perception.slot is None else perception.slot.to_dict(),
         "object_transforms_world": trajectory.transforms_world.tolist(),
         "target_centre_path_world": centres.tolist(),
         "phases": trajectory.phases,
@@ -591,6 +599,20 @@ def _background_without(
     background_depth = np.where(scene.depth_m > 0, scene.depth_m, np.inf).astype(np.float64)
     background_depth[rows, cols] = t  # rays have unit z in the camera, so t is the z-depth
     return background_rgb, background_depth
+
+
+def goal_point_world(perception: Perception) -> np.ndarray:
+    """Where the object's footprint centre goes: the free gap of a shelf's row, else the goal's centre."""
+    if perception.slot is not None:
+        return perception.slot.centre_world(perception.plane)
+    return np.asarray(perception.goal.centre_world, dtype=np.float64)
+
+
+def turn_into_row(object_yaw: float, row_yaw: float) -> float:
+    """The smallest turn (radians, in (-π/2, π/2]) that puts an object's long footprint axis across a row, so
+    its thin side runs along it (a book into a shelf)."""
+    turn = row_yaw + np.pi / 2 - object_yaw
+    return float(turn - np.pi * np.round(turn / np.pi))
 
 
 def _about_vertical_axis(yaw: float, up: np.ndarray, centre: np.ndarray, offset: np.ndarray) -> np.ndarray:

@@ -139,7 +139,6 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
         ("sweep the crumbs into the dustpan with the pink brush", "sweeping"),
         ("turn the fallen yellow bottle upright again", "re-orienting"),
         ("pick up the fallen pink bottle and stand it up", "re-orienting"),
-        ("shelve the purple book on the shelf", "inserting into a slot"),
         ("put the handle on the plate", "a named part in this wording"),
     ],
 )
@@ -205,3 +204,27 @@ def test_more_ways_people_say_it(prompt, expected):
 def test_two_tasks_in_one_prompt_are_refused():
     with pytest.raises(GroundingError, match="more than one task"):
         parse_instruction("put the red can in the bin and then push the block onto the target")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("put the pink paperback on the bookcase", ("pink", "paperback", "bookcase")),
+        ("shelve the purple book on the shelf", ("purple", "book", "shelf")),
+        ("place the red notebook in the empty slot of the book rack", ("red", "notebook", "book rack")),
+        ("slide the green hardcover into the gap on the bookshelf", ("green", "hardcover", "bookshelf")),
+        ("pick up the yellow paperback and stand it on the bookcase", ("yellow", "paperback", "bookcase")),
+        ("insert the blue book into the free space in the shelf", ("blue", "book", "shelf")),
+    ],
+)
+def test_a_book_goes_into_a_shelf_whatever_the_wording(prompt, expected):
+    """A shelf's free gap is the goal whatever the preposition, and sliding a book in there is a placement:
+    the board is raised, so the book is lifted in, not pushed along the table."""
+    got = parse_instruction(prompt)
+    assert (got.object_colour, got.object_noun, got.goal_noun) == expected
+    assert (got.object_shape, got.goal_shape, got.skill) == ("box", "shelf", "place")
+
+
+def test_a_slot_is_only_looked_for_in_a_shelf():
+    with pytest.raises(GroundingError, match="slot or gap in the bin.*row of a shelf only"):
+        parse_instruction("put the red can in the empty slot of the bin")

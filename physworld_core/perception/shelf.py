@@ -1,0 +1,180 @@
+"""Find the free gap in a shelf's row: where a book (or anything stood up like its neighbours) goes.
+
+A shelf seen from one view is a board with things standing on it side by side: bookends at the ends, books
+between them. Segmentation merges all of it into one "container" (walls around a floor); what the prompt asks
+for is the one gap in the row wide enough for the object. So along the row axis (the footprint's long side) the
+board is cut into thin bins, and each bin is *occupied* when something stands on the board there (a point
+higher than :attr:`ShelfConfig.standing_m` above the board top), *free* when only the board is seen, and
+*unseen* when the camera saw nothing there (deep in a narrow gap, behind a taller neighbour). A gap is a run of
+bins that are not occupied, closed on both sides by occupied bins; the slot is the widest gap that fits the
+object's thickness and shows some board (an all-unseen run is a shadow, not a known gap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from physworld_core.errors import GroundingError
+from physworld_core.perception.plane import Plane
+from physworld_core.perception.segment import SceneObject
+
+
+@dataclass(frozen=True)
+class ShelfConfig:
+    """Args:
+    bin_m: bin length along the row.
+    standing_m: a point this far above the board top stands on it (books, bookends), else it is board.
+    clearance_m: the gap must be this much wider than the object's thickness.
+    min_free_fraction: the share of a gap's bins where the board itself was seen.
+    """
+
+    bin_m: float = 0.003
+    standing_m: float = 0.015
+    clearance_m: float = 0.004
+    min_free_fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not (0 < self.bin_m <= 0.01 and 0 < self.standing_m < 0.1 and 0 <= self.clearance_m < 0.05):
+            raise ValueError(f"ShelfConfig lengths out of range: {self}")
+        if not 0 <= self.min_free_fraction <= 1:
+            raise ValueError(f"min_free_fraction must lie in [0, 1], got {self.min_free_fraction}")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The free gap of a shelf's row, in the plane frame of the perception that found it.
+
+    Args:
+        centre_uv: middle of the gap on the board, plane coordinates (u, v).
+        row_yaw: direction of the row in the plane frame (radians).
+        width: free length along the row (m).
+        depth: the board's length across the row (m).
+        board_height: height of the board's top above the plane (m).
+        row: (start, end) of the row's extent along its axis, relative to ``centre_uv`` (m).
+    """
+
+    centre_uv: tuple[float, float]
+    row_yaw: float
+    width: float
+    depth: float
+    board_height: float
+    row: tuple[float, float]
+
+    def centre_world(self, plane: Plane) -> np.ndarray:
+        """The gap's middle on the board's top, world frame."""
+        return plane.from_plane_coords(np.array([[*self.centre_uv, self.board_height]]))[0]
+
+    def to_dict(self) -> dict:
+        return {
+            "centre_uv": list(self.centre_uv),
+            "row_yaw": self.row_yaw,
+            "width": self.width,
+            "depth": self.depth,
+            "board_height": self.board_height,
+            "row": list(self.row),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class RowProfile:
+    """A shelf's points in its row frame, binned along the row.
+
+    Args:
+        centre_uv, axis, across: the frame (plane coordinates): footprint centre, row direction, across it.
+        s, t, h: each point's position along the row, across it and its height above the plane.
+        edges: bin edges along the row (``len(edges) - 1`` bins).
+        standing: per bin, whether something stands on the board there.
+        seen: per bin, whether the camera saw any point there.
+        board_height: the board top above the plane.
+    """
+
+    centre_uv: np.ndarray
+    axis: np.ndarray
+    across: np.ndarray
+    s: np.ndarray
+    t: np.ndarray
+    h: np.ndarray
+    edges: np.ndarray
+    standing: np.ndarray
+    seen: np.ndarray
+    board_height: float
+
+    def runs(self, standing: bool) -> list[tuple[int, int]]:
+        """[first, end) bin ranges where ``self.standing`` equals ``standing``."""
+        flags = np.r_[False, self.standing == standing, False].astype(np.int8)
+        change = np.flatnonzero(np.diff(flags))
+        return list(zip(change[::2].tolist(), change[1::2].tolist()))
+
+
+def row_profile(shelf: SceneObject, plane: Plane, config: ShelfConfig = ShelfConfig()) -> RowProfile:
+    """Bin ``shelf``'s points along its footprint's long side (the row).
+
+    Raises:
+        GroundingError: the shelf shows no board (segmentation found no floor between its uprights).
+    """
+    if shelf.floor_height is None:
+        raise GroundingError(
+            f"the {shelf.description} shows no board between its uprights, so it has no row to stand the "
+            "object in"
+        )
+    uvh = plane.to_plane_coords(shelf.points_world)
+    axis = np.array([np.cos(shelf.yaw), np.sin(shelf.yaw)])
+    across = np.array([-axis[1], axis[0]])
+    centre = plane.to_plane_coords(np.asarray([shelf.centre_world]))[0, :2]
+    s = (uvh[:, :2] - centre) @ axis
+    board = float(shelf.floor_height)
+    lo, hi = float(np.percentile(s, 1)), float(np.percentile(s, 99))
+    edges = np.arange(lo, hi + config.bin_m, config.bin_m)
+    which = np.clip(np.digitize(s, edges) - 1, 0, len(edges) - 2)
+    count = len(edges) - 1
+    return RowProfile(
+        centre_uv=centre,
+        axis=axis,
+        across=across,
+        s=s,
+        t=(uvh[:, :2] - centre) @ across,
+        h=uvh[:, 2],
+        edges=edges,
+        standing=np.bincount(which, weights=uvh[:, 2] > board + config.standing_m, minlength=count) > 0,
+        seen=np.bincount(which, minlength=count) > 0,
+        board_height=board,
+    )
+
+
+def find_slot(
+    shelf: SceneObject, plane: Plane, thickness: float, config: ShelfConfig = ShelfConfig()
+) -> Slot:
+    """The widest free gap in ``shelf``'s row that an object ``thickness`` thick fits in.
+
+    Raises:
+        GroundingError: the shelf has no board under its row, or no gap is wide enough.
+    """
+    profile = row_profile(shelf, plane, config)
+    count = len(profile.standing)
+    gaps = [
+        (first, end, (end - first) * config.bin_m, float(np.mean(profile.seen[first:end])))
+        for first, end in profile.runs(standing=False)
+        if first > 0 and end < count  # closed by something standing on both sides
+    ]
+    need = thickness + config.clearance_m
+    fitting = [g for g in gaps if g[2] >= need and g[3] >= config.min_free_fraction]
+    if not fitting:
+        widest = max((g[2] for g in gaps), default=0.0)
+        raise GroundingError(
+            f"the {shelf.description} has no free gap wide enough for an object {1000 * thickness:.0f} mm "
+            f"thick (needs {1000 * need:.0f} mm; widest gap seen {1000 * widest:.0f} mm)"
+        )
+    first, end, width, _ = max(fitting, key=lambda g: g[2])
+    edges = profile.edges
+    mid = 0.5 * (edges[first] + edges[end])
+    centre_uv = profile.centre_uv + mid * profile.axis
+    return Slot(
+        centre_uv=(float(centre_uv[0]), float(centre_uv[1])),
+        row_yaw=float(shelf.yaw),
+        width=float(width),
+        depth=float(np.percentile(profile.t, 99) - np.percentile(profile.t, 1)),
+        board_height=profile.board_height,
+        row=(float(edges[0] - mid), float(edges[-1] - mid)),
+    )

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from physworld_core.errors import GroundingError
+from physworld_core.perception.plane import Plane
+from physworld_core.perception.segment import SceneObject
+from physworld_core.perception.shelf import find_slot, row_profile
+
+BOARD = 0.015
+FLAT = Plane(normal=(0.0, 0.0, 1.0), offset=0.0, rms=0.0, inlier_fraction=1.0)
+
+
+def _shelf(uprights: list[tuple[float, float, float]], unseen: tuple[float, float] | None = None):
+    """A 16 x 8 cm board along x with uprights (x from, x to, height) standing on it, seen from above as the
+    tops of everything; ``unseen``: an x range where the camera saw nothing."""
+    xs, ys = np.meshgrid(np.arange(-0.08, 0.08, 0.002), np.arange(-0.04, 0.04, 0.002), indexing="ij")
+    z = np.full(xs.shape, BOARD)
+    for lo, hi, height in uprights:
+        z[(xs >= lo) & (xs < hi)] = BOARD + height
+    points = np.column_stack([xs.ravel(), ys.ravel(), z.ravel()])
+    if unseen is not None:
+        points = points[(points[:, 0] < unseen[0]) | (points[:, 0] >= unseen[1])]
+    n = len(points)
+    return SceneObject(
+        index=0,
+        mask=np.ones((4, 4), dtype=bool),
+        pixels=np.zeros((n, 2), dtype=np.int64),
+        points_world=points,
+        mean_rgb=(120.0, 120.0, 120.0),
+        colour="grey",
+        shape="container",
+        centre_world=(0.0, 0.0, 0.0),
+        top_height=float(points[:, 2].max()),
+        extents=(0.16, 0.08, float(points[:, 2].max())),
+        yaw=0.0,
+        roundness=1.0,
+        floor_height=BOARD,
+    )
+
+
+ROW = [(-0.08, -0.072, 0.06), (-0.064, -0.03, 0.07), (0.012, 0.05, 0.05), (0.072, 0.08, 0.06)]
+"""Bookends at both ends, two books, a 42 mm gap from -30 to +12 mm, and narrow gaps by the bookends."""
+
+
+def test_the_slot_is_the_gap_in_the_row_the_object_fits():
+    slot = find_slot(_shelf(ROW), FLAT, thickness=0.025)
+    assert slot.centre_uv[0] == pytest.approx(-0.009, abs=0.003)
+    assert slot.centre_uv[1] == pytest.approx(0.0, abs=1e-9)
+    assert slot.width == pytest.approx(0.042, abs=0.004)
+    assert slot.board_height == BOARD
+    assert slot.depth == pytest.approx(0.078, abs=0.004)
+    assert slot.centre_world(FLAT)[2] == pytest.approx(BOARD)
+
+
+def test_no_gap_wide_enough_is_refused_with_the_widths():
+    with pytest.raises(
+        GroundingError, match=r"no free gap wide enough.*45 mm thick.*widest gap seen (39|4[0-2]) mm"
+    ):
+        find_slot(_shelf(ROW), FLAT, thickness=0.045)
+
+
+def test_a_gap_the_camera_never_saw_into_is_not_taken_for_free():
+    """Behind a tall book the board may be hidden: an unseen run is a shadow, not a known gap."""
+    row = [(-0.08, -0.072, 0.06), (-0.064, -0.03, 0.07), (0.0, 0.072, 0.05), (0.072, 0.08, 0.06)]
+    with pytest.raises(GroundingError, match="no free gap"):
+        find_slot(_shelf(row, unseen=(-0.03, 0.0)), FLAT, thickness=0.02)
+    assert find_slot(_shelf(row), FLAT, thickness=0.02).width == pytest.approx(0.03, abs=0.004)
+
+
+def test_the_row_profile_marks_what_stands_on_the_board():
+    profile = row_profile(_shelf(ROW), FLAT)
+    runs = profile.runs(standing=True)
+    assert len(runs) == 4  # two bookends, two books
+    assert profile.runs(standing=False)[1:2] != []
+
+
+def test_a_shelf_without_a_board_has_no_row():
+    shelf = _shelf(ROW)
+    boardless = dataclasses.replace(shelf, shape="box", floor_height=None)
+    with pytest.raises(GroundingError, match="no board"):
+        find_slot(boardless, FLAT, thickness=0.02)
