@@ -30,7 +30,7 @@ class ShelfConfig:
     min_free_fraction: the share of a gap's bins where the board itself was seen.
     """
 
-    bin_m: float = 0.003
+    bin_m: float = 0.002
     standing_m: float = 0.015
     clearance_m: float = 0.004
     min_free_fraction: float = 0.25

@@ -45,6 +45,7 @@ class BaselineConfig:
     reach_tol, descend_tol: position tolerances that end the approach and descent (m).
     close_steps, release_steps: steps spent closing / opening the gripper.
     waypoint_tol: TCP distance to the current carry target that advances to the next waypoint (m).
+    precise_tol: the same across, from the plan's ``precise_from`` waypoint on (over a slot and down into it).
     phase_timeout: steps after which a phase gives up waiting and moves on.
     stall_steps, stall_m, blocked_release_after: past this fraction of the path, a hand that moved less than
         ``stall_m`` over ``stall_steps`` steps is blocked (the path ends inside a surface): it lets go there.
@@ -63,6 +64,7 @@ class BaselineConfig:
     close_steps: int = 6
     release_steps: int = 6
     waypoint_tol: float = 0.02
+    precise_tol: float = 0.004
     phase_timeout: int = 60
     stall_steps: int = 10
     stall_m: float = 0.002
@@ -120,6 +122,19 @@ class BaselineController:
     def _advance(self, phase: Phase) -> None:
         self.phase, self.phase_steps = phase, 0
 
+    def _precise(self) -> bool:
+        return self.plan.precise_from is not None and self.waypoint_index >= self.plan.precise_from
+
+    def _reached(self, tcp: np.ndarray, target: np.ndarray) -> bool:
+        """Whether the hand is at a carry waypoint. Precise ones are about where the object is across (within
+        ``precise_tol``); along the vertical, on the way down into a slot, being near is enough."""
+        error = tcp - target
+        if not self._precise():
+            return bool(np.linalg.norm(error) < self.config.waypoint_tol)
+        return bool(
+            np.linalg.norm(error[:2]) < self.config.precise_tol and abs(error[2]) < self.config.waypoint_tol
+        )
+
     def _carry_turn_target(self) -> float:
         done = min(1.0, self.progress / self.config.turn_done_at)
         return self.plan.grasp_turn + done * self.plan.carry_turn
@@ -153,13 +168,14 @@ class BaselineController:
                 self._advance(Phase.CARRY)
         if self.phase == Phase.CARRY:
             gripper = -1.0
-            # The held object turns with the hand, about the TCP: so does the hand-to-object offset.
+            # The held object turns with the hand, about the TCP: so does the hand-to-object offset. Where the
+            # plan asks for precision (into a slot), the offset is the one seen now: a tall object held near
+            # its top swings a few millimetres in the fingers, which is the slot's whole clearance.
             offset = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
+            if self._precise():
+                offset = tcp - object_position
             target = self.current_waypoint() + offset
-            while (
-                np.linalg.norm(tcp - target) < c.waypoint_tol
-                and self.waypoint_index < len(self.waypoints) - 1
-            ):
+            while self._reached(tcp, target) and self.waypoint_index < len(self.waypoints) - 1:
                 self.waypoint_index += 1
                 target = self.current_waypoint() + offset
             self.target_turn = self._carry_turn_target()
@@ -175,6 +191,17 @@ class BaselineController:
                 and np.linalg.norm(self._last_tcp[-1] - self._last_tcp[-1 - c.stall_steps]) < c.stall_m
                 and turn_error < c.turn_tol  # a hand turning in place is not blocked
             )
+            if (
+                blocked
+                and self._precise()
+                and tcp[2] - target[2] > c.waypoint_tol
+                and self.waypoint_index > 0
+            ):
+                # Stuck on the way down into a slot (on a neighbour's edge): letting go there drops the object
+                # across the gap. Back up to the waypoint above and come down again, re-aimed.
+                self.waypoint_index = max(self.plan.precise_from, self.waypoint_index - 1)
+                self._last_tcp.clear()
+                blocked = False
             if (last and settled) or blocked or self.phase_steps > 4 * c.phase_timeout:
                 self._advance(Phase.RELEASE)
                 self.release_anchor = tcp.copy()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import trimesh
@@ -101,3 +103,27 @@ def test_the_baseline_turns_before_it_descends_and_carries_the_turned_offset():
     action = controller.act(tcp, np.array([0.2, 0.0, 0.15]), hand_turn=np.radians(135))
     assert np.allclose(action[:3], 0.0, atol=1e-6)  # unturned, it would move 2 cm sideways
     assert action[3] < 0  # heading back towards the planned 45 - 30 = 15 deg
+
+
+def test_over_a_slot_the_baseline_puts_the_object_itself_on_the_waypoint_and_reaches_it_closely():
+    """From ``precise_from`` on, the hand aims so that the object as seen (not as it was held at the grasp)
+    reaches each waypoint, and moves on only within ``precise_tol``: a book swinging 9 mm in the fingers had
+    landed on its neighbour instead of in the gap."""
+    plan = dataclasses.replace(
+        _plan(0.0, 0.0),
+        waypoints=((0.0, 0.0, 0.05), (0.2, 0.0, 0.15), (0.2, 0.0, 0.10)),
+        release_position=(0.2, 0.0, 0.10),
+        precise_from=1,
+    )
+    controller = BaselineController(plan)
+    controller.phase, controller.carry_offset = Phase.CARRY, np.array([0.0, 0.0, 0.03])
+    controller.turn_at_grasp, controller.waypoint_index = 0.0, 1
+    held_off = np.array([0.209, 0.0, 0.15])  # the object swung 9 mm in the fingers
+    tcp = held_off + [0.0, 0.0, 0.03] - [0.009, 0.0, 0.0]  # ...so the hand sits where the grasp said
+    action = controller.act(tcp, held_off, hand_turn=0.0)
+    assert controller.waypoint_index == 1  # 9 mm off is not there yet
+    assert action[0] < 0  # the hand moves back to bring the object over the waypoint
+    loose = BaselineController(dataclasses.replace(plan, precise_from=None))
+    loose.phase, loose.carry_offset, loose.waypoint_index = Phase.CARRY, np.array([0.0, 0.0, 0.03]), 1
+    loose.act(tcp, held_off, hand_turn=0.0)
+    assert loose.waypoint_index == 2  # within 2 cm: passed

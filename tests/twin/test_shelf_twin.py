@@ -65,6 +65,13 @@ def test_the_plan_lowers_the_book_into_the_gap_turned_along_it_and_held_above_it
     over_shelf = np.linalg.norm(path[:, :2] - release[:2], axis=1) < 0.06
     descending = np.all(np.abs(path[:, :2] - release[:2]) < 1e-6, axis=1)
     assert np.all(path[over_shelf & ~descending, 2] - half_height > neighbours)
+    # Over the slot and down, the object itself must reach each waypoint closely; and the carry never goes
+    # past the slot (a path tracked too far along the camera's rays, book-0003, went 14 cm past it).
+    assert plan.precise_from is not None and np.allclose(path[plan.precise_from :, :2], release[:2])
+    assert not descending[: plan.precise_from].any()
+    travel = release[:2] - path[0, :2]
+    along = (path[:, :2] - path[0, :2]) @ travel / np.linalg.norm(travel)
+    assert along.min() >= -1e-6 and along.max() <= np.linalg.norm(travel) + 1e-6
     # The book's long side ends across the row: its thin side runs along the gap.
     R = quat2mat(spec.target.pose[3:])
     world = vertices @ R.T
