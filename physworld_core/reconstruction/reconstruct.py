@@ -153,7 +153,6 @@ def reconstruct(
         perception.target.mask,
         config.tracking,
         static=_static_scene(scene, perception.target.mask),
-        static_depth=_static_depth(scene, perception.target.mask),
     )
     metrics = {
         "plane_rms_m": perception.plane.rms,
@@ -187,16 +186,6 @@ def _static_scene(scene: ScenePackage, target_mask: np.ndarray) -> HeightMap:
     points, pixels = depth_to_points_world(scene.depth_m, scene.camera)
     moving = ndimage.binary_dilation(target_mask, iterations=2)
     return HeightMap.from_points(points[~moving[pixels[:, 0], pixels[:, 1]]])
-
-
-def _static_depth(scene: ScenePackage, target_mask: np.ndarray) -> np.ndarray:
-    """The real depth frame without the target (and its blurred rim): what hides the target when it moves
-    behind it. Unknown (the target's pixels, holes) is ``inf``: nothing there can hide it."""
-    from scipy import ndimage
-
-    depth = np.where(scene.depth_m > 0, scene.depth_m.astype(np.float64), np.inf)
-    depth[ndimage.binary_dilation(target_mask, iterations=2)] = np.inf
-    return depth
 
 
 def _fixture_model(goal: SceneObject, perception: Perception, table_height: float):
