@@ -192,12 +192,7 @@ def container_model(
     geometry = ContainerGeometry(
         inner_half=(length / 2 - t, width / 2 - t), wall_height=float(top_height), wall_thickness=t
     )
-    pose = np.eye(4)
-    c, s = np.cos(yaw_world), np.sin(yaw_world)
-    pose[:3, :3] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-    pose[:3, 3] = [centre_world[0], centre_world[1], table_height]
-    vertices, faces = boxes_mesh(geometry.boxes())
-    return geometry, vertices, faces, pose
+    return _fixture_on_table(geometry, centre_world[:2], yaw_world, table_height)
 
 
 def shelf_model(
@@ -249,10 +244,16 @@ def shelf_model(
     origin_uv = profile.centre_uv + s_mid * profile.axis + t_mid * profile.across
     origin, ahead = plane.from_plane_coords(np.array([[*origin_uv, 0.0], [*(origin_uv + profile.axis), 0.0]]))
     yaw = float(np.arctan2(ahead[1] - origin[1], ahead[0] - origin[0]))
+    return _fixture_on_table(geometry, origin[:2], yaw, table_height)
+
+
+def _fixture_on_table(geometry, xy, yaw: float, table_height: float):
+    """(geometry, display vertices, faces, pose) of a fixture made of boxes, its frame turned by ``yaw`` about
+    the vertical and standing at ``xy`` on the table."""
     pose = np.eye(4)
     c, s = np.cos(yaw), np.sin(yaw)
     pose[:3, :3] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-    pose[:3, 3] = [origin[0], origin[1], table_height]
+    pose[:3, 3] = [xy[0], xy[1], table_height]
     vertices, faces = boxes_mesh(geometry.boxes())
     return geometry, vertices, faces, pose
 
