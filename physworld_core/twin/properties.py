@@ -32,14 +32,13 @@ class DensityPrior:
             raise ValueError(f"density prior needs 0 < low <= nominal <= high, got {self}")
 
 
-DENSITY_BY_NOUN: dict[str, DensityPrior] = {
-    "lid": DensityPrior(
-        1000.0,
-        250.0,
-        2700.0,
-        "glass (2500), stoneware (2300) or pressed steel; a domed steel lid's hull is mostly air (~250)",
-    ),
-}
+_LID = DensityPrior(
+    1000.0,
+    250.0,
+    2700.0,
+    "glass (2500), stoneware (2300) or pressed steel; a domed steel lid's hull is mostly air (~250)",
+)
+DENSITY_BY_NOUN: dict[str, DensityPrior] = {"lid": _LID, "cover": _LID}
 """Category priors, looked up by the last word of the noun the prompt calls the object ("pot lid" → "lid")."""
 
 

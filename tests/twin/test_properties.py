@@ -43,6 +43,7 @@ def test_the_twin_takes_the_targets_density_from_what_the_prompt_calls_it(bin_re
 
     (can_low, can_high), can_obstacles = target_range("can")
     (lid_low, lid_high), lid_obstacles = target_range("pot lid")
+    assert target_range("cover")[0] == (lid_low, lid_high)  # what the lid worlds also call a lid
     assert can_high / can_low == pytest.approx(1200 / 120)
     assert lid_high / lid_low == pytest.approx(2700 / 250)
     assert lid_obstacles == can_obstacles  # only the target is named by the prompt
