@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 from transforms3d.quaternions import quat2mat
@@ -129,13 +130,7 @@ def plan_from_twin(
         return _push_plan(path, position, verts_world, goal, spacing, physical)
     parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
     half_height = float(centre_local[2] - vertices[:, 2].min())
-    min_tcp_z = -np.inf
-    if physical and spec.goal.kind == "slot":
-        # Lowered until its underside is just above the slot's floor, with the finger pads above its
-        # neighbours: that bounds how low on the object the hand may hold it.
-        neighbours = fixture_top_near(spec, goal[:2], max(spec.goal.half_extents) + SLOT_REACH_M)
-        slot_release_z = spec.goal.top_z - SLOT_SEAT_M + SLOT_RELEASE_GAP_M + half_height
-        min_tcp_z = position[2] + neighbours + FINGER_PAD_CLEARANCE_M - slot_release_z
+    slot = _slot_heights(spec, half_height) if physical and spec.goal.kind == "slot" else None
     grasp = best_grasp(
         verts_world,
         faces,
@@ -145,9 +140,10 @@ def plan_from_twin(
         grasp_config,
         parts=parts_world,
         grip_parts=target.grip_parts,
-        min_tcp_z=min_tcp_z,
+        # Into a slot, the finger pads stay above its neighbours when the object is let go.
+        min_tcp_z=-np.inf if slot is None else position[2] + slot.lowest_tcp - slot.release_z,
     )
-    if physical and spec.goal.kind == "slot":
+    if slot is not None:
         carry_turn = aligning_turn(verts_world, spec.goal, squared_to=rotate_z(closing_axis, grasp.turn))
     elif physical:
         carry_turn = aligning_turn(verts_world, spec.goal)
@@ -158,8 +154,8 @@ def plan_from_twin(
     # past a wall it brushes, so the path is kept above the rim and the object is dropped from there (the
     # video's final frames say where it ends, not how the hand gets it there).
     radius = float(np.linalg.norm(vertices[:, :2] - centre_local[:2], axis=1).max())
-    if physical and spec.goal.kind == "slot":
-        path = _slot_path(path, goal, slot_release_z, neighbours + SLOT_CARRY_CLEARANCE_M + half_height)
+    if slot is not None:
+        path = _slot_path(path, goal, slot.release_z, slot.carry_z)
         release = path[-1].copy()
     elif physical:
         near_goal = (
@@ -187,7 +183,7 @@ def plan_from_twin(
         path = np.vstack([path[:1], lift, path[1:]])
     waypoints = _resample_path(path, spacing)
     precise_from = None
-    if physical and spec.goal.kind == "slot":  # from over the slot down: every waypoint above its centre
+    if slot is not None:  # from over the slot down: every waypoint above its centre
         over = np.all(np.abs(waypoints[:, :2] - goal[:2]) < 1e-6, axis=1)
         precise_from = int(len(over) - np.argmin(over[::-1])) if not over.all() else 0
     return TaskPlan(
@@ -213,6 +209,25 @@ SLOT_CARRY_SPAN_M = 0.05
 """…and at most this much higher, or to either side of the straight line to the slot."""
 FINGER_PAD_CLEARANCE_M = 0.02
 """The TCP stays this far above a slot's neighbours when the object is let go: the pads reach ~10 mm below it."""
+
+
+class _SlotHeights(NamedTuple):
+    """Heights (world z) of a slot approach: the object's centre when it is let go and while it is carried
+    over the neighbours, and the lowest the TCP may be when it is let go."""
+
+    release_z: float
+    carry_z: float
+    lowest_tcp: float
+
+
+def _slot_heights(spec: TwinSpec, half_height: float) -> _SlotHeights:
+    goal = spec.goal
+    neighbours = fixture_top_near(spec, np.asarray(goal.center[:2]), max(goal.half_extents) + SLOT_REACH_M)
+    return _SlotHeights(
+        release_z=goal.top_z - SLOT_SEAT_M + SLOT_RELEASE_GAP_M + half_height,
+        carry_z=neighbours + SLOT_CARRY_CLEARANCE_M + half_height,
+        lowest_tcp=neighbours + FINGER_PAD_CLEARANCE_M,
+    )
 
 
 def fixture_top_near(spec: TwinSpec, xy: np.ndarray, radius: float) -> float:
