@@ -52,7 +52,6 @@ class Slot:
         width: free length along the row (m).
         depth: the board's length across the row (m).
         board_height: height of the board's top above the plane (m).
-        row: (start, end) of the row's extent along its axis, relative to ``centre_uv`` (m).
     """
 
     centre_uv: tuple[float, float]
@@ -60,7 +59,6 @@ class Slot:
     width: float
     depth: float
     board_height: float
-    row: tuple[float, float]
 
     def centre_world(self, plane: Plane) -> np.ndarray:
         """The gap's middle on the board's top, world frame."""
@@ -73,7 +71,6 @@ class Slot:
             "width": self.width,
             "depth": self.depth,
             "board_height": self.board_height,
-            "row": list(self.row),
         }
 
 
@@ -176,5 +173,4 @@ def find_slot(
         width=float(width),
         depth=float(np.percentile(profile.t, 99) - np.percentile(profile.t, 1)),
         board_height=profile.board_height,
-        row=(float(edges[0] - mid), float(edges[-1] - mid)),
     )
