@@ -12,6 +12,7 @@ marking gets a disc or box region.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +34,17 @@ TOP_VISIBLE_ELEVATION_DEG = 20.0
 """Camera elevation over an object's top above which its top face is seen across its whole depth."""
 
 
-def mirror_points(points_world: np.ndarray, camera_position: np.ndarray) -> np.ndarray:
+FOOTPRINT_CELL_M = 0.002
+"""Cell of the footprint grid whose occupied cells give an object's extents: about a pixel at 128 px."""
+
+
+Carve = Callable[[np.ndarray], np.ndarray]
+"""World points → which of them other views saw to be empty (see ``views.Views.seen_empty``)."""
+
+
+def mirror_points(
+    points_world: np.ndarray, camera_position: np.ndarray, carve: Carve | None = None
+) -> np.ndarray:
     """The seen points and their image under a half turn about the vertical line through the object's
     estimated centre.
 
@@ -52,20 +63,41 @@ def mirror_points(points_world: np.ndarray, camera_position: np.ndarray) -> np.n
     v = view / np.linalg.norm(view)
     lateral = np.array([-v[1], v[0], 0.0])
     depth, across = pts @ v, pts @ lateral
-    near = np.percentile(depth, 2)
-    width = np.percentile(across, 98) - np.percentile(across, 2)
+    # Extents are read off the footprint cells the points cover, each cell once: a face seen head-on puts
+    # many pixels on one line of the footprint, and percentiles over pixels would pull the far edge of a
+    # thin box's top that far in (a 29 mm book came out 36 mm thick).
+    cell_depth, cell_across = _footprint_cells(depth, across)
+    near, far = _trimmed_extent(cell_depth)
+    left, right = _trimmed_extent(cell_across)
+    width = right - left
     # The centre along the view: the middle of the seen depth when the camera looks down on the top face (it
     # shows the far edge); from a low camera that sees only the front, at least half the seen width behind the
     # nearest point (a round or square footprint's depth is its width; an elongated one's is not, so this is
     # the fallback only).
-    mid = 0.5 * (near + np.percentile(depth, 98))
+    mid = 0.5 * (near + far)
     top = float(np.percentile(pts[:, 2], 98))
     elevation = np.degrees(np.arctan2(camera_position[2] - top, np.linalg.norm(view)))
     if elevation < TOP_VISIBLE_ELEVATION_DEG:
         mid = max(mid, near + 0.5 * width)
-    middle = 0.5 * (np.percentile(across, 2) + np.percentile(across, 98))
+    middle = 0.5 * (left + right)
     turned = pts - 2 * np.outer(depth - mid, v) - 2 * np.outer(across - middle, lateral)
+    if carve is not None:
+        turned = turned[~carve(turned)]
     return np.concatenate([pts, turned])
+
+
+def _footprint_cells(depth: np.ndarray, across: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the ``FOOTPRINT_CELL_M`` cells of the (depth, across) plane that hold a point."""
+    cells = np.unique(np.floor(np.stack([depth, across], 1) / FOOTPRINT_CELL_M).astype(np.int64), axis=0)
+    centres = (cells + 0.5) * FOOTPRINT_CELL_M
+    return centres[:, 0], centres[:, 1]
+
+
+def _trimmed_extent(values: np.ndarray) -> tuple[float, float]:
+    """Second-smallest and second-largest of ``values``: one stray cell does not widen the object."""
+    ordered = np.sort(values)
+    k = 1 if len(ordered) > 2 else 0
+    return float(ordered[k]), float(ordered[-1 - k])
 
 
 def extruded(points: np.ndarray, floor: float) -> np.ndarray:
@@ -75,9 +107,11 @@ def extruded(points: np.ndarray, floor: float) -> np.ndarray:
     return np.concatenate([points, base])
 
 
-def complete_points(points_world: np.ndarray, camera_position: np.ndarray, table_height: float) -> np.ndarray:
-    """Mirror about the vertical plane facing the camera and extrude the footprint down to the table."""
-    return extruded(mirror_points(points_world, camera_position), table_height)
+def complete_points(
+    points_world: np.ndarray, camera_position: np.ndarray, table_height: float, carve: Carve | None = None
+) -> np.ndarray:
+    """Turn the seen half about the vertical centre line and extrude the footprint down to the table."""
+    return extruded(mirror_points(points_world, camera_position, carve), table_height)
 
 
 def completed_parts(
@@ -86,6 +120,7 @@ def completed_parts(
     table_height: float,
     config: LayerConfig = LayerConfig(),
     arms: ArmConfig = ArmConfig(),
+    carve: Carve | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """The completed points of each convex part of the object, and how many of them are arms: the body's
     parts bottom up (one, :func:`complete_points`, unless something stands up from its top), then one part
@@ -102,11 +137,11 @@ def completed_parts(
     arm_parts = [_arm_part(pts[labels == k], table_height, arms) for k in range(1, int(labels.max()) + 1)]
     cuts = layer_cuts(mirror_points(body, camera_position), table_height, config)
     if not cuts:
-        return [complete_points(body, camera_position, table_height), *arm_parts], len(arm_parts)
+        return [complete_points(body, camera_position, table_height, carve), *arm_parts], len(arm_parts)
     parts, floor = [], table_height
     for lo, hi in zip([-np.inf, *cuts], [*cuts, np.inf], strict=True):
         layer = body[(body[:, 2] >= lo) & (body[:, 2] < hi)]
-        parts.append(extruded(mirror_points(layer, camera_position), floor))
+        parts.append(extruded(mirror_points(layer, camera_position, carve), floor))
         floor = float(layer[:, 2].max())
     return [*parts, *arm_parts], len(arm_parts)
 
@@ -150,13 +185,15 @@ class ObjectMesh(NamedTuple):
     arm_parts: tuple[int, ...]
 
 
-def object_mesh(points_world: np.ndarray, camera_position: np.ndarray, table_height: float) -> ObjectMesh:
-    """The object completed from its seen points (see :func:`completed_parts`).
+def object_mesh(
+    points_world: np.ndarray, camera_position: np.ndarray, table_height: float, carve: Carve | None = None
+) -> ObjectMesh:
+    """The object completed from its seen points (see :func:`completed_parts`; ``carve`` there).
 
     The object frame's origin is the footprint centre of its body on the table, so a pose's z is the table
     height; an arm does not move the origin, which stays where the body's centre is.
     """
-    completed, arm_count = completed_parts(points_world, camera_position, table_height)
+    completed, arm_count = completed_parts(points_world, camera_position, table_height, carve=carve)
     parts = [convex_mesh(p) for p in completed]
     vertices_world = np.concatenate([v for v, _ in parts])
     offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
