@@ -10,6 +10,16 @@ from assets.video import videos
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
+
+class ReconstructionRunConfig(dg.Config):
+    """Which depth backend measures every video frame (see ``physworld_core.reconstruction.depth``):
+    "geometric" (offline, no weights) or "transformers" with ``depth_model_dir`` (a local Depth Anything,
+    DPT, ZoeDepth, ... checkpoint), whose per-frame shape lets later frames add views of the target."""
+
+    depth_backend: str = "geometric"
+    depth_model_dir: str | None = None
+
+
 MIN_FEASIBILITY = 0.3
 """Below this the best video makes the object pass through something, lag far behind, or teleport."""
 
@@ -23,10 +33,16 @@ MIN_FEASIBILITY = 0.3
     tags={"stage": "reconstruction"},
     description="Support plane, completed object meshes and the target's 6-DoF trajectory (table `reconstructions`).",
 )
-def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+def reconstructions(
+    context: dg.AssetExecutionContext, config: ReconstructionRunConfig, store: StoreResource
+) -> dg.MaterializeResult:
+    from physworld_core.reconstruction.depth import load
+    from physworld_core.reconstruction.reconstruct import ReconstructionConfig
     from physworld_core.reconstruction.stage import run_reconstruction_stage
 
-    result = run_reconstruction_stage(store.store(), context.partition_key)
+    settings = {"model_dir": config.depth_model_dir} if config.depth_model_dir else {}
+    recon_config = ReconstructionConfig(depth=load(config.depth_backend, **settings))
+    result = run_reconstruction_stage(store.store(), context.partition_key, recon_config)
     recon = result.reconstruction
     m = recon.metrics
     meta = {
@@ -50,10 +66,25 @@ def reconstructions(context: dg.AssetExecutionContext, store: StoreResource) -> 
         "tracking_mean_iou": m["tracking"]["mean_iou"],
         "low_confidence_frames": m["tracking"]["low_confidence_frames"],
         "seconds": m["seconds"],
+        "depth": _depth_summary(m["depth"]),
+        "views_used": len(m["views"]["used_frames"]),
+        "views": m["views"]["skipped"]
+        or f"{m['views']['points_added']} points added, {m['views']['points_carved']} carved",
     }
     if "tracking_vs_rendered" in m:
         meta["tracking_error_mean_mm"] = m["tracking_vs_rendered"]["mean_mm"]
     return dg.MaterializeResult(metadata=meta)
+
+
+def _depth_summary(depth: dict) -> str:
+    """One line a person reads: which backend, and how well its frames fit the real depth frame."""
+    if "error" in depth:
+        return f"{depth['backend']}: not calibrated ({depth['error']})"
+    return (
+        f"{depth['backend']}: {depth['frames']} frames, median alpha {depth['alpha_median']:.3f}, "
+        f"beta {depth['beta_median']:.3f}, residual median {depth['residual_mm_median']:.1f} mm "
+        f"(worst frame {depth['worst_frame']}: {depth['residual_mm_max']:.1f} mm)"
+    )
 
 
 def _parts_summary(target) -> str:

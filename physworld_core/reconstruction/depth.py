@@ -106,6 +106,9 @@ class DepthBackend(ConfiguredBackend, ABC):
     """
 
     needs_scene: ClassVar[bool] = False
+    shapes_moved_objects: ClassVar[bool] = True
+    """Whether a moved object's depth is measured per pixel (its shape), so other frames can add views of
+    it (``reconstruction.views``); a backend that only places it does not."""
 
     @abstractmethod
     def predict(self, frames: np.ndarray, scene: ScenePackage | None = None) -> DepthPrediction:
@@ -629,6 +632,7 @@ class GeometricDepthBackend(DepthBackend):
     name = "geometric"
     config_class = GeometricDepthConfig
     needs_scene = True
+    shapes_moved_objects = False  # a moved object is a flat layer: it has no shape to add views of
 
     def predict(self, frames: np.ndarray, scene: ScenePackage | None = None) -> DepthPrediction:
         from physworld_core.perception.plane import fit_support_plane

@@ -6,16 +6,18 @@ Inputs are only the scene package (one real RGB-D frame, camera, prompt) and the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from physworld_core.errors import ReconstructionError
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.segment import SceneObject
+from physworld_core.reconstruction.depth import DepthBackend, MetricDepthConfig, load, metric_depth_video
 from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model, shelf_model
 from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
-from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
+from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, Trajectory
+from physworld_core.reconstruction.views import ViewConfig, ViewReport, Views, gather_views
 from physworld_core.scene import ScenePackage, depth_to_points_world
 
 MIN_ALIGN_TILT_DEG = 0.25
@@ -27,7 +29,19 @@ MAX_TILT_DEG = 15.0
 
 @dataclass(frozen=True)
 class ReconstructionConfig:
+    """Args:
+    tracking: the target tracker's settings.
+    depth: the depth backend for every video frame, a registered name or a built backend (see ``depth``);
+        each frame is calibrated to the real depth frame and its fit is reported in the metrics.
+    depth_calibration: how frames are calibrated.
+    views: how frames where the target has moved add views of it (used when the depth backend measures a
+        moved object's shape; see ``views``).
+    """
+
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    depth: DepthBackend | str = "geometric"
+    depth_calibration: MetricDepthConfig = field(default_factory=MetricDepthConfig)
+    views: ViewConfig = field(default_factory=ViewConfig)
 
 
 def gravity_alignment(normal: np.ndarray) -> np.ndarray:
@@ -154,6 +168,10 @@ def reconstruct(
         config.tracking,
         static=_static_scene(scene, perception.target.mask),
     )
+    depth_metrics, views = _frame_depth(scene, frames, perception, target, trajectory, config)
+    if views:
+        target, trajectory = _with_views(target, trajectory, perception, camera_position, table_height, views)
+        objects = [target if o.role == "target" else o for o in objects]
     metrics = {
         "plane_rms_m": perception.plane.rms,
         "plane_inlier_fraction": perception.plane.inlier_fraction,
@@ -161,6 +179,8 @@ def reconstruct(
         "table_height_m": table_height,
         "num_objects": len(objects),
         "tracking": tracking_stats,
+        "depth": depth_metrics,
+        "views": views.report.to_dict(),
         "seconds": time.time() - start,
         "target": perception.target.description,
         "container": perception.goal.description,
@@ -177,6 +197,74 @@ def reconstruct(
         trajectory=trajectory,
         metrics=metrics,
     )
+
+
+def _frame_depth(scene, frames, perception, target, trajectory, config: ReconstructionConfig):
+    """Metric depth of every frame, calibrated to the real frame: (its report for the metrics, the target's
+    views from it). A clip whose depth cannot be anchored (a shaking camera) is reported, not
+    fatal: tracking does not need it."""
+    backend = load(config.depth) if isinstance(config.depth, str) else config.depth
+    try:
+        video = metric_depth_video(frames, scene, backend, config.depth_calibration)
+    except ReconstructionError as exc:
+        return {"backend": backend.name, "error": str(exc)}, _no_views(
+            "the clip's depth could not be calibrated"
+        )
+    fits = [c.to_dict() for c in video.calibrations]
+    residuals = np.array([f["residual_mm"] for f in fits])
+    report = {
+        "backend": backend.name,
+        "frames": len(fits),
+        "alpha_median": float(np.median([f["alpha"] for f in fits])),
+        "beta_median": float(np.median([f["beta"] for f in fits])),
+        "residual_mm_median": float(np.median(residuals)),
+        "residual_mm_max": float(residuals.max()),
+        "worst_frame": int(residuals.argmax()),
+    }
+    if not backend.shapes_moved_objects:
+        skipped = f"the {backend.name!r} depth backend does not measure a moved object's shape"
+        return report, _no_views(skipped)
+    views = gather_views(
+        frames,
+        video,
+        trajectory,
+        perception.target.points_world,
+        perception.target.mask,
+        target.vertices,
+        target.faces,
+        config.views,
+    )
+    return report, views
+
+
+def _no_views(reason: str) -> Views:
+    return Views([], np.zeros((0, 3)), None, 0.0, ViewReport(skipped=reason))
+
+
+def _with_views(target, trajectory, perception, camera_position, table_height, views):
+    """The target rebuilt from every view (new surface added, the mirror carved where a view saw empty
+    space), and the trajectory re-expressed for its new frame origin."""
+    points = np.concatenate([perception.target.points_world, views.new_points])
+    carved = []
+
+    def carve(candidates: np.ndarray) -> np.ndarray:
+        empty = views.seen_empty(candidates)
+        carved.append(int(empty.sum()))
+        return empty
+
+    mesh = object_mesh(points, camera_position, table_height, carve)
+    views.report.points_carved = sum(carved)
+    change = np.linalg.inv(target.pose_world) @ mesh.pose  # old object frame → new object frame
+    poses = trajectory.poses_world @ change
+    rebuilt = replace(
+        target,
+        vertices=mesh.vertices,
+        faces=mesh.faces,
+        pose_world=mesh.pose,
+        face_part=mesh.face_part,
+        arm_parts=mesh.arm_parts,
+    )
+    return rebuilt, Trajectory(trajectory.times, poses, trajectory.confidence)
 
 
 def _static_scene(scene: ScenePackage, target_mask: np.ndarray) -> HeightMap:

@@ -161,12 +161,14 @@ class ColourModel:
         return ((d_target < self.max_distance) & (d_target < d_background)).reshape(frame.shape[:2])
 
 
-def _project(camera: CameraSpec, world_to_cam: np.ndarray, points_world: np.ndarray) -> np.ndarray:
+def project_points(camera: CameraSpec, world_to_cam: np.ndarray, points_world: np.ndarray) -> np.ndarray:
+    """Pixel (u, v) of each world point."""
     pc = points_world @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
     return camera.project(pc)
 
 
-def _raster(uv: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def silhouette_raster(uv: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The filled silhouette of projected surface samples ``uv`` in an image of ``shape``."""
     out = np.zeros(shape, bool)
     cols, rows = np.floor(uv[:, 0]).astype(int), np.floor(uv[:, 1]).astype(int)
     ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
@@ -299,7 +301,7 @@ def track_target(
     for t in range(T):
         predicted = prev.copy()
         predicted[:3, 3] += velocity
-        centre_uv = _project(
+        centre_uv = project_points(
             camera, world_to_cam, (model @ predicted[:3, :3].T + predicted[:3, 3]).mean(0)[None]
         )[0]
         colour_mask = colour.mask(frames[t])
@@ -310,7 +312,7 @@ def track_target(
         if mask.sum() < config.min_pixels:
             poses[t], confidence[t] = predicted, 0.0
             inside[t] = _inside_image(
-                _project(camera, world_to_cam, model @ predicted[:3, :3].T + predicted[:3, 3]),
+                project_points(camera, world_to_cam, model @ predicted[:3, :3].T + predicted[:3, 3]),
                 (H, W),
                 config.edge_margin_px,
             )
@@ -324,7 +326,7 @@ def track_target(
         outside = ndimage.distance_transform_edt(~mask)
 
         def silhouette_residuals(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-            uv = _project(camera, world_to_cam, points @ pose[:3, :3].T + pose[:3, 3])
+            uv = project_points(camera, world_to_cam, points @ pose[:3, :3].T + pose[:3, 3])
             coverage = cKDTree(uv).query(mask_uv)[0]
             # Bilinear lookup keeps the term differentiable: a model drifting towards the camera grows past
             # the mask's edge and pays for it (integer lookups would leave that direction unconstrained).
@@ -372,8 +374,8 @@ def track_target(
                 max_nfev=80,
             )
             pose = _pose(fit.x, predicted)
-        uv = _project(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
-        raster = _raster(uv, (H, W))
+        uv = project_points(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
+        raster = silhouette_raster(uv, (H, W))
         iou = float((raster & mask).sum() / max((raster | mask).sum(), 1))
         poses[t], ious[t], confidence[t] = pose, iou, iou
         inside[t] = _inside_image(uv, (H, W), config.edge_margin_px)

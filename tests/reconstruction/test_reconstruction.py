@@ -122,3 +122,26 @@ def test_a_lid_tracked_onto_its_pot_rests_on_the_rim_not_past_it(monkeypatch):
     without = tracking_error(reconstruct(scene, video.frames, video.fps), video.plan)
     assert with_scene["final_mm"] < 20, with_scene
     assert without["final_mm"] > 50, without
+
+
+def test_every_frame_gets_calibrated_depth_and_says_why_no_views_were_added(bin_reconstruction, bin_video):
+    depth = bin_reconstruction.metrics["depth"]
+    assert depth["backend"] == "geometric" and depth["frames"] == len(bin_video.frames)
+    assert depth["alpha_median"] == pytest.approx(1.0, abs=0.05) and depth["residual_mm_median"] < 5.0
+    views = bin_reconstruction.metrics["views"]
+    assert views["used_frames"] == [] and "geometric" in views["skipped"]
+
+
+def test_an_untrained_depth_model_adds_no_wrong_views(
+    bin_scene, bin_video, bin_reconstruction, tiny_depth_anything
+):
+    """Random weights give depth with no shape: every view is rejected (or the clip is not calibrated), and
+    the target is the one the first frame alone gives."""
+    from physworld_core.reconstruction.depth import load
+    from physworld_core.reconstruction.reconstruct import ReconstructionConfig
+
+    backend = load("transformers", model_dir=str(tiny_depth_anything))
+    rec = reconstruct(bin_scene, bin_video.frames, bin_video.fps, ReconstructionConfig(depth=backend))
+    assert rec.metrics["views"]["used_frames"] == [] and rec.metrics["views"]["skipped"] is None
+    assert rec.metrics["views"]["rejected"] or "error" in rec.metrics["depth"]
+    np.testing.assert_allclose(rec.target.vertices, bin_reconstruction.target.vertices)
