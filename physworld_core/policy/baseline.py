@@ -103,6 +103,8 @@ class BaselineController:
         self.turn_at_grasp = self.plan.grasp_turn
         self.target_turn = self.plan.grasp_turn
         self._last_tcp: list[np.ndarray] = []  # TCP positions over the end of the path
+        self.searches = 0  # how many of the plan's search offsets have been tried
+        self.search_offset = np.zeros(3)
 
     @property
     def progress(self) -> float:
@@ -173,7 +175,7 @@ class BaselineController:
             # its top swings a few millimetres in the fingers, which is the slot's whole clearance.
             offset = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
             if self._precise():
-                offset = tcp - object_position
+                offset = tcp - object_position + self.search_offset
             target = self.current_waypoint() + offset
             while self._reached(tcp, target) and self.waypoint_index < len(self.waypoints) - 1:
                 self.waypoint_index += 1
@@ -198,8 +200,12 @@ class BaselineController:
                 and self.waypoint_index > 0
             ):
                 # Stuck on the way down into a slot (on a neighbour's edge): letting go there drops the object
-                # across the gap. Back up to the waypoint above and come down again, re-aimed.
+                # across the gap. Back up to the waypoint above and come down again, re-aimed and shifted to
+                # the plan's next search offset along the gap.
                 self.waypoint_index = max(self.plan.precise_from, self.waypoint_index - 1)
+                if self.searches < len(self.plan.search_offsets):
+                    self.search_offset = np.array([*self.plan.search_offsets[self.searches], 0.0])
+                    self.searches += 1
                 self._last_tcp.clear()
                 blocked = False
             if (last and settled) or blocked or self.phase_steps > 4 * c.phase_timeout:

@@ -38,6 +38,9 @@ class TaskPlan:
     precise_from: index of the first waypoint the hand must reach precisely (the baseline's ``precise_tol``)
         rather than pass near: over a slot and down into it, where cutting the corner puts the object on a
         neighbour. ``None``: every waypoint may be passed near.
+    search_offsets: xy offsets (m) to try, one after another, each time the descent from ``precise_from`` is
+        blocked above the release point: along a shelf's row, as a person slides a book along the gap until
+        it drops in, since a few millimetres of error in where the object is seen is the slot's clearance.
     """
 
     grasp_offset: tuple[float, float, float]
@@ -52,6 +55,7 @@ class TaskPlan:
     carry_turn: float = 0.0
     release_tol: float = 0.012
     precise_from: int | None = None
+    search_offsets: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.release_tol <= 0:
@@ -69,6 +73,10 @@ class TaskPlan:
             raise ValueError("plan waypoints must be finite")
         if self.precise_from is not None and not 0 <= self.precise_from < len(self.waypoints):
             raise ValueError(f"plan precise_from must index a waypoint, got {self.precise_from}")
+        if self.search_offsets and self.precise_from is None:
+            raise ValueError("plan search_offsets are tried on a precise descent: set precise_from")
+        if any(len(o) != 2 or not np.all(np.isfinite(o)) for o in self.search_offsets):
+            raise ValueError("plan search_offsets must be finite (x, y) pairs")
 
     @property
     def waypoints_array(self) -> np.ndarray:
@@ -81,6 +89,7 @@ class TaskPlan:
     def from_json(cls, text: str) -> TaskPlan:
         d = json.loads(text)
         d["waypoints"] = tuple(tuple(w) for w in d["waypoints"])
+        d["search_offsets"] = tuple(tuple(o) for o in d.get("search_offsets", ()))
         for k in ("grasp_offset", "release_position", "goal_center"):
             d[k] = tuple(d[k])
         return cls(**d)
@@ -182,10 +191,11 @@ def plan_from_twin(
     if path[1:, 2].max() < lift[2] - 1e-3:
         path = np.vstack([path[:1], lift, path[1:]])
     waypoints = _resample_path(path, spacing)
-    precise_from = None
+    precise_from, search = None, ()
     if slot is not None:  # from over the slot down: every waypoint above its centre
         over = np.all(np.abs(waypoints[:, :2] - goal[:2]) < 1e-6, axis=1)
         precise_from = int(len(over) - np.argmin(over[::-1])) if not over.all() else 0
+        search = slot_search_offsets(spec.goal)
     return TaskPlan(
         grasp_offset=tuple(map(float, grasp.tcp_in_object)),
         grasp_width=float(grasp.width),
@@ -196,7 +206,21 @@ def plan_from_twin(
         carry_turn=carry_turn,
         release_tol=release_tolerance(spec.goal) if physical else TaskPlan.release_tol,
         precise_from=precise_from,
+        search_offsets=search,
     )
+
+
+SLOT_SEARCH_STEP_M = 0.003
+"""Step of the search along a slot's row when the descent is blocked: under the slot's clearance a side."""
+
+
+def slot_search_offsets(goal) -> tuple[tuple[float, float], ...]:
+    """Offsets along the slot's row (its region's x axis), alternating sides and growing by
+    :data:`SLOT_SEARCH_STEP_M`, never more than half the slot's half width (the object stays over the gap)."""
+    axis = np.array([np.cos(goal.yaw), np.sin(goal.yaw)])
+    reach = 0.5 * goal.half_extents[0]
+    steps = np.arange(SLOT_SEARCH_STEP_M, reach + 1e-9, SLOT_SEARCH_STEP_M)
+    return tuple(tuple(map(float, sign * k * axis)) for k in steps for sign in (1.0, -1.0))
 
 
 SLOT_RELEASE_GAP_M = 0.006
