@@ -145,6 +145,33 @@ def colour_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
     return name
 
 
+ACHROMATIC: frozenset[str] = frozenset({"white", "grey", "black"})
+
+SECOND_COLOUR_SHARE = 0.25
+"""A hue covering this share of an object whose mean reads neutral is a colour it is known by too."""
+
+
+def pixel_colour_names(rgb: np.ndarray) -> np.ndarray:
+    """Palette name of each N×3 colour (named once per distinct colour: renders and JPEGs repeat colours)."""
+    unique, inverse = np.unique(np.asarray(rgb).reshape(-1, 3), axis=0, return_inverse=True)
+    return np.array([colour_name(c) for c in unique])[inverse.reshape(-1)]
+
+
+def object_colours(rgb_pixels: np.ndarray) -> tuple[str, ...]:
+    """The names an object goes by: its mean colour's, then, when that is neutral, the commonest hue that
+    covers :data:`SECOND_COLOUR_SHARE` of its pixels. A pink paperback seen from above shows its off-white
+    page block as much as its cover, and the mean of the two reads grey; a person still calls it pink."""
+    pixels = np.asarray(rgb_pixels, dtype=np.float64).reshape(-1, 3)
+    first = colour_name(pixels.mean(axis=0))
+    if first not in ACHROMATIC:
+        return (first,)
+    names, counts = np.unique(pixel_colour_names(pixels.round()), return_counts=True)
+    hues = [(c, str(n)) for n, c in zip(names, counts, strict=True) if n not in ACHROMATIC]
+    if hues and max(hues)[0] >= SECOND_COLOUR_SHARE * len(pixels):
+        return (first, max(hues)[1])
+    return (first,)
+
+
 def normalise_colour_word(word: str) -> str | None:
     """Map a colour word from a prompt to the palette, or ``None`` when the word is not a colour."""
     return COLOUR_SYNONYMS.get(word.strip().lower())

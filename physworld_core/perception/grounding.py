@@ -83,7 +83,7 @@ def score_object(
     colour_part = 0.0
     if colour is not None:
         asked = (colour, *also)
-        similarities = [max(colour_similarity(a, c) for c in seen.colours) for a in asked]
+        similarities = [_colour_match(a, seen) for a in asked]
         if min(similarities) == 0.0:
             return None
         colour_part = COLOUR_WEIGHT * float(np.mean(similarities))
@@ -95,6 +95,22 @@ def score_object(
             None  # a soft shape mismatch needs an exact colour match to vouch for it (no asked shape: none)
         )
     return colour_part + shape_part
+
+
+SECOND_NAME_WEIGHT = 0.9
+"""An object matched by its second colour name (a hue beside a neutral mean, see ``colour.object_colours``)
+scores this much of a match by its first, so an object of that colour through and through wins the tie."""
+
+
+def _colour_match(asked: str, seen: SceneObject) -> float:
+    """How well ``asked`` names ``seen``: a region's pattern colours are all its own; an object's names after
+    its first are what it is known by too."""
+    if seen.shape == "region":
+        return max(colour_similarity(asked, c) for c in seen.colours)
+    return max(
+        colour_similarity(asked, c) * (1.0 if i == 0 else SECOND_NAME_WEIGHT)
+        for i, c in enumerate(seen.colours)
+    )
 
 
 def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:

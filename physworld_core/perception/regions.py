@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from physworld_core.perception.colour import colour_name
+from physworld_core.perception.colour import pixel_colour_names
 from physworld_core.perception.plane import Plane
 from physworld_core.perception.segment import SceneObject, _footprint
 from physworld_core.robot import PANDA, RobotSetup
@@ -91,7 +91,7 @@ def segment_regions(
     table = np.zeros((height_px, width_px), bool)
     table[rows, cols] = True
     lab = srgb_to_lab(scene.rgb[rows, cols])
-    names = _colour_names(scene.rgb[rows, cols])
+    names = pixel_colour_names(scene.rgb[rows, cols])
     # Two passes: the first finds the markings that stand out against the whole on-plane colour distribution;
     # the second re-learns the table without them, so a big marking cannot make its own colour (the red of a
     # red and white target filling a fifth of the table) count as a table colour.
@@ -120,7 +120,7 @@ def segment_regions(
         if _image_solidity(mask) < MIN_SOLIDITY:
             continue
         paint = mask & marked
-        values, counts = np.unique(_colour_names(scene.rgb[paint]), return_counts=True)
+        values, counts = np.unique(pixel_colour_names(scene.rgb[paint]), return_counts=True)
         order = np.argsort(-counts)
         colours = tuple(str(values[i]) for i in order if counts[i] >= MIN_SHARE * counts.sum())
         mean_rgb = scene.rgb[paint].astype(np.float64).mean(axis=0)
@@ -168,12 +168,6 @@ def _paint(lab, names, excluded, rows, cols, shape) -> np.ndarray:
     marked = np.zeros(shape, bool)
     marked[rows[paint], cols[paint]] = True
     return marked
-
-
-def _colour_names(rgb: np.ndarray) -> np.ndarray:
-    """Palette name of each N×3 colour (named once per distinct colour: renders and JPEGs repeat colours)."""
-    unique, inverse = np.unique(np.asarray(rgb).reshape(-1, 3), axis=0, return_inverse=True)
-    return np.array([colour_name(c) for c in unique])[inverse.reshape(-1)]
 
 
 def _image_solidity(mask: np.ndarray) -> float:

@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
 from physworld_core.errors import SceneError
-from physworld_core.perception.colour import PALETTE, colour_name
+from physworld_core.perception.colour import PALETTE, object_colours
 from physworld_core.perception.plane import Plane
 from physworld_core.robot import PANDA, RobotSetup
 from physworld_core.scene import ScenePackage, depth_to_points_world
@@ -570,14 +570,17 @@ def _describe(
         shape = "box"
 
     rows, cols = np.nonzero(mask)
-    mean_rgb = scene.rgb[mask].reshape(-1, 3).astype(np.float64).mean(axis=0)
+    pixels_rgb = scene.rgb[mask].reshape(-1, 3).astype(np.float64)
+    mean_rgb = pixels_rgb.mean(axis=0)
+    colours = object_colours(pixels_rgb)
     centre_world = plane.from_plane_coords(np.array([[centre_uv[0], centre_uv[1], 0.0]]))[0]
     fields = {
         "mask": mask,
         "pixels": np.stack([rows, cols], 1),
         "points_world": points_world,
         "mean_rgb": tuple(mean_rgb),
-        "colour": colour_name(mean_rgb),
+        "colour": colours[0],
+        "colours": colours,
         "shape": shape,
         "centre_world": tuple(centre_world),
         "top_height": top_height,

@@ -88,3 +88,33 @@ def test_where_the_prompt_places_an_object_settles_a_tie(synth):
         synth.render(shapes, prompt="put the red can next to the box into the bin").scene
     ).target
     assert near_box.centre_world[0] == pytest.approx(-0.12, abs=0.02)
+
+
+def test_a_two_tone_object_whose_mean_reads_neutral_is_known_by_its_hue_too(synth):
+    """A pink paperback seen from above shows its off-white pages as much as its cover; the mean reads grey.
+    It still answers to "pink", but an object pink through and through wins over it."""
+    import dataclasses
+
+    import numpy as np
+
+    from physworld_core.perception.colour import object_colours
+    from physworld_core.perception.grounding import ground
+    from physworld_core.perception.language import parse_instruction
+
+    pink, grey, pages = [205, 105, 150], [120, 120, 122], [225, 222, 212]
+    assert object_colours(np.array([pink] * 30 + [grey] * 35 + [pages] * 35)) == ("grey", "pink")
+    assert object_colours(np.array([pink] * 10 + [grey] * 45 + [pages] * 45)) == ("grey",)  # a label
+    assert object_colours(np.array([pink] * 100)) == ("pink",)
+
+    objects = perceive(
+        synth.render(synth.default_shapes(), prompt="put the red can in the bin").scene
+    ).objects
+    can = next(o for o in objects if o.description == "red cylinder")
+    two_tone = dataclasses.replace(can, colour="grey", colours=("grey", "pink"))
+    others = [o for o in objects if o is not can]
+    instruction = parse_instruction("put the pink can in the bin")
+    assert ground(instruction, [two_tone, *others]).target is two_tone
+    pink_can = dataclasses.replace(can, index=99, colour="pink", colours=("pink",))
+    assert ground(instruction, [two_tone, pink_can, *others]).target is pink_can
+    with pytest.raises(GroundingError, match="'green can'"):
+        ground(parse_instruction("put the green can in the bin"), [two_tone, *others])
