@@ -49,6 +49,8 @@ class BaselineConfig:
     phase_timeout: steps after which a phase gives up waiting and moves on.
     stall_steps, stall_m, blocked_release_after: past this fraction of the path, a hand that moved less than
         ``stall_m`` over ``stall_steps`` steps is blocked (the path ends inside a surface): it lets go there.
+    backup_rise_m: a descent into a slot blocked on a neighbour backs up to the nearest waypoint at least this
+        far above where the object is stuck (the one just above the blocked target may still be below it).
     max_turn_rad: largest turn of the hand about the vertical per control step (the controller's ±0.1 rad
         maps to ±1).
     turn_tol: turn error (rad) under which the hand counts as aligned: before descending onto the grasp
@@ -69,6 +71,7 @@ class BaselineConfig:
     stall_steps: int = 10
     stall_m: float = 0.002
     blocked_release_after: float = 0.8
+    backup_rise_m: float = 0.01
     controller_limit_m: float = MOVE_LIMIT_M
     max_turn_rad: float = 0.08
     turn_tol: float = 0.06
@@ -200,9 +203,14 @@ class BaselineController:
                 and self.waypoint_index > 0
             ):
                 # Stuck on the way down into a slot (on a neighbour's edge): letting go there drops the object
-                # across the gap. Back up to the waypoint above and come down again, re-aimed and shifted to
-                # the plan's next search offset along the gap.
-                self.waypoint_index = max(self.plan.precise_from, self.waypoint_index - 1)
+                # across the gap. Back up clear of it and come down again, re-aimed and shifted to the plan's
+                # next search offset along the gap.
+                clear = [
+                    i
+                    for i in range(self.plan.precise_from, self.waypoint_index)
+                    if self.waypoints[i][2] >= object_position[2] + c.backup_rise_m
+                ]
+                self.waypoint_index = max(clear) if clear else self.plan.precise_from
                 if self.searches < len(self.plan.search_offsets):
                     self.search_offset = np.array([*self.plan.search_offsets[self.searches], 0.0])
                     self.searches += 1

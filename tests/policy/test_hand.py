@@ -131,7 +131,7 @@ def test_over_a_slot_the_baseline_puts_the_object_itself_on_the_waypoint_and_rea
 
 def test_a_blocked_descent_into_a_slot_searches_along_the_row():
     """Each time the way down is blocked above the release point (the object on a neighbour's edge), the hand
-    backs up and comes down again shifted to the plan's next offset along the row."""
+    backs up clear of it and comes down again shifted to the plan's next offset along the row."""
     from physworld_core.policy.plan import slot_search_offsets
 
     goal = GoalRegion(
@@ -144,7 +144,7 @@ def test_a_blocked_descent_into_a_slot_searches_along_the_row():
     assert max(np.linalg.norm(o) for o in offsets) <= 0.01 + 1e-9  # half the slot's half width
     plan = dataclasses.replace(
         _plan(0.0, 0.0),
-        waypoints=((0.0, 0.0, 0.05), (0.2, 0.0, 0.15), (0.2, 0.0, 0.08)),
+        waypoints=((0.0, 0.0, 0.05), (0.2, 0.0, 0.15), (0.2, 0.0, 0.125), (0.2, 0.0, 0.08)),
         release_position=(0.2, 0.0, 0.08),
         precise_from=1,
         search_offsets=offsets,
@@ -152,14 +152,15 @@ def test_a_blocked_descent_into_a_slot_searches_along_the_row():
     assert TaskPlan.from_json(plan.to_json()) == plan
     controller = BaselineController(plan)
     controller.phase, controller.carry_offset = Phase.CARRY, np.array([0.0, 0.0, 0.03])
-    controller.waypoint_index = 2
     stuck_object = np.array([0.2, 0.0, 0.12])  # 4 cm above the release point, not moving
     tried = []
     for _ in range(3):
+        controller.waypoint_index = 3  # down again, and blocked again
         for _ in range(controller.config.stall_steps + 2):
             controller.act(stuck_object + [0.0, 0.0, 0.03], stuck_object, hand_turn=0.0)
+        # Backed up clear of where it is stuck: the waypoint at 12.5 cm is still within 1 cm of it.
+        assert controller.waypoint_index == 1
         tried.append(controller.search_offset[:2].copy())
-        controller.waypoint_index = 2  # down again, and blocked again
     assert controller.phase == Phase.CARRY  # it never let go on the neighbour
     np.testing.assert_allclose(tried, offsets[:3])
     with pytest.raises(ValueError, match="precise_from"):
