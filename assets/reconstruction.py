@@ -14,10 +14,13 @@ from pipelines.resources import StoreResource
 class ReconstructionRunConfig(dg.Config):
     """Which depth backend measures every video frame (see ``physworld_core.reconstruction.depth``):
     "geometric" (offline, no weights) or "transformers" with ``depth_model_dir`` (a local Depth Anything,
-    DPT, ZoeDepth, ... checkpoint), whose per-frame shape lets later frames add views of the target."""
+    DPT, ZoeDepth, ... checkpoint), whose per-frame shape lets later frames add views of the target.
+    ``mesh_dir``: meshes from an image-to-3D model, ``<mesh_dir>/<task_id>/<object>.glb`` (object: target,
+    support, obstacle_0, ...), fitted to the seen points in place of the half-turn completion."""
 
     depth_backend: str = "geometric"
     depth_model_dir: str | None = None
+    mesh_dir: str | None = None
 
 
 MIN_FEASIBILITY = 0.3
@@ -36,12 +39,14 @@ MIN_FEASIBILITY = 0.3
 def reconstructions(
     context: dg.AssetExecutionContext, config: ReconstructionRunConfig, store: StoreResource
 ) -> dg.MaterializeResult:
+    from physworld_core.reconstruction.completion import load as load_completion
     from physworld_core.reconstruction.depth import load
     from physworld_core.reconstruction.reconstruct import ReconstructionConfig
     from physworld_core.reconstruction.stage import run_reconstruction_stage
 
     settings = {"model_dir": config.depth_model_dir} if config.depth_model_dir else {}
-    recon_config = ReconstructionConfig(depth=load(config.depth_backend, **settings))
+    completion = load_completion("mesh_files", directory=config.mesh_dir) if config.mesh_dir else "half_turn"
+    recon_config = ReconstructionConfig(depth=load(config.depth_backend, **settings), completion=completion)
     result = run_reconstruction_stage(store.store(), context.partition_key, recon_config)
     recon = result.reconstruction
     m = recon.metrics
@@ -67,6 +72,7 @@ def reconstructions(
         "low_confidence_frames": m["tracking"]["low_confidence_frames"],
         "seconds": m["seconds"],
         "depth": _depth_summary(m["depth"]),
+        "target_completion": m["completion"]["target"],
         "views_used": len(m["views"]["used_frames"]),
         "views": m["views"]["skipped"]
         or f"{m['views']['points_added']} points added, {m['views']['points_carved']} carved",

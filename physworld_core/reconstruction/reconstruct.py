@@ -13,6 +13,8 @@ import numpy as np
 from physworld_core.errors import ReconstructionError
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.segment import SceneObject
+from physworld_core.reconstruction.completion import CompletionBackend, CompletionRequest
+from physworld_core.reconstruction.completion import load as load_completion
 from physworld_core.reconstruction.depth import DepthBackend, MetricDepthConfig, load, metric_depth_video
 from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model, shelf_model
 from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
@@ -36,12 +38,15 @@ class ReconstructionConfig:
     depth_calibration: how frames are calibrated.
     views: how frames where the target has moved add views of it (used when the depth backend measures a
         moved object's shape; see ``views``).
+    completion: how each object's unseen part is completed, a registered name or a built backend (see
+        ``completion``): "half_turn", or "mesh_files" with an image-to-3D model's meshes.
     """
 
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     depth: DepthBackend | str = "geometric"
     depth_calibration: MetricDepthConfig = field(default_factory=MetricDepthConfig)
     views: ViewConfig = field(default_factory=ViewConfig)
+    completion: CompletionBackend | str = "half_turn"
 
 
 def gravity_alignment(normal: np.ndarray) -> np.ndarray:
@@ -93,6 +98,10 @@ def reconstruct(
     table_height = float(perception.plane.offset)
     camera_position = scene.camera.extrinsic[:3, 3]
     objects = []
+    completer = (
+        load_completion(config.completion) if isinstance(config.completion, str) else config.completion
+    )
+    completions: dict[str, str] = {}
     target_vertices = target_faces = target_pose = None
     obstacle_index = 0
     for seen in perception.objects:
@@ -127,15 +136,20 @@ def reconstruct(
                 ReconstructedObject("container", "container", seen.description, v, f, pose, rgb, geometry)
             )
             continue
-        v, f, pose, face_part, arm_parts = object_mesh(seen.points_world, camera_position, table_height)
         if seen is perception.target:
             name, role = "target", "target"
-            target_vertices, target_faces, target_pose = v, f, pose
         elif seen is perception.goal:
             name, role = "support", "support"
         else:
             name, role = f"obstacle_{obstacle_index}", "obstacle"
             obstacle_index += 1
+        completion = completer.complete(
+            CompletionRequest(scene.task_id, name, seen.points_world, camera_position, table_height)
+        )
+        completions[name] = completion.source
+        v, f, pose, face_part, arm_parts = completion.mesh
+        if role == "target":
+            target_vertices, target_faces, target_pose = v, f, pose
         objects.append(
             ReconstructedObject(
                 name,
@@ -169,6 +183,8 @@ def reconstruct(
         static=_static_scene(scene, perception.target.mask),
     )
     depth_metrics, views = _frame_depth(scene, frames, perception, target, trajectory, config)
+    if views and not completions["target"].startswith("half turn"):
+        views = _no_views("the target's mesh came from a mesh file, not from the half turn that views correct")
     if views:
         target, trajectory = _with_views(target, trajectory, perception, camera_position, table_height, views)
         objects = [target if o.role == "target" else o for o in objects]
@@ -181,6 +197,7 @@ def reconstruct(
         "tracking": tracking_stats,
         "depth": depth_metrics,
         "views": views.report.to_dict(),
+        "completion": completions,
         "seconds": time.time() - start,
         "target": perception.target.description,
         "container": perception.goal.description,

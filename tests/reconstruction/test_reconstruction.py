@@ -130,6 +130,7 @@ def test_every_frame_gets_calibrated_depth_and_says_why_no_views_were_added(bin_
     assert depth["alpha_median"] == pytest.approx(1.0, abs=0.05) and depth["residual_mm_median"] < 5.0
     views = bin_reconstruction.metrics["views"]
     assert views["used_frames"] == [] and "geometric" in views["skipped"]
+    assert set(bin_reconstruction.metrics["completion"].values()) == {"half turn"}
 
 
 def test_an_untrained_depth_model_adds_no_wrong_views(
