@@ -140,6 +140,16 @@ class BaselineController:
             np.linalg.norm(error[:2]) < self.config.precise_tol and abs(error[2]) < self.config.waypoint_tol
         )
 
+    def _stalled(self) -> bool:
+        """The hand moved less than ``stall_m`` over the last ``stall_steps`` steps; on the precise way down into
+        a slot, less than that *down*: an object resting on a neighbour's edge lets the hand creep sideways
+        while it gets no lower, which a whole-motion test took 24 steps to call blocked."""
+        c = self.config
+        moved = self._last_tcp[-1] - self._last_tcp[-1 - c.stall_steps]
+        if self._precise():
+            return bool(-moved[2] < c.stall_m)
+        return bool(np.linalg.norm(moved) < c.stall_m)
+
     def _carry_turn_target(self) -> float:
         done = min(1.0, self.progress / self.config.turn_done_at)
         return self.plan.grasp_turn + done * self.plan.carry_turn
@@ -193,7 +203,7 @@ class BaselineController:
             # hand has stopped, so let go where it is rather than push until the episode ends.
             blocked = (
                 len(self._last_tcp) > c.stall_steps
-                and np.linalg.norm(self._last_tcp[-1] - self._last_tcp[-1 - c.stall_steps]) < c.stall_m
+                and self._stalled()
                 and turn_error < c.turn_tol  # a hand turning in place is not blocked
             )
             if (

@@ -152,12 +152,14 @@ def test_a_blocked_descent_into_a_slot_searches_along_the_row():
     assert TaskPlan.from_json(plan.to_json()) == plan
     controller = BaselineController(plan)
     controller.phase, controller.carry_offset = Phase.CARRY, np.array([0.0, 0.0, 0.03])
-    stuck_object = np.array([0.2, 0.0, 0.12])  # 4 cm above the release point, not moving
+    stuck_object = np.array([0.2, 0.0, 0.12])  # 4 cm above the release point, getting no lower
     tried = []
     for _ in range(3):
         controller.waypoint_index = 3  # down again, and blocked again
-        for _ in range(controller.config.stall_steps + 2):
-            controller.act(stuck_object + [0.0, 0.0, 0.03], stuck_object, hand_turn=0.0)
+        for step in range(controller.config.stall_steps + 2):
+            # Resting on the neighbour's edge, the object slides sideways as the hand presses down.
+            creeping = stuck_object + [0.001 * step, 0.0, 0.0]
+            controller.act(creeping + [0.0, 0.0, 0.03], creeping, hand_turn=0.0)
         # Backed up clear of where it is stuck: the waypoint at 12.5 cm is still within 1 cm of it.
         assert controller.waypoint_index == 1
         tried.append(controller.search_offset[:2].copy())
