@@ -150,6 +150,7 @@ def reconstruct(
         v, f, pose, face_part, arm_parts = completion.mesh
         if role == "target":
             target_vertices, target_faces, target_pose = v, f, pose
+            target_completion = completion
         objects.append(
             ReconstructedObject(
                 name,
@@ -182,9 +183,9 @@ def reconstruct(
         config.tracking,
         static=_static_scene(scene, perception.target.mask),
     )
-    depth_metrics, views = _frame_depth(scene, frames, perception, target, trajectory, config)
-    if views and not completions["target"].startswith("half turn"):
-        views = _no_views("the target's mesh came from a mesh file, not from the half turn that views correct")
+    depth_metrics, views = _frame_depth(
+        scene, frames, perception, target, trajectory, config, target_completion.is_half_turn
+    )
     if views:
         target, trajectory = _with_views(target, trajectory, perception, camera_position, table_height, views)
         objects = [target if o.role == "target" else o for o in objects]
@@ -216,10 +217,13 @@ def reconstruct(
     )
 
 
-def _frame_depth(scene, frames, perception, target, trajectory, config: ReconstructionConfig):
+def _frame_depth(
+    scene, frames, perception, target, trajectory, config: ReconstructionConfig, half_turn: bool
+) -> tuple[dict, Views]:
     """Metric depth of every frame, calibrated to the real frame: (its report for the metrics, the target's
     views from it). A clip whose depth cannot be anchored (a shaking camera) is reported, not
-    fatal: tracking does not need it."""
+    fatal: tracking does not need it. Views correct the half turn, so a target whose mesh came from a
+    file (``half_turn`` false) gets none."""
     backend = load(config.depth) if isinstance(config.depth, str) else config.depth
     try:
         video = metric_depth_video(frames, scene, backend, config.depth_calibration)
@@ -241,6 +245,10 @@ def _frame_depth(scene, frames, perception, target, trajectory, config: Reconstr
     if not backend.shapes_moved_objects:
         skipped = f"the {backend.name!r} depth backend does not measure a moved object's shape"
         return report, _no_views(skipped)
+    if not half_turn:
+        return report, _no_views(
+            "the target's mesh came from a mesh file, not from the half turn views correct"
+        )
     views = gather_views(
         frames,
         video,
