@@ -140,13 +140,14 @@ class BaselineController:
             np.linalg.norm(error[:2]) < self.config.precise_tol and abs(error[2]) < self.config.waypoint_tol
         )
 
-    def _stalled(self) -> bool:
-        """The hand moved less than ``stall_m`` over the last ``stall_steps`` steps; on the precise way down into
-        a slot, less than that *down*: an object resting on a neighbour's edge lets the hand creep sideways
-        while it gets no lower, which a whole-motion test took 24 steps to call blocked."""
+    def _stalled(self, target: np.ndarray) -> bool:
+        """The hand moved less than ``stall_m`` over the last ``stall_steps`` steps. On the precise way down into
+        a slot, with its target below it: got less than that *lower*. An object resting on a neighbour's edge
+        lets the hand creep sideways while it gets no lower, which the whole-motion test took 24 steps to call
+        blocked; a hand aligning over the slot at its target's height is judged by its whole motion."""
         c = self.config
         moved = self._last_tcp[-1] - self._last_tcp[-1 - c.stall_steps]
-        if self._precise():
+        if self._precise() and target[2] < self._last_tcp[-1][2] - c.waypoint_tol:
             return bool(-moved[2] < c.stall_m)
         return bool(np.linalg.norm(moved) < c.stall_m)
 
@@ -203,7 +204,7 @@ class BaselineController:
             # hand has stopped, so let go where it is rather than push until the episode ends.
             blocked = (
                 len(self._last_tcp) > c.stall_steps
-                and self._stalled()
+                and self._stalled(target)
                 and turn_error < c.turn_tol  # a hand turning in place is not blocked
             )
             if (
