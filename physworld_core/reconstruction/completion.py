@@ -219,7 +219,9 @@ def fit_mesh(
         distance = cKDTree(placed(params)).query(seen)[0]
         return params, float(np.median(distance))
 
-    best, best_residual = None, np.inf
+    # If no turn gives a positive scale, the fit is the starting guess at an infinite residual: the caller
+    # then rejects the mesh with its reason instead of failing here.
+    best, best_residual = np.array([scale0, 0.0, *start_xy]), np.inf
     for yaw in np.linspace(-np.pi, np.pi, config.turns, endpoint=False):
         params, residual = solve(np.array([scale0, yaw, *start_xy]))
         if residual < best_residual and params[0] > 0:
