@@ -52,7 +52,7 @@ def reconstructions(
     m = recon.metrics
     meta = {
         "target": recon.target.label,
-        "goal": recon.goal.label,
+        "goal": recon.goal_label,
         "objects": len(recon.objects),
         "target_parts": _parts_summary(recon.target),
         "held_by": m.get("hold") or "anywhere the hand can",

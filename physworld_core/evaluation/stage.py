@@ -49,8 +49,10 @@ def reconstruction_error(store: Store, task_id: str, task) -> dict:
         true_centre = world.target_pose_world()[:3]
         true_points = world.target_points_world()
         contains = getattr(world, "goal_contains_xy", None)
-        goal_xy = recon.goal.pose_world[:2, 3]
-        goal_found = None if contains is None else bool(contains(goal_xy))
+        # The table under a fallen object is no found-or-not goal (``None``), any more than an unknowing world.
+        goal_found = None
+        if contains is not None and recon.goal is not None:
+            goal_found = bool(contains(recon.goal.pose_world[:2, 3]))
     finally:
         env.close()
     tgt = recon.target

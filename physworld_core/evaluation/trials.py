@@ -53,7 +53,7 @@ def classify_failure(
         return "reconstruction"
     if path_end_ok is False:
         return "tracking"
-    held = result["ever_grasped"] if skill == "place" else result["moved_m"] >= CONTACT_MOVE_M
+    held = result["moved_m"] >= CONTACT_MOVE_M if skill == "push" else result["ever_grasped"]
     if not held:
         return "grasp"
     return "execution"

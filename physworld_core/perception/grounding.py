@@ -44,22 +44,23 @@ class Grounding:
 
     Args:
         target: the object to move.
-        goal: where it goes.
-        scores: ``{"target": {index: score}, "goal": {index: score}}`` for every object that qualified.
+        goal: where it goes; ``None`` for the upright skill, whose goal is the table under the target.
+        scores: ``{"target": {index: score}, "goal": {index: score}}`` for every object that qualified (no
+            "goal" table when there is no goal object).
     """
 
     target: SceneObject
-    goal: SceneObject
+    goal: SceneObject | None
     scores: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.target.index == self.goal.index:
+        if self.goal is not None and self.target.index == self.goal.index:
             raise ValueError("Grounding.target and Grounding.goal must be different objects")
 
     def to_dict(self) -> dict:
         return {
             "target": self.target.to_dict(),
-            "goal": self.goal.to_dict(),
+            "goal": None if self.goal is None else self.goal.to_dict(),
             "scores": {role: {str(i): s for i, s in table.items()} for role, table in self.scores.items()},
         }
 
@@ -73,13 +74,40 @@ def shape_score(asked: str | None, seen: SceneObject) -> float | None:
     return SHAPE_COMPATIBILITY.get((asked, seen.shape))
 
 
+LYING_MIN_ELONGATION = 1.3
+"""A footprint at least this many times longer than wide can be a solid lying on its side (see
+:mod:`.standing`)."""
+
+
+def lying_shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of an asked shape class with an object the prompt says lies on its side (upright skill).
+
+    From above, a lying cylinder's footprint is a rectangle, so a fallen bottle reads as a "box": any solid
+    (box or cylinder footprint) may be a lying can, bottle or carton, and a long footprint fits best. A round
+    footprint still qualifies, at half the score, so that an object standing already is grounded and refused
+    with that reason (perception checks it lies) rather than reported missing. Hollow objects and markings
+    do not qualify."""
+    if asked is None:
+        return 0.0
+    if asked not in ("cylinder", "box") or seen.shape not in ("cylinder", "box"):
+        return None
+    length, width = seen.extents[0], seen.extents[1]
+    return 1.0 if length >= LYING_MIN_ELONGATION * max(width, 1e-9) else 0.5
+
+
 def score_object(
-    colour: str | None, shape: str | None, seen: SceneObject, also: tuple[str, ...] = ()
+    colour: str | None,
+    shape: str | None,
+    seen: SceneObject,
+    also: tuple[str, ...] = (),
+    *,
+    lying: bool = False,
 ) -> float | None:
     """Total score of one object for one phrase; ``None`` when it is disqualified.
 
     ``also``: further colours the phrase names (a patterned region, "red and white"); each must be among the
-    seen object's colours, and the colour part is their mean similarity."""
+    seen object's colours, and the colour part is their mean similarity. ``lying``: the phrase names an object
+    lying on its side (upright skill), whose shape is judged by :func:`lying_shape_score`."""
     colour_part = 0.0
     if colour is not None:
         asked = (colour, *also)
@@ -87,7 +115,7 @@ def score_object(
         if min(similarities) == 0.0:
             return None
         colour_part = COLOUR_WEIGHT * float(np.mean(similarities))
-    shape_part = shape_score(shape, seen)
+    shape_part = lying_shape_score(shape, seen) if lying else shape_score(shape, seen)
     if shape_part is None:
         return None
     if shape is not None and shape_part < 0.5 and not (colour is not None and colour in seen.colours):
@@ -114,11 +142,13 @@ def _colour_match(asked: str, seen: SceneObject) -> float:
 
 
 def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
-    """Pick the target and the goal among ``objects``.
+    """Pick the target and the goal among ``objects`` (for the upright skill the target only: its goal is the
+    table under it).
 
     Raises:
         GroundingError: an asked-for object is absent, or two objects match it equally well.
     """
+    upright = instruction.skill == "upright"
     target, target_scores = _pick(
         instruction.object_phrase,
         instruction.object_colour,
@@ -126,7 +156,10 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         objects,
         exclude=None,
         where=instruction.object_where,
+        lying=upright,
     )
+    if upright:
+        return Grounding(target=target, goal=None, scores={"target": target_scores})
     goal, goal_scores = _pick(
         instruction.goal_phrase,
         instruction.goal_colour,
@@ -154,11 +187,12 @@ def _pick(
     exclude: int | None,
     also: tuple[str, ...] = (),
     where: str | None = None,
+    lying: bool = False,
 ) -> tuple[SceneObject, dict[int, float]]:
     candidates = [o for o in objects if o.index != exclude]
     scores = {}
     for candidate in candidates:
-        score = score_object(colour, shape, candidate, also)
+        score = score_object(colour, shape, candidate, also, lying=lying)
         if score is not None:
             scores[candidate.index] = score
     if not scores:

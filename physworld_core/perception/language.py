@@ -8,6 +8,10 @@ marked on the table ("the red and white target", "the orange circle"); only a re
 colours, because a marking is a pattern while an object is named by its own colour. A prompt outside the
 grammar is rejected with the expected form rather than guessed at, because a wrong guess here becomes a video,
 a twin and a trained policy for the wrong task.
+
+A third skill, "upright", stands a lying object up on its base ("stand the red bottle upright", "pick up the
+fallen can and stand it up"). It has no goal object: the goal is the table under the object, so the
+instruction names the goal "table" and perception grounds only the target (see :mod:`.standing`).
 """
 
 from __future__ import annotations
@@ -136,8 +140,24 @@ REGION_NOUNS: frozenset[str] = frozenset(
 perception finds it by colour on the support plane rather than above it. As the goal they take precedence over
 :data:`NOUN_SHAPES` ("push the puck onto the disc": the disc is drawn, not an object)."""
 
-SKILLS: tuple[str, ...] = ("place", "push")
-"""How the object gets there: lifted and placed, or pushed along the table without grasping."""
+SKILLS: tuple[str, ...] = ("place", "push", "upright")
+"""How the object gets there: lifted and placed, pushed along the table without grasping, or (upright) lifted,
+turned so its base points down and set down standing where it lay."""
+
+TABLE_NOUN = "table"
+"""The goal noun of an upright instruction: the object ends standing on the table it lies on."""
+
+SUPPORT_NOUNS: frozenset[str] = frozenset(
+    {"table", "tabletop", "table top", "desk", "counter", "countertop", "worktop", "surface"}
+)
+"""Words a prompt may use for the table an object is stood up on ("upright on the desk")."""
+
+LYING_WORDS = re.compile(
+    r"\b(?:fallen(?:[\s\-]+over)?|tipped(?:[\s\-]+over)?|toppled(?:[\s\-]+over)?|knocked[\s\-]+over|"
+    r"overturned|lying(?:\s+down)?|fell(?:\s+over)?)\b"
+)
+"""Words that describe how an object lies ("the fallen bottle", "the tipped over can"): they say which object
+needs standing up, not its colour or kind, so they are dropped from the object's phrase."""
 
 RELATIONS: dict[str, str] = {
     "in": "in",
@@ -230,12 +250,35 @@ _NEAR_WORDS = re.compile(
 """A landmark named after a noun ("the bin next to the box"), made a "near-box" token like the sides."""
 _NEAR_TOKEN = re.compile(r"\s+near-(?P<near>[a-z\-]+)$")
 _NEXT_STEP = re.compile(rf"\band\s+(?:{_VERBS}|{_PUSH_VERBS}|{_PICK_VERBS}|{_COVER_VERBS})\b")
+_UPRIGHT_VERBS = r"(?:stand|set|put|place|turn|get|bring|flip|tip|right|return|move)"
+_UPRIGHT = r"(?:back\s+)?(?:upright|up\s*right|on\s+(?:its|their)\s+(?:base|bottom|end))"
+_UPRIGHT_TAIL = (
+    r"(?:\s+again)?(?:\s+on\s+(?:its|their)\s+(?:base|bottom|end))?(?:\s+again)?"
+    rf"(?:\s+(?P<relation>{_RELATION})\s+{_ARTICLE}(?P<goal>{_PHRASE}))?(?:\s+again)?$"
+)
+_UPRIGHT_PATTERNS = (
+    # "pick up the fallen red bottle and stand it up", "... and set it upright on the table"
+    re.compile(
+        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+(?:(?:{_UPRIGHT_VERBS})\s+it\s+{_UPRIGHT}|"
+        rf"stand\s+it\s+(?:back\s+)?up){_UPRIGHT_TAIL}"
+    ),
+    # "stand the red bottle up", "stand the can back up"
+    re.compile(rf"^stand\s+{_ARTICLE}(?P<object>{_PHRASE})\s+(?:back\s+)?up{_UPRIGHT_TAIL}"),
+    # "stand the red bottle upright", "turn the fallen bottle upright again", "set the can upright on the table"
+    re.compile(rf"^{_UPRIGHT_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+{_UPRIGHT}{_UPRIGHT_TAIL}"),
+    # "stand up the red bottle", "set upright the can"
+    re.compile(
+        rf"^(?:stand\s+(?:back\s+)?up|{_UPRIGHT_VERBS}\s+{_UPRIGHT})\s+{_ARTICLE}(?P<object>{_PHRASE})"
+        rf"{_UPRIGHT_TAIL}"
+    ),
+)
+"""Ways to ask for the upright skill. They are tried before the placing forms: "set the bottle upright on the
+table" would otherwise read as placing a "bottle upright" on a "table"."""
 _POLITE = re.compile(r"^(?:please\s+|can you\s+|could you\s+|now\s+)+|(?:\s+please|\s+now)+$")
 
 UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"\b(?:pour|empty|tip)\b"), "pouring (tilting a held container over another)"),
     (re.compile(r"\b(?:sweep|brush)\b"), "sweeping with a tool"),
-    (re.compile(r"\b(?:upright|stand\s+it\s+up|stand\s+up)\b"), "re-orienting an object (standing it up)"),
     (re.compile(r"\bhandle\b"), "grasping a named part in this wording (say 'by its handle')"),
 )
 """Skills a prompt can ask for that the pipeline does not plan yet, with words that reveal them. Such a prompt is
@@ -244,7 +287,7 @@ refused by naming the skill, not with the generic form, so a user knows it is th
 EXPECTED_FORM = (
     "expected an instruction like 'put the red can in the bin' "
     "(<verb> the [colour] <object> in/into/on the [colour] <container>) or 'push the blue cube onto the red "
-    "target'"
+    "target' or 'stand the red bottle upright'"
 )
 
 
@@ -258,7 +301,9 @@ class Instruction:
         object_noun: the noun as written after synonyms are recognised (e.g. "soda can").
         goal_phrase, goal_colour, goal_noun: the same for where it goes.
         relation: "in" or "on".
-        skill: "place" (grasp, carry, release) or "push" (non-prehensile, along the table).
+        skill: "place" (grasp, carry, release), "push" (non-prehensile, along the table) or "upright" (stand a
+            lying object up on its base where it lies; the goal is then the table: goal noun and phrase
+            :data:`TABLE_NOUN`, no colour, relation "on", no hold).
         goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
             ``goal_colour``.
         hold: the part of the object to hold it by ("handle"), or ``None``: anywhere the hand can.
@@ -288,7 +333,9 @@ class Instruction:
                 )
         if self.object_noun not in NOUN_SHAPES:
             raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
-        if self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS | SHELF_NOUNS:
+        if self.skill == "upright":
+            self._check_upright()
+        elif self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS | SHELF_NOUNS:
             raise ValueError(f"Instruction.goal_noun {self.goal_noun!r} is not a known noun")
         if self.relation not in set(RELATIONS.values()):
             raise ValueError(f"Instruction.relation must be 'in' or 'on', got {self.relation!r}")
@@ -305,6 +352,17 @@ class Instruction:
         if len(colours) > 1 and self.goal_shape != "region":
             raise ValueError("only a region goal may be named by several colours")
 
+    def _check_upright(self) -> None:
+        """An upright instruction's goal is the table under the object, so it names nothing else."""
+        goal = (self.goal_noun, self.goal_phrase, self.goal_colour, self.relation, self.hold, self.goal_where)
+        if goal != (TABLE_NOUN, TABLE_NOUN, None, "on", None, None):
+            raise ValueError(
+                f"an upright Instruction stands the object on the {TABLE_NOUN}: goal noun and phrase "
+                f"{TABLE_NOUN!r}, no goal colour, relation 'on', no hold and no goal_where; got goal "
+                f"{self.goal_phrase!r} ({self.goal_noun!r}, colour {self.goal_colour!r}), relation "
+                f"{self.relation!r}, hold {self.hold!r}, goal_where {self.goal_where!r}"
+            )
+
     @property
     def object_shape(self) -> str | None:
         """Shape class the object noun implies (``None`` for "object", "thing")."""
@@ -312,7 +370,10 @@ class Instruction:
 
     @property
     def goal_shape(self) -> str | None:
-        """Shape class of the goal: "region" for a flat marking, else as :data:`NOUN_SHAPES` says."""
+        """Shape class of the goal: "region" for a flat marking, "table" for the upright skill, else as
+        :data:`NOUN_SHAPES` says."""
+        if self.skill == "upright":
+            return TABLE_NOUN
         if self.goal_noun in REGION_NOUNS:
             return "region"
         if self.goal_noun in SHELF_NOUNS:
@@ -348,6 +409,11 @@ def parse_instruction(prompt: str) -> Instruction:
     text = _THEN.sub(" and ", text)  # "pick up the can, then put it in the bin"
     text = _SIDE_WORDS.sub(lambda m: f" side-{m['side']}", text)
     text = _NEAR_WORDS.sub(lambda m: " near-" + "-".join(m["near"].split()), text)
+    upright = _parse_upright(text, prompt, holds)
+    if upright is not None:
+        return upright
+    # "put the book upright on the shelf": a placement, and a shelf's row stands the book up anyway.
+    text = re.sub(rf"\s+{_UPRIGHT}(?=\s)", "", text)
     for pattern in _PATTERNS:
         match = pattern.match(text)
         if match:
@@ -401,6 +467,70 @@ def parse_instruction(prompt: str) -> Instruction:
     )
 
 
+def _parse_upright(text: str, prompt: str, holds: set[str]) -> Instruction | None:
+    """The upright instruction ``text`` asks for, or ``None`` when it is not in an upright form (or asks to
+    stand a book upright in a shelf, which is a placement: books stand in a shelf's row anyway).
+
+    Raises:
+        GroundingError: it asks to stand the object up somewhere other than the table, or by a part.
+    """
+    for pattern in _UPRIGHT_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            break
+    else:
+        return None
+    object_text = match["object"].strip()
+    if _NEXT_STEP.search(object_text) or (match["goal"] and _NEXT_STEP.search(match["goal"])):
+        raise GroundingError(
+            f"prompt {prompt!r} asks for more than one task; give one instruction per task: {EXPECTED_FORM}"
+        )
+    if match["goal"]:
+        goal_words = match["goal"].strip()
+        goal_noun = next(
+            (
+                " ".join(goal_words.split()[i:])
+                for i in range(len(goal_words.split()))
+                if " ".join(goal_words.split()[i:]) in SUPPORT_NOUNS | SHELF_NOUNS
+            ),
+            None,
+        )
+        if goal_noun in SHELF_NOUNS:
+            return None
+        if goal_noun is None or RELATIONS[match["relation"]] != "on":
+            raise GroundingError(
+                f"prompt {prompt!r} asks to stand the object upright {match['relation']} the {goal_words}; an "
+                f"object is stood upright on the {TABLE_NOUN} where it lies (say 'stand the "
+                f"{_describe_lying(object_text)} upright'); to move it {match['relation']} the {goal_words}, "
+                "give that as a task of its own"
+            )
+    if holds:
+        raise GroundingError(
+            f"prompt {prompt!r}: standing an object upright does not say how to hold it, so not by its "
+            f"{min(holds)}"
+        )
+    object_phrase, object_where = _split_where(_describe_lying(object_text))
+    object_colours, object_noun = _read_phrase(object_phrase, prompt, role="object to stand up", goal=False)
+    return Instruction(
+        object_phrase=object_phrase,
+        object_colour=object_colours[0] if object_colours else None,
+        object_noun=object_noun,
+        goal_phrase=TABLE_NOUN,
+        goal_colour=None,
+        goal_noun=TABLE_NOUN,
+        relation="on",
+        skill="upright",
+        object_where=object_where,
+    )
+
+
+def _describe_lying(phrase: str) -> str:
+    """ "fallen red bottle" → "red bottle": how it lies is not what it is (see :data:`LYING_WORDS`)."""
+    phrase = re.sub(r"\s+(?:that|which)(?:\s+(?:is|has))?\s*$", "", LYING_WORDS.sub(" ", phrase))
+    phrase = re.sub(r"\s+(?:on\s+its\s+side)\b", " ", phrase)
+    return re.sub(r"\s+", " ", phrase).strip()
+
+
 def _split_where(phrase: str) -> tuple[str, str | None]:
     """ "bin on the left" → ("bin", "left"); "left bin" → ("bin", "left"); "bin next to the box" → ("bin",
     "near box"); anything else is returned as it is, with ``None``."""
@@ -421,8 +551,8 @@ def _refuse_unsupported_skill(text: str, prompt: str) -> None:
     for words, skill_name in UNSUPPORTED_SKILLS:
         if words.search(text):
             raise GroundingError(
-                f"prompt {prompt!r} asks for {skill_name}; the pipeline plans pick-and-place and push tasks "
-                f"only so far: {EXPECTED_FORM}"
+                f"prompt {prompt!r} asks for {skill_name}; the pipeline plans pick-and-place, push and "
+                f"stand-upright tasks only so far: {EXPECTED_FORM}"
             )
 
 

@@ -14,6 +14,7 @@ from physworld_core.perception.plane import Plane, fit_support_plane
 from physworld_core.perception.regions import segment_regions
 from physworld_core.perception.segment import SceneObject, segment_objects
 from physworld_core.perception.shelf import Slot, find_slot
+from physworld_core.perception.standing import StandingAxis, standing_axis
 from physworld_core.scene import ScenePackage
 
 
@@ -27,6 +28,8 @@ class Perception:
         instruction: the parsed prompt.
         grounding: which objects the prompt means.
         slot: for a shelf goal, the free gap in its row the object goes into (:mod:`.shelf`); else ``None``.
+        standing: for the upright skill, the lying target's axis and base end as seen (:mod:`.standing`);
+            else ``None``.
     """
 
     plane: Plane
@@ -34,19 +37,26 @@ class Perception:
     instruction: Instruction
     grounding: Grounding
     slot: Slot | None = None
+    standing: StandingAxis | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objects", tuple(self.objects))
         indices = [o.index for o in self.objects]
         if indices != list(range(len(indices))):
             raise ValueError(f"Perception.objects must be indexed 0..n-1 in order, got {indices}")
+        upright = self.instruction.skill == "upright"
+        if (self.grounding.goal is None) != upright:
+            raise ValueError("Perception: the grounding has no goal exactly when the skill is 'upright'")
+        if (self.standing is not None) != upright:
+            raise ValueError("Perception.standing is given exactly when the skill is 'upright'")
 
     @property
     def target(self) -> SceneObject:
         return self.grounding.target
 
     @property
-    def goal(self) -> SceneObject:
+    def goal(self) -> SceneObject | None:
+        """The goal object; ``None`` for the upright skill (the goal is the table under the target)."""
         return self.grounding.goal
 
     def to_dict(self) -> dict:
@@ -56,6 +66,7 @@ class Perception:
             "instruction": self.instruction.to_dict(),
             "grounding": self.grounding.to_dict(),
             "slot": None if self.slot is None else self.slot.to_dict(),
+            "standing_axis": None if self.standing is None else self.standing.to_dict(),
         }
 
 
@@ -66,8 +77,8 @@ def perceive(scene: ScenePackage) -> Perception:
     The prompt is parsed first: a malformed prompt is the cheapest error to report.
 
     Raises:
-        GroundingError: the prompt cannot be read or does not match the objects, or a shelf has no gap the
-            object fits in.
+        GroundingError: the prompt cannot be read or does not match the objects, a shelf has no gap the
+            object fits in, or the object to stand upright does not lie on its side.
         SceneError: no table plane can be found in the depth.
     """
     instruction = parse_instruction(scene.prompt)
@@ -79,6 +90,20 @@ def perceive(scene: ScenePackage) -> Perception:
     slot = None
     if instruction.goal_shape == "shelf":  # stood up in the row's free gap, thin side along the row
         slot = find_slot(grounding.goal, plane, thickness=grounding.target.extents[1])
+    standing = None
+    if instruction.skill == "upright":  # an object standing already is refused here, with its sizes
+        target = grounding.target
+        standing = standing_axis(
+            target.points_world,
+            plane.normal_array,
+            plane.offset,
+            name=f"{target.description} (the {instruction.object_phrase})",
+        )
     return Perception(
-        plane=plane, objects=tuple(objects), instruction=instruction, grounding=grounding, slot=slot
+        plane=plane,
+        objects=tuple(objects),
+        instruction=instruction,
+        grounding=grounding,
+        slot=slot,
+        standing=standing,
     )

@@ -155,15 +155,52 @@ class BaselineController:
         done = min(1.0, self.progress / self.config.turn_done_at)
         return self.plan.grasp_turn + done * self.plan.carry_turn
 
-    def act(self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float = 0.0) -> np.ndarray:
+    hand_rotation: np.ndarray | None = None
+    """The whole rotation the hand should have (see :func:`~physworld_core.policy.hand.arm_action`); ``None``:
+    pointing down at the commanded turn, for a skill that never tips what it holds."""
+
+    def act(
+        self,
+        tcp: np.ndarray,
+        object_position: np.ndarray,
+        hand_turn: float = 0.0,
+        *,
+        tcp_rotation: np.ndarray | None = None,
+        object_rotation: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Normalised action [dx, dy, dz, dyaw, gripper] (gripper +1 open, -1 closed). ``hand_turn``: the hand's
-        turn about the vertical from its rest orientation (rad)."""
+        turn about the vertical from its rest orientation (rad). ``tcp_rotation`` (world rotation matrix) and
+        ``object_rotation`` (how far the object has turned since the episode began, as observed: a rotation
+        matrix in world axes) are used only by skills that tip what they hold."""
         c = self.config
         self.phase_steps += 1
+        self.tcp_rotation, self.object_rotation = tcp_rotation, object_rotation
+        turn_error = abs(wrap_angle(self.target_turn - hand_turn))
+        target, gripper = self._take_hold(tcp, object_position, hand_turn, turn_error)
+        if self.phase == Phase.CARRY:
+            target, gripper = self._carry(tcp, object_position, hand_turn, turn_error)
+        if self.phase == Phase.RELEASE:
+            target, gripper = self.release_anchor, 1.0
+            if self.phase_steps >= c.release_steps:
+                self._advance(Phase.RETREAT)
+        if self.phase == Phase.RETREAT:
+            target, gripper = self._retreat_target(), 1.0
+        move = np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1)
+        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad)
+        return np.array([*move, np.clip(turn, -1, 1), gripper], dtype=np.float32)
+
+    def _retreat_target(self) -> np.ndarray:
+        return self.release_anchor + np.array([0.0, 0.0, 0.1])
+
+    def _take_hold(
+        self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float, turn_error: float
+    ) -> tuple[np.ndarray | None, float]:
+        """Approach above the grasp, descend onto it, close: (TCP target, gripper) of those phases, and the
+        switch to CARRY with the hand-to-object offset the grasp actually achieved."""
+        c = self.config
         timed_out = self.phase_steps > c.phase_timeout
         grasp_point = object_position + np.asarray(self.plan.grasp_offset)
-        gripper = 1.0
-        turn_error = abs(wrap_angle(self.target_turn - hand_turn))
+        target, gripper = None, 1.0
         if self.phase == Phase.APPROACH:
             self.target_turn = self.plan.grasp_turn
             target = grasp_point + np.array([0.0, 0.0, self.plan.pregrasp_height])
@@ -182,60 +219,52 @@ class BaselineController:
                 self.carry_offset = tcp - object_position
                 self.turn_at_grasp = hand_turn
                 self._advance(Phase.CARRY)
-        if self.phase == Phase.CARRY:
-            gripper = -1.0
-            # The held object turns with the hand, about the TCP: so does the hand-to-object offset. Where the
-            # plan asks for precision (into a slot), the offset is the one seen now: a tall object held near
-            # its top swings a few millimetres in the fingers, which is the slot's whole clearance.
-            offset = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
-            if self._precise():
-                offset = tcp - object_position + self.search_offset
+        return target, gripper
+
+    def _carry(
+        self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float, turn_error: float
+    ) -> tuple[np.ndarray, float]:
+        """Carry the held object along the plan's waypoints; switch to RELEASE at the end, or when blocked."""
+        c = self.config
+        # The held object turns with the hand, about the TCP: so does the hand-to-object offset. Where the
+        # plan asks for precision (into a slot), the offset is the one seen now: a tall object held near
+        # its top swings a few millimetres in the fingers, which is the slot's whole clearance.
+        offset = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
+        if self._precise():
+            offset = tcp - object_position + self.search_offset
+        target = self.current_waypoint() + offset
+        while self._reached(tcp, target) and self.waypoint_index < len(self.waypoints) - 1:
+            self.waypoint_index += 1
             target = self.current_waypoint() + offset
-            while self._reached(tcp, target) and self.waypoint_index < len(self.waypoints) - 1:
-                self.waypoint_index += 1
-                target = self.current_waypoint() + offset
-            self.target_turn = self._carry_turn_target()
-            last = self.waypoint_index == len(self.waypoints) - 1
-            tol = min(c.reach_tol, self.plan.release_tol)
-            settled = np.linalg.norm(tcp - target) < tol and turn_error < c.turn_tol
-            if self.progress >= c.blocked_release_after:
-                self._last_tcp.append(tcp.copy())
-            # Near the end of the path but blocked (the path ends inside whatever the object now rests on): the
-            # hand has stopped, so let go where it is rather than push until the episode ends.
-            blocked = (
-                len(self._last_tcp) > c.stall_steps
-                and self._stalled(target)
-                and turn_error < c.turn_tol  # a hand turning in place is not blocked
-            )
-            if (
-                blocked
-                and self._precise()
-                and tcp[2] - target[2] > c.waypoint_tol
-                and self.waypoint_index > 0
-            ):
-                # Stuck on the way down into a slot (on a neighbour's edge): letting go there drops the object
-                # across the gap. Back up clear of it and come down again, re-aimed and shifted to the plan's
-                # next search offset along the gap.
-                clear = [
-                    i
-                    for i in range(self.plan.precise_from, self.waypoint_index)
-                    if self.waypoints[i][2] >= object_position[2] + c.backup_rise_m
-                ]
-                self.waypoint_index = max(clear) if clear else self.plan.precise_from
-                if self.searches < len(self.plan.search_offsets):
-                    self.search_offset = np.array([*self.plan.search_offsets[self.searches], 0.0])
-                    self.searches += 1
-                self._last_tcp.clear()
-                blocked = False
-            if (last and settled) or blocked or self.phase_steps > 4 * c.phase_timeout:
-                self._advance(Phase.RELEASE)
-                self.release_anchor = tcp.copy()
-        if self.phase == Phase.RELEASE:
-            target, gripper = self.release_anchor, 1.0
-            if self.phase_steps >= c.release_steps:
-                self._advance(Phase.RETREAT)
-        if self.phase == Phase.RETREAT:
-            target, gripper = self.release_anchor + np.array([0.0, 0.0, 0.1]), 1.0
-        move = np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1)
-        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad)
-        return np.array([*move, np.clip(turn, -1, 1), gripper], dtype=np.float32)
+        self.target_turn = self._carry_turn_target()
+        last = self.waypoint_index == len(self.waypoints) - 1
+        tol = min(c.reach_tol, self.plan.release_tol)
+        settled = np.linalg.norm(tcp - target) < tol and turn_error < c.turn_tol
+        if self.progress >= c.blocked_release_after:
+            self._last_tcp.append(tcp.copy())
+        # Near the end of the path but blocked (the path ends inside whatever the object now rests on): the
+        # hand has stopped, so let go where it is rather than push until the episode ends.
+        blocked = (
+            len(self._last_tcp) > c.stall_steps
+            and self._stalled(target)
+            and turn_error < c.turn_tol  # a hand turning in place is not blocked
+        )
+        if blocked and self._precise() and tcp[2] - target[2] > c.waypoint_tol and self.waypoint_index > 0:
+            # Stuck on the way down into a slot (on a neighbour's edge): letting go there drops the object
+            # across the gap. Back up clear of it and come down again, re-aimed and shifted to the plan's
+            # next search offset along the gap.
+            clear = [
+                i
+                for i in range(self.plan.precise_from, self.waypoint_index)
+                if self.waypoints[i][2] >= object_position[2] + c.backup_rise_m
+            ]
+            self.waypoint_index = max(clear) if clear else self.plan.precise_from
+            if self.searches < len(self.plan.search_offsets):
+                self.search_offset = np.array([*self.plan.search_offsets[self.searches], 0.0])
+                self.searches += 1
+            self._last_tcp.clear()
+            blocked = False
+        if (last and settled) or blocked or self.phase_steps > 4 * c.phase_timeout:
+            self._advance(Phase.RELEASE)
+            self.release_anchor = tcp.copy()
+        return target, -1.0  # (a switch to RELEASE opens the hand in the same step)

@@ -31,6 +31,9 @@ class GraspConfig:
     num_turns: hand turns tried, evenly over a half turn (the gripper is symmetric under a half turn).
     turn_penalty: score lost per radian the hand must turn: between equally good grasps, the one that
         needs least turning wins.
+    centre_weight: score lost for pinching at the end of the object rather than across its middle. A skill
+        that turns the held object over (standing a bottle up) weighs this far more: held by its neck, a
+        bottle swings in the fingers as it is tipped.
     """
 
     max_width: float = 0.08
@@ -42,6 +45,7 @@ class GraspConfig:
     num_turns: int = 12
     turn_penalty: float = 0.1
     min_antipodal: float = 0.8
+    centre_weight: float = 0.4
 
     def __post_init__(self) -> None:
         if self.max_width <= 2 * self.clearance:
@@ -150,7 +154,10 @@ def sample_grasps(
             off_centre = abs(s) / max(lateral_extent, 1e-6)
             depth = (roof - z) / max(config.finger_depth, 1e-6)
             score = (
-                antipodal + 0.3 * (1 - width / config.max_width) - 0.4 * off_centre + 0.2 * min(depth, 1.0)
+                antipodal
+                + 0.3 * (1 - width / config.max_width)
+                - config.centre_weight * off_centre
+                + 0.2 * min(depth, 1.0)
             )
             grasps.append(Grasp(tcp_in_object=tcp, width=width, score=float(score)))
     grasps.sort(key=lambda g: -g.score)
@@ -167,10 +174,13 @@ def best_grasp(
     parts: list[np.ndarray] | None = None,
     grip_parts: tuple[int, ...] = (),
     min_tcp_z: float = -np.inf,
+    across: np.ndarray | None = None,
 ) -> Grasp:
     """The best grasp over ``config.num_turns`` turns of the hand; ``closing_axis`` is the fingers' closing
     direction at rest (turn 0).
 
+    ``across``: a direction in the table plane the fingers must close across (within 30° of square to it):
+    a lying bottle's axis, which the hand tips about the closing axis to stand it up.
     ``parts``: the object's convex parts (world vertices) when it has several (a lid and its knob): each is
     grasped on its own, above whatever part lies under it, since the hull of the whole would swallow the knob.
     ``grip_parts``: indices into ``parts`` of the only parts to grasp (the prompt said "by its handle").
@@ -187,6 +197,8 @@ def best_grasp(
         floor = _floor_under(part, parts, table_height)
         for turn in turns:
             axis = rotate_z(np.asarray(closing_axis, dtype=np.float64), float(turn))
+            if across is not None and abs(axis[:2] @ across[:2]) > 0.5 * np.linalg.norm(across[:2]):
+                continue
             for g in sample_grasps(part, None, axis, floor, config, min_tcp_z)[:1]:
                 score = g.score - config.turn_penalty * abs(float(turn))
                 candidates.append(Grasp(g.tcp_in_object, g.width, score, float(turn)))
@@ -205,10 +217,11 @@ def best_grasp(
             else f", holding it at least {1000 * (min_tcp_z - vertices_world[:, 2].min()):.0f} mm above its "
             "bottom (the fingers must clear the goal's neighbours)"
         )
+        turns_tried = "at any turn of the hand" if across is None else "closing across its axis"
         raise PhysworldError(
             f"no feasible grasp: the object is {1000 * extent[0]:.0f}x{1000 * extent[1]:.0f}x"
-            f"{1000 * extent[2]:.0f} mm and the gripper opens {1000 * config.max_width:.0f} mm, at any turn "
-            f"of the hand{high}"
+            f"{1000 * extent[2]:.0f} mm and the gripper opens {1000 * config.max_width:.0f} mm, "
+            f"{turns_tried}{high}"
         )
     g = max(candidates, key=lambda c: c.score)
     return Grasp(

@@ -10,6 +10,7 @@ that keeps the hand level (the hand would otherwise drift under the load it carr
 from __future__ import annotations
 
 import numpy as np
+from transforms3d.axangles import mat2axangle
 
 TASK_ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "delta_yaw", "gripper")
 MOVE_LIMIT_M = 0.1
@@ -57,14 +58,28 @@ def hand_yaw(tcp_rotation: np.ndarray) -> float:
     return float(np.arctan2(tcp_rotation[1, 1], tcp_rotation[0, 1]))
 
 
-def arm_action(task_action: np.ndarray, tcp_rotation: np.ndarray) -> np.ndarray:
-    """Task action (5) → ``pd_ee_delta_pose`` action (7): roll and pitch turn the hand's approach axis (the
-    TCP frame's z) back towards straight down. The controller applies rotations about the base's axes."""
+def arm_action(
+    task_action: np.ndarray, tcp_rotation: np.ndarray, hand_rotation: np.ndarray | None = None
+) -> np.ndarray:
+    """Task action (5) → ``pd_ee_delta_pose`` action (7). Roll and pitch turn the hand's approach axis (the TCP
+    frame's z) back towards straight down. For a skill that tips what it holds (standing a bottle up), the
+    controller gives the whole ``hand_rotation`` it wants instead: the rotation to it is commanded about all
+    three axes (capped as a whole, so the turn keeps its axis), and the task action's turn is added about the
+    vertical. A tipped hand needs the third axis held: turned about its horizontal approach axis, it tilts what
+    it holds sideways, and nothing else would stop the arm drifting that way. The controller applies rotations
+    about the base's axes."""
     a = np.asarray(task_action, dtype=np.float64)
     if a.shape != (5,):
         raise ValueError(f"a task action is [dx, dy, dz, dyaw, gripper], got shape {a.shape}")
-    tilt = np.cross(tcp_rotation[:, 2], [0.0, 0.0, -1.0])  # small-angle rotation vector back to level
-    level = np.clip(LEVEL_GAIN * tilt[:2] / TURN_LIMIT_RAD, -1.0, 1.0)
+    R = np.asarray(tcp_rotation, dtype=np.float64)
+    if hand_rotation is None:
+        tilt = np.cross(R[:, 2], [0.0, 0.0, -1.0])  # small-angle rotation vector back to level
+        turn = np.array([*np.clip(LEVEL_GAIN * tilt[:2] / TURN_LIMIT_RAD, -1.0, 1.0), a[3]])
+    else:
+        axis, angle = mat2axangle(np.asarray(hand_rotation, dtype=np.float64) @ R.T)
+        turn = axis * angle / TURN_LIMIT_RAD
+        turn /= max(1.0, float(np.linalg.norm(turn)))
+        turn[2] = np.clip(turn[2] + a[3], -1.0, 1.0)
     # Measured on the Panda in ManiSkill 3: a positive rotation command turns the hand the negative way about
     # each base axis (tests/policy/test_hand.py pins this), so every rotation is sent negated.
-    return np.array([a[0], a[1], a[2], -level[0], -level[1], -a[3], a[4]], dtype=np.float32)
+    return np.array([a[0], a[1], a[2], -turn[0], -turn[1], -turn[2], a[4]], dtype=np.float32)

@@ -16,6 +16,8 @@ from physworld_core.policy.grasp import GraspConfig, best_grasp
 from physworld_core.policy.hand import rotate_z, wrap_angle
 from physworld_core.twin.spec import SLOT_SEAT_M, TwinSpec, resting_base_centre
 
+PLAN_SKILLS = ("place", "push", "upright")
+
 
 @dataclass(frozen=True)
 class TaskPlan:
@@ -41,6 +43,12 @@ class TaskPlan:
     search_offsets: xy offsets (m) to try, one after another, each time the descent from ``precise_from`` is
         blocked above the release point: along a shelf's row, as a person slides a book along the gap until
         it drops in, since a few millimetres of error in where the object is seen is the slot's clearance.
+    tip_yaw: for skill "upright" (stand a lying object up, :mod:`physworld_core.policy.upright`): the
+        direction (world yaw) the fingers point once the hand has tipped the object base-down at the last
+        waypoint (the station); ``release_position`` is then where its centre is let go, standing.
+    up_axis: for skill "upright": the object's base → top axis in the world, as it lies at rest. Not in the
+        object's own frame: a world and its twin frame the same object differently, and the plan runs in both;
+        the controller turns it by how far the object has turned since the episode began.
     """
 
     grasp_offset: tuple[float, float, float]
@@ -56,6 +64,8 @@ class TaskPlan:
     release_tol: float = 0.012
     precise_from: int | None = None
     search_offsets: tuple[tuple[float, float], ...] = ()
+    tip_yaw: float | None = None
+    up_axis: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.release_tol <= 0:
@@ -63,8 +73,10 @@ class TaskPlan:
         for name in ("grasp_turn", "carry_turn"):
             if not abs(getattr(self, name)) <= np.pi:
                 raise ValueError(f"plan {name} must be a turn within ±pi rad, got {getattr(self, name)}")
-        if self.skill not in ("place", "push"):
-            raise ValueError(f"plan skill must be 'place' or 'push', got {self.skill!r}")
+        if self.skill not in PLAN_SKILLS:
+            raise ValueError(f"plan skill must be one of {PLAN_SKILLS}, got {self.skill!r}")
+        if (self.skill == "upright") != (self.tip_yaw is not None and self.up_axis is not None):
+            raise ValueError("tip_yaw and up_axis are given for an 'upright' plan, and only for one")
         if self.skill == "push" and self.push_standoff <= 0:
             raise ValueError("a push plan needs a positive push_standoff (the object's footprint radius)")
         if len(self.waypoints) < 2:
@@ -90,6 +102,8 @@ class TaskPlan:
         d = json.loads(text)
         d["waypoints"] = tuple(tuple(w) for w in d["waypoints"])
         d["search_offsets"] = tuple(tuple(o) for o in d.get("search_offsets", ()))
+        if d.get("up_axis") is not None:
+            d["up_axis"] = tuple(d["up_axis"])
         for k in ("grasp_offset", "release_position", "goal_center"):
             d[k] = tuple(d[k])
         return cls(**d)
@@ -137,6 +151,10 @@ def plan_from_twin(
     goal = np.asarray(spec.goal.center, float)
     if spec.skill == "push":
         return _push_plan(path, position, verts_world, goal, spacing, physical)
+    if spec.skill == "upright":
+        from physworld_core.policy.upright import plan_upright
+
+        return plan_upright(spec, vertices, faces, closing_axis, grasp_config, spacing, physical)
     parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
     half_height = float(centre_local[2] - vertices[:, 2].min())
     slot = _slot_heights(spec, half_height) if physical and spec.goal.kind == "slot" else None

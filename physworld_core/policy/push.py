@@ -119,7 +119,12 @@ class PushController:
         """The hand keeps its rest orientation: a push needs no turn of the hand."""
         return self.plan.grasp_turn
 
-    def act(self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float = 0.0) -> np.ndarray:
+    hand_rotation = None
+    """The pusher keeps pointing down (see :func:`~physworld_core.policy.hand.arm_action`)."""
+
+    def act(
+        self, tcp: np.ndarray, object_position: np.ndarray, hand_turn: float = 0.0, **_rotations
+    ) -> np.ndarray:
         """Normalised action [dx, dy, dz, dyaw, gripper]; the gripper stays closed (the fingers are the
         pusher)."""
         c = self.config

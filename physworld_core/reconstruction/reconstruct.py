@@ -172,6 +172,9 @@ def reconstruct(
             "has none: no narrow part sticks out of its footprint in the first frame (is the handle hidden "
             "behind the body, or outside the image?)"
         )
+    standing = None
+    if perception.instruction.skill == "upright":
+        standing = _standing_axis(target, table_height, perception.plane.normal_array)
     trajectory, tracking_stats = track_target(
         frames,
         fps,
@@ -180,7 +183,7 @@ def reconstruct(
         target_faces,
         target_pose,
         perception.target.mask,
-        config.tracking,
+        _tracking_for(perception, config.tracking, standing),
         static=_static_scene(scene, perception.target.mask),
     )
     depth_metrics, views = _frame_depth(
@@ -201,12 +204,14 @@ def reconstruct(
         "completion": completions,
         "seconds": time.time() - start,
         "target": perception.target.description,
-        "container": perception.goal.description,
+        "container": "table" if perception.goal is None else perception.goal.description,
         "skill": perception.instruction.skill,
         "relation": perception.instruction.relation,
         "hold": hold,
         "object_noun": perception.instruction.object_noun,
     }
+    if standing is not None:
+        metrics.update(_standing(target, trajectory, standing))
     return Reconstruction(
         task_id=scene.task_id,
         plane_normal=(0.0, 0.0, 1.0),
@@ -215,6 +220,54 @@ def reconstruct(
         trajectory=trajectory,
         metrics=metrics,
     )
+
+
+def _tracking_for(perception: Perception, tracking: TrackingConfig, standing) -> TrackingConfig:
+    """A fallen object stood up turns a quarter turn about the horizontal axis square to its own: the tracker
+    fits the turn about that axis. The default fits the turn about the vertical only; fitting all three angles,
+    the fit of a 30-pixel bottle (upright-0001) ended 100° from vertical where the video stands it up."""
+    if standing is None or tracking.rotation != "yaw":
+        return tracking
+    across = np.cross(standing.axis, perception.plane.normal_array)
+    most = float(np.radians(STAND_UP_MAX_TURN_DEG))
+    return replace(tracking, rotation="axis", turn_axis=tuple(map(float, across)), turn_range=(-most, most))
+
+
+STAND_UP_MAX_TURN_DEG = 110.0
+"""A stand-up turns the object a quarter turn, base or top down: the tracker never follows it much past that."""
+
+
+UPRIGHT_VIDEO_TILT_DEG = 30.0
+"""A video that stands the object up leaves its base → top axis within this of vertical in the last frame."""
+
+
+def _standing_axis(target, table_height: float, up: np.ndarray):
+    """For a fallen object to stand up: its base → top axis, found on the completed mesh by the same rule the
+    video used (:func:`~physworld_core.perception.standing.standing_axis`)."""
+    from physworld_core.perception.standing import standing_axis
+
+    R, p = target.pose_world[:3, :3], target.pose_world[:3, 3]
+    return standing_axis(target.vertices @ R.T + p, up, table_height, name=target.label)
+
+
+def _standing(target, trajectory: Trajectory, standing) -> dict:
+    """Which of the target's own axes must end pointing up (``up_local``, base → top), and how upright the
+    tracked video leaves it. A video whose last frame leaves that axis far from vertical (stood on its top,
+    or not stood up at all) is refused: the twin's goal would then contradict what the video shows."""
+    up_local = target.pose_world[:3, :3].T @ standing.axis
+    final = trajectory.poses_world[-1][:3, :3] @ up_local
+    video_tilt = float(np.degrees(np.arccos(np.clip(final[2], -1.0, 1.0))))
+    if video_tilt > UPRIGHT_VIDEO_TILT_DEG:
+        raise ReconstructionError(
+            f"the prompt asks to stand the {target.label} up, but the tracked video leaves its base-to-top axis "
+            f"{video_tilt:.0f} deg from vertical at the end (at most {UPRIGHT_VIDEO_TILT_DEG:.0f} expected): "
+            "the video does not stand it on its base"
+        )
+    return {
+        "up_local": [float(v) for v in up_local],
+        "standing_axis": standing.to_dict(),
+        "video_final_tilt_deg": video_tilt,
+    }
 
 
 def _frame_depth(

@@ -156,7 +156,7 @@ def run_reconstruction_stage(
                 "task_id": task_id,
                 "sample": best,
                 "target": recon.target.label,
-                "container": recon.goal.label,
+                "container": recon.goal_label,
                 "plane_json": json.dumps({"normal": list(recon.plane_normal), "offset": recon.plane_offset}),
                 "objects_json": json.dumps(objects),
                 "trajectory_json": json.dumps(recon.trajectory.to_json_dict()),

@@ -51,7 +51,13 @@ class TrackingConfig:
     edge_margin_px: a target whose model projects within this many pixels of the image border (or past it)
         when it is lost has left the image rather than been hidden.
     rotation: "yaw" fits rotation about the vertical only (tilt stays as in frame 0: a 10-pixel silhouette
-        cannot tell a tilt from a shift towards the camera), "full" fits all three angles.
+        cannot tell a tilt from a shift towards the camera), "axis" about ``turn_axis`` only (a fallen object
+        stood up turns about the horizontal axis square to its own: known from the prompt, that one angle is
+        what a silhouette can follow), "full" fits all three angles.
+    turn_axis: the world axis of the "axis" mode.
+    turn_range: (least, most) turn (rad) about ``turn_axis`` since frame 0 the fit may reach, and the turn's
+        prediction stops at: a silhouette that looks alike at two turns (a bottle lying along the line of sight
+        and standing) otherwise lets the predicted spin carry the fit through vertical and on.
     support_weight: penalty per metre of the model below the static scene (see :class:`HeightMap`).
     """
 
@@ -66,14 +72,34 @@ class TrackingConfig:
     edge_margin_px: float = 2.0
     rotation: str = "yaw"
     support_weight: float = 2000.0
+    turn_axis: tuple[float, float, float] | None = None
+    turn_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.model_points < 20 or self.max_mask_pixels < 20:
             raise ValueError("model_points and max_mask_pixels must be >= 20")
         if self.smooth_window < 1 or self.smooth_window % 2 == 0:
             raise ValueError(f"smooth_window must be odd and >= 1, got {self.smooth_window}")
-        if self.rotation not in ("yaw", "full"):
-            raise ValueError(f"rotation must be 'yaw' or 'full', got {self.rotation!r}")
+        if self.rotation not in ("yaw", "axis", "full"):
+            raise ValueError(f"rotation must be 'yaw', 'axis' or 'full', got {self.rotation!r}")
+        if (self.rotation == "axis") != (self.turn_axis is not None):
+            raise ValueError("turn_axis is given for rotation 'axis', and only for it")
+        if self.turn_range is not None and (
+            self.rotation != "axis" or not self.turn_range[0] <= 0.0 <= self.turn_range[1]
+        ):
+            raise ValueError(
+                f"turn_range is a (least <= 0 <= most) turn about turn_axis, got {self.turn_range}"
+            )
+        if self.turn_axis is not None:
+            axis = np.asarray(self.turn_axis, dtype=np.float64)
+            if axis.shape != (3,) or not np.linalg.norm(axis) > 1e-6:
+                raise ValueError(f"turn_axis must be a non-zero 3-vector, got {self.turn_axis!r}")
+            object.__setattr__(self, "turn_axis", tuple(map(float, axis / np.linalg.norm(axis))))
+
+    @property
+    def axis(self) -> np.ndarray:
+        """The world axis a 4-parameter pose turns about: the vertical, or ``turn_axis``."""
+        return np.array([0.0, 0.0, 1.0]) if self.turn_axis is None else np.asarray(self.turn_axis)
         if not 0 <= self.min_confidence < 1:
             raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
         if not self.max_unseen_seconds >= 0:
@@ -250,9 +276,10 @@ def _pick_component(mask: np.ndarray, predicted_uv: np.ndarray) -> np.ndarray:
     return labels == best + 1
 
 
-def _pose(params: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """Pose from (dx, dy, dz, yaw) or (dx, dy, dz, rx, ry, rz) relative to ``base`` (rotation about its centre)."""
-    rotvec = np.array([0.0, 0.0, params[3]]) if len(params) == 4 else params[3:]
+def _pose(params: np.ndarray, base: np.ndarray, axis: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+    """Pose from (dx, dy, dz, angle about ``axis``) or (dx, dy, dz, rx, ry, rz) relative to ``base`` (rotation
+    about its frame's origin)."""
+    rotvec = axis * params[3] if len(params) == 4 else params[3:]
     T = np.eye(4)
     T[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix() @ base[:3, :3]
     T[:3, 3] = base[:3, 3] + params[:3]
@@ -298,9 +325,18 @@ def track_target(
             floor = np.fmax(floor, static.at(placed[:, :2]))
         return config.support_weight * max(0.0, float((floor - placed[:, 2]).max()))
 
+    spin = np.zeros(3)  # rotation per frame (rotation vector), predicted on unless in "yaw" mode
+    angle = 0.0  # in "axis" mode: the turn about the axis since frame 0, kept within ``turn_range``
     for t in range(T):
         predicted = prev.copy()
         predicted[:3, 3] += velocity
+        if config.rotation != "yaw":
+            # An object turned a quarter turn (stood up) turns several degrees a frame: predicting it keeps
+            # turning lets the fit follow, where the no-turn prior alone holds it back.
+            step = spin
+            if config.turn_range is not None:  # never predicted past the turn the motion can make
+                step = config.axis * (float(np.clip(angle + spin @ config.axis, *config.turn_range)) - angle)
+            predicted[:3, :3] = Rotation.from_rotvec(step).as_matrix() @ prev[:3, :3]
         centre_uv = project_points(
             camera, world_to_cam, (model @ predicted[:3, :3].T + predicted[:3, 3]).mean(0)[None]
         )[0]
@@ -358,13 +394,18 @@ def track_target(
             model = scaled(silhouette_scale)
             pose = pose0.copy()
         else:
-            dofs = 4 if config.rotation == "yaw" else 6
+            dofs = 6 if config.rotation == "full" else 4
+            lower, upper = np.full(dofs, -np.inf), np.full(dofs, np.inf)
+            if config.turn_range is not None:
+                predicted_angle = angle + float(step @ config.axis)
+                lower[3] = config.turn_range[0] - predicted_angle - 1e-9
+                upper[3] = config.turn_range[1] - predicted_angle + 1e-9
             fit = least_squares(
                 lambda x: np.concatenate(
                     [
-                        silhouette_residuals(model, _pose(x, predicted)),
+                        silhouette_residuals(model, _pose(x, predicted, config.axis)),
                         config.prior_weight * x,
-                        [below_support(_pose(x, predicted))],
+                        [below_support(_pose(x, predicted, config.axis))],
                     ]
                 ),
                 np.zeros(dofs),
@@ -372,8 +413,11 @@ def track_target(
                 f_scale=2.0,
                 x_scale=[0.01] * 3 + [0.1] * (dofs - 3),
                 max_nfev=80,
+                bounds=(lower, upper),
             )
-            pose = _pose(fit.x, predicted)
+            pose = _pose(fit.x, predicted, config.axis)
+            if config.turn_range is not None:
+                angle = predicted_angle + float(fit.x[3])
         uv = project_points(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
         raster = silhouette_raster(uv, (H, W))
         iou = float((raster & mask).sum() / max((raster | mask).sum(), 1))
@@ -381,6 +425,8 @@ def track_target(
         inside[t] = _inside_image(uv, (H, W), config.edge_margin_px)
         if t > 0:
             velocity = 0.5 * velocity + 0.5 * (pose[:3, 3] - prev[:3, 3])
+            turned = Rotation.from_matrix(pose[:3, :3] @ prev[:3, :3].T).as_rotvec()
+            spin = 0.5 * spin + 0.5 * turned
         prev = pose
     good = confidence >= config.min_confidence
     runs = _unseen_runs(good, inside)

@@ -256,7 +256,12 @@ class Reconstruction:
         return self.by_role("container")[0]
 
     @property
-    def goal(self) -> ReconstructedObject:
-        """Where the target goes: the container, the flat marking, or the solid it is put on."""
+    def goal(self) -> ReconstructedObject | None:
+        """Where the target goes: the container, the flat marking, or the solid it is put on; ``None`` when the
+        goal is the table under it (a fallen object stood up, see ``metrics["up_local"]``)."""
         goals = self.by_role("container") + self.by_role("region") + self.by_role("support")
-        return goals[0]
+        return goals[0] if goals else None
+
+    @property
+    def goal_label(self) -> str:
+        return "table" if self.goal is None else self.goal.label

@@ -190,13 +190,14 @@ class TabletopEnv(BaseEnv):
         """``target_points_local`` where the target stands now."""
         return actor_points_world(self.target_object, self.target_points_local())
 
-    def target_tilt_deg(self) -> float:
-        """Angle between the target frame's z axis and the vertical: how far an object that should stand or
-        lie flat has tipped."""
+    def target_tilt_deg(self, axis_local=(0.0, 0.0, 1.0)) -> float:
+        """Angle between the target's ``axis_local`` (its frame's z by default) and the vertical: how far an
+        object that should stand or lie flat has tipped."""
         from transforms3d.quaternions import quat2mat
 
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
-        return float(np.degrees(np.arccos(np.clip(quat2mat(raw[3:])[2, 2], -1.0, 1.0))))
+        up = quat2mat(raw[3:]) @ np.asarray(axis_local, dtype=np.float64)
+        return float(np.degrees(np.arccos(np.clip(up[2] / np.linalg.norm(up), -1.0, 1.0))))
 
     def is_grasping_target(self) -> bool:
         return bool(self.agent.is_grasping(self.target_object)[0])

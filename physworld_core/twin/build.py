@@ -129,7 +129,10 @@ def build_twin(
             )
         )
     files = ensure_cookable(files)
-    goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
+    if recon.goal is None:
+        goal = upright_goal(recon, table_height)
+    else:
+        goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
     traj = recon.trajectory
     spec = TwinSpec(
         task_id=recon.task_id,
@@ -153,6 +156,38 @@ FIT_INSIDE_CLEARANCE_M = 0.005
 half width; otherwise it rests on the rim (a lid on a pot)."""
 ROUND_FOOTPRINT_FILL = 0.85
 """Footprint hull area / bounding-box area below this reads as round (a disc fills pi/4 of its box)."""
+
+
+UPRIGHT_MAX_TILT_DEG = 15.0
+"""A fallen object counts as stood up when its base → top axis is within this of vertical."""
+UPRIGHT_GOAL_RADIUS_M = 0.15
+"""…anywhere within this of where the video stands it: "stand it up" names no place, and the hand may carry it
+to where the wrist can tip it (see :mod:`physworld_core.policy.upright`)."""
+
+
+def upright_goal(recon, table_height: float) -> GoalRegion:
+    """The goal of a prompt that stands a fallen object up: the target on its base, on the table, near where
+    the tracked video leaves it, its ``up_local`` axis (from the reconstruction) vertical."""
+    up_local = recon.metrics.get("up_local")
+    if up_local is None:
+        raise TwinError(
+            f"twin {recon.task_id}: the reconstruction has no goal object and no standing axis (up_local); "
+            "only a fallen object to stand up has the table as its goal"
+        )
+    target = recon.target
+    centre_local = 0.5 * (target.vertices.min(0) + target.vertices.max(0))
+    end = recon.trajectory.poses_world[-1]
+    centre = end[:3, :3] @ centre_local + end[:3, 3]
+    return GoalRegion(
+        center=(float(centre[0]), float(centre[1]), table_height),
+        half_extents=(UPRIGHT_GOAL_RADIUS_M, UPRIGHT_GOAL_RADIUS_M),
+        yaw=0.0,
+        top_z=table_height + SURFACE_REST_TOLERANCE_M,
+        kind="upright",
+        shape="disc",
+        max_tilt_deg=UPRIGHT_MAX_TILT_DEG,
+        up_local=tuple(map(float, up_local)),
+    )
 
 
 def footprint(vertices: np.ndarray) -> tuple[str, tuple[float, float], float]:

@@ -3,7 +3,10 @@
 PhysX's convex-hull cooking crashes the whole process (SIGSEGV, no exception to catch) on a few inputs, such as
 exactly coplanar vertex sets that an extruded, grid-snapped reconstruction produces (seen on bin-0001 and
 lid-0063). A twin's collision parts are therefore cooked once in a child process when the twin is built. A part
-that crashes it is nudged (scaled about its centroid by a ten-thousandth and re-hulled), then tried again.
+that crashes it is nudged (scaled about its centroid by a ten-thousandth and re-hulled), then tried again. So is
+a part that cooks to no collision shape at all: PhysX's hull sometimes gives up on a well-formed small hull
+("findSimplex: … points appear to be almost at the same place", a 3 cm cylinder on upright-0005), and the
+body would fall through the table.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ scene = sapien.Scene()
 for index, path in enumerate(sys.argv[1:]):
     builder = scene.create_actor_builder()
     builder.add_convex_collision_from_file(path, density=1000.0)
-    builder.build(name=f"part_{index}")
+    body = builder.build(name=f"part_{index}").find_component_by_type(sapien.physx.PhysxRigidDynamicComponent)
+    if not body.get_collision_shapes():
+        sys.exit(f"part {index} cooked to no collision shape")
     print(index, flush=True)
 """
 

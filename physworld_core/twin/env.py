@@ -170,7 +170,8 @@ class TwinEnv(TabletopEnv):
             shift = self.actors[goal.on].pose.p[0].cpu().numpy() - np.asarray(rest)
         inside = goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]), shift=shift)
         if goal.max_tilt_deg is not None:
-            inside = inside and self.target_tilt_deg() < goal.max_tilt_deg
+            up = goal.up_local or (0.0, 0.0, 1.0)
+            inside = inside and self.target_tilt_deg(up) < goal.max_tilt_deg
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         return {
             "success": torch.tensor([inside and not grasped]),

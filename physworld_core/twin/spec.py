@@ -61,11 +61,13 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
-GOAL_KINDS = ("volume", "surface", "top", "slot")
+GOAL_KINDS = ("volume", "surface", "top", "slot", "upright")
 """"volume": inside a container (below its rim); "surface": resting on the table on a flat marking; "top":
 resting on top of another body (a block to stack on, a pot's rim under a lid); "slot": standing in a gap
 between fixed neighbours (a shelf's row), seated on its floor: like "volume" to test, but lowered in rather than
-dropped, with the fingers kept above the neighbours."""
+dropped, with the fingers kept above the neighbours; "upright": standing on its base on the table (a fallen bottle
+stood up), its axis ``up_local`` within ``max_tilt_deg`` of vertical, its lowest point within
+:data:`SURFACE_REST_TOLERANCE_M` of the table, anywhere in a generous disc around where the video stands it."""
 SURFACE_REST_TOLERANCE_M = 0.005
 """On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
 SLOT_SEAT_M = 0.01
@@ -106,7 +108,10 @@ class GoalRegion:
         on: for a "top" goal on a movable body (a block), that object's name: the region moves with it, so a
             base nudged during the placement still counts.
         max_tilt_deg: the object must also stand within this angle of how it stood at the start (a book stood
-            in a shelf's slot, not leaning across it); ``None``: any attitude.
+            in a shelf's slot, not leaning across it), or, with ``up_local``, with that axis within this angle
+            of vertical; ``None``: any attitude.
+        up_local: the object's own axis (its frame) that must point up: base → top of a bottle to stand up.
+            ``None``: its frame's z, which points up as it stood at the start.
     """
 
     center: tuple[float, float, float]
@@ -118,8 +123,16 @@ class GoalRegion:
     rgba: tuple[float, float, float, float] | None = None
     on: str | None = None
     max_tilt_deg: float | None = None
+    up_local: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.up_local is not None:
+            up = np.asarray(self.up_local, dtype=np.float64)
+            if up.shape != (3,) or not np.all(np.isfinite(up)) or np.linalg.norm(up) < 1e-6:
+                raise TwinError(f"goal up_local must be a non-zero 3-vector, got {self.up_local!r}")
+            object.__setattr__(self, "up_local", tuple(map(float, up / np.linalg.norm(up))))
+        if self.kind == "upright" and (self.up_local is None or self.max_tilt_deg is None):
+            raise TwinError("an 'upright' goal needs up_local (which axis stands up) and max_tilt_deg")
         if self.kind not in GOAL_KINDS:
             raise TwinError(f"goal kind must be one of {GOAL_KINDS}, got {self.kind!r}")
         if self.shape not in ("box", "disc"):
@@ -145,12 +158,16 @@ class GoalRegion:
         return bool(inside and p[2] < self.top_z)
 
 
+TWIN_SKILLS = ("place", "push", "upright")
+"""How the prompt asks the target to get to its goal: grasp and carry, push along the table, stand it up."""
+
+
 @dataclass(frozen=True)
 class TwinSpec:
     """Everything needed to build the twin scene and its task.
 
     ``trajectory`` is the object-centric target: times (s) and world positions/quaternions of the target.
-    ``skill`` is how the prompt asks for it to get there: "place" (grasp and carry) or "push".
+    ``skill`` is how the prompt asks for it to get there: one of :data:`TWIN_SKILLS`.
     """
 
     task_id: str
@@ -165,8 +182,13 @@ class TwinSpec:
     skill: str = "place"
 
     def __post_init__(self) -> None:
-        if self.skill not in ("place", "push"):
-            raise TwinError(f"twin {self.task_id}: skill must be 'place' or 'push', got {self.skill!r}")
+        if self.skill not in TWIN_SKILLS:
+            raise TwinError(f"twin {self.task_id}: skill must be one of {TWIN_SKILLS}, got {self.skill!r}")
+        if (self.skill == "upright") != (self.goal.kind == "upright"):
+            raise TwinError(
+                f"twin {self.task_id}: a goal of kind 'upright' goes with skill 'upright' and only with it, "
+                f"got kind {self.goal.kind!r} with skill {self.skill!r}"
+            )
         roles = [o.role for o in self.objects]
         if roles.count("target") != 1:
             raise TwinError(
@@ -210,6 +232,7 @@ class TwinSpec:
                 "center": tuple(d["goal"]["center"]),
                 "half_extents": tuple(d["goal"]["half_extents"]),
                 "rgba": None if d["goal"].get("rgba") is None else tuple(d["goal"]["rgba"]),
+                "up_local": None if d["goal"].get("up_local") is None else tuple(d["goal"]["up_local"]),
             }
         )
         return cls(

@@ -2,7 +2,7 @@
 
 They catch what makes a video useless downstream, whatever backend made it: too few frames, blank frames
 (a decoder or a diffusion model gone wrong), the target vanishing, the target never moving, the target not
-ending at the goal. They look only at pixels and the scene's own perception (never at the backend's plan),
+ending at the goal (or, for the upright skill, not ending stood up where it lay). They look only at pixels and the scene's own perception (never at the backend's plan),
 so they judge a learned backend the same way as the procedural one.
 
 The target is followed by colour: pixels close to its mean colour in the input image. Pixels that match in
@@ -10,6 +10,15 @@ The target is followed by colour: pixels close to its mean colour in the input i
 the first frame outside the target's own mask: a table whose colour is near the target's (yellow on orange
 wood, a two-tone book whose pages widen the tolerance) is covered for a moment where the object passes, and
 would otherwise drag the blob back along the path. What remains is the moving object.
+
+Stood upright (no goal object): the final blob is compared with two silhouettes the scene's perception
+predicts, the object lying as in the input image and a closed cylinder of the object's length and base
+radius standing on the table under its axis centre (``perception.standing``). The video passes when the blob
+overlaps the standing silhouette well and covers more of what only the standing silhouette covers than of
+what only the lying one covers. Neither its image aspect nor plain overlaps would do: a bottle lying along
+the line of sight looks about as tall in the image as standing, and its two silhouettes overlap a lot. An
+object stood up where it lay hardly moves across the image, so it counts as moving when its silhouette
+changes (half of it new or gone at some frame) as well as when its blob travels.
 """
 
 from __future__ import annotations
@@ -17,8 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError, cKDTree
 
 from physworld_core.perception.perceive import Perception, perceive
+from physworld_core.perception.standing import StandingAxis
 from physworld_core.scene import ScenePackage
 
 
@@ -37,6 +49,10 @@ class VideoCheckConfig:
         goal_margin: the bottom-centre of the target's final blob may lie this fraction of the goal's image
             box outside it.
         change_threshold: RGB distance (0–441) from the first frame above which a pixel has changed.
+        min_upright_iou: upright skill: the least overlap (intersection over union) of the target's final
+            blob with the silhouette of the object standing where it lay.
+        min_silhouette_change: upright skill: the target also moves when, at some frame, its blob's overlap
+            with its input silhouette is at most ``1 - min_silhouette_change``.
     """
 
     min_frames: int = 24
@@ -46,6 +62,8 @@ class VideoCheckConfig:
     min_displacement_fraction: float = 0.04
     goal_margin: float = 0.15
     change_threshold: float = 20.0
+    min_upright_iou: float = 0.4
+    min_silhouette_change: float = 0.5
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -64,6 +82,10 @@ class VideoCheckConfig:
             raise ValueError(f"goal_margin must lie in [0, 1], got {self.goal_margin}")
         if not 0 < self.change_threshold < 441:
             raise ValueError(f"change_threshold must lie in (0, 441), got {self.change_threshold}")
+        if not 0 < self.min_upright_iou <= 1:
+            raise ValueError(f"min_upright_iou must lie in (0, 1], got {self.min_upright_iou}")
+        if not 0 < self.min_silhouette_change <= 1:
+            raise ValueError(f"min_silhouette_change must lie in (0, 1], got {self.min_silhouette_change}")
 
 
 def check_video(
@@ -77,7 +99,11 @@ def check_video(
 
     Keys: ``num_frames``, ``frame_count_ok``, ``size_ok``, ``blank_frames``, ``no_blank_frames``,
     ``target_visible_fraction``, ``target_visible``, ``target_displacement_px``, ``target_moves``,
-    ``target_ends_in_goal``, ``passed``.
+    ``target_ends_in_goal``, ``passed``. For the upright skill also ``target_ends_upright`` (which is then
+    also ``target_ends_in_goal``: its goal is standing where it lay), ``upright_iou`` and ``lying_iou`` (the
+    final blob's overlap with the standing and the lying silhouette), ``standing_only_covered`` and
+    ``lying_only_covered`` (the share of the pixels only one of them covers that the final blob covers) and
+    ``silhouette_change`` (1 − the least overlap of a frame's blob with the input silhouette).
 
     Args:
         frames: T×H×W×3 uint8 video.
@@ -113,6 +139,8 @@ def check_video(
             target_moves=False,
             target_ends_in_goal=False,
         )
+        if perception.standing is not None:
+            results.update(dict.fromkeys(_UPRIGHT_NUMBERS, 0.0), target_ends_upright=False)
     results["passed"] = all(
         bool(results[key])
         for key in (
@@ -140,6 +168,9 @@ def _track_target_colour(
     changed = np.linalg.norm(frames.astype(np.float32) - frames[0].astype(np.float32), axis=-1)
     changed = changed > config.change_threshold
     moving = matches & ~np.all(matches, axis=0, keepdims=True) & (changed | target.mask)
+    standing_mask = None
+    if perception.standing is not None:  # it stays on the table it was cut from: see _upright_blobs
+        moving, standing_mask = _upright_blobs(frames, scene, perception)
     counts = moving.reshape(len(frames), -1).sum(axis=1)
     visible = counts >= config.min_target_pixels
     rows, cols = np.mgrid[0 : frames.shape[1], 0 : frames.shape[2]]
@@ -150,7 +181,15 @@ def _track_target_colour(
 
     displacement = 0.0
     ends_in_goal = False
-    if visible.any():
+    upright: dict[str, bool | float] = {}
+    if perception.standing is not None:
+        upright = {**dict.fromkeys(_UPRIGHT_NUMBERS, 0.0), "target_ends_upright": False}
+    if visible.any() and perception.standing is not None:
+        seen = centroids[visible]
+        displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
+        upright = _stood_up(moving, standing_mask, perception.target.mask, config)
+        ends_in_goal = upright["target_ends_upright"]
+    elif visible.any():
         seen = centroids[visible]
         displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
         goal_rows, goal_cols = np.nonzero(goal.mask)
@@ -177,6 +216,111 @@ def _track_target_colour(
         "target_visible_fraction": float(visible.mean()),
         "target_visible": bool(visible.mean() >= config.min_visible_fraction),
         "target_displacement_px": displacement,
-        "target_moves": bool(displacement >= max(3.0, config.min_displacement_fraction * diagonal)),
-        "target_ends_in_goal": ends_in_goal,
+        "target_moves": bool(
+            displacement >= max(3.0, config.min_displacement_fraction * diagonal)
+            or upright.get("silhouette_change", 0.0) >= config.min_silhouette_change
+        ),
+        "target_ends_in_goal": bool(ends_in_goal),
+        **upright,
     }
+
+
+_UPRIGHT_NUMBERS = (
+    "upright_iou",
+    "lying_iou",
+    "standing_only_covered",
+    "lying_only_covered",
+    "silhouette_change",
+)
+
+
+def _upright_blobs(
+    frames: np.ndarray, scene: ScenePackage, perception: Perception
+) -> tuple[np.ndarray, np.ndarray]:
+    """T×H×W pixels showing the target near where it lies or would stand, and the standing silhouette.
+
+    The target is told from the table by its nearest colour, among the target's own pixels and the table
+    pixels around it in the input image, not by a distance to its mean colour: an object stood up where it lay
+    stays over the table it was cut from, and a red bottle on orange wood is within the tolerance its shading
+    needs of the wood. Only pixels near the lying or the standing silhouette count: anything elsewhere is not
+    this object standing here."""
+    target, lying = perception.target, perception.target.mask
+    standing = _standing_silhouette(scene, perception, perception.standing)
+    others = np.zeros_like(lying)
+    for obj in perception.objects:
+        if obj.index != target.index:
+            others |= obj.mask
+    near = ndimage.binary_dilation(standing | lying, iterations=3) & ~others
+    ring = (
+        ndimage.binary_dilation(lying, iterations=6) & ~ndimage.binary_dilation(lying, iterations=1) & ~others
+    )
+    if not ring.any():
+        ring = ~lying & ~others
+    rng = np.random.default_rng(0)  # subsampled colours: the classifier must not depend on the pixel count
+    object_rgb, table_rgb = (
+        colours[rng.choice(len(colours), min(len(colours), 500), replace=False)]
+        for colours in (scene.rgb[lying].astype(np.float32), scene.rgb[ring].astype(np.float32))
+    )
+    pixels = frames[:, near].astype(np.float32).reshape(-1, 3)
+    to_object = cKDTree(object_rgb).query(pixels)[0]
+    to_table = cKDTree(table_rgb).query(pixels)[0]
+    blobs = np.zeros(frames.shape[:3], dtype=bool)
+    blobs[:, near] = (to_object < to_table).reshape(len(frames), -1)
+    return blobs, standing
+
+
+def _stood_up(
+    blobs: np.ndarray, standing: np.ndarray, lying: np.ndarray, config: VideoCheckConfig
+) -> dict[str, bool | float]:
+    """Does the target's final blob look like the object standing where it lay, rather than still lying?"""
+    final_blob = blobs[-1]
+    standing_only, lying_only = standing & ~lying, lying & ~standing
+    standing_covered = float((final_blob & standing_only).sum() / max(int(standing_only.sum()), 1))
+    lying_covered = float((final_blob & lying_only).sum() / max(int(lying_only.sum()), 1))
+    upright_iou = _iou(final_blob, standing)
+    # Frames showing much of the object (not one it popped out of, nor one a hand hides).
+    shown = [index for index in range(1, len(blobs)) if blobs[index].sum() >= 0.25 * lying.sum()]
+    change = 1.0 - min((_iou(blobs[index], lying) for index in shown), default=1.0)
+    return {
+        "target_ends_upright": bool(
+            upright_iou >= config.min_upright_iou and standing_covered > lying_covered
+        ),
+        "upright_iou": upright_iou,
+        "lying_iou": _iou(final_blob, lying),
+        "standing_only_covered": standing_covered,
+        "lying_only_covered": lying_covered,
+        "silhouette_change": float(change) if shown else 0.0,
+    }
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int((a | b).sum())
+    return float((a & b).sum() / union) if union else 0.0
+
+
+def _standing_silhouette(scene: ScenePackage, perception: Perception, standing: StandingAxis) -> np.ndarray:
+    """H×W bool: the image of a closed cylinder of the object's length and base radius standing on the table
+    under its axis centre (convex, like the silhouette of a bottle, can or box seen from a tabletop camera)."""
+    plane = perception.plane
+    up = plane.normal_array
+    foot = standing.centre - float(plane.signed_height(standing.centre[None])[0]) * up
+    e1 = np.cross(up, standing.axis)
+    e2 = np.cross(up, e1)
+    angles = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
+    ring = standing.radius * (np.cos(angles)[:, None] * e1 + np.sin(angles)[:, None] * e2)
+    points = np.concatenate([foot + ring, foot + ring + standing.length * up])
+    camera = scene.camera
+    cam_to_world = camera.extrinsic
+    points_cam = (points - cam_to_world[:3, 3]) @ cam_to_world[:3, :3]
+    mask = np.zeros((scene.height, scene.width), dtype=bool)
+    if np.any(points_cam[:, 2] <= 1e-3):
+        return mask  # the camera is inside or behind it: no silhouette to compare with
+    uv = camera.project(points_cam)
+    try:
+        hull = ConvexHull(uv)
+    except QhullError:
+        return mask
+    cols, rows = np.meshgrid(np.arange(scene.width) + 0.5, np.arange(scene.height) + 0.5)
+    centres = np.stack([cols.reshape(-1), rows.reshape(-1)], axis=1)
+    inside = np.all(centres @ hull.equations[:, :2].T + hull.equations[:, 2] <= 0, axis=1)
+    return inside.reshape(scene.height, scene.width)

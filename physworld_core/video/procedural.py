@@ -18,6 +18,12 @@ the background is made by filling the target's pixels from the surrounding table
 3. composite over the background wherever the object is nearer than the background depth, so nearer scenery
    (the container's front wall) hides it.
 
+Upright (a lying object stood up on its base, ``perception.standing``): the object is lifted until it can
+swing clear of the table, turned about the horizontal axis across its long axis (through the axis centre) until
+its base points down, and lowered onto its base where it lay. Its unseen back is then the seen half turned
+half a turn about the object's own axis (exact for a lying bottle, can or box), so the stood-up object shows
+a closed surface from every side.
+
 Realism (:mod:`.realism`, off by default): ``config.realism`` adds the artefacts learned video models show, each
 seeded by ``config.seed``. The path may cut through the obstacles and the object may drift in scale or pop out
 for a frame (applied here, in the plan and the renderer); a hand, flicker and camera shake are drawn on the
@@ -120,9 +126,11 @@ class ObjectTrajectory:
     Args:
         transforms_world: T×4×4 rigid transforms; a point ``p`` of the object at rest is at ``T[t] @ p`` in
             frame ``t`` (world frame). ``T[0]`` is the identity.
-        phases: name → [first, last] frame index (inclusive) of hold_start, lift, carry, lower, hold_end.
-        carry_height: height (m above the table) of the object's bottom while carried.
-        final_height: height of the object's bottom at the end (the container floor).
+        phases: name → [first, last] frame index (inclusive) of hold_start, lift, carry, lower, hold_end; for
+            the upright skill hold_start, lift, tip, lower, hold_end.
+        carry_height: height (m above the table) of the object's bottom while carried (upright: while it
+            turns, its lowest point at the start of the turn).
+        final_height: height of the object's bottom at the end (the container floor; upright: the table).
         obstacles: indices of the objects near the carry path (passed over, or through).
         cut_through: indices of the obstacles the carry path goes through (only with ``through_obstacle``).
     """
@@ -156,6 +164,8 @@ def plan_trajectory(
     straight line (no bow) at half the tallest obstacle's height, or ``config.lift_height`` if lower, through
     whatever stands in the way.
     """
+    if perception.standing is not None:
+        return plan_standing_up(perception, config)
     rng = np.random.default_rng(config.seed)
     plane = perception.plane
     target, goal = perception.target, perception.goal
@@ -244,6 +254,77 @@ def plan_trajectory(
     )
 
 
+TIP_CLEARANCE_M = 0.01
+"""While it turns, the object's lowest point stays at least this far above the table."""
+
+REST_GAP_M = 0.002
+"""A set-down object's lowest point ends this far above the table (as a placed one above its support)."""
+
+
+def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
+    """Stand the lying target up (upright skill, ``perception.standing``): lift, tip, lower.
+
+    Lift: straight up until the object can swing clear of the table, i.e. its axis centre is
+    ``√((length/2)² + radius²)`` + :data:`TIP_CLEARANCE_M` above the table (the farthest its outline reaches
+    from the centre across the turn), so it rises by at least its radius plus a centimetre. Tip: a quarter turn
+    about the horizontal axis across its long axis, through the axis centre, base end going down. Lower: onto
+    its base, lowest point :data:`REST_GAP_M` above the table, standing where its axis centre was.
+
+    The seeded jitters: a little more lift (up to ``arc_jitter / 2``) and a sideways sway during the lift and
+    the turn that returns to nothing; the end pose is exact. No yaw jitter: a bottle's turn about its own axis
+    does not show, a box's would only be noise.
+    """
+    rng = np.random.default_rng(config.seed)
+    standing = perception.standing
+    plane = perception.plane
+    up = plane.normal_array
+    centre = standing.centre
+    half_length, radius = standing.length / 2, standing.radius
+    centre_height = float(plane.signed_height(centre[None])[0])
+    swing_height = float(np.hypot(half_length, radius)) + TIP_CLEARANCE_M
+    swing_height += float(rng.uniform(0.0, 0.5) * config.arc_jitter)
+    final_centre_height = half_length + REST_GAP_M
+    sway = float(rng.uniform(-1.0, 1.0) * config.arc_jitter / 3)
+    turn_axis = np.cross(standing.axis, up)
+    turn_axis /= np.linalg.norm(turn_axis)
+    tilt = float(np.arccos(np.clip(standing.axis @ up, -1.0, 1.0)))  # π/2 for an axis along the table
+
+    # Keyframes: (height of the axis centre above the table, turn angle).
+    keys = [(centre_height, 0.0), (swing_height, 0.0), (swing_height, tilt), (final_centre_height, tilt)]
+    lengths = np.array(
+        [abs(b[0] - a[0]) + abs(b[1] - a[1]) * half_length for a, b in itertools.pairwise(keys)]
+    )
+    durations = np.sqrt(lengths + 1e-3)
+    total, hold = config.num_frames, config.hold_frames
+    moving = total - 2 * hold
+    segment_frames = np.maximum(3, np.round(moving * durations / durations.sum())).astype(int)
+    segment_frames[np.argmax(segment_frames)] += moving - segment_frames.sum()
+
+    transforms = np.tile(np.eye(4), (total, 1, 1))
+    phases = {"hold_start": [0, hold - 1] if hold else []}
+    frame = hold
+    for segment, (name, count) in enumerate(zip(("lift", "tip", "lower"), segment_frames.tolist())):
+        phases[name] = [frame, frame + count - 1]
+        (h0, a0), (h1, a1) = keys[segment], keys[segment + 1]
+        for step in range(count):
+            s = float(min_jerk(np.asarray((step + 1) / count)))
+            height, angle = h0 + s * (h1 - h0), a0 + s * (a1 - a0)
+            swayed = sway * np.sin(np.pi * (segment + s) / 2) if segment < 2 else 0.0
+            offset = up * (height - centre_height) + turn_axis * swayed
+            transforms[frame] = _about_axis(angle, turn_axis, centre, offset)
+            frame += 1
+    for rest in range(frame, total):
+        transforms[rest] = transforms[frame - 1]
+    phases["hold_end"] = [frame, total - 1] if frame < total else []
+    return ObjectTrajectory(
+        transforms_world=transforms,
+        phases=phases,
+        carry_height=float(swing_height - np.hypot(half_length, radius)),
+        final_height=REST_GAP_M,
+        obstacles=(),
+    )
+
+
 def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -> GeneratedVideo:
     """Render a video of the scene's prompt being carried out.
 
@@ -269,6 +350,7 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
             frames[index] = renderer.render(transform, scale)
     hand_frames = _add_post_effects(frames, config.realism, artefacts, trajectory, renderer)
     start = np.asarray(perception.target.centre_world)
+    goal = perception.goal
     centres = trajectory.transforms_world[:, :3, :3] @ start + trajectory.transforms_world[:, :3, 3]
     plan = {
         "backend": "procedural",
@@ -277,12 +359,13 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
         "num_frames": int(config.num_frames),
         "instruction": perception.instruction.to_dict(),
         "target": perception.target.to_dict(),
-        "goal": perception.goal.to_dict(),
+        "goal": None if goal is None else goal.to_dict(),
         "target_description": perception.target.description,
-        "goal_description": perception.goal.description,
+        "goal_description": None if goal is None else goal.description,
         "target_centre_world": [float(v) for v in start],
-        "goal_centre_world": [float(v) for v in goal_point_world(perception)],
+        "goal_centre_world": None if goal is None else [float(v) for v in goal_point_world(perception)],
         "slot": None if perception.slot is None else perception.slot.to_dict(),
+        "standing_axis": None if perception.standing is None else perception.standing.to_dict(),
         "object_transforms_world": trajectory.transforms_world.tolist(),
         "target_centre_path_world": centres.tolist(),
         "phases": trajectory.phases,
@@ -363,7 +446,12 @@ class SplatRenderer:
             np.asarray(target.centre_world) + 0.5 * target.top_height * perception.plane.normal_array
         )
         points, colours = _densified_surface(scene, target)
-        if config.mirror_back:
+        if config.mirror_back and perception.standing is not None:
+            # A lying object: its back is the seen half turned about its own axis (bottom and far side).
+            back = _about_axis(np.pi, perception.standing.axis, perception.standing.centre, np.zeros(3))
+            points = np.concatenate([points, points @ back[:3, :3].T + back[:3, 3]])
+            colours = np.concatenate([colours, colours])
+        elif config.mirror_back:
             target_depth = float(
                 np.median((target.points_world - self.camera_position) @ self.cam_to_world[:3, 2])
             )
@@ -602,7 +690,11 @@ def _background_without(
 
 
 def goal_point_world(perception: Perception) -> np.ndarray:
-    """Where the object's footprint centre goes: the free gap of a shelf's row, else the goal's centre."""
+    """Where the object's footprint centre goes: the free gap of a shelf's row, the goal's centre, or, stood
+    upright, the point of the table under its axis centre (where it stands up)."""
+    if perception.standing is not None:
+        centre = perception.standing.centre
+        return centre - float(perception.plane.signed_height(centre[None])[0]) * perception.plane.normal_array
     if perception.slot is not None:
         return perception.slot.centre_world(perception.plane)
     return np.asarray(perception.goal.centre_world, dtype=np.float64)
@@ -617,8 +709,14 @@ def turn_into_row(object_yaw: float, row_yaw: float) -> float:
 
 def _about_vertical_axis(yaw: float, up: np.ndarray, centre: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """4×4: rotate by ``yaw`` about the vertical axis through ``centre``, then translate by ``offset``."""
-    k = np.array([[0.0, -up[2], up[1]], [up[2], 0.0, -up[0]], [-up[1], up[0], 0.0]])
-    rotation = np.eye(3) + np.sin(yaw) * k + (1 - np.cos(yaw)) * (k @ k)  # Rodrigues
+    return _about_axis(yaw, up, centre, offset)
+
+
+def _about_axis(angle: float, axis: np.ndarray, centre: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """4×4: rotate by ``angle`` (right-handed) about the unit ``axis`` through ``centre``, then translate by
+    ``offset``."""
+    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    rotation = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)  # Rodrigues
     transform = np.eye(4)
     transform[:3, :3] = rotation
     transform[:3, 3] = centre + offset - rotation @ centre

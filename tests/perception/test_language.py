@@ -137,14 +137,80 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
         ("empty the yellow beaker into the basin", "pouring"),
         ("pour the beads from the red cup into the bowl", "pouring"),
         ("sweep the crumbs into the dustpan with the pink brush", "sweeping"),
-        ("turn the fallen yellow bottle upright again", "re-orienting"),
-        ("pick up the fallen pink bottle and stand it up", "re-orienting"),
         ("put the handle on the plate", "a named part in this wording"),
     ],
 )
 def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
-    with pytest.raises(GroundingError, match=f"asks for .*{skill}.*pick-and-place and push tasks only"):
+    with pytest.raises(
+        GroundingError, match=f"asks for .*{skill}.*pick-and-place, push and stand-upright tasks"
+    ):
         parse_instruction(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("stand the red bottle upright", ("red bottle", "red", "bottle", None)),
+        ("set the red water bottle upright on the table", ("red water bottle", "red", "bottle", None)),
+        ("pick up the fallen red bottle and stand it up", ("red bottle", "red", "bottle", None)),
+        ("turn the fallen red plastic bottle upright again", ("red plastic bottle", "red", "bottle", None)),
+        ("stand the yellow can up", ("yellow can", "yellow", "can", None)),
+        ("put the tipped over blue box upright", ("blue box", "blue", "box", None)),
+        ("place the lying green bottle upright on the desk", ("green bottle", "green", "bottle", None)),
+        ("stand up the fallen bottle", ("bottle", None, "bottle", None)),
+        ("please set the bottle on the left back upright", ("bottle", None, "bottle", "left")),
+        ("pick up the tipped-over can and set it upright on the table", ("can", None, "can", None)),
+        ("stand the bottle that fell over back up on its base", ("bottle", None, "bottle", None)),
+    ],
+)
+def test_standing_an_object_upright(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (got.object_phrase, got.object_colour, got.object_noun, got.object_where) == expected
+    assert got.skill == "upright"
+    assert (got.goal_noun, got.goal_phrase, got.goal_colour, got.goal_shape, got.relation, got.hold) == (
+        "table",
+        "table",
+        None,
+        "table",
+        "on",
+        None,
+    )
+    assert got.to_dict()["goal_shape"] == "table"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        (
+            "stand the red bottle upright in the bin",
+            "upright in the bin; an object is stood upright on the table",
+        ),
+        ("set the can upright on the blue box", "upright on the blue box; .*say 'stand the can upright'"),
+        ("stand the bottle upright and put it in the bin", "more than one task"),
+        ("stand the pan upright by its handle", "does not say how to hold it"),
+        ("stand the red banana upright", "'red banana', is not a kind of object"),
+    ],
+)
+def test_standing_upright_elsewhere_than_the_table_is_refused(prompt, message):
+    with pytest.raises(GroundingError, match=message):
+        parse_instruction(prompt)
+
+
+def test_a_book_upright_in_a_shelf_is_a_placement():
+    got = parse_instruction("put the red book upright on the shelf")
+    assert (got.skill, got.object_phrase, got.goal_shape) == ("place", "red book", "shelf")
+
+
+def test_only_the_upright_skill_has_the_table_as_its_goal():
+    from physworld_core.perception.language import Instruction
+
+    with pytest.raises(ValueError, match="not a known noun"):
+        Instruction("can", None, "can", "table", None, "table", "on", skill="place")
+    with pytest.raises(ValueError, match="upright Instruction stands the object on the table"):
+        Instruction("can", None, "can", "bin", None, "bin", "in", skill="upright")
+    assert (
+        Instruction("can", None, "can", "table", None, "table", "on", skill="upright").goal_shape == "table"
+    )
 
 
 @pytest.mark.parametrize(

@@ -38,3 +38,14 @@ def test_a_part_that_crashes_the_cooker_is_nudged_until_it_cooks(tmp_path):
     original = trimesh.load(knob, force="mesh", process=False)
     again = trimesh.load(out, force="mesh", process=False)
     assert np.allclose(again.bounds, original.bounds, atol=1e-5)
+
+
+def test_a_hull_that_cooks_to_no_shape_is_nudged_until_it_has_one(tmp_path):
+    """upright-0005's small cylinder: PhysX's hull gives up on it without crashing ("findSimplex: … points
+    appear to be almost at the same place") and the body would have no collision shape at all."""
+    empty = Path(__file__).parent / "data" / "physx_empty_hull.ply"
+    assert cook_in_child([empty]) == 0
+    safe = ensure_cookable({"obstacle_0_collision_0.ply": empty.read_bytes()})["obstacle_0_collision_0.ply"]
+    out = tmp_path / "obstacle_0_collision_0.ply"
+    out.write_bytes(safe)
+    assert cook_in_child([out]) == 1
