@@ -147,7 +147,9 @@ def test_the_plan_grasps_across_the_body_and_tips_at_a_station():
     assert plan.grasp_width < 0.07  # across the body (the bottle is 12-22 cm long)
     # Visual imitation tips it where the video stands it, turning the fingers no more than the video does.
     imitation = make_plan(spec, physical=False)
-    assert np.allclose(imitation.release_position[:2], plan.waypoints[0][:2], atol=1e-6)  # this video: in place
+    assert np.allclose(
+        imitation.release_position[:2], plan.waypoints[0][:2], atol=1e-6
+    )  # this video: in place
     assert imitation.carry_turn == 0.0
 
 
