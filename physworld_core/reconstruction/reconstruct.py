@@ -172,9 +172,10 @@ def reconstruct(
             "has none: no narrow part sticks out of its footprint in the first frame (is the handle hidden "
             "behind the body, or outside the image?)"
         )
-    standing = None
-    if perception.instruction.skill == "upright":
-        standing = _standing_axis(target, table_height, perception.plane.normal_array)
+    # A fallen object to stand up: its base → top axis as perception read it from the seen points, the reading
+    # the video was made from. Read again on the completed mesh, the mirrored half can swap which end looks
+    # wider (upright-0006), and the twin would then be told to stand it on its top.
+    standing = perception.standing
     trajectory, tracking_stats = track_target(
         frames,
         fps,
@@ -239,15 +240,6 @@ STAND_UP_MAX_TURN_DEG = 110.0
 
 UPRIGHT_VIDEO_TILT_DEG = 30.0
 """A video that stands the object up leaves its base → top axis within this of vertical in the last frame."""
-
-
-def _standing_axis(target, table_height: float, up: np.ndarray):
-    """For a fallen object to stand up: its base → top axis, found on the completed mesh by the same rule the
-    video used (:func:`~physworld_core.perception.standing.standing_axis`)."""
-    from physworld_core.perception.standing import standing_axis
-
-    R, p = target.pose_world[:3, :3], target.pose_world[:3, 3]
-    return standing_axis(target.vertices @ R.T + p, up, table_height, name=target.label)
 
 
 def _standing(target, trajectory: Trajectory, standing) -> dict:
