@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
+from transforms3d.axangles import axangle2mat
 from transforms3d.quaternions import quat2mat
 
 from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, BaselineController, Phase
@@ -56,13 +57,16 @@ class ObservationNoise:
     """Args:
     bias_m: std of a per-episode offset of the observed object position (pose-estimation error).
     step_m: std of per-step jitter on top of it.
+    turn_bias_deg: std (per axis) of a per-episode error in the object's observed turn since the episode began,
+        which only a skill that tips what it holds reads.
     """
 
     bias_m: float = 0.004
     step_m: float = 0.0015
+    turn_bias_deg: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.bias_m < 0 or self.step_m < 0:
+        if self.bias_m < 0 or self.step_m < 0 or self.turn_bias_deg < 0:
             raise ValueError(f"noise std must be >= 0, got {self}")
 
 
@@ -109,17 +113,19 @@ class ObjectCentricTaskEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self._rest_yaw = 0.0
         self._rng = np.random.default_rng(0)
+        self._turn_rng = np.random.default_rng((0, 1))
 
     # --- observation -----------------------------------------------------------------------------------
     def _observe(self) -> tuple[np.ndarray, np.ndarray]:
         u = self.world
         tcp = u.tcp_position()
-        true_obj = u.target_pose_world()[:3]
+        pose = u.target_pose_world()
+        true_obj = pose[:3]
         observed = true_obj + self._bias + self._rng.normal(0.0, self.noise.step_m, 3)
         turn = self.hand_turn()
         # The object's turn since the episode began, not its frame's attitude: a world and its twin frame the
         # same object differently, and a plan from the twin must run in both.
-        turned = quat2mat(u.target_pose_world()[3:]) @ self._start_rotation.T
+        turned = self._turn_bias @ quat2mat(pose[3:]) @ self._start_rotation.T
         self._base_action = self.controller.act(
             tcp, observed, turn, tcp_rotation=u.tcp_rotation(), object_rotation=turned
         )
@@ -151,6 +157,12 @@ class ObjectCentricTaskEnv(gym.Env):
         self._bias = self._rng.normal(0.0, self.noise.bias_m, 3)
         self._steps = 0
         self._start_rotation = quat2mat(self.world.target_pose_world()[3:])
+        # Its own stream, so the position noise every other skill sees is drawn as it always was.
+        if seed is not None:
+            self._turn_rng = np.random.default_rng((seed, 1))
+        bias = self._turn_rng.normal(0.0, np.radians(self.noise.turn_bias_deg), 3)
+        angle = float(np.linalg.norm(bias))
+        self._turn_bias = axangle2mat(bias / angle, angle) if angle > 0 else np.eye(3)
         obs, true_obj = self._observe()
         self._start = true_obj
         return obs, {"base_action": self._base_action.copy(), "success": False, "grasped": False}
