@@ -84,12 +84,14 @@ def choose_station(
     body_radius: float,
     robot_xy: np.ndarray | None = None,
     within: tuple[np.ndarray, float] | None = None,
+    rest_closing_yaw: float = -np.pi / 2,
 ) -> TipStation:
     """The cheapest station and finger direction: little wrist travel, a short carry, clear of every other
     object (``obstacles``: (xy, footprint radius)). ``grasp_turn`` is the sampled grasp's turn of the hand from
     rest; both it and its half-turn twin are tried, since the two tip differently (the twin whose wrist is
     mirrored converges only with the fingers turned 45–90° anticlockwise of radial). ``within``: (xy, radius)
-    of the goal's disc, which a station outside costs as much as a blocked one."""
+    of the goal's disc, which a station outside costs as much as a blocked one. ``rest_closing_yaw``: where the
+    fingers' closing axis points at the ready pose (the Panda's: along -y)."""
     robot_xy = np.asarray(PANDA.base_xyz[:2] if robot_xy is None else robot_xy, dtype=np.float64)
     best: TipStation | None = None
     for sx in STATION_GRID_X:
@@ -102,7 +104,7 @@ def choose_station(
             for turn in (wrap_angle(grasp_turn), wrap_angle(grasp_turn + np.pi)):
                 q7_grasp = READY_WRIST_Q - turn
                 # Which twin: the closing axis is the top's direction turned by -90° for the preferred one.
-                closing_yaw = wrap_angle(turn - np.pi / 2)  # rest closing axis points along -y
+                closing_yaw = wrap_angle(rest_closing_yaw + turn)
                 preferred = abs(wrap_angle(closing_yaw - (top_yaw + np.pi / 2))) < np.pi / 2
                 rels = (-np.pi / 2, -np.pi / 4, np.pi / 4, np.pi / 2) if preferred else (np.pi / 4, np.pi / 2)
                 for rel in rels:
@@ -260,7 +262,15 @@ def plan_upright(
     others = _other_footprints(spec)
     if physical:
         disc = (np.asarray(goal.center[:2], float), float(goal.half_extents[0]))
-        station = choose_station(top_yaw, grasp.turn, position[:2], others, radius, within=disc)
+        station = choose_station(
+            top_yaw,
+            grasp.turn,
+            position[:2],
+            others,
+            radius,
+            within=disc,
+            rest_closing_yaw=float(np.arctan2(closing_axis[1], closing_axis[0])),
+        )
     else:
         first, last = (np.asarray(spec.trajectory_poses[i], float) for i in (0, -1))
         centre_at = lambda pose: quat2mat(pose[3:]) @ centre_local + pose[:3]
