@@ -241,9 +241,7 @@ def plan_trajectory(
                 yaw = final_yaw
             transforms[frame] = _about_vertical_axis(yaw, up, centre, offset)
             frame += 1
-    for rest in range(frame, total):
-        transforms[rest] = transforms[frame - 1]
-    phases["hold_end"] = [frame, total - 1] if frame < total else []
+    _hold_to_end(transforms, frame, phases)
     return ObjectTrajectory(
         transforms_world=transforms,
         phases=phases,
@@ -313,9 +311,7 @@ def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> O
             offset = up * (height - centre_height) + turn_axis * swayed
             transforms[frame] = _about_axis(angle, turn_axis, centre, offset)
             frame += 1
-    for rest in range(frame, total):
-        transforms[rest] = transforms[frame - 1]
-    phases["hold_end"] = [frame, total - 1] if frame < total else []
+    _hold_to_end(transforms, frame, phases)
     return ObjectTrajectory(
         transforms_world=transforms,
         phases=phases,
@@ -323,6 +319,13 @@ def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> O
         final_height=REST_GAP_M,
         obstacles=(),
     )
+
+
+def _hold_to_end(transforms: np.ndarray, frame: int, phases: dict) -> None:
+    """The object stays where the last moving frame (``frame - 1``) left it until the clip ends."""
+    total = len(transforms)
+    transforms[frame:] = transforms[frame - 1]
+    phases["hold_end"] = [frame, total - 1] if frame < total else []
 
 
 def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -> GeneratedVideo:
