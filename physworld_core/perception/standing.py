@@ -35,6 +35,12 @@ SAME_HEIGHT_M = 0.002
 PROFILE_BIN_M = 0.004
 """Length of the slices along the axis over which the top surface's height is read."""
 
+FACE_DEPTH_M = 0.004
+"""Depth along the axis of the end slab that a flat end face seen by the camera crowds with points."""
+FACE_CROWDING = 2.0
+"""An end slab holding this many times a typical slab's points shows a flat face (upright-0065's base, its
+neck hidden behind its body: 11×; a rounded or hidden end: about 1 or less)."""
+
 
 @dataclass(frozen=True)
 class StandingAxis:
@@ -158,8 +164,14 @@ def standing_axis(
     end = END_FRACTION * length
     low_end = float(profile_h[profile_s <= s_min + end].mean())
     high_end = float(profile_h[profile_s >= s_max - end].mean())
-    # The higher end is the base; on a tie (within noise) still the higher one, and on an exact tie +s.
+    # The higher end is the base. On a tie (within noise: the neck hidden behind the body, or a can), the end
+    # the camera sees a flat face at is: a face square to the axis crowds points at its end, and a bottle's
+    # flat end is its base (its top narrows). Failing that, still the higher one, and on an exact tie +s.
     base_at_high = high_end >= low_end
+    if abs(high_end - low_end) < SAME_HEIGHT_M:
+        faces = _end_face_crowding(along_s, s_min, s_max)
+        if max(faces) >= FACE_CROWDING and abs(faces[1] - faces[0]) >= 1.0:
+            base_at_high = faces[1] > faces[0]
     base_height = high_end if base_at_high else low_end
     axis_2d = -direction if base_at_high else direction
     radius = base_height / 2
@@ -179,6 +191,17 @@ def standing_axis(
     return StandingAxis(
         centre=centre, axis=axis, length=length, radius=radius, base_end=centre - axis * (length / 2)
     )
+
+
+def _end_face_crowding(along_s: np.ndarray, s_min: float, s_max: float) -> tuple[float, float]:
+    """(low end, high end): how many times more points lie within :data:`FACE_DEPTH_M` of each end than in
+    a typical slice of that depth along the body. A face square to the axis seen by the camera is several
+    times a slice's worth; a rounded or hidden end is about one or less."""
+    count = max(4, int(np.ceil((s_max - s_min) / FACE_DEPTH_M)))
+    typical = max(float(np.median(np.histogram(along_s, bins=count, range=(s_min, s_max))[0])), 1.0)
+    low = float((along_s <= s_min + FACE_DEPTH_M).sum()) / typical
+    high = float((along_s >= s_max - FACE_DEPTH_M).sum()) / typical
+    return low, high
 
 
 def _principal_line(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -105,3 +105,23 @@ def test_too_few_points_are_refused():
 def test_the_axis_is_validated():
     with pytest.raises(ValueError, match="unit vector"):
         StandingAxis(np.zeros(3), np.array([1.0, 1.0, 0.0]), 0.1, 0.02, np.zeros(3))
+
+
+def test_with_the_neck_hidden_the_end_showing_a_flat_face_is_the_base():
+    """The heights of the two ends tie (only the body is seen), but the camera sees the base's flat face:
+    its points crowd that end (upright-0065: the neck lay behind the body)."""
+    z, phi = np.meshgrid(np.linspace(0, 0.11, 56), np.linspace(0.0, np.pi, 24))
+    body = np.stack([z.ravel(), 0.03 * np.cos(phi.ravel()), 0.03 + 0.03 * np.sin(phi.ravel())], axis=1)
+    rho, theta = np.meshgrid(np.linspace(0.0, 0.03, 8), np.linspace(0.0, np.pi, 24))
+    face = np.stack(
+        [
+            np.full(rho.size, 0.11),
+            rho.ravel() * np.cos(theta.ravel()),
+            0.03 + rho.ravel() * np.sin(theta.ravel()),
+        ],
+        axis=1,
+    )
+    for flip in (1.0, -1.0):  # the face at either end
+        points = np.concatenate([body, face]) * [flip, 1.0, 1.0]
+        found = standing_axis(points, np.array([0.0, 0.0, 1.0]))
+        assert found.axis[0] == pytest.approx(-flip, abs=0.05)  # base → top points away from the face
