@@ -346,7 +346,6 @@ class UprightController(BaselineController):
         R = np.asarray(self.tcp_rotation, dtype=np.float64)
         up = self._object_up()
         if up is None:
-            up = -R[:, 2]  # reckoned as if the object's axis were the hand's, tipped along tip_yaw
             return _rotation_between(R[:, 2], tip_approach(self.plan.tip_yaw)) @ R
         return _rotation_between(up, np.array([0.0, 0.0, 1.0])) @ R
 
