@@ -16,7 +16,51 @@ from physworld_core.policy.grasp import GraspConfig, best_grasp
 from physworld_core.policy.hand import rotate_z, wrap_angle
 from physworld_core.twin.spec import SLOT_SEAT_M, TwinSpec, resting_base_centre
 
-PLAN_SKILLS = ("place", "push", "upright")
+PLAN_SKILLS = ("place", "push", "upright", "pour")
+
+
+@dataclass(frozen=True)
+class PourPlan:
+    """Args:
+    direction: world unit vector (horizontal) the cup's mouth turns towards; it tilts about
+        ``cross(up, direction)``.
+    lip_target: world point the lip is held over while pouring.
+    tilt_deg: how far the cup is tipped from upright.
+    clear_z: world height the cup's lowest point keeps above while over the bowl.
+    cup_radius, cup_height: the cup's outer radius and height (m).
+    hold_steps: control steps the full tilt is held for the contents to roll out.
+    """
+
+    direction: tuple[float, float, float]
+    lip_target: tuple[float, float, float]
+    tilt_deg: float
+    clear_z: float
+    cup_radius: float
+    cup_height: float
+    hold_steps: int = 25
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.direction, dtype=np.float64)
+        if d.shape != (3,) or abs(float(np.linalg.norm(d)) - 1.0) > 1e-6 or abs(d[2]) > 1e-6:
+            raise ValueError(f"pour direction must be a horizontal unit vector, got {self.direction!r}")
+        if not 0 < self.tilt_deg < 180:
+            raise ValueError(f"pour tilt_deg must lie in (0, 180), got {self.tilt_deg!r}")
+        if self.cup_radius <= 0 or self.cup_height <= 0 or self.hold_steps <= 0:
+            raise ValueError(f"pour cup sizes and hold_steps must be positive, got {self}")
+        if not np.all(np.isfinite(self.lip_target)) or not np.isfinite(self.clear_z):
+            raise ValueError(f"pour lip_target and clear_z must be finite, got {self}")
+
+    @property
+    def tilt_axis(self) -> np.ndarray:
+        """Tilting about this by a positive angle turns the cup's top towards ``direction``."""
+        return np.cross([0.0, 0.0, 1.0], np.asarray(self.direction, dtype=np.float64))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PourPlan:
+        return cls(**{**d, "direction": tuple(d["direction"]), "lip_target": tuple(d["lip_target"])})
 
 
 @dataclass(frozen=True)
@@ -49,6 +93,9 @@ class TaskPlan:
     up_axis: for skill "upright": the object's base → top axis in the world, as it lies at rest. Not in the
         object's own frame: a world and its twin frame the same object differently, and the plan runs in both;
         the controller turns it by how far the object has turned since the episode began.
+    pour: for skill "pour" (tip a held cup's contents into a bowl, :mod:`physworld_core.policy.pour`): which
+        way, how far and over where; the waypoints then end with the upright cup over the bowl, where the tilt
+        begins (nothing is let go).
     """
 
     grasp_offset: tuple[float, float, float]
@@ -66,6 +113,7 @@ class TaskPlan:
     search_offsets: tuple[tuple[float, float], ...] = ()
     tip_yaw: float | None = None
     up_axis: tuple[float, float, float] | None = None
+    pour: PourPlan | None = None
 
     def __post_init__(self) -> None:
         if self.release_tol <= 0:
@@ -77,6 +125,8 @@ class TaskPlan:
             raise ValueError(f"plan skill must be one of {PLAN_SKILLS}, got {self.skill!r}")
         if (self.skill == "upright") != (self.tip_yaw is not None and self.up_axis is not None):
             raise ValueError("tip_yaw and up_axis are given for an 'upright' plan, and only for one")
+        if (self.skill == "pour") != (self.pour is not None):
+            raise ValueError("a pour plan is given for a 'pour' plan, and only for one")
         if self.skill == "push" and self.push_standoff <= 0:
             raise ValueError("a push plan needs a positive push_standoff (the object's footprint radius)")
         if len(self.waypoints) < 2:
@@ -104,6 +154,8 @@ class TaskPlan:
         d["search_offsets"] = tuple(tuple(o) for o in d.get("search_offsets", ()))
         if d.get("up_axis") is not None:
             d["up_axis"] = tuple(d["up_axis"])
+        if d.get("pour") is not None:
+            d["pour"] = PourPlan.from_dict(d["pour"])
         for k in ("grasp_offset", "release_position", "goal_center"):
             d[k] = tuple(d[k])
         return cls(**d)
@@ -155,6 +207,10 @@ def plan_from_twin(
         from physworld_core.policy.upright import plan_upright
 
         return plan_upright(spec, vertices, faces, closing_axis, grasp_config, spacing, physical)
+    if spec.skill == "pour":
+        from physworld_core.policy.pour import plan_pour
+
+        return plan_pour(spec, vertices, closing_axis, spacing, physical)
     parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
     half_height = float(centre_local[2] - vertices[:, 2].min())
     slot = _slot_heights(spec, half_height) if physical and spec.goal.kind == "slot" else None
