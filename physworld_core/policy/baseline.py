@@ -108,6 +108,7 @@ class BaselineController:
         self._last_tcp: list[np.ndarray] = []  # TCP positions over the end of the path
         self.searches = 0  # how many of the plan's search offsets have been tried
         self.search_offset = np.zeros(3)
+        self.grasp_shift = np.zeros(3)  # where a skill that feels for its grasp has moved it to
 
     @property
     def progress(self) -> float:
@@ -199,7 +200,7 @@ class BaselineController:
         switch to CARRY with the hand-to-object offset the grasp actually achieved."""
         c = self.config
         timed_out = self.phase_steps > c.phase_timeout
-        grasp_point = object_position + np.asarray(self.plan.grasp_offset)
+        grasp_point = object_position + np.asarray(self.plan.grasp_offset) + self.grasp_shift
         target, gripper = None, 1.0
         if self.phase == Phase.APPROACH:
             self.target_turn = self.plan.grasp_turn

@@ -44,6 +44,14 @@ CLEAR_M = 0.015
 GRASP_BELOW_RIM_M = 0.018
 """The TCP (the middle of the finger pads) this far below the rim: the pads hold the wall's top, the palm stays
 above the mouth, out of the contents' way."""
+GRASP_SEARCH_STEP_M = 0.004
+"""A descent stopped on the rim is tried again shifted this much along the closing axis: the open fingers
+clear the widest cup by 2-4 mm a side, under the error of where the cup is seen (a few millimetres), so a finger
+may land on the rim."""
+GRASP_SEARCH_TRIES = 4
+"""…at most this many times, then it closes where it is."""
+GRASP_STALL_STEPS = 4
+"""A descent that got less than the baseline's ``stall_m`` lower over this many steps has stopped."""
 MAX_GRASP_WIDTH_M = 0.078
 """The widest cup the Panda's open fingers (80 mm apart) close across."""
 
@@ -173,6 +181,8 @@ class PourController(BaselineController):
 
     def reset(self) -> None:
         super().reset()
+        self.grasp_tries = 0
+        self._descent: list[float] = []
         self.stage = "carry"
         self.stage_steps = 0
         self.hand_rotation = None
@@ -181,6 +191,34 @@ class PourController(BaselineController):
 
     def engaged(self, grasped: bool) -> bool:
         return grasped
+
+    def _take_hold(self, tcp, object_position, hand_turn, turn_error):
+        """The place baseline's approach, descent and close, feeling for the grasp: a descent that stops well
+        above the grasp height has a finger on the rim. The finger slides off the rim's inner edge into the cup,
+        dragging the hand that way along the closing axis; so the hand goes back up and comes down again shifted
+        the other way (see :data:`GRASP_SEARCH_STEP_M`)."""
+        if self.phase != Phase.DESCEND or self.tcp_rotation is None:
+            self._descent.clear()
+            return super()._take_hold(tcp, object_position, hand_turn, turn_error)
+        self._descent.append(np.asarray(tcp, dtype=np.float64).copy())
+        grasp_z = float(object_position[2] + self.plan.grasp_offset[2])
+        c = self.config
+        steps = GRASP_STALL_STEPS
+        stalled = (
+            len(self._descent) > steps
+            and self._descent[-1 - steps][2] - tcp[2] < c.stall_m
+            and tcp[2] > grasp_z + 0.01
+        )
+        if stalled and self.grasp_tries < GRASP_SEARCH_TRIES:
+            self.grasp_tries += 1
+            closing = np.asarray(self.tcp_rotation, dtype=np.float64)[:, 1] * [1.0, 1.0, 0.0]
+            closing /= np.linalg.norm(closing)
+            drift = float((tcp - self._descent[0]) @ closing)
+            side = -np.sign(drift) if abs(drift) > 0.001 else (1.0 if self.grasp_tries % 2 else -1.0)
+            self.grasp_shift = self.grasp_shift + side * GRASP_SEARCH_STEP_M * closing
+            self._descent.clear()
+            self._advance(Phase.APPROACH)
+        return super()._take_hold(tcp, object_position, hand_turn, turn_error)
 
     def _measure(self, tcp: np.ndarray, object_position: np.ndarray) -> dict[str, np.ndarray]:
         """The held cup in the hand's frame: its bottom centre, axis and lip, from where it is seen now (upright,

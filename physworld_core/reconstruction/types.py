@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ROLES = ("target", "container", "region", "support", "obstacle")
+ROLES = ("target", "container", "region", "support", "obstacle", "contents")
 """A "support" is a solid goal the target is put on top of (a block to stack on, a plate): a movable object
-with a mesh like the target's, unlike a container (a fixture with walls) or a region (drawn, no body)."""
+with a mesh like the target's, unlike a container (a fixture with walls) or a region (drawn, no body). "contents"
+are what the target holds, to be poured out (balls in a cup)."""
 
 
 @dataclass(frozen=True)

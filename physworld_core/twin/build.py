@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import trimesh
@@ -22,6 +22,8 @@ from physworld_core.twin.cooking import ensure_cookable
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.spec import SLOT_SEAT_M, SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
 
+CONTENTS_NOUN = "balls"
+"""What a cup's contents are taken to be when the prompt does not say ("empty the cup into the bowl")."""
 CONCAVITY_FOR_COACD = 1.25
 """Hull volume / mesh volume above which a single convex hull would fill real cavities."""
 
@@ -60,6 +62,13 @@ def _hull(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(hull.vertices), np.asarray(hull.faces)
 
 
+def _drop_to_plane(obj: ReconstructedObject, table_height: float) -> float:
+    """How far to move ``obj`` up (or down) to rest 0.5 mm above the support plane."""
+    T = obj.pose_world
+    lowest = float((obj.vertices @ T[:3, :3].T + T[:3, 3])[:, 2].min())
+    return table_height - lowest + 0.0005
+
+
 def _pose7(T: np.ndarray) -> tuple[float, ...]:
     return (*map(float, T[:3, 3]), *map(float, mat2quat(T[:3, :3])))
 
@@ -84,8 +93,8 @@ def build_twin(
         if obj.role == "region":
             continue  # a drawn marking has no body: it becomes the goal below
         pose = obj.pose_world.copy()
-        lowest = float((obj.vertices @ pose[:3, :3].T + pose[:3, 3])[:, 2].min())
-        pose[2, 3] += table_height - lowest + 0.0005  # rest on the plane, never inside it
+        # Rest on the plane, never inside it; what a cup holds moves with the cup.
+        pose[2, 3] += _drop_to_plane(recon.target if obj.role == "contents" else obj, table_height)
         visual_name = f"{obj.name}_visual.obj"
         files[visual_name] = _mesh_bytes(obj.vertices, obj.faces, "obj")
         rgba = (*map(float, obj.rgb), 1.0)
@@ -107,8 +116,13 @@ def build_twin(
                 parts.append(name)
                 volume += float(trimesh.Trimesh(v, f).convex_hull.volume)
             meshes, boxes, fixed = tuple(parts), (), False
-            # What the prompt calls the target ("pot lid") says its material; the others are known by sight only.
-            noun = recon.metrics.get("object_noun", "") if obj.role == "target" else ""
+            # What the prompt calls the target ("pot lid") and what it holds ("marbles") says their material;
+            # the others are known by sight only.
+            noun = {"target": recon.metrics.get("object_noun", ""), "contents": CONTENTS_NOUN}.get(
+                obj.role, ""
+            )
+            if obj.role == "contents":
+                noun = recon.metrics.get("contents_noun") or noun
             mass, mass_range = priors.mass_for(volume, noun)
         objects.append(
             TwinObject(
@@ -133,6 +147,13 @@ def build_twin(
         goal = upright_goal(recon, table_height)
     else:
         goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
+    if recon.metrics.get("skill") == "pour":
+        if goal.kind != "volume":
+            raise TwinError(
+                f"twin {recon.task_id}: a pour goes into a container's interior; the {recon.goal_label} "
+                f"gives a {goal.kind!r} goal"
+            )
+        goal = replace(goal, kind="pour")
     traj = recon.trajectory
     spec = TwinSpec(
         task_id=recon.task_id,

@@ -38,7 +38,17 @@ _LID = DensityPrior(
     2700.0,
     "glass (2500), stoneware (2300) or pressed steel; a domed steel lid's hull is mostly air (~250)",
 )
-DENSITY_BY_NOUN: dict[str, DensityPrior] = {"lid": _LID, "cover": _LID}
+_BALLS = DensityPrior(
+    1500.0,
+    400.0,
+    3200.0,
+    "small solid balls: wood (~600), plastic (1000-1400), glass marbles (2500), ceramic or steel-cored beads",
+)
+DENSITY_BY_NOUN: dict[str, DensityPrior] = {
+    "lid": _LID,
+    "cover": _LID,
+    **{noun: _BALLS for noun in ("balls", "ball", "marbles", "marble", "beads", "bead")},
+}
 """Category priors, looked up by the last word of the noun the prompt calls the object ("pot lid" → "lid")."""
 
 

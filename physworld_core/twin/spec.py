@@ -61,13 +61,18 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
-GOAL_KINDS = ("volume", "surface", "top", "slot", "upright")
+GOAL_KINDS = ("volume", "surface", "top", "slot", "upright", "pour")
 """"volume": inside a container (below its rim); "surface": resting on the table on a flat marking; "top":
 resting on top of another body (a block to stack on, a pot's rim under a lid); "slot": standing in a gap
 between fixed neighbours (a shelf's row), seated on its floor: like "volume" to test, but lowered in rather than
 dropped, with the fingers kept above the neighbours; "upright": standing on its base on the table (a fallen bottle
 stood up), its axis ``up_local`` within ``max_tilt_deg`` of vertical, its lowest point within
-:data:`SURFACE_REST_TOLERANCE_M` of the table, anywhere in a generous disc around where the video stands it."""
+:data:`SURFACE_REST_TOLERANCE_M` of the table, anywhere in a generous disc around where the video stands it;
+"pour": what the target holds (the spec's objects of role "contents") must end inside the region like a
+"volume" (a bowl's interior, below its rim), at least :data:`POUR_FRACTION` of it, and the target (the cup) must
+not: poured, not dropped in with them."""
+POUR_FRACTION = 0.75
+"""Share of the contents that must land in the goal for a pour to count (three balls in four)."""
 SURFACE_REST_TOLERANCE_M = 0.005
 """On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
 SLOT_SEAT_M = 0.01
@@ -158,8 +163,11 @@ class GoalRegion:
         return bool(inside and p[2] < self.top_z)
 
 
-TWIN_SKILLS = ("place", "push", "upright")
-"""How the prompt asks the target to get to its goal: grasp and carry, push along the table, stand it up."""
+TWIN_SKILLS = ("place", "push", "upright", "pour")
+"""How the prompt asks the target to get to its goal: grasp and carry, push along the table, stand it up, or
+tip what it holds into the goal."""
+SKILL_GOAL_KINDS = {"upright": "upright", "pour": "pour"}
+"""Skills that have a goal kind of their own, and only they."""
 
 
 @dataclass(frozen=True)
@@ -184,12 +192,18 @@ class TwinSpec:
     def __post_init__(self) -> None:
         if self.skill not in TWIN_SKILLS:
             raise TwinError(f"twin {self.task_id}: skill must be one of {TWIN_SKILLS}, got {self.skill!r}")
-        if (self.skill == "upright") != (self.goal.kind == "upright"):
-            raise TwinError(
-                f"twin {self.task_id}: a goal of kind 'upright' goes with skill 'upright' and only with it, "
-                f"got kind {self.goal.kind!r} with skill {self.skill!r}"
-            )
+        for skill, kind in SKILL_GOAL_KINDS.items():
+            if (self.skill == skill) != (self.goal.kind == kind):
+                raise TwinError(
+                    f"twin {self.task_id}: a goal of kind {kind!r} goes with skill {skill!r} and only with it, "
+                    f"got kind {self.goal.kind!r} with skill {self.skill!r}"
+                )
         roles = [o.role for o in self.objects]
+        if (self.skill == "pour") != ("contents" in roles):
+            raise TwinError(
+                f"twin {self.task_id}: a pour needs the contents of the cup (objects of role 'contents'), and "
+                f"only a pour has any; skill {self.skill!r} with {roles.count('contents')} contents"
+            )
         if roles.count("target") != 1:
             raise TwinError(
                 f"twin {self.task_id}: needs exactly one target object, has {roles.count('target')}"
@@ -200,6 +214,11 @@ class TwinSpec:
     @property
     def target(self) -> TwinObject:
         return next(o for o in self.objects if o.role == "target")
+
+    @property
+    def contents(self) -> tuple[TwinObject, ...]:
+        """What the target holds, to be poured out (skill "pour")."""
+        return tuple(o for o in self.objects if o.role == "contents")
 
     @property
     def trajectory_positions(self) -> np.ndarray:
