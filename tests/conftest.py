@@ -326,6 +326,19 @@ def bin_twin_local(bin_scene, bin_reconstruction, tmp_path_factory):
     return built.spec.map_uris(lambda name: str(folder / name))
 
 
+POUR_SEED = 0
+"""A yellow beaker holding eight blue balls and a grey basin: "empty the yellow beaker into the basin"."""
+
+
+@pytest.fixture(scope="session")
+def pour_world():
+    """The first RGB-D frame of a pour world and its layout (the truth to measure perception against)."""
+    from physworld_core.evaluation.worlds import BenchmarkTask
+    from physworld_core.world.pour import sample_layout
+
+    return BenchmarkTask("pour", POUR_SEED).capture(), sample_layout(POUR_SEED)
+
+
 # --- synthetic RGB-D scenes (analytic ray-caster; shared by perception and video tests) ---------------------
 
 

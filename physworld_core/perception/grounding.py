@@ -16,6 +16,7 @@ from physworld_core.errors import GroundingError
 from physworld_core.perception.colour import colour_similarity, normalise_colour_word
 from physworld_core.perception.language import NOUN_SHAPES, Instruction
 from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL, SceneObject
+from physworld_core.robot import PANDA
 
 COLOUR_WEIGHT = 2.0
 """Colour is weighted above shape: it is what people use to tell objects apart, and it is measured more
@@ -95,6 +96,28 @@ def lying_shape_score(asked: str | None, seen: SceneObject) -> float | None:
     return 1.0 if length >= LYING_MIN_ELONGATION * max(width, 1e-9) else 0.5
 
 
+HAND_HELD_MAX_WIDTH_M = PANDA.gripper_max_width
+"""A vessel to pour from is lifted and tipped in one hand, its fingers closed across it: its footprint is at
+most the gripper's opening wide."""
+
+
+def pouring_shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of a vessel to pour from (pour skill) with a seen object.
+
+    An open container the hand can close across fits best; a wider one (a basin, more likely the container
+    poured into) fits less, so that a cup whose colour reads like the bowl's (an orange mug in shadow reads
+    brown, like a brown bowl) is told from the bowl by its size. A solid round object still qualifies, at half
+    the score, so that a vessel whose inside the camera does not see is grounded and refused with that reason
+    (:func:`~physworld_core.perception.pouring.pour_view`) rather than reported missing."""
+    if asked is None:
+        return 0.0
+    if seen.shape == "container":
+        return 1.0 if seen.extents[1] <= HAND_HELD_MAX_WIDTH_M else 0.75
+    if seen.shape == "cylinder":
+        return 0.5
+    return None
+
+
 def score_object(
     colour: str | None,
     shape: str | None,
@@ -102,12 +125,14 @@ def score_object(
     also: tuple[str, ...] = (),
     *,
     lying: bool = False,
+    pouring: bool = False,
 ) -> float | None:
     """Total score of one object for one phrase; ``None`` when it is disqualified.
 
     ``also``: further colours the phrase names (a patterned region, "red and white"); each must be among the
     seen object's colours, and the colour part is their mean similarity. ``lying``: the phrase names an object
-    lying on its side (upright skill), whose shape is judged by :func:`lying_shape_score`."""
+    lying on its side (upright skill), whose shape is judged by :func:`lying_shape_score`. ``pouring``: it
+    names the vessel to pour from (pour skill), judged by :func:`pouring_shape_score`."""
     colour_part = 0.0
     if colour is not None:
         asked = (colour, *also)
@@ -115,7 +140,12 @@ def score_object(
         if min(similarities) == 0.0:
             return None
         colour_part = COLOUR_WEIGHT * float(np.mean(similarities))
-    shape_part = lying_shape_score(shape, seen) if lying else shape_score(shape, seen)
+    if lying:
+        shape_part = lying_shape_score(shape, seen)
+    elif pouring:
+        shape_part = pouring_shape_score(shape, seen)
+    else:
+        shape_part = shape_score(shape, seen)
     if shape_part is None:
         return None
     if shape is not None and shape_part < 0.5 and not (colour is not None and colour in seen.colours):
@@ -157,6 +187,7 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         exclude=None,
         where=instruction.object_where,
         lying=upright,
+        pouring=instruction.skill == "pour",
     )
     if upright:
         return Grounding(target=target, goal=None, scores={"target": target_scores})
@@ -188,11 +219,12 @@ def _pick(
     also: tuple[str, ...] = (),
     where: str | None = None,
     lying: bool = False,
+    pouring: bool = False,
 ) -> tuple[SceneObject, dict[int, float]]:
     candidates = [o for o in objects if o.index != exclude]
     scores = {}
     for candidate in candidates:
-        score = score_object(colour, shape, candidate, also, lying=lying)
+        score = score_object(colour, shape, candidate, also, lying=lying, pouring=pouring)
         if score is not None:
             scores[candidate.index] = score
     if not scores:

@@ -12,6 +12,13 @@ a twin and a trained policy for the wrong task.
 A third skill, "upright", stands a lying object up on its base ("stand the red bottle upright", "pick up the
 fallen can and stand it up"). It has no goal object: the goal is the table under the object, so the
 instruction names the goal "table" and perception grounds only the target (see :mod:`.standing`).
+
+A fourth, "pour", lifts an open vessel and tips what it holds into a container ("pour the balls from the red cup
+into the bowl", "tip the marbles out of the mug into the dish", "empty the blue cup into the basin", "pick up
+the cup and pour its beads into the bowl"). Its object is the vessel poured from, its goal the container poured
+into; what is poured is kept apart (``contents_noun``), because perception finds it inside the vessel, not as
+an object of its own (see :mod:`.pouring`). Pouring onto the table or into something that is not a container
+is refused: the pipeline plans only a pour that something catches.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ NOUN_SHAPES: dict[str, str | None] = {
             "bottle",
             "cup",
             "mug",
+            "beaker",
+            "tumbler",
             "jar",
             "glass",
             "tube",
@@ -65,6 +74,7 @@ NOUN_SHAPES: dict[str, str | None] = {
             "tray",
             "crate",
             "bowl",
+            "basin",
             "bucket",
             "tote",
             "pot",
@@ -140,9 +150,47 @@ REGION_NOUNS: frozenset[str] = frozenset(
 perception finds it by colour on the support plane rather than above it. As the goal they take precedence over
 :data:`NOUN_SHAPES` ("push the puck onto the disc": the disc is drawn, not an object)."""
 
-SKILLS: tuple[str, ...] = ("place", "push", "upright")
-"""How the object gets there: lifted and placed, pushed along the table without grasping, or (upright) lifted,
-turned so its base points down and set down standing where it lay."""
+SKILLS: tuple[str, ...] = ("place", "push", "upright", "pour")
+"""How the object gets there: lifted and placed, pushed along the table without grasping, (upright) lifted,
+turned so its base points down and set down standing where it lay, or (pour) lifted over the goal and tipped
+so that what it holds falls in, the vessel itself staying above the goal's rim."""
+
+POUR_VESSEL_NOUNS: frozenset[str] = frozenset(
+    {"cup", "mug", "beaker", "tumbler", "glass", "jar", "bowl", "bucket", "pot", "saucepan", "container"}
+)
+"""What a prompt may pour from: open vessels a hand lifts and tips. (A can or a bottle is poured through a
+narrow mouth the camera cannot see into; a bin or a crate is too big to tip with one hand.)"""
+
+POUR_GOAL_NOUNS: frozenset[str] = frozenset(
+    {n for n, shape in NOUN_SHAPES.items() if shape == "container"}
+    | {"dish", "cup", "mug", "beaker", "glass", "jar"}
+)
+"""What a prompt may pour into: containers, and hollow things whose noun elsewhere names a solid ("dish" is a
+plate when something is set on it, a bowl when something is poured into it)."""
+
+CONTENTS_NOUNS: frozenset[str] = frozenset(
+    {
+        "balls",
+        "ball",
+        "marbles",
+        "marble",
+        "beads",
+        "bead",
+        "pellets",
+        "pebbles",
+        "stones",
+        "beans",
+        "candies",
+        "sweets",
+        "spheres",
+        "cubes",
+        "pieces",
+    }
+)
+"""What a prompt may name as poured ("pour the marbles from the cup..."). "contents" and "everything" name
+nothing in particular: such a pour has no ``contents_noun``, like "empty the cup into the bowl"."""
+
+_ANY_CONTENTS = frozenset({"contents", "content", "everything", "all", "stuff"})
 
 TABLE_NOUN = "table"
 """The goal noun of an upright instruction: the object ends standing on the table it lies on."""
@@ -249,7 +297,9 @@ _NEAR_WORDS = re.compile(
 )
 """A landmark named after a noun ("the bin next to the box"), made a "near-box" token like the sides."""
 _NEAR_TOKEN = re.compile(r"\s+near-(?P<near>[a-z\-]+)$")
-_NEXT_STEP = re.compile(rf"\band\s+(?:{_VERBS}|{_PUSH_VERBS}|{_PICK_VERBS}|{_COVER_VERBS})\b")
+_NEXT_STEP = re.compile(
+    rf"\band\s+(?:{_VERBS}|{_PUSH_VERBS}|{_PICK_VERBS}|{_COVER_VERBS}|pour|empty|tip|tilt)\b"
+)
 _UPRIGHT_VERBS = r"(?:stand|set|put|place|turn|get|bring|flip|tip|right|return|move)"
 _UPRIGHT = r"(?:back\s+)?(?:upright|up\s*right|on\s+(?:its|their)\s+(?:base|bottom|end))"
 _UPRIGHT_TAIL = (
@@ -274,10 +324,38 @@ _UPRIGHT_PATTERNS = (
 )
 """Ways to ask for the upright skill. They are tried before the placing forms: "set the bottle upright on the
 table" would otherwise read as placing a "bottle upright" on a "table"."""
+_POUR_VERBS = r"(?:pour|empty|tip|tilt)"
+_OUT = r"(?:\s+out)?"
+_FROM = r"(?:from|out\s+of|from\s+inside|from\s+within|of|in|inside|within)"
+_POUR_INTO = rf"(?:\s+(?P<relation>{_RELATION})\s+{_ARTICLE}(?P<goal>{_PHRASE}))?"
+_POUR_PATTERNS = (
+    # "pick up the cup and pour its balls into the bowl", "... and empty it into the dish"
+    re.compile(
+        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_POUR_VERBS}{_OUT}\s+"
+        rf"(?:it|them|(?:its|their|the|all)\s+(?:(?:of\s+)?(?:its|the|their)\s+)?(?P<contents>{_PHRASE})){_OUT}"
+        rf"{_POUR_INTO}$"
+    ),
+    # "pour the balls from the cup into the bowl", "tip the marbles out of the red mug into the dish",
+    # "pour the marbles in the red mug into the bowl", "pour the contents of the cup into the bowl"
+    re.compile(
+        rf"^{_POUR_VERBS}{_OUT}\s+(?:all\s+(?:of\s+)?)?{_ARTICLE}(?P<contents>{_PHRASE}){_OUT}\s+{_FROM}\s+"
+        rf"{_ARTICLE}(?P<object>{_PHRASE}){_OUT}{_POUR_INTO}$"
+    ),
+    # "empty the blue cup into the dish", "pour the cup out into the bowl"
+    re.compile(rf"^{_POUR_VERBS}{_OUT}\s+{_ARTICLE}(?P<object>{_PHRASE}){_OUT}{_POUR_INTO}$"),
+)
+"""Ways to ask for the pour skill, tried after the upright forms ("tip the bottle upright" stands it up) and
+before the placing ones. A form without a goal still matches, so that pouring onto nothing is refused with
+its reason rather than with the generic form."""
+_POUR_START = re.compile(rf"^(?:{_POUR_VERBS}\b|{_PICK_VERBS}\s.*\band\s+{_POUR_VERBS}\b)")
+POUR_FORM = (
+    "a pour reads 'pour the balls from the red cup into the bowl', 'empty the red cup into the bowl' or 'pick "
+    "up the red cup and pour its balls into the bowl'"
+)
+
 _POLITE = re.compile(r"^(?:please\s+|can you\s+|could you\s+|now\s+)+|(?:\s+please|\s+now)+$")
 
 UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
-    (re.compile(r"\b(?:pour|empty|tip)\b"), "pouring (tilting a held container over another)"),
     (re.compile(r"\b(?:sweep|brush)\b"), "sweeping with a tool"),
     (re.compile(r"\bhandle\b"), "grasping a named part in this wording (say 'by its handle')"),
 )
@@ -287,7 +365,7 @@ refused by naming the skill, not with the generic form, so a user knows it is th
 EXPECTED_FORM = (
     "expected an instruction like 'put the red can in the bin' "
     "(<verb> the [colour] <object> in/into/on the [colour] <container>) or 'push the blue cube onto the red "
-    "target' or 'stand the red bottle upright'"
+    "target' or 'stand the red bottle upright' or 'pour the balls from the red cup into the bowl'"
 )
 
 
@@ -301,15 +379,21 @@ class Instruction:
         object_noun: the noun as written after synonyms are recognised (e.g. "soda can").
         goal_phrase, goal_colour, goal_noun: the same for where it goes.
         relation: "in" or "on".
-        skill: "place" (grasp, carry, release), "push" (non-prehensile, along the table) or "upright" (stand a
+        skill: "place" (grasp, carry, release), "push" (non-prehensile, along the table), "upright" (stand a
             lying object up on its base where it lies; the goal is then the table: goal noun and phrase
-            :data:`TABLE_NOUN`, no colour, relation "on", no hold).
+            :data:`TABLE_NOUN`, no colour, relation "on", no hold) or "pour" (lift the object, an open vessel,
+            over the goal and tip what it holds into it).
         goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
             ``goal_colour``.
         hold: the part of the object to hold it by ("handle"), or ``None``: anywhere the hand can.
         object_where, goal_where: where the prompt says the object or the goal is, to choose among objects
             that match equally well otherwise: one of :data:`SIDES`, or "near <phrase>" ("the bin next to the
             box"); ``None`` when it says nothing.
+        contents_noun: for a pour, what is poured as the prompt names it (one of :data:`CONTENTS_NOUNS`:
+            "balls", "marbles", "beads"...), ``None`` when it names nothing ("empty the cup into the bowl").
+            Only a pour has one. A pour's object is the vessel poured from, its goal the container poured
+            into (relation "in", goal shape "container"), and it holds no part.
+        contents_colour: the colour the prompt gives what is poured ("the red beads"), else ``None``.
     """
 
     object_phrase: str
@@ -324,6 +408,8 @@ class Instruction:
     hold: str | None = None
     object_where: str | None = None
     goal_where: str | None = None
+    contents_noun: str | None = None
+    contents_colour: str | None = None
 
     def __post_init__(self) -> None:
         for where in (self.object_where, self.goal_where):
@@ -333,6 +419,13 @@ class Instruction:
                 )
         if self.object_noun not in NOUN_SHAPES:
             raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
+        if self.skill != "pour" and (self.contents_noun, self.contents_colour) != (None, None):
+            raise ValueError(
+                f"only a pour Instruction names what is poured, got contents {self.contents_colour!r} "
+                f"{self.contents_noun!r} on a {self.skill!r} instruction"
+            )
+        if self.skill == "pour":
+            self._check_pour()
         if self.skill == "upright":
             self._check_upright()
         elif self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS | SHELF_NOUNS:
@@ -363,9 +456,36 @@ class Instruction:
                 f"{self.relation!r}, hold {self.hold!r}, goal_where {self.goal_where!r}"
             )
 
+    def _check_pour(self) -> None:
+        """A pour tips an open vessel into a container, held anywhere on its body."""
+        if self.object_noun not in POUR_VESSEL_NOUNS:
+            raise ValueError(
+                f"a pour Instruction pours from one of {sorted(POUR_VESSEL_NOUNS)}, got {self.object_noun!r}"
+            )
+        if self.goal_noun not in POUR_GOAL_NOUNS or self.relation != "in" or self.hold is not None:
+            raise ValueError(
+                f"a pour Instruction pours into a container (relation 'in', no hold), got {self.relation!r} "
+                f"the {self.goal_noun!r}, hold {self.hold!r}"
+            )
+        if self.contents_noun is not None and self.contents_noun not in CONTENTS_NOUNS:
+            raise ValueError(
+                f"Instruction.contents_noun must be one of {sorted(CONTENTS_NOUNS)} or None, got "
+                f"{self.contents_noun!r}"
+            )
+        if (
+            self.contents_colour is not None
+            and normalise_colour_word(self.contents_colour) != self.contents_colour
+        ):
+            raise ValueError(
+                f"Instruction.contents_colour must be a palette name, got {self.contents_colour!r}"
+            )
+
     @property
     def object_shape(self) -> str | None:
-        """Shape class the object noun implies (``None`` for "object", "thing")."""
+        """Shape class the object noun implies (``None`` for "object", "thing"); for a pour "container":
+        whatever its noun, a vessel poured from is hollow."""
+        if self.skill == "pour":
+            return "container"
         return NOUN_SHAPES[self.object_noun]
 
     @property
@@ -374,6 +494,8 @@ class Instruction:
         :data:`NOUN_SHAPES` says."""
         if self.skill == "upright":
             return TABLE_NOUN
+        if self.skill == "pour":
+            return "container"  # poured into: "the dish" is a bowl here, not a plate
         if self.goal_noun in REGION_NOUNS:
             return "region"
         if self.goal_noun in SHELF_NOUNS:
@@ -412,6 +534,9 @@ def parse_instruction(prompt: str) -> Instruction:
     upright = _parse_upright(text, prompt, holds)
     if upright is not None:
         return upright
+    pour = _parse_pour(text, prompt, holds)
+    if pour is not None:
+        return pour
     # "put the book upright on the shelf": a placement, and a shelf's row stands the book up anyway.
     text = re.sub(rf"\s+{_UPRIGHT}(?=\s)", "", text)
     for pattern in _PATTERNS:
@@ -524,6 +649,121 @@ def _parse_upright(text: str, prompt: str, holds: set[str]) -> Instruction | Non
     )
 
 
+def _parse_pour(text: str, prompt: str, holds: set[str]) -> Instruction | None:
+    """The pour instruction ``text`` asks for, or ``None`` when it does not start as a pour ("pour", "empty",
+    "tip" first, or "pick up the X and pour ...").
+
+    Raises:
+        GroundingError: it is a pour in no form read here, pours onto the table or into nothing, into
+            something that is not a container, out of something that is not an open vessel, or by a part.
+    """
+    if not _POUR_START.match(text):
+        return None
+    matches = [m for m in (pattern.match(text) for pattern in _POUR_PATTERNS) if m]
+    if not matches:
+        raise GroundingError(f"cannot read the prompt {prompt!r} as a pour: {POUR_FORM}")
+    # "empty the cup in the bowl" also reads as pouring a "cup" out of the bowl into nothing: a reading with a
+    # goal wins; among those, the first form's.
+    match = next((m for m in matches if m["goal"]), matches[0])
+    parts = [match["object"], match.groupdict().get("contents") or "", match["goal"] or ""]
+    if any(_NEXT_STEP.search(part) for part in parts):
+        raise GroundingError(
+            f"prompt {prompt!r} asks for more than one task; give one instruction per task: {EXPECTED_FORM}"
+        )
+    object_phrase, object_where = _split_where(match["object"].strip())
+    if holds:
+        raise GroundingError(
+            f"prompt {prompt!r}: a pour grasps the {object_phrase} across its body and tips it; pouring while "
+            f"holding it by its {min(holds)} is not planned (leave out the {min(holds)})"
+        )
+    if _is_contents(object_phrase) and not _read_noun(object_phrase, POUR_VESSEL_NOUNS):
+        raise GroundingError(
+            f"prompt {prompt!r} names what to pour ({object_phrase!r}) but not the vessel it is in; {POUR_FORM}"
+        )
+    object_phrase = re.sub(r"\s+over$", "", object_phrase)  # "tip the cup over"
+    object_colours, object_noun = _read_phrase(object_phrase, prompt, role="vessel to pour from", goal=False)
+    if object_noun not in POUR_VESSEL_NOUNS:
+        raise GroundingError(
+            f"prompt {prompt!r}: a pour tips an open vessel, and a {object_noun} is not one the pipeline pours "
+            f"from; pour from one of: {', '.join(sorted(POUR_VESSEL_NOUNS))}"
+        )
+    if not match["goal"]:
+        raise GroundingError(
+            f"prompt {prompt!r} pours out of the {object_phrase} onto nothing; the pipeline plans only a pour "
+            f"into a container that catches it (say into which: 'pour ... into the bowl'); {POUR_FORM}"
+        )
+    goal_phrase, goal_where = _split_where(match["goal"].strip())
+    if _read_noun(goal_phrase, SUPPORT_NOUNS):
+        raise GroundingError(
+            f"prompt {prompt!r} pours onto the {goal_phrase}; the pipeline plans only a pour into a container "
+            f"that catches it (a bowl, dish, basin, bin...), not onto the table"
+        )
+    goal_colours, goal_noun = _read_phrase(goal_phrase, prompt, role="container to pour into", goal=True)
+    if goal_noun not in POUR_GOAL_NOUNS:
+        raise GroundingError(
+            f"prompt {prompt!r} pours into the {goal_phrase}, which is not a container: a pour needs something "
+            f"hollow to catch it; pour into one of: {', '.join(sorted(n for n in POUR_GOAL_NOUNS if ' ' not in n))}"
+        )
+    if len(goal_colours) > 1:
+        raise GroundingError(
+            f"prompt {prompt!r}: the container to pour into, {goal_phrase!r}, names several colours "
+            f"({', '.join(goal_colours)}); name one"
+        )
+    contents_colour, contents_noun = _read_contents(match.groupdict().get("contents"), prompt)
+    return Instruction(
+        object_phrase=object_phrase,
+        object_colour=object_colours[0] if object_colours else None,
+        object_noun=object_noun,
+        goal_phrase=goal_phrase,
+        goal_colour=goal_colours[0] if goal_colours else None,
+        goal_noun=goal_noun,
+        relation="in",
+        skill="pour",
+        goal_colours=goal_colours,
+        object_where=object_where,
+        goal_where=goal_where,
+        contents_noun=contents_noun,
+        contents_colour=contents_colour,
+    )
+
+
+def _read_noun(phrase: str, nouns: frozenset[str] | set[str]) -> str | None:
+    """The longest of ``nouns`` (up to three words) ``phrase`` ends with, or ``None``."""
+    words = phrase.split()
+    for size in (3, 2, 1):
+        if len(words) >= size and " ".join(words[-size:]) in nouns:
+            return " ".join(words[-size:])
+    return None
+
+
+def _is_contents(phrase: str) -> bool:
+    return _read_noun(phrase, CONTENTS_NOUNS | _ANY_CONTENTS) is not None
+
+
+def _read_contents(phrase: str | None, prompt: str) -> tuple[str | None, str | None]:
+    """(colour, noun) of what is poured: "red marbles" → ("red", "marbles"); nothing named, or "contents",
+    "everything" → (None, None)."""
+    if phrase is None or not phrase.strip():
+        return None, None
+    phrase = phrase.strip()
+    noun = _read_noun(phrase, CONTENTS_NOUNS | _ANY_CONTENTS)
+    if noun is None:
+        raise GroundingError(
+            f"prompt {prompt!r}: {phrase!r} is not something a pour is planned for; pour small solid things "
+            f"({', '.join(sorted(n for n in CONTENTS_NOUNS if n.endswith('s')))}) or say 'empty the cup into "
+            "the bowl'"
+        )
+    words = phrase.split()[: -len(noun.split())]
+    colours = list(dict.fromkeys(c for c in (normalise_colour_word(w) for w in words) if c))
+    if len(colours) > 1:
+        raise GroundingError(
+            f"prompt {prompt!r}: what is poured, {phrase!r}, names several colours; name one"
+        )
+    if noun in _ANY_CONTENTS:
+        return None, None
+    return (colours[0] if colours else None), noun
+
+
 def _describe_lying(phrase: str) -> str:
     """ "fallen red bottle" → "red bottle": how it lies is not what it is (see :data:`LYING_WORDS`)."""
     phrase = re.sub(r"\s+(?:that|which)(?:\s+(?:is|has))?\s*$", "", LYING_WORDS.sub(" ", phrase))
@@ -551,8 +791,8 @@ def _refuse_unsupported_skill(text: str, prompt: str) -> None:
     for words, skill_name in UNSUPPORTED_SKILLS:
         if words.search(text):
             raise GroundingError(
-                f"prompt {prompt!r} asks for {skill_name}; the pipeline plans pick-and-place, push and "
-                f"stand-upright tasks only so far: {EXPECTED_FORM}"
+                f"prompt {prompt!r} asks for {skill_name}; the pipeline plans pick-and-place, push, "
+                f"stand-upright and pour tasks only so far: {EXPECTED_FORM}"
             )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from physworld_core.perception.grounding import Grounding, ground
 from physworld_core.perception.language import Instruction, parse_instruction
 from physworld_core.perception.plane import Plane, fit_support_plane
+from physworld_core.perception.pouring import PourView, pour_view
 from physworld_core.perception.regions import segment_regions
 from physworld_core.perception.segment import SceneObject, segment_objects
 from physworld_core.perception.shelf import Slot, find_slot
@@ -30,6 +31,8 @@ class Perception:
         slot: for a shelf goal, the free gap in its row the object goes into (:mod:`.shelf`); else ``None``.
         standing: for the upright skill, the lying target's axis and base end as seen (:mod:`.standing`);
             else ``None``.
+        pour: for the pour skill, the vessel poured from (the target) measured as a cup, and what is seen
+            inside it (:mod:`.pouring`); else ``None``.
     """
 
     plane: Plane
@@ -38,6 +41,7 @@ class Perception:
     grounding: Grounding
     slot: Slot | None = None
     standing: StandingAxis | None = None
+    pour: PourView | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objects", tuple(self.objects))
@@ -49,6 +53,8 @@ class Perception:
             raise ValueError("Perception: the grounding has no goal exactly when the skill is 'upright'")
         if (self.standing is not None) != upright:
             raise ValueError("Perception.standing is given exactly when the skill is 'upright'")
+        if (self.pour is not None) != (self.instruction.skill == "pour"):
+            raise ValueError("Perception.pour is given exactly when the skill is 'pour'")
 
     @property
     def target(self) -> SceneObject:
@@ -67,6 +73,7 @@ class Perception:
             "grounding": self.grounding.to_dict(),
             "slot": None if self.slot is None else self.slot.to_dict(),
             "standing_axis": None if self.standing is None else self.standing.to_dict(),
+            "pour": None if self.pour is None else self.pour.to_dict(),
         }
 
 
@@ -78,7 +85,8 @@ def perceive(scene: ScenePackage) -> Perception:
 
     Raises:
         GroundingError: the prompt cannot be read or does not match the objects, a shelf has no gap the
-            object fits in, or the object to stand upright does not lie on its side.
+            object fits in, the object to stand upright does not lie on its side, or the vessel to pour from
+            is not an open container the hand can hold.
         SceneError: no table plane can be found in the depth.
     """
     instruction = parse_instruction(scene.prompt)
@@ -99,6 +107,14 @@ def perceive(scene: ScenePackage) -> Perception:
             plane.offset,
             name=f"{target.description} (the {instruction.object_phrase})",
         )
+    pour = None
+    if instruction.skill == "pour":  # a vessel whose inside is not seen is refused here, with what was seen
+        pour = pour_view(
+            grounding.target,
+            plane,
+            scene,
+            name=f"{grounding.target.description} (the {instruction.object_phrase})",
+        )
     return Perception(
         plane=plane,
         objects=tuple(objects),
@@ -106,4 +122,5 @@ def perceive(scene: ScenePackage) -> Perception:
         grounding=grounding,
         slot=slot,
         standing=standing,
+        pour=pour,
     )

@@ -2,8 +2,10 @@
 
 They catch what makes a video useless downstream, whatever backend made it: too few frames, blank frames
 (a decoder or a diffusion model gone wrong), the target vanishing, the target never moving, the target not
-ending at the goal (or, for the upright skill, not ending stood up where it lay). They look only at pixels and the scene's own perception (never at the backend's plan),
-so they judge a learned backend the same way as the procedural one.
+ending at the goal (or, for the upright skill, not ending stood up where it lay; for the pour skill, not
+ending held over the goal, tipped or with its contents fallen in). They look only at pixels and the scene's
+own perception (never at the backend's plan), so they judge a learned backend the same way as the procedural
+one.
 
 The target is followed by colour: pixels close to its mean colour in the input image. Pixels that match in
 *every* frame are static scenery of a similar colour and are ignored, and so are pixels that look as they did in
@@ -19,6 +21,12 @@ what only the lying one covers. Neither its image aspect nor plain overlaps woul
 the line of sight looks about as tall in the image as standing, and its two silhouettes overlap a lot. An
 object stood up where it lay hardly moves across the image, so it counts as moving when its silhouette
 changes (half of it new or gone at some frame) as well as when its blob travels.
+
+Poured (``perception.pour``): the vessel is followed by its own colour (its pixels less the contents seen in
+it). It pours when its final blob lies mostly in the image of the column of air above the goal and the goal
+has taken the colour of what was seen inside it, or, when nothing was seen inside, its outline changes while
+over the goal (it turns over; see ``_poured``). A cup that sits still, or is carried over the goal and held
+upright with its contents unmoved, does not pour.
 """
 
 from __future__ import annotations
@@ -53,6 +61,14 @@ class VideoCheckConfig:
             blob with the silhouette of the object standing where it lay.
         min_silhouette_change: upright skill: the target also moves when, at some frame, its blob's overlap
             with its input silhouette is at most ``1 - min_silhouette_change``.
+        min_over_goal_fraction: pour skill: the least share of the target's final blob that lies in the image
+            of the column of air above the goal.
+        min_tip_shape_change: pour skill: the target counts as tipped when, after it first shows over the
+            goal, its blob's outline changes by at least this much (1 − overlap of the two blobs moved onto one
+            centroid and scaled to one area) at some later frame: a cup held upright over the bowl keeps its
+            outline, one turning over does not.
+        min_contents_pixels: pour skill: the contents count as poured when at least this many pixels inside
+            the goal's input silhouette have newly taken their colour by the last frame.
     """
 
     min_frames: int = 24
@@ -64,6 +80,9 @@ class VideoCheckConfig:
     change_threshold: float = 20.0
     min_upright_iou: float = 0.4
     min_silhouette_change: float = 0.5
+    min_over_goal_fraction: float = 0.5
+    min_tip_shape_change: float = 0.35
+    min_contents_pixels: int = 3
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -86,6 +105,12 @@ class VideoCheckConfig:
             raise ValueError(f"min_upright_iou must lie in (0, 1], got {self.min_upright_iou}")
         if not 0 < self.min_silhouette_change <= 1:
             raise ValueError(f"min_silhouette_change must lie in (0, 1], got {self.min_silhouette_change}")
+        if not 0 < self.min_over_goal_fraction <= 1:
+            raise ValueError(f"min_over_goal_fraction must lie in (0, 1], got {self.min_over_goal_fraction}")
+        if not 0 < self.min_tip_shape_change < 1:
+            raise ValueError(f"min_tip_shape_change must lie in (0, 1), got {self.min_tip_shape_change}")
+        if self.min_contents_pixels < 1:
+            raise ValueError(f"min_contents_pixels must be positive, got {self.min_contents_pixels}")
 
 
 def check_video(
@@ -103,7 +128,10 @@ def check_video(
     also ``target_ends_in_goal``: its goal is standing where it lay), ``upright_iou`` and ``lying_iou`` (the
     final blob's overlap with the standing and the lying silhouette), ``standing_only_covered`` and
     ``lying_only_covered`` (the share of the pixels only one of them covers that the final blob covers) and
-    ``silhouette_change`` (1 − the least overlap of a frame's blob with the input silhouette).
+    ``silhouette_change`` (1 − the least overlap of a frame's blob with the input silhouette). For the pour
+    skill also ``target_pours`` (which is then also ``target_ends_in_goal``), ``target_over_goal``,
+    ``over_goal_fraction``, ``target_tipped``, ``tip_shape_change``, ``contents_in_goal`` and
+    ``contents_in_goal_px`` (see :func:`_poured`).
 
     Args:
         frames: T×H×W×3 uint8 video.
@@ -141,6 +169,8 @@ def check_video(
         )
         if perception.standing is not None:
             results.update(dict.fromkeys(_UPRIGHT_NUMBERS, 0.0), target_ends_upright=False)
+        if perception.pour is not None:
+            results.update(_NOT_POURED)
     results["passed"] = all(
         bool(results[key])
         for key in (
@@ -159,7 +189,10 @@ def _track_target_colour(
     frames: np.ndarray, scene: ScenePackage, perception: Perception, config: VideoCheckConfig
 ) -> dict[str, bool | float]:
     target, goal = perception.target, perception.goal
-    target_colours = scene.rgb[target.mask].astype(np.float32)
+    own = target.mask.copy()
+    if perception.pour is not None:  # a poured vessel is followed by its own colour, not its contents'
+        own[perception.pour.contents_pixels[:, 0], perception.pour.contents_pixels[:, 1]] = False
+    target_colours = scene.rgb[own].astype(np.float32)
     mean = target_colours.mean(axis=0)
     spread = np.linalg.norm(target_colours - mean, axis=1)
     tolerance = float(np.clip(1.5 * np.percentile(spread, 80), 25.0, 70.0))
@@ -184,11 +217,20 @@ def _track_target_colour(
     upright: dict[str, bool | float] = {}
     if perception.standing is not None:
         upright = {**dict.fromkeys(_UPRIGHT_NUMBERS, 0.0), "target_ends_upright": False}
+    if perception.pour is not None:
+        upright = dict(_NOT_POURED)
     if visible.any() and perception.standing is not None:
         seen = centroids[visible]
         displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
         upright = _stood_up(moving, standing_mask, perception.target.mask, config)
         ends_in_goal = upright["target_ends_upright"]
+    elif visible.any() and perception.pour is not None:
+        seen = centroids[visible]
+        displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
+        upright = _poured(
+            frames, moving & ~matches[0] & ~target.mask, visible, own, mean, scene, perception, config
+        )
+        ends_in_goal = upright["target_pours"]
     elif visible.any():
         seen = centroids[visible]
         displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
@@ -232,6 +274,125 @@ _UPRIGHT_NUMBERS = (
     "lying_only_covered",
     "silhouette_change",
 )
+
+
+_NOT_POURED: dict[str, bool | float] = {
+    "target_over_goal": False,
+    "over_goal_fraction": 0.0,
+    "target_tipped": False,
+    "tip_shape_change": 0.0,
+    "contents_in_goal": False,
+    "contents_in_goal_px": 0,
+    "target_pours": False,
+}
+
+COLUMN_HEIGHT_M = 0.2
+"""How high above the goal's rim the column of air a pour is held in reaches: a cup tipped with its lip a few
+centimetres above a bowl's rim stands at most its own height higher."""
+
+
+def _poured(
+    frames: np.ndarray,
+    blobs: np.ndarray,
+    visible: np.ndarray,
+    own: np.ndarray,
+    target_rgb: np.ndarray,
+    scene: ScenePackage,
+    perception: Perception,
+    config: VideoCheckConfig,
+) -> dict[str, bool | float]:
+    """Does the video end with the vessel held over the goal and, when something was seen inside it, that in
+    the goal, or else the vessel tipped?
+
+    ``blobs``: T×H×W, per frame the pixels of the vessel's colour that were not so in the first frame nor in
+    its input silhouette (where it has come to, not the table it uncovered).
+
+    - Over the goal: at least ``min_over_goal_fraction`` of the last visible blob lies in the image of the
+      column of air above the goal (its footprint circle, from the table to :data:`COLUMN_HEIGHT_M` above
+      its rim).
+    - Contents in the goal: at least ``min_contents_pixels`` pixels of the goal's input silhouette have taken
+      the colour of what was seen inside the vessel (and are nearer to it than to the vessel's colour) in the
+      last frame, and had not in the first. This is the sign of a pour whenever at least that many pixels
+      of contents were seen in the input (one seen pixel of a marble cannot be asked to show as three).
+    - Tipped, the sign used when fewer were seen inside: once the blob has come over the goal to stay (from
+      the first such frame whose blob is at least 0.8 of the last one's size: whole), its outline changes by
+      ``min_tip_shape_change`` at some later frame (:func:`_aligned_overlap`). A weak sign, on purpose only
+      a fallback: at 128 pixels a cup is a dozen pixels across and about as tall as wide. In the procedural
+      videos of the pour benchmark's seeds 0–7, tipping changed the outline by 0.41–0.49 and holding it
+      upright over the bowl by 0.20–0.29 where the cup's colour stands out from the table (seeds 0–3, 6);
+      an orange cup on orange wood (4, 5) or a cup lifted into the image of the column above the goal early
+      (7) changed by 0.6–0.8 held upright as well, so there this sign cannot tell.
+    """
+    pour, goal = perception.pour, perception.goal
+    column = _column_silhouette(scene, perception)
+    shown = [i for i in np.nonzero(visible)[0] if blobs[i].sum() >= config.min_target_pixels]
+    final = blobs[shown[-1]] if shown else np.zeros_like(own)
+    over_fraction = float((final & column).sum() / final.sum()) if shown else 0.0
+    over_frames = {
+        i for i in shown if (blobs[i] & column).sum() >= config.min_over_goal_fraction * blobs[i].sum()
+    }
+    # The frames from which on it stays over the goal; their first blob nearly as big as the last (whole,
+    # not one cut by the table it moved over) is its outline on arrival.
+    staying = [i for i in shown if all(j in over_frames for j in shown if j >= i)]
+    change = 0.0
+    if staying:
+        arrived = next((i for i in staying if blobs[i].sum() >= 0.8 * blobs[staying[-1]].sum()), staying[0])
+        change = 1.0 - min(_aligned_overlap(blobs[i], blobs[arrived]) for i in staying if i >= arrived)
+    contents_px, contents_count = 0, len(pour.contents_pixels)
+    if pour.contents_rgb is not None:
+        contents_rgb = np.asarray(pour.contents_rgb, dtype=np.float32)
+        seen = scene.rgb[pour.contents_pixels[:, 0], pour.contents_pixels[:, 1]].astype(np.float32)
+        spread = np.linalg.norm(seen - contents_rgb, axis=1)
+        tolerance = float(np.clip(1.5 * np.percentile(spread, 80), 25.0, 70.0))
+
+        def contents_coloured(frame: np.ndarray) -> np.ndarray:
+            pixels = frame[goal.mask].astype(np.float32)
+            to_contents = np.linalg.norm(pixels - contents_rgb, axis=1)
+            return (to_contents < tolerance) & (to_contents < np.linalg.norm(pixels - target_rgb, axis=1))
+
+        contents_px = int((contents_coloured(frames[-1]) & ~contents_coloured(frames[0])).sum())
+    over = over_fraction >= config.min_over_goal_fraction
+    tipped = change >= config.min_tip_shape_change
+    in_goal = contents_px >= config.min_contents_pixels
+    return {
+        "target_over_goal": bool(over),
+        "over_goal_fraction": over_fraction,
+        "target_tipped": bool(tipped),
+        "tip_shape_change": float(change),
+        "contents_in_goal": bool(in_goal),
+        "contents_in_goal_px": contents_px,
+        "target_pours": bool(over and (in_goal if contents_count >= config.min_contents_pixels else tipped)),
+    }
+
+
+def _aligned_overlap(blob: np.ndarray, silhouette: np.ndarray) -> float:
+    """IoU of ``blob`` with ``silhouette`` after moving the blob's pixels onto the silhouette's centroid and
+    scaling them about it to the silhouette's area: how alike the two outlines are, wherever and however near
+    the camera the blob is."""
+    rows, cols = np.nonzero(blob)
+    target_rows, target_cols = np.nonzero(silhouette)
+    if len(rows) == 0 or len(target_rows) == 0:
+        return 0.0
+    scale = np.sqrt(len(target_rows) / len(rows))
+    # Each blob pixel is spread over the pixels its scaled square covers, so a shrunk blob stays solid.
+    offsets = (np.arange(max(1, int(np.ceil(scale)))) + 0.5) / max(1, int(np.ceil(scale))) - 0.5
+    d_rows, d_cols = (g.reshape(-1) for g in np.meshgrid(offsets, offsets, indexing="ij"))
+    new_rows = (rows[:, None] + d_rows - rows.mean()) * scale + target_rows.mean()
+    new_cols = (cols[:, None] + d_cols - cols.mean()) * scale + target_cols.mean()
+    moved = np.zeros_like(silhouette)
+    inside = (new_rows >= 0) & (new_rows < blob.shape[0]) & (new_cols >= 0) & (new_cols < blob.shape[1])
+    moved[new_rows[inside].astype(int), new_cols[inside].astype(int)] = True
+    return _iou(moved, silhouette)
+
+
+def _column_silhouette(scene: ScenePackage, perception: Perception) -> np.ndarray:
+    """H×W bool: the image of the column of air above the goal's footprint circle (half its longer side)."""
+    goal, plane = perception.goal, perception.plane
+    up = plane.normal_array
+    foot = np.asarray(goal.centre_world) - float(plane.signed_height(np.asarray([goal.centre_world]))[0]) * up
+    return _cylinder_silhouette(
+        scene, foot, up, 0.5 * max(goal.extents[0], goal.extents[1]), goal.top_height + COLUMN_HEIGHT_M
+    )
 
 
 def _upright_blobs(
@@ -304,11 +465,28 @@ def _standing_silhouette(scene: ScenePackage, perception: Perception, standing: 
     plane = perception.plane
     up = plane.normal_array
     foot = standing.centre - float(plane.signed_height(standing.centre[None])[0]) * up
-    e1 = np.cross(up, standing.axis)
+    return _cylinder_silhouette(
+        scene, foot, up, standing.radius, standing.length, np.cross(up, standing.axis)
+    )
+
+
+def _cylinder_silhouette(
+    scene: ScenePackage,
+    foot: np.ndarray,
+    up: np.ndarray,
+    radius: float,
+    length: float,
+    across: np.ndarray | None = None,
+) -> np.ndarray:
+    """H×W bool: the image of a closed vertical cylinder standing on ``foot`` (convex); its rings are drawn
+    from the direction ``across`` (any horizontal unit vector, by default world x on the plane)."""
+    if across is None:
+        across = np.cross(np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0]), up)
+    e1 = np.asarray(across, dtype=np.float64) / np.linalg.norm(across)
     e2 = np.cross(up, e1)
     angles = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
-    ring = standing.radius * (np.cos(angles)[:, None] * e1 + np.sin(angles)[:, None] * e2)
-    points = np.concatenate([foot + ring, foot + ring + standing.length * up])
+    ring = radius * (np.cos(angles)[:, None] * e1 + np.sin(angles)[:, None] * e2)
+    points = np.concatenate([foot + ring, foot + ring + length * up])
     camera = scene.camera
     cam_to_world = camera.extrinsic
     points_cam = (points - cam_to_world[:3, 3]) @ cam_to_world[:3, :3]

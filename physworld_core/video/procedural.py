@@ -24,6 +24,15 @@ its base points down, and lowered onto its base where it lay. Its unseen back is
 half a turn about the object's own axis (exact for a lying bottle, can or box), so the stood-up object shows
 a closed surface from every side.
 
+Pour (an open vessel tipped into a container, ``perception.pour``): the vessel is lifted clear of the
+container's rim, carried until its lip (the rim point facing the container) is over the container's middle,
+and tipped by :data:`POUR_TILT_DEG` about the horizontal axis across the pouring direction, its lip held over
+the container and its whole body above the rim. What was seen inside it (``PourView.contents_points``) is cut
+out of it and rendered apart: it rides in the vessel until the tilt passes :data:`RELEASE_TILT_DEG`, then
+leaves over the lip and falls, each clump of it (a connected patch of its pixels) onto its own spot of the
+container's floor. The unseen bottom of the vessel and its floor under the contents are filled with discs of
+its own colour, so the tipped vessel shows a closed body.
+
 Realism (:mod:`.realism`, off by default): ``config.realism`` adds the artefacts learned video models show, each
 seeded by ``config.seed``. The path may cut through the obstacles and the object may drift in scale or pop out
 for a frame (applied here, in the plan and the renderer); a hand, flicker and camera shake are drawn on the
@@ -33,11 +42,14 @@ rendered frames afterwards. Frame 0 stays the input image; ``plan["realism"]`` r
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation, Slerp
 
+from physworld_core.errors import GroundingError
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.segment import SceneObject
 from physworld_core.scene import ScenePackage
@@ -133,6 +145,8 @@ class ObjectTrajectory:
         final_height: height of the object's bottom at the end (the container floor; upright: the table).
         obstacles: indices of the objects near the carry path (passed over, or through).
         cut_through: indices of the obstacles the carry path goes through (only with ``through_obstacle``).
+        pour_direction: for the pour skill, the horizontal world unit vector from the vessel towards the
+            goal, the way its mouth is tipped (phases hold_start, lift, carry, tilt, hold_end); else ``None``.
     """
 
     transforms_world: np.ndarray
@@ -141,6 +155,7 @@ class ObjectTrajectory:
     final_height: float
     obstacles: tuple[int, ...]
     cut_through: tuple[int, ...] = ()
+    pour_direction: np.ndarray | None = None
 
 
 def min_jerk(s: np.ndarray) -> np.ndarray:
@@ -166,6 +181,8 @@ def plan_trajectory(
     """
     if perception.standing is not None:
         return plan_standing_up(perception, config)
+    if perception.pour is not None:
+        return plan_pouring(perception, config)
     rng = np.random.default_rng(config.seed)
     plane = perception.plane
     target, goal = perception.target, perception.goal
@@ -321,6 +338,264 @@ def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> O
     )
 
 
+POUR_TILT_DEG = 120.0
+"""How far the vessel is tipped to pour. Past 90° its mouth faces down and what lies on its floor rolls out;
+at 120° the lip is the vessel's lowest point, so everything leaves it over the lip, which is held over the
+goal, while a hand holding the vessel near its top still can (the pour world's oracle arm reaches about 125°
+wherever the bowl is). Much further, a held cup's rim turns into the hand."""
+
+POUR_CLEARANCE_M = 0.02
+"""While carried and tipped, the vessel's lowest point stays at least this far above the goal's rim (and above
+anything near its path)."""
+
+POUR_LIP_ABOVE_RIM_M = 0.04
+"""At full tilt the lip is this far above the goal's rim, unless the clearance asks for more."""
+
+POUR_LIP_BEFORE_CENTRE_M = 0.02
+"""The lip is held this far short of the goal's centre (at most a third of its inner radius): what falls off
+it, still moving away from the vessel, lands about the middle."""
+
+RELEASE_TILT_DEG = 70.0
+"""The contents leave the vessel once it is tipped this far. A cup about as tall as it is wide drops its lip
+below the far edge of its floor at about 50° (atan(height / diameter)); what lies on the floor then rolls to
+the lip, and over it a little later."""
+
+FALL_SECONDS = 0.4
+"""How long the contents take from the lip to the goal's floor (at least three frames)."""
+
+
+def pour_direction(perception: Perception) -> np.ndarray:
+    """The horizontal world unit vector from the vessel's axis towards the goal's centre: the way it pours."""
+    up = perception.plane.normal_array
+    towards = np.asarray(perception.goal.centre_world) - perception.pour.centre_array
+    towards -= (towards @ up) * up
+    norm = float(np.linalg.norm(towards))
+    if norm < 0.005:
+        raise GroundingError(
+            f"the {perception.target.description} to pour from stands on the centre of the "
+            f"{perception.goal.description} to pour into, so there is no way to pour it"
+        )
+    return towards / norm
+
+
+def goal_inner_radius(goal: SceneObject) -> float:
+    """A container's inner radius as seen: half its footprint's width less a wall of a tenth of that (at least
+    5 mm)."""
+    half_width = 0.5 * float(min(goal.extents[0], goal.extents[1]))
+    return max(half_width - max(0.005, 0.1 * half_width), 0.5 * half_width)
+
+
+def vessel_outline(perception: Perception, sections: int = 48) -> np.ndarray:
+    """The vessel's outline at rest (world): rings of its outer radius at its foot and its rim."""
+    pour, up = perception.pour, perception.plane.normal_array
+    e1 = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    angles = np.linspace(0.0, 2.0 * np.pi, sections, endpoint=False)
+    ring = pour.outer_radius * (np.cos(angles)[:, None] * e1 + np.sin(angles)[:, None] * e2)
+    return np.concatenate([pour.centre_array + ring, pour.centre_array + ring + pour.height * up])
+
+
+def vessel_lip(perception: Perception) -> np.ndarray:
+    """The vessel's lip at rest (world): the rim point facing the goal."""
+    pour = perception.pour
+    return (
+        pour.centre_array
+        + pour.height * perception.plane.normal_array
+        + pour.outer_radius * pour_direction(perception)
+    )
+
+
+def plan_pouring(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
+    """Pour (pour skill, ``perception.pour``): lift, carry, tilt, then hold.
+
+    Lift: straight up until the vessel's bottom is ``max(config.lift_height, tallest + clearance)`` above the
+    table, the tallest being the highest object near the path (the goal included) and the clearance
+    ``config.clearance`` but at least :data:`POUR_CLEARANCE_M`. Carry: upright, until its lip is over the
+    goal, :data:`POUR_LIP_BEFORE_CENTRE_M` short of its centre (a seeded sideways offset of up to a centimetre
+    and a seeded bow of the path make samples differ). Tilt: by :data:`POUR_TILT_DEG` about ``k = up × d``
+    (``d``: :func:`pour_direction`; a positive turn about ``k`` takes the top towards ``d``), the lip staying
+    over that point and coming down to :data:`POUR_LIP_ABOVE_RIM_M` above the goal's rim, but never so low
+    that any point of the vessel's outline comes within :data:`POUR_CLEARANCE_M` of the rim. Then it holds
+    still, tipped, to the end of the clip.
+    """
+    rng = np.random.default_rng(config.seed)
+    plane, goal, pour = perception.plane, perception.goal, perception.pour
+    up = plane.normal_array
+    direction = pour_direction(perception)
+    tilt_axis = np.cross(up, direction)
+    inner = goal_inner_radius(goal)
+    goal_centre = np.asarray(goal.centre_world, dtype=np.float64)
+    goal_centre -= float(plane.signed_height(goal_centre[None])[0]) * up
+    sideways = float(rng.uniform(-1.0, 1.0)) * min(0.01, 0.2 * inner)
+    arc = float(rng.uniform(-1.0, 1.0) * config.arc_jitter)
+    lip_foot = goal_centre - min(POUR_LIP_BEFORE_CENTRE_M, inner / 3) * direction + sideways * tilt_axis
+    lip_rest = vessel_lip(perception)
+    outline = vessel_outline(perception)
+    rim = float(goal.top_height)
+    clearance = max(POUR_CLEARANCE_M, config.clearance)
+
+    start_uv = plane.to_plane_coords(pour.centre_array[None])[0, :2]
+    end_uv = plane.to_plane_coords(lip_foot[None])[0, :2]
+    obstacles = [goal]
+    for other in perception.objects:
+        if other.index in (perception.target.index, goal.index):
+            continue
+        other_uv = plane.to_plane_coords(np.asarray([other.centre_world]))[0, :2]
+        corridor = other.footprint_radius + pour.outer_radius + abs(arc)
+        if _distance_to_segment(other_uv, start_uv, end_uv) < corridor:
+            obstacles.append(other)
+    carry_height = max(config.lift_height, max(o.top_height for o in obstacles) + clearance)
+    lip_carried = carry_height + pour.height  # lip height above the table while carried upright
+    lip_poured = rim + POUR_LIP_ABOVE_RIM_M
+
+    def tipped(angle: float, lip_height: float) -> np.ndarray:
+        """Turned by ``angle`` about the tilt axis, lip over its pouring point at least ``lip_height`` up,
+        and the whole outline at least the clearance above the goal's rim."""
+        turn = _about_axis(angle, tilt_axis, lip_rest, np.zeros(3))[:3, :3]
+        lowest = float(plane.signed_height((outline - lip_rest) @ turn.T + lip_foot).min())
+        height = max(lip_height, rim + clearance - lowest)
+        transform = np.eye(4)
+        transform[:3, :3] = turn
+        transform[:3, 3] = lip_foot + height * up - turn @ lip_rest
+        return transform
+
+    lift_offset = up * carry_height
+    carry_offset = lip_foot + lip_carried * up - lip_rest
+    bow = np.cross(up, carry_offset - lift_offset)
+    bow = bow / np.linalg.norm(bow) if np.linalg.norm(bow) > 1e-9 else np.zeros(3)
+    tilt = np.deg2rad(POUR_TILT_DEG)
+    lengths = np.array(
+        [
+            carry_height,
+            float(np.linalg.norm(carry_offset - lift_offset)),
+            tilt * 0.5 * pour.height + abs(lip_carried - lip_poured),
+        ]
+    )
+    durations = np.sqrt(lengths + 1e-3)
+    total, hold = config.num_frames, config.hold_frames
+    moving = total - 2 * hold
+    segment_frames = np.maximum(3, np.round(moving * durations / durations.sum())).astype(int)
+    segment_frames[np.argmax(segment_frames)] += moving - segment_frames.sum()
+
+    transforms = np.tile(np.eye(4), (total, 1, 1))
+    phases = {"hold_start": [0, hold - 1] if hold else []}
+    frame = hold
+    for name, count in zip(("lift", "carry", "tilt"), segment_frames.tolist()):
+        phases[name] = [frame, frame + count - 1]
+        for step in range(count):
+            s = float(min_jerk(np.asarray((step + 1) / count)))
+            if name == "lift":
+                transforms[frame][:3, 3] = s * lift_offset
+            elif name == "carry":
+                transforms[frame][:3, 3] = (
+                    lift_offset + s * (carry_offset - lift_offset) + bow * arc * np.sin(np.pi * s)
+                )
+            else:
+                transforms[frame] = tipped(s * tilt, lip_carried + s * (lip_poured - lip_carried))
+            frame += 1
+    _hold_to_end(transforms, frame, phases)
+    return ObjectTrajectory(
+        transforms_world=transforms,
+        phases=phases,
+        carry_height=float(carry_height),
+        final_height=float(
+            plane.signed_height(outline @ transforms[-1][:3, :3].T + transforms[-1][:3, 3]).min()
+        ),
+        obstacles=tuple(o.index for o in obstacles),
+        pour_direction=direction,
+    )
+
+
+def tilt_angles_deg(trajectory: ObjectTrajectory, up: np.ndarray) -> np.ndarray:
+    """Per frame, how far (degrees) the moved object's rest-pose up direction is tipped from up."""
+    return np.rad2deg(np.arccos(np.clip(trajectory.transforms_world[:, :3, :3] @ up @ up, -1.0, 1.0)))
+
+
+@dataclass(frozen=True, eq=False)
+class ContentsMotion:
+    """How what was seen inside a poured vessel moves: with it, then out over its lip into the goal.
+
+    Args:
+        labels: M ints, the clump (connected patch of its pixels) each of ``PourView.contents_points`` is in.
+        transforms_world: T×B×4×4, per frame and clump, the rigid motion of the clump's points from where
+            they were seen (the vessel's own transform until ``release_frame``).
+        release_frame: the first frame they no longer move with the vessel.
+        landed_frame: the first frame they rest on the goal's floor.
+    """
+
+    labels: np.ndarray
+    transforms_world: np.ndarray
+    release_frame: int
+    landed_frame: int
+
+
+def plan_contents(
+    perception: Perception, trajectory: ObjectTrajectory, config: ProceduralVideoConfig
+) -> ContentsMotion:
+    """The contents of a poured vessel (``perception.pour``) ride in it until the tilt reaches
+    :data:`RELEASE_TILT_DEG`, then each clump travels over the lip (a quadratic Bézier from where it is,
+    through the lip, to its resting spot, speeding up as it falls: the path parameter goes as time squared)
+    in :data:`FALL_SECONDS` (at least three frames; sooner if the clip ends), turning back to how it was seen.
+    It rests on the goal's floor with its lowest seen point just above it, spread about the goal's centre:
+    the clumps' offsets from their middle are scaled up to reach half the goal's inner radius (at most 2.5×).
+    """
+    pour, plane, goal = perception.pour, perception.plane, perception.goal
+    up = plane.normal_array
+    total = len(trajectory.transforms_world)
+    labels = _contents_clumps(pour, perception.target.mask.shape)
+    count = int(labels.max()) + 1 if len(labels) else 0
+    angles = tilt_angles_deg(trajectory, up)
+    tilt_start = trajectory.phases["tilt"][0]
+    past = np.flatnonzero(angles[tilt_start:] >= RELEASE_TILT_DEG - 1e-6)
+    release = tilt_start + (int(past[0]) if len(past) else len(angles[tilt_start:]) - 1)
+    landed = min(release + max(3, round(FALL_SECONDS * config.fps)), total - 1)
+    landed = max(landed, release + 1) if release < total - 1 else release
+    transforms = np.repeat(trajectory.transforms_world[:, None], count, axis=1)
+    if count == 0:
+        return ContentsMotion(labels, transforms.reshape(total, 0, 4, 4), release, landed)
+
+    points = pour.contents_points
+    centres = np.stack([points[labels == b].mean(axis=0) for b in range(count)])
+    lowest = np.array([float(plane.signed_height(points[labels == b]).min()) for b in range(count)])
+    flat = centres - np.outer(centres @ up, up)
+    offsets = flat - flat.mean(axis=0)
+    reach = float(np.linalg.norm(offsets, axis=1).max())
+    inner = goal_inner_radius(goal)
+    spread = float(np.clip(0.5 * inner / reach, 1.0, 2.5)) if reach > 1e-6 else 1.0
+    goal_foot = (
+        np.asarray(goal.centre_world) - float(plane.signed_height(np.asarray([goal.centre_world]))[0]) * up
+    )
+    floor = float(goal.floor_height if goal.floor_height is not None else 0.0) + REST_GAP_M
+    rest = goal_foot + spread * offsets + np.outer(floor - lowest + centres @ up - goal_foot @ up, up)
+    # rest[b]: where clump b's centre rests; its lowest seen point is then `floor` above the table.
+    release_transform = trajectory.transforms_world[release]
+    lip = release_transform[:3, :3] @ vessel_lip(perception) + release_transform[:3, 3]
+    start = centres @ release_transform[:3, :3].T + release_transform[:3, 3]
+    start_rotation = Rotation.from_matrix(release_transform[:3, :3])
+    turn_back = Slerp([0.0, 1.0], Rotation.concatenate([start_rotation, Rotation.identity()]))
+    for frame in range(release + 1, total):
+        u = min(1.0, (frame - release) / max(landed - release, 1)) ** 2
+        rotation = turn_back([u]).as_matrix()[0]
+        for b in range(count):
+            position = (1 - u) ** 2 * start[b] + 2 * u * (1 - u) * lip + u**2 * rest[b]
+            transforms[frame, b] = np.eye(4)
+            transforms[frame, b, :3, :3] = rotation
+            transforms[frame, b, :3, 3] = position - rotation @ centres[b]
+    return ContentsMotion(labels, transforms, release, landed)
+
+
+def _contents_clumps(pour, image_shape: tuple[int, int]) -> np.ndarray:
+    """Per contents point, the index of the 8-connected patch of contents pixels it was seen in."""
+    if len(pour.contents_pixels) == 0:
+        return np.zeros(0, dtype=np.int64)
+    mask = np.zeros(image_shape, dtype=bool)
+    mask[pour.contents_pixels[:, 0], pour.contents_pixels[:, 1]] = True
+    patches, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    found = patches[pour.contents_pixels[:, 0], pour.contents_pixels[:, 1]]
+    return np.unique(found, return_inverse=True)[1].astype(np.int64)
+
+
 def _hold_to_end(transforms: np.ndarray, frame: int, phases: dict) -> None:
     """The object stays where the last moving frame (``frame - 1``) left it until the clip ends."""
     total = len(transforms)
@@ -339,18 +614,24 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
     perception = perceive(scene)
     artefacts = sample_realism(config.realism, config.seed, config.num_frames, config.hold_frames)
     trajectory = plan_trajectory(perception, config, through_obstacle=artefacts.through_obstacle)
+    contents = None if perception.pour is None else plan_contents(perception, trajectory, config)
     renderer = SplatRenderer(scene, perception, config)
     frames = np.empty((config.num_frames, scene.height, scene.width, 3), dtype=np.uint8)
     for index, transform in enumerate(trajectory.transforms_world):
         scale = float(artefacts.scale_factors[index])
+        contents_transforms = None if contents is None else contents.transforms_world[index]
         if index in artefacts.popped_frames:
             frames[index] = renderer.background_rgb
-        elif scale == 1.0 and np.allclose(transform, np.eye(4)):
+        elif (
+            scale == 1.0
+            and np.allclose(transform, np.eye(4))
+            and (contents_transforms is None or np.allclose(contents_transforms, np.eye(4)))
+        ):
             # Frames where the object has not moved are the input image itself: an I2V model reproduces its
             # conditioning frame, and the reconstruction stage pairs frame 0 with the real depth.
             frames[index] = scene.rgb
         else:
-            frames[index] = renderer.render(transform, scale)
+            frames[index] = renderer.render(transform, scale, contents_transforms)
     hand_frames = _add_post_effects(frames, config.realism, artefacts, trajectory, renderer)
     start = np.asarray(perception.target.centre_world)
     goal = perception.goal
@@ -369,6 +650,14 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
         "goal_centre_world": None if goal is None else [float(v) for v in goal_point_world(perception)],
         "slot": None if perception.slot is None else perception.slot.to_dict(),
         "standing_axis": None if perception.standing is None else perception.standing.to_dict(),
+        "pour": None if perception.pour is None else perception.pour.to_dict(),
+        "pour_direction": (
+            None if trajectory.pour_direction is None else [float(v) for v in trajectory.pour_direction]
+        ),
+        "pour_tilt_deg": None if perception.pour is None else POUR_TILT_DEG,
+        "contents_transforms_world": None if contents is None else contents.transforms_world.tolist(),
+        "contents_release_frame": None if contents is None else contents.release_frame,
+        "contents_landed_frame": None if contents is None else contents.landed_frame,
         "object_transforms_world": trajectory.transforms_world.tolist(),
         "target_centre_path_world": centres.tolist(),
         "phases": trajectory.phases,
@@ -399,7 +688,7 @@ def _add_post_effects(
     video model that drops the object usually keeps the hand moving.
     """
     phases = trajectory.phases
-    carried = range(phases["lift"][0], phases["lower"][1] + 1)
+    carried = range(phases["lift"][0], phases["hold_end"][0] if phases["hold_end"] else len(frames))
     hand_frames = []
     for index in range(1, len(frames)):
         frame = frames[index]
@@ -448,7 +737,35 @@ class SplatRenderer:
         self.scale_centre = (
             np.asarray(target.centre_world) + 0.5 * target.top_height * perception.plane.normal_array
         )
+        pour = perception.pour
+        # A poured vessel's contents are rendered apart from it (they fall out): cut them out of its body.
+        self.contents_points = np.empty((0, 3))
+        self.contents_colours = np.empty((0, 3), dtype=np.uint8)
+        self.contents_labels = np.empty(0, dtype=np.int64)
+        if pour is not None and pour.contents_seen:
+            seen_inside = np.zeros(target.mask.shape, dtype=bool)
+            seen_inside[pour.contents_pixels[:, 0], pour.contents_pixels[:, 1]] = True
+            body = ~seen_inside[target.pixels[:, 0], target.pixels[:, 1]]
+            contents = replace(
+                target,
+                mask=seen_inside,
+                pixels=pour.contents_pixels,
+                points_world=pour.contents_points,
+            )
+            self.contents_points, self.contents_colours = _densified_surface(scene, contents)
+            nearest = cKDTree(pour.contents_points).query(self.contents_points)[1]
+            self.contents_labels = _contents_clumps(pour, target.mask.shape)[nearest]
+            target = replace(
+                target,
+                mask=target.mask & ~seen_inside,
+                pixels=target.pixels[body],
+                points_world=target.points_world[body],
+            )
         points, colours = _densified_surface(scene, target)
+        if pour is not None:
+            bottom_points, bottom_colours = _vessel_discs(scene, perception, target)
+            points = np.concatenate([points, bottom_points])
+            colours = np.concatenate([colours, bottom_colours])
         if config.mirror_back and perception.standing is not None:
             # A lying object: its back is the seen half turned about its own axis (bottom and far side).
             back = _about_axis(np.pi, perception.standing.axis, perception.standing.centre, np.zeros(3))
@@ -472,6 +789,7 @@ class SplatRenderer:
         self.points = points
         self.colours = colours
         self.rest_depth = self._to_camera(points)[:, 2]
+        self.contents_rest_depth = self._to_camera(self.contents_points)[:, 2]
         # Neighbouring pixels of one (convex-ish) object differ in depth by less than a fraction of its width.
         self.see_through_gap = max(0.01, 0.25 * min(target.extents[0], target.extents[1]))
         self.background_rgb, self.background_depth = _background_without(
@@ -498,22 +816,45 @@ class SplatRenderer:
         uv = self.scene.camera.project(points_cam)
         return float(uv[:, 1].min()), float(uv[:, 1].max()), float(uv[:, 0].min()), float(uv[:, 0].max())
 
-    def render(self, transform_world: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    def render(
+        self,
+        transform_world: np.ndarray,
+        scale: float = 1.0,
+        contents_transforms: np.ndarray | None = None,
+    ) -> np.ndarray:
         """One frame with the target's points scaled by ``scale`` about its centre, then moved by
-        ``transform_world`` (4×4)."""
+        ``transform_world`` (4×4).
+
+        A poured vessel's contents (seen inside it) move with it, or, given ``contents_transforms`` (B×4×4,
+        one per clump: :class:`ContentsMotion`), each clump by its own transform."""
         height, width = self.scene.height, self.scene.width
         camera = self.scene.camera
-        points_cam = self._to_camera(self._moved(transform_world, scale))
+        moved = self._moved(transform_world, scale)
+        colours, rest_depth = self.colours, self.rest_depth
+        if len(self.contents_points):
+            if contents_transforms is None:
+                contents = self.contents_points
+                if scale != 1.0:
+                    contents = self.scale_centre + scale * (contents - self.scale_centre)
+                contents = contents @ transform_world[:3, :3].T + transform_world[:3, 3]
+            else:
+                per_point = np.asarray(contents_transforms)[self.contents_labels]
+                contents = np.einsum("nij,nj->ni", per_point[:, :3, :3], self.contents_points)
+                contents = contents + per_point[:, :3, 3]
+            moved = np.concatenate([moved, contents])
+            colours = np.concatenate([colours, self.contents_colours])
+            rest_depth = np.concatenate([rest_depth, self.contents_rest_depth])
+        points_cam = self._to_camera(moved)
         depth = points_cam[:, 2]
         in_front = depth > 1e-3
-        points_cam, depth, colours = points_cam[in_front], depth[in_front], self.colours[in_front]
+        points_cam, depth, colours = points_cam[in_front], depth[in_front], colours[in_front]
         if len(depth) == 0:
             return self.background_rgb.copy()
         uv = camera.project(points_cam)
         cols, rows = np.floor(uv[:, 0]).astype(np.int64), np.floor(uv[:, 1]).astype(np.int64)
 
         # Splat size: the object covers ~1 point per pixel at rest; nearer the camera its points spread out.
-        magnification = float(np.percentile(self.rest_depth[in_front] / depth, 90)) * max(scale, 1.0)
+        magnification = float(np.percentile(rest_depth[in_front] / depth, 90)) * max(scale, 1.0)
         side = max(self.config.splat_size, int(np.ceil(self.config.splat_size * magnification - 0.25)))
         offsets = np.arange(side) - (side - 1) // 2
         d_rows, d_cols = np.meshgrid(offsets, offsets, indexing="ij")
@@ -594,6 +935,41 @@ def _densified_surface(scene: ScenePackage, target: SceneObject) -> tuple[np.nda
                 out.append(np.einsum("sk,qkd->qsd", weights, stacked).reshape(-1, 3))
     all_colours = np.clip(np.round(np.concatenate(colours)), 0, 255).astype(np.uint8)
     return np.concatenate(points), all_colours
+
+
+def _vessel_discs(
+    scene: ScenePackage, perception: Perception, body: SceneObject
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points closing a poured vessel where one view cannot see it: its bottom (a disc of its outer radius on
+    the table), shaded as a face turned away from the light, and its floor under the contents (a disc
+    just under the lowest surface seen inside), as shaded as the inside of a cup. Their colour is the
+    median of its upper half, which is its own colour (:mod:`~physworld_core.perception.pouring`)."""
+    pour, plane = perception.pour, perception.plane
+    up = plane.normal_array
+    upper = plane.signed_height(body.points_world) >= 0.5 * pour.height
+    own = np.median(scene.rgb[body.pixels[upper, 0], body.pixels[upper, 1]].astype(np.float64), axis=0)
+    depth = float((pour.centre_array - scene.camera.extrinsic[:3, 3]) @ scene.camera.extrinsic[:3, 2])
+    spacing = 0.5 * abs(depth) / min(scene.camera.fx, scene.camera.fy)  # half a pixel's footprint
+    e1 = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    seen_inside = [pour.floor_height]
+    if pour.contents_seen:
+        seen_inside.append(float(plane.signed_height(pour.contents_points).min()))
+    floor = max(0.002, min(seen_inside) - 0.002)
+    discs, colours = [], []
+    for radius, height, shade in ((pour.outer_radius, 0.001, 0.55), (0.85 * pour.outer_radius, floor, 0.7)):
+        rings = np.arange(0.0, radius + 1e-9, spacing)
+        for ring in rings:
+            count = max(1, int(np.ceil(2 * np.pi * ring / spacing)))
+            angles = np.linspace(0.0, 2 * np.pi, count, endpoint=False)
+            discs.append(
+                pour.centre_array
+                + height * up
+                + ring * (np.cos(angles)[:, None] * e1 + np.sin(angles)[:, None] * e2)
+            )
+            colours.append(np.tile(np.clip(np.round(shade * own), 0, 255), (count, 1)))
+    return np.concatenate(discs), np.concatenate(colours).astype(np.uint8)
 
 
 def _mirrored_back(

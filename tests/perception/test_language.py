@@ -134,15 +134,13 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
 @pytest.mark.parametrize(
     ("prompt", "skill"),
     [
-        ("empty the yellow beaker into the basin", "pouring"),
-        ("pour the beads from the red cup into the bowl", "pouring"),
         ("sweep the crumbs into the dustpan with the pink brush", "sweeping"),
         ("put the handle on the plate", "a named part in this wording"),
     ],
 )
 def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
     with pytest.raises(
-        GroundingError, match=f"asks for .*{skill}.*pick-and-place, push and stand-upright tasks"
+        GroundingError, match=f"asks for .*{skill}.*pick-and-place, push, stand-upright and pour tasks"
     ):
         parse_instruction(prompt)
 
@@ -294,3 +292,125 @@ def test_a_book_goes_into_a_shelf_whatever_the_wording(prompt, expected):
 def test_a_slot_is_only_looked_for_in_a_shelf():
     with pytest.raises(GroundingError, match="slot or gap in the bin.*row of a shelf only"):
         parse_instruction("put the red can in the empty slot of the bin")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # the four phrasings of the pour world
+        ("pour the balls from the red cup into the bowl", ("red cup", "red", "cup", "bowl", None, "balls")),
+        (
+            "tip the marbles out of the blue mug into the dish",
+            ("blue mug", "blue", "mug", "dish", None, "marbles"),
+        ),
+        (
+            "empty the yellow beaker into the basin",
+            ("yellow beaker", "yellow", "beaker", "basin", None, None),
+        ),
+        (
+            "pick up the pink beaker and pour its beads into the dish",
+            ("pink beaker", "pink", "beaker", "dish", None, "beads"),
+        ),
+        # and ways people vary them
+        ("pour the marbles in the red mug into the bowl", ("red mug", "red", "mug", "bowl", None, "marbles")),
+        ("empty the blue cup into the dish", ("blue cup", "blue", "cup", "dish", None, None)),
+        ("empty the cup in the grey bowl", ("cup", None, "cup", "grey bowl", "grey", None)),
+        ("pick up the cup and empty it into the bowl", ("cup", None, "cup", "bowl", None, None)),
+        (
+            "pour the contents of the green cup into the bowl",
+            ("green cup", "green", "cup", "bowl", None, None),
+        ),
+        (
+            "please tip out the beads from the mug into the basin",
+            ("mug", None, "mug", "basin", None, "beads"),
+        ),
+        (
+            "pick up the red mug and pour the balls into the dish",
+            ("red mug", "red", "mug", "dish", None, "balls"),
+        ),
+    ],
+)
+def test_pouring(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (
+        got.object_phrase,
+        got.object_colour,
+        got.object_noun,
+        got.goal_phrase,
+        got.goal_colour,
+        got.contents_noun,
+    ) == expected
+    assert (got.skill, got.relation, got.hold, got.object_shape, got.goal_shape) == (
+        "pour",
+        "in",
+        None,
+        "container",
+        "container",
+    )
+    assert got.to_dict()["contents_noun"] == expected[-1]
+
+
+def test_a_pour_keeps_the_colour_and_side_it_is_given():
+    got = parse_instruction("tip the red beads out of the cup on the left into the bowl")
+    assert (got.contents_colour, got.contents_noun, got.object_phrase, got.object_where) == (
+        "red",
+        "beads",
+        "cup",
+        "left",
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        (
+            "pour the balls out of the cup",
+            "pours out of the cup onto nothing.*into a container that catches it",
+        ),
+        ("pick up the cup and pour it out", "onto nothing"),
+        ("empty the mug", "onto nothing"),
+        ("pour the balls from the cup onto the table", "pours onto the table.*not onto the table"),
+        ("empty the cup on the desk", "pours onto the desk"),
+        (
+            "pick up the mug by its handle and pour its balls into the bowl",
+            "a pour grasps the mug across its body.*not planned",
+        ),
+        ("pour the balls from the cup into the plate", "pours into the plate, which is not a container"),
+        ("pour the balls from the cup onto the red target", "red target, which is not a container"),
+        ("pour the balls into the bowl", "names what to pour \\('balls'\\) but not the vessel it is in"),
+        ("pour the balls from the box into the bowl", "a box is not one the pipeline pours from"),
+        ("pour the water from the cup into the bowl", "'water' is not something a pour is planned for"),
+        ("pour the banana from the cup into the bowl", "'banana' is not something a pour is planned for"),
+        ("empty the cup into the bowl and put the cup in the bin", "more than one task"),
+        ("put the can in the bin and then empty the cup into the bowl", "more than one task"),
+        ("please pour", "cannot read the prompt 'please pour' as a pour: a pour reads"),
+    ],
+)
+def test_pours_the_pipeline_does_not_plan_are_refused_with_the_reason(prompt, message):
+    with pytest.raises(GroundingError, match=message):
+        parse_instruction(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["turn the fallen bottle upright", "stand the tipped-over bottle up", "tip the fallen can upright again"],
+)
+def test_tipping_something_upright_is_not_a_pour(prompt):
+    assert parse_instruction(prompt).skill == "upright"
+
+
+def test_only_a_pour_names_what_is_poured():
+    from physworld_core.perception.language import Instruction
+
+    with pytest.raises(ValueError, match="only a pour Instruction names what is poured"):
+        Instruction("cup", None, "cup", "bin", None, "bin", "in", contents_noun="balls")
+    with pytest.raises(ValueError, match="pour Instruction pours into a container"):
+        Instruction("cup", None, "cup", "plate", None, "plate", "in", skill="pour")
+    with pytest.raises(ValueError, match="pours from one of"):
+        Instruction("can", None, "can", "bowl", None, "bowl", "in", skill="pour")
+    with pytest.raises(ValueError, match="contents_noun must be one of"):
+        Instruction("cup", None, "cup", "bowl", None, "bowl", "in", skill="pour", contents_noun="water")
+    pour = Instruction("cup", None, "cup", "dish", None, "dish", "in", skill="pour", contents_noun="beads")
+    assert (pour.object_shape, pour.goal_shape) == ("container", "container")
+    # "dish" is a plate when something is set on it
+    assert parse_instruction("put the cup on the dish").goal_shape == "cylinder"
