@@ -17,6 +17,7 @@ from physworld_core.reconstruction.completion import CompletionBackend, Completi
 from physworld_core.reconstruction.completion import load as load_completion
 from physworld_core.reconstruction.depth import DepthBackend, MetricDepthConfig, load, metric_depth_video
 from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model, shelf_model
+from physworld_core.reconstruction.pouring import WALL_M, ball_layer, ball_mesh, ball_radius, open_cup
 from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, Trajectory
 from physworld_core.reconstruction.views import ViewConfig, ViewReport, Views, gather_views
@@ -143,14 +144,22 @@ def reconstruct(
         else:
             name, role = f"obstacle_{obstacle_index}", "obstacle"
             obstacle_index += 1
-        completion = completer.complete(
-            CompletionRequest(scene.task_id, name, seen.points_world, camera_position, table_height)
-        )
-        completions[name] = completion.source
-        v, f, pose, face_part, arm_parts = completion.mesh
+        if role == "target" and perception.pour is not None:
+            # A cup to pour from: an open cylinder of convex parts (a completed mesh would close its mouth).
+            v, f, face_part = open_cup(perception.pour.outer_radius, perception.pour.height)
+            pose, arm_parts, half_turn = np.eye(4), (), False
+            pose[:3, 3] = perception.pour.centre
+            completions[name] = "open cup"
+        else:
+            completion = completer.complete(
+                CompletionRequest(scene.task_id, name, seen.points_world, camera_position, table_height)
+            )
+            completions[name] = completion.source
+            v, f, pose, face_part, arm_parts = completion.mesh
+            if role == "target":
+                half_turn = completion.is_half_turn
         if role == "target":
             target_vertices, target_faces, target_pose = v, f, pose
-            target_completion = completion
         objects.append(
             ReconstructedObject(
                 name,
@@ -187,9 +196,7 @@ def reconstruct(
         _tracking_for(perception, config.tracking, standing),
         static=_static_scene(scene, perception.target.mask),
     )
-    depth_metrics, views = _frame_depth(
-        scene, frames, perception, target, trajectory, config, target_completion.is_half_turn
-    )
+    depth_metrics, views = _frame_depth(scene, frames, perception, target, trajectory, config, half_turn)
     if views:
         target, trajectory = _with_views(target, trajectory, perception, camera_position, table_height, views)
         objects = [target if o.role == "target" else o for o in objects]
@@ -213,6 +220,10 @@ def reconstruct(
     }
     if standing is not None:
         metrics.update(_standing(target, trajectory, standing))
+    if perception.pour is not None:
+        contents, pour_metrics = _pour(target, trajectory, perception)
+        objects += contents
+        metrics.update(pour_metrics)
     return Reconstruction(
         task_id=scene.task_id,
         plane_normal=(0.0, 0.0, 1.0),
@@ -226,12 +237,78 @@ def reconstruct(
 def _tracking_for(perception: Perception, tracking: TrackingConfig, standing) -> TrackingConfig:
     """A fallen object stood up turns a quarter turn about the horizontal axis square to its own: the tracker
     fits the turn about that axis. The default fits the turn about the vertical only; fitting all three angles,
-    the fit of a 30-pixel bottle (upright-0001) ended 100° from vertical where the video stands it up."""
-    if standing is None or tracking.rotation != "yaw":
+    the fit of a 30-pixel bottle (upright-0001) ended 100° from vertical where the video stands it up. A cup
+    poured tips about the horizontal axis square to the way it pours, towards the goal: the tracker fits that
+    turn the same way."""
+    if tracking.rotation != "yaw":
         return tracking
-    across = np.cross(standing.axis, perception.plane.normal_array)
-    most = float(np.radians(STAND_UP_MAX_TURN_DEG))
-    return replace(tracking, rotation="axis", turn_axis=tuple(map(float, across)), turn_range=(-most, most))
+    if standing is not None:
+        axis = np.cross(standing.axis, perception.plane.normal_array)
+        turns = (-STAND_UP_MAX_TURN_DEG, STAND_UP_MAX_TURN_DEG)
+    elif perception.pour is not None:
+        # Tipped towards the goal only: a silhouette seen from above cannot tell a tilt towards the camera from
+        # one away from it, and the fit took the mirror turn (away from the bowl) on pour-0000.
+        axis = np.cross(perception.plane.normal_array, pour_direction(perception))
+        turns = (-POUR_BACK_TURN_DEG, POUR_MAX_TURN_DEG)
+    else:
+        return tracking
+    turn_range = tuple(float(np.radians(t)) for t in turns)
+    return replace(tracking, rotation="axis", turn_axis=tuple(map(float, axis)), turn_range=turn_range)
+
+
+POUR_MAX_TURN_DEG = 170.0
+"""A cup poured is tipped past horizontal, but never turned upside down and beyond…"""
+POUR_BACK_TURN_DEG = 10.0
+"""…and towards the goal: never more than this the other way (a wobble as it is lifted)."""
+POUR_VIDEO_MIN_TILT_DEG = 60.0
+"""A video that pours tips the cup at least this far: less, and nothing would roll out of it."""
+
+
+def pour_direction(perception: Perception) -> np.ndarray:
+    """The horizontal unit vector from the cup to the goal it pours into: the way a video tips it."""
+    normal = perception.plane.normal_array
+    d = np.asarray(perception.goal.centre_world) - np.asarray(perception.pour.centre)
+    d = d - (d @ normal) * normal
+    if np.linalg.norm(d) < 1e-6:
+        raise ReconstructionError("the cup stands on the goal's centre: no way to pour into it")
+    return d / np.linalg.norm(d)
+
+
+def _pour(target, trajectory: Trajectory, perception: Perception) -> tuple[list, dict]:
+    """The cup's contents as bodies (one layer of balls on its floor, see :mod:`.pouring`), and how far the
+    tracked video tips the cup. A video that does not tip it far enough to pour is refused: the twin's goal
+    would contradict what the video shows."""
+    final = trajectory.poses_world[-1][:3, :3] @ np.linalg.inv(trajectory.poses_world[0][:3, :3])
+    tilt = float(np.degrees(np.arccos(np.clip(final[2, 2], -1.0, 1.0))))
+    if tilt < POUR_VIDEO_MIN_TILT_DEG:
+        raise ReconstructionError(
+            f"the prompt asks to pour from the {target.label}, but the tracked video tips it only {tilt:.0f} deg "
+            f"by the end (at least {POUR_VIDEO_MIN_TILT_DEG:.0f} expected): the video does not pour"
+        )
+    view = perception.pour
+    radius = ball_radius(view.contents_top)
+    centres = ball_layer(view.outer_radius - WALL_M, radius)
+    v, f = ball_mesh(radius)
+    rgb = (0.5, 0.5, 0.5) if view.contents_rgb is None else tuple(np.asarray(view.contents_rgb) / 255.0)
+    noun = perception.instruction.contents_noun
+    label = noun or "contents"
+    contents = []
+    for i, c in enumerate(centres):
+        pose = target.pose_world.copy()
+        pose[:3, 3] = target.pose_world[:3, :3] @ c + target.pose_world[:3, 3]
+        contents.append(ReconstructedObject(f"contents_{i}", "contents", label, v, f, pose, rgb))
+    metrics = {
+        "contents_noun": noun,
+        "pour": {
+            "video_final_tilt_deg": tilt,
+            "contents_count": len(centres),
+            "contents_radius_m": radius,
+            "contents_radius_from": "prior" if view.contents_top is None else "seen layer height",
+            "cup_outer_radius_m": float(view.outer_radius),
+            "cup_height_m": float(view.height),
+        },
+    }
+    return contents, metrics
 
 
 STAND_UP_MAX_TURN_DEG = 110.0

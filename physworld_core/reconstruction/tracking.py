@@ -276,6 +276,14 @@ def _pick_component(mask: np.ndarray, predicted_uv: np.ndarray) -> np.ndarray:
     return labels == best + 1
 
 
+RETRY_TURNS_RAD = (-0.5, -0.25, 0.25, 0.5)
+"""In the one-angle ("axis") mode every frame is also fit from these turns either side of the prediction, and the
+fit whose silhouette overlaps the mask best is kept. A cup poured in a generated clip turns up to ~25° a frame
+at its fastest, more than the spin carried over from the frames before predicts, and the local fit from the
+prediction stays near it with a good overlap (IoU 0.8 at 6° where the clip had tipped it 38°, pour-0000): a
+tipped cylinder's silhouette changes slowly with its tilt."""
+
+
 def _pose(params: np.ndarray, base: np.ndarray, axis: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
     """Pose from (dx, dy, dz, angle about ``axis``) or (dx, dy, dz, rx, ry, rz) relative to ``base`` (rotation
     about its frame's origin)."""
@@ -396,28 +404,42 @@ def track_target(
         else:
             dofs = 6 if config.rotation == "full" else 4
             lower, upper = np.full(dofs, -np.inf), np.full(dofs, np.inf)
+            predicted_angle = angle + float(step @ config.axis) if config.turn_range is not None else 0.0
             if config.turn_range is not None:
-                predicted_angle = angle + float(step @ config.axis)
                 lower[3] = config.turn_range[0] - predicted_angle - 1e-9
                 upper[3] = config.turn_range[1] - predicted_angle + 1e-9
-            fit = least_squares(
-                lambda x: np.concatenate(
-                    [
-                        silhouette_residuals(model, _pose(x, predicted, config.axis)),
-                        config.prior_weight * x,
-                        [below_support(_pose(x, predicted, config.axis))],
-                    ]
-                ),
-                np.zeros(dofs),
-                loss="soft_l1",
-                f_scale=2.0,
-                x_scale=[0.01] * 3 + [0.1] * (dofs - 3),
-                max_nfev=80,
-                bounds=(lower, upper),
-            )
-            pose = _pose(fit.x, predicted, config.axis)
+
+            def fit_from(x0: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+                fit = least_squares(
+                    lambda x: np.concatenate(
+                        [
+                            silhouette_residuals(model, _pose(x, predicted, config.axis)),
+                            config.prior_weight * x,
+                            [below_support(_pose(x, predicted, config.axis))],
+                        ]
+                    ),
+                    x0,
+                    loss="soft_l1",
+                    f_scale=2.0,
+                    x_scale=[0.01] * 3 + [0.1] * (dofs - 3),
+                    max_nfev=80,
+                    bounds=(lower, upper),
+                )
+                pose = _pose(fit.x, predicted, config.axis)
+                uv = project_points(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
+                raster = silhouette_raster(uv, (H, W))
+                return fit.x, pose, float((raster & mask).sum() / max((raster | mask).sum(), 1))
+
+            x, pose, iou = fit_from(np.zeros(dofs))
+            if config.rotation == "axis":  # one angle: cheap to try it from several turns
+                for offset in RETRY_TURNS_RAD:
+                    if not lower[3] < offset < upper[3]:
+                        continue
+                    tried = fit_from(np.array([0.0, 0.0, 0.0, offset]))
+                    if tried[2] > iou + 0.02:
+                        x, pose, iou = tried
             if config.turn_range is not None:
-                angle = predicted_angle + float(fit.x[3])
+                angle = predicted_angle + float(x[3])
         uv = project_points(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
         raster = silhouette_raster(uv, (H, W))
         iou = float((raster & mask).sum() / max((raster | mask).sum(), 1))
