@@ -48,8 +48,11 @@ GRASP_SEARCH_STEP_M = 0.004
 """A descent stopped on the rim is tried again shifted this much along the closing axis: the open fingers
 clear the widest cup by 2-4 mm a side, under the error of where the cup is seen (a few millimetres), so a finger
 may land on the rim."""
-GRASP_SEARCH_TRIES = 4
+GRASP_SEARCH_TRIES = 8
 """…at most this many times, then it closes where it is."""
+GRASP_LEAN_DEG = 3.0
+"""A cup that leant more than this (along the closing axis) while the descent stalled shows which finger is on
+its rim."""
 GRASP_STALL_STEPS = 4
 """A descent that got less than the baseline's ``stall_m`` lower over this many steps has stopped."""
 MAX_GRASP_WIDTH_M = 0.078
@@ -182,6 +185,8 @@ class PourController(BaselineController):
     def reset(self) -> None:
         super().reset()
         self.grasp_tries = 0
+        self._lean_shift = self._blind_shift = 0.0  # along the closing axis (m)
+        self._blind_tries = 0
         self._descent: list[float] = []
         self.stage = "carry"
         self.stage_steps = 0
@@ -194,28 +199,35 @@ class PourController(BaselineController):
 
     def _take_hold(self, tcp, object_position, hand_turn, turn_error):
         """The place baseline's approach, descent and close, feeling for the grasp: a descent that stops well
-        above the grasp height has a finger on the rim. The finger slides off the rim's inner edge into the cup,
-        dragging the hand that way along the closing axis; so the hand goes back up and comes down again shifted
-        the other way (see :data:`GRASP_SEARCH_STEP_M`)."""
+        above the grasp height has a finger on the rim, pressing that side of the cup down so that it leans
+        towards it. The finger on the rim is the one too far in: the hand goes back up and comes down again
+        shifted towards the side the cup leant to (see :data:`GRASP_SEARCH_STEP_M`)."""
         if self.phase != Phase.DESCEND or self.tcp_rotation is None:
             self._descent.clear()
             return super()._take_hold(tcp, object_position, hand_turn, turn_error)
-        self._descent.append(np.asarray(tcp, dtype=np.float64).copy())
+        closing = np.asarray(self.tcp_rotation, dtype=np.float64)[:, 1] * [1.0, 1.0, 0.0]
+        closing /= np.linalg.norm(closing)
+        lean = 0.0
+        if self.object_rotation is not None:  # the cup's axis along the closing axis, as observed
+            lean = float((np.asarray(self.object_rotation, dtype=np.float64) @ [0.0, 0.0, 1.0]) @ closing)
+        self._descent.append(np.array([*tcp, lean]))
         grasp_z = float(object_position[2] + self.plan.grasp_offset[2])
-        c = self.config
         steps = GRASP_STALL_STEPS
         stalled = (
             len(self._descent) > steps
-            and self._descent[-1 - steps][2] - tcp[2] < c.stall_m
+            and self._descent[-1 - steps][2] - tcp[2] < self.config.stall_m
             and tcp[2] > grasp_z + 0.01
         )
         if stalled and self.grasp_tries < GRASP_SEARCH_TRIES:
             self.grasp_tries += 1
-            closing = np.asarray(self.tcp_rotation, dtype=np.float64)[:, 1] * [1.0, 1.0, 0.0]
-            closing /= np.linalg.norm(closing)
-            drift = float((tcp - self._descent[0]) @ closing)
-            side = -np.sign(drift) if abs(drift) > 0.001 else (1.0 if self.grasp_tries % 2 else -1.0)
-            self.grasp_shift = self.grasp_shift + side * GRASP_SEARCH_STEP_M * closing
+            leant = max((d[3] - self._descent[0][3] for d in self._descent), key=abs)
+            if abs(leant) > np.sin(np.radians(GRASP_LEAN_DEG)):
+                self._lean_shift += float(np.sign(leant)) * GRASP_SEARCH_STEP_M
+            else:  # it did not lean: try either side in turn, further each time (+1, -1, +2, -2 steps)
+                self._blind_tries += 1
+                k = self._blind_tries
+                self._blind_shift = (k + 1) // 2 * (1.0 if k % 2 else -1.0) * GRASP_SEARCH_STEP_M
+            self.grasp_shift = (self._lean_shift + self._blind_shift) * closing
             self._descent.clear()
             self._advance(Phase.APPROACH)
         return super()._take_hold(tcp, object_position, hand_turn, turn_error)
