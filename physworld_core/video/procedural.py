@@ -309,11 +309,8 @@ def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> O
     lengths = np.array(
         [abs(b[0] - a[0]) + abs(b[1] - a[1]) * half_length for a, b in itertools.pairwise(keys)]
     )
-    durations = np.sqrt(lengths + 1e-3)
+    segment_frames = _segment_frames(lengths, config)
     total, hold = config.num_frames, config.hold_frames
-    moving = total - 2 * hold
-    segment_frames = np.maximum(3, np.round(moving * durations / durations.sum())).astype(int)
-    segment_frames[np.argmax(segment_frames)] += moving - segment_frames.sum()
 
     transforms = np.tile(np.eye(4), (total, 1, 1))
     phases = {"hold_start": [0, hold - 1] if hold else []}
@@ -472,11 +469,8 @@ def plan_pouring(perception: Perception, config: ProceduralVideoConfig) -> Objec
             tilt * 0.5 * pour.height + abs(lip_carried - lip_poured),
         ]
     )
-    durations = np.sqrt(lengths + 1e-3)
+    segment_frames = _segment_frames(lengths, config)
     total, hold = config.num_frames, config.hold_frames
-    moving = total - 2 * hold
-    segment_frames = np.maximum(3, np.round(moving * durations / durations.sum())).astype(int)
-    segment_frames[np.argmax(segment_frames)] += moving - segment_frames.sum()
 
     transforms = np.tile(np.eye(4), (total, 1, 1))
     phases = {"hold_start": [0, hold - 1] if hold else []}
@@ -594,6 +588,16 @@ def _contents_clumps(pour, image_shape: tuple[int, int]) -> np.ndarray:
     patches, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     found = patches[pour.contents_pixels[:, 0], pour.contents_pixels[:, 1]]
     return np.unique(found, return_inverse=True)[1].astype(np.int64)
+
+
+def _segment_frames(lengths: np.ndarray, config: ProceduralVideoConfig) -> np.ndarray:
+    """Frames for each moving segment of a clip (between its start and end holds): in proportion to the square
+    root of each segment's length (a longer move is faster, not proportionally longer), at least 3 each."""
+    durations = np.sqrt(np.asarray(lengths, dtype=np.float64) + 1e-3)
+    moving = config.num_frames - 2 * config.hold_frames
+    frames = np.maximum(3, np.round(moving * durations / durations.sum())).astype(int)
+    frames[np.argmax(frames)] += moving - frames.sum()
+    return frames
 
 
 def _hold_to_end(transforms: np.ndarray, frame: int, phases: dict) -> None:
