@@ -194,9 +194,6 @@ class PourController(BaselineController):
         self._held: dict[str, np.ndarray] | None = None
         self._start_rotation: np.ndarray | None = None
 
-    def engaged(self, grasped: bool) -> bool:
-        return grasped
-
     def _take_hold(self, tcp, object_position, hand_turn, turn_error):
         """The place baseline's approach, descent and close, feeling for the grasp: a descent that stops well
         above the grasp height has a finger on the rim, pressing that side of the cup down so that it leans
