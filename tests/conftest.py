@@ -339,6 +339,20 @@ def pour_world():
     return BenchmarkTask("pour", POUR_SEED).capture(), sample_layout(POUR_SEED)
 
 
+SWEEP_SEED = 0
+"""A pink hand brush, five scraps in front of a white dust pan: "use the pink hand brush to sweep the crumbs into
+the dust pan"."""
+
+
+@pytest.fixture(scope="session")
+def sweep_world():
+    """The first RGB-D frame of a sweep world and its layout (the truth to measure perception against)."""
+    from physworld_core.evaluation.worlds import BenchmarkTask
+    from physworld_core.world.sweep import sample_layout
+
+    return BenchmarkTask("sweep", SWEEP_SEED).capture(), sample_layout(SWEEP_SEED)
+
+
 # --- synthetic RGB-D scenes (analytic ray-caster; shared by perception and video tests) ---------------------
 
 

@@ -8,6 +8,7 @@ scene) instead of getting a video of the wrong object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,21 +119,65 @@ def pouring_shape_score(asked: str | None, seen: SceneObject) -> float | None:
     return None
 
 
+SWEEP_TOOL_MIN_LENGTH_M = 0.06
+"""A brush to sweep with is at least this long (head and handle): smaller things on the table are what is
+swept."""
+
+T_FOOTPRINT_MAX_FILL = 0.92
+"""A brush's footprint is a T (a wide head, a narrow handle): its hull fills less of its minimum-area rectangle
+than a tray's or a box's does (≈1)."""
+
+
+def sweeping_tool_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of a brush to sweep with (sweep skill) with a seen object.
+
+    Whatever its noun, a brush is judged by size and outline: a solid at least
+    :data:`SWEEP_TOOL_MIN_LENGTH_M` long whose footprint is not a full rectangle fits best (a T reads as a
+    "cylinder" or, its head and handle making a corner, as a "container"); a rectangle that long still
+    qualifies at half the score, so that a brush is found, then measured (and refused there if it has no
+    head and handle, :func:`~physworld_core.perception.sweeping.sweep_view`). Small things are what is swept,
+    never the tool."""
+    if seen.shape == "region" or seen.extents[0] < SWEEP_TOOL_MIN_LENGTH_M:
+        return None
+    return 1.0 if seen.roundness < T_FOOTPRINT_MAX_FILL else 0.5
+
+
+def dustpan_shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of a dustpan to sweep into (sweep skill) with a seen object: a tray at least
+    :data:`SWEEP_TOOL_MIN_LENGTH_M` long. Its floor is a few millimetres thick, so it reads as a container
+    (walls around a lower floor) or, where the camera sees little of the floor, as a low box (less)."""
+    if seen.extents[0] < SWEEP_TOOL_MIN_LENGTH_M:
+        return None
+    return {"container": 1.0, "box": 0.75}.get(seen.shape)
+
+
+ShapeScorer = Callable[[str | None, SceneObject], float | None]
+
+TARGET_SHAPE_SCORERS: dict[str, ShapeScorer] = {
+    "upright": lying_shape_score,
+    "pour": pouring_shape_score,
+    "sweep": sweeping_tool_score,
+}
+"""Skills whose object is judged by its own rule rather than by :func:`shape_score` (skill → rule)."""
+
+GOAL_SHAPE_SCORERS: dict[str, ShapeScorer] = {"sweep": dustpan_shape_score}
+"""Skills whose goal is judged by its own rule rather than by :func:`shape_score`."""
+
+
 def score_object(
     colour: str | None,
     shape: str | None,
     seen: SceneObject,
     also: tuple[str, ...] = (),
     *,
-    lying: bool = False,
-    pouring: bool = False,
+    shape_scorer: ShapeScorer = shape_score,
 ) -> float | None:
     """Total score of one object for one phrase; ``None`` when it is disqualified.
 
     ``also``: further colours the phrase names (a patterned region, "red and white"); each must be among the
-    seen object's colours, and the colour part is their mean similarity. ``lying``: the phrase names an object
-    lying on its side (upright skill), whose shape is judged by :func:`lying_shape_score`. ``pouring``: it
-    names the vessel to pour from (pour skill), judged by :func:`pouring_shape_score`."""
+    seen object's colours, and the colour part is their mean similarity. ``shape_scorer`` judges the shape:
+    :func:`shape_score`, or a skill's own rule (:data:`TARGET_SHAPE_SCORERS`: an object lying on its side to
+    stand upright, a vessel to pour from, a brush to sweep with; :data:`GOAL_SHAPE_SCORERS`)."""
     colour_part = 0.0
     if colour is not None:
         asked = (colour, *also)
@@ -140,12 +185,7 @@ def score_object(
         if min(similarities) == 0.0:
             return None
         colour_part = COLOUR_WEIGHT * float(np.mean(similarities))
-    if lying:
-        shape_part = lying_shape_score(shape, seen)
-    elif pouring:
-        shape_part = pouring_shape_score(shape, seen)
-    else:
-        shape_part = shape_score(shape, seen)
+    shape_part = shape_scorer(shape, seen)
     if shape_part is None:
         return None
     if shape is not None and shape_part < 0.5 and not (colour is not None and colour in seen.colours):
@@ -186,8 +226,7 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         objects,
         exclude=None,
         where=instruction.object_where,
-        lying=upright,
-        pouring=instruction.skill == "pour",
+        shape_scorer=TARGET_SHAPE_SCORERS.get(instruction.skill, shape_score),
     )
     if upright:
         return Grounding(target=target, goal=None, scores={"target": target_scores})
@@ -199,6 +238,7 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         exclude=target.index,
         also=instruction.goal_colours[1:],
         where=instruction.goal_where,
+        shape_scorer=GOAL_SHAPE_SCORERS.get(instruction.skill, shape_score),
     )
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
 
@@ -218,13 +258,12 @@ def _pick(
     exclude: int | None,
     also: tuple[str, ...] = (),
     where: str | None = None,
-    lying: bool = False,
-    pouring: bool = False,
+    shape_scorer: ShapeScorer = shape_score,
 ) -> tuple[SceneObject, dict[int, float]]:
     candidates = [o for o in objects if o.index != exclude]
     scores = {}
     for candidate in candidates:
-        score = score_object(colour, shape, candidate, also, lying=lying, pouring=pouring)
+        score = score_object(colour, shape, candidate, also, shape_scorer=shape_scorer)
         if score is not None:
             scores[candidate.index] = score
     if not scores:

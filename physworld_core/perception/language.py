@@ -19,6 +19,14 @@ the cup and pour its beads into the bowl"). Its object is the vessel poured from
 into; what is poured is kept apart (``contents_noun``), because perception finds it inside the vessel, not as
 an object of its own (see :mod:`.pouring`). Pouring onto the table or into something that is not a container
 is refused: the pipeline plans only a pour that something catches.
+
+A fifth, "sweep", pushes small loose things lying on the table into a dustpan with a hand-held brush ("sweep the
+scraps into the dustpan with the brush", "use the red brush to sweep the crumbs into the dust pan", "brush the
+bits into the dustpan using the hand brush", "pick up the brush and push the pieces into the dustpan"). Its
+object is the tool (the brush, grasped and pushed along the table), its goal the dustpan, and what is swept is
+kept apart (``contents_noun``, as for a pour): perception finds the scraps as the small objects in front of the
+pan, not as one object (see :mod:`.sweeping`). "Pick up the X and push the Y into the Z" reads as a sweep only
+when X is a brush; any other push keeps its own reading.
 """
 
 from __future__ import annotations
@@ -93,6 +101,8 @@ NOUN_SHAPES: dict[str, str | None] = {
         ],
         "container",
     ),
+    # A dustpan is a flat tray with low walls and an open front: hollow.
+    **dict.fromkeys(["dustpan", "dust pan"], "container"),
     # Irregular shapes: perception knows them by colour and place; their footprint says nothing reliable.
     **dict.fromkeys(
         [
@@ -109,6 +119,11 @@ NOUN_SHAPES: dict[str, str | None] = {
             "pan",
             "frying pan",
             "skillet",
+            "brush",
+            "hand brush",
+            "sweeping brush",
+            "broom",
+            "hand broom",
         ],
         None,
     ),
@@ -150,10 +165,12 @@ REGION_NOUNS: frozenset[str] = frozenset(
 perception finds it by colour on the support plane rather than above it. As the goal they take precedence over
 :data:`NOUN_SHAPES` ("push the puck onto the disc": the disc is drawn, not an object)."""
 
-SKILLS: tuple[str, ...] = ("place", "push", "upright", "pour")
+SKILLS: tuple[str, ...] = ("place", "push", "upright", "pour", "sweep")
 """How the object gets there: lifted and placed, pushed along the table without grasping, (upright) lifted,
-turned so its base points down and set down standing where it lay, or (pour) lifted over the goal and tipped
-so that what it holds falls in, the vessel itself staying above the goal's rim."""
+turned so its base points down and set down standing where it lay, (pour) lifted over the goal and tipped
+so that what it holds falls in, the vessel itself staying above the goal's rim, or (sweep) the object is a
+tool, lifted, put down behind what is swept and pushed along the table until what lay ahead of it is in the
+goal."""
 
 POUR_VESSEL_NOUNS: frozenset[str] = frozenset(
     {"cup", "mug", "beaker", "tumbler", "glass", "jar", "bowl", "bucket", "pot", "saucepan", "container"}
@@ -191,6 +208,33 @@ CONTENTS_NOUNS: frozenset[str] = frozenset(
 nothing in particular: such a pour has no ``contents_noun``, like "empty the cup into the bowl"."""
 
 _ANY_CONTENTS = frozenset({"contents", "content", "everything", "all", "stuff"})
+
+SWEEP_TOOL_NOUNS: frozenset[str] = frozenset({"brush", "hand brush", "sweeping brush", "broom", "hand broom"})
+"""What a prompt may sweep with: a hand brush (a wide head with a handle behind it) held by its handle."""
+
+SWEEP_GOAL_NOUNS: frozenset[str] = frozenset({"dustpan", "dust pan"})
+"""What a prompt may sweep into: a dustpan lying on the table, open towards what is swept (a bin's rim is too
+high to sweep anything over)."""
+
+SWEPT_NOUNS: frozenset[str] = frozenset(
+    {
+        "scraps",
+        "scrap",
+        "bits",
+        "bit",
+        "crumbs",
+        "crumb",
+        "pieces",
+        "piece",
+        "debris",
+        "litter",
+        "rubbish",
+        "trash",
+        "dirt",
+        "mess",
+    }
+)
+"""What a prompt may name as swept: small loose things lying on the table ("the crumbs", "the bits")."""
 
 TABLE_NOUN = "table"
 """The goal noun of an upright instruction: the object ends standing on the table it lies on."""
@@ -353,10 +397,43 @@ POUR_FORM = (
     "up the red cup and pour its balls into the bowl'"
 )
 
+_SWEEP_VERBS = r"(?:sweep|brush)(?:\s+up)?"
+_TOOL_PUSH_VERBS = rf"(?:{_SWEEP_VERBS}|push|slide|shove|nudge|move|get)"
+_WITH = r"(?:with|using)"
+_SWEEP_INTO = rf"\s+(?P<relation>{_RELATION})\s+{_ARTICLE}(?P<goal>{_PHRASE})"
+_SWEEP_PATTERNS = (
+    # "sweep the scraps into the dustpan with the brush", "brush the bits into the dustpan using the brush"
+    re.compile(
+        rf"^{_SWEEP_VERBS}\s+{_ARTICLE}(?P<contents>{_PHRASE}){_SWEEP_INTO}\s+{_WITH}\s+{_ARTICLE}"
+        rf"(?P<object>{_PHRASE})$"
+    ),
+    # "sweep the crumbs with the brush into the dustpan"
+    re.compile(
+        rf"^{_SWEEP_VERBS}\s+{_ARTICLE}(?P<contents>{_PHRASE})\s+{_WITH}\s+{_ARTICLE}(?P<object>{_PHRASE})"
+        rf"{_SWEEP_INTO}$"
+    ),
+    # "use the brush to sweep the scraps into the dustpan", "take the brush and sweep the bits into the pan"
+    re.compile(
+        rf"^(?:use|take|grab)\s+{_ARTICLE}(?P<object>{_PHRASE})\s+(?:to|and)\s+{_SWEEP_VERBS}\s+{_ARTICLE}"
+        rf"(?P<contents>{_PHRASE}){_SWEEP_INTO}$"
+    ),
+    # "pick up the brush and push the scraps into the dustpan" (a sweep only when the object is a brush)
+    re.compile(
+        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+(?:use\s+it\s+to\s+)?{_TOOL_PUSH_VERBS}"
+        rf"\s+{_ARTICLE}(?P<contents>{_PHRASE}){_SWEEP_INTO}$"
+    ),
+)
+"""Ways to ask for the sweep skill, tried after the upright forms and before the pour and placing ones."""
+_SWEEP_START = re.compile(rf"^(?:{_SWEEP_VERBS}\b|(?:use|take|grab)\s.*\b(?:to|and)\s+{_SWEEP_VERBS}\b)")
+SWEEP_FORM = (
+    "a sweep reads 'sweep the scraps into the dustpan with the red brush', 'use the red brush to sweep the "
+    "scraps into the dustpan' or 'pick up the red brush and push the scraps into the dustpan'"
+)
+
 _POLITE = re.compile(r"^(?:please\s+|can you\s+|could you\s+|now\s+)+|(?:\s+please|\s+now)+$")
 
 UNSUPPORTED_SKILLS: tuple[tuple[re.Pattern, str], ...] = (
-    (re.compile(r"\b(?:sweep|brush)\b"), "sweeping with a tool"),
+    (re.compile(r"\b(?:sweep|sweeping|broom)\b"), "sweeping in this wording"),
     (re.compile(r"\bhandle\b"), "grasping a named part in this wording (say 'by its handle')"),
 )
 """Skills a prompt can ask for that the pipeline does not plan yet, with words that reveal them. Such a prompt is
@@ -365,7 +442,8 @@ refused by naming the skill, not with the generic form, so a user knows it is th
 EXPECTED_FORM = (
     "expected an instruction like 'put the red can in the bin' "
     "(<verb> the [colour] <object> in/into/on the [colour] <container>) or 'push the blue cube onto the red "
-    "target' or 'stand the red bottle upright' or 'pour the balls from the red cup into the bowl'"
+    "target' or 'stand the red bottle upright' or 'pour the balls from the red cup into the bowl' or 'sweep "
+    "the scraps into the dustpan with the red brush'"
 )
 
 
@@ -381,8 +459,9 @@ class Instruction:
         relation: "in" or "on".
         skill: "place" (grasp, carry, release), "push" (non-prehensile, along the table), "upright" (stand a
             lying object up on its base where it lies; the goal is then the table: goal noun and phrase
-            :data:`TABLE_NOUN`, no colour, relation "on", no hold) or "pour" (lift the object, an open vessel,
-            over the goal and tip what it holds into it).
+            :data:`TABLE_NOUN`, no colour, relation "on", no hold), "pour" (lift the object, an open vessel,
+            over the goal and tip what it holds into it) or "sweep" (lift the object, a brush, put it down
+            behind what is swept and push that along the table into the goal, a dustpan).
         goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
             ``goal_colour``.
         hold: the part of the object to hold it by ("handle"), or ``None``: anywhere the hand can.
@@ -391,9 +470,13 @@ class Instruction:
             box"); ``None`` when it says nothing.
         contents_noun: for a pour, what is poured as the prompt names it (one of :data:`CONTENTS_NOUNS`:
             "balls", "marbles", "beads"...), ``None`` when it names nothing ("empty the cup into the bowl").
-            Only a pour has one. A pour's object is the vessel poured from, its goal the container poured
-            into (relation "in", goal shape "container"), and it holds no part.
-        contents_colour: the colour the prompt gives what is poured ("the red beads"), else ``None``.
+            A pour's object is the vessel poured from, its goal the container poured into (relation "in",
+            goal shape "container"), and it holds no part. For a sweep ("sweep"), what is swept (one of
+            :data:`SWEPT_NOUNS`: "scraps", "bits", "crumbs"...; always named); its object is the brush swept
+            with (:data:`SWEEP_TOOL_NOUNS`), its goal the dustpan (:data:`SWEEP_GOAL_NOUNS`, relation "in",
+            goal shape "container"), and it names no hold (a brush is always held by its handle). Only a
+            pour or a sweep has one.
+        contents_colour: the colour the prompt gives what is poured or swept ("the red beads"), else ``None``.
     """
 
     object_phrase: str
@@ -419,13 +502,15 @@ class Instruction:
                 )
         if self.object_noun not in NOUN_SHAPES:
             raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
-        if self.skill != "pour" and (self.contents_noun, self.contents_colour) != (None, None):
+        if self.skill not in ("pour", "sweep") and (self.contents_noun, self.contents_colour) != (None, None):
             raise ValueError(
-                f"only a pour Instruction names what is poured, got contents {self.contents_colour!r} "
-                f"{self.contents_noun!r} on a {self.skill!r} instruction"
+                f"only a pour Instruction names what is poured (or a sweep what is swept), got contents "
+                f"{self.contents_colour!r} {self.contents_noun!r} on a {self.skill!r} instruction"
             )
         if self.skill == "pour":
             self._check_pour()
+        if self.skill == "sweep":
+            self._check_sweep()
         if self.skill == "upright":
             self._check_upright()
         elif self.goal_noun not in NOUN_SHAPES and self.goal_noun not in REGION_NOUNS | SHELF_NOUNS:
@@ -480,6 +565,23 @@ class Instruction:
                 f"Instruction.contents_colour must be a palette name, got {self.contents_colour!r}"
             )
 
+    def _check_sweep(self) -> None:
+        """A sweep pushes something swept into a dustpan with a brush held by its handle."""
+        if self.object_noun not in SWEEP_TOOL_NOUNS:
+            raise ValueError(
+                f"a sweep Instruction sweeps with one of {sorted(SWEEP_TOOL_NOUNS)}, got {self.object_noun!r}"
+            )
+        if self.goal_noun not in SWEEP_GOAL_NOUNS or self.relation != "in" or self.hold is not None:
+            raise ValueError(
+                f"a sweep Instruction sweeps into one of {sorted(SWEEP_GOAL_NOUNS)} (relation 'in', no hold), "
+                f"got {self.relation!r} the {self.goal_noun!r}, hold {self.hold!r}"
+            )
+        if self.contents_noun not in SWEPT_NOUNS:
+            raise ValueError(
+                f"a sweep Instruction names what is swept, one of {sorted(SWEPT_NOUNS)}, got "
+                f"{self.contents_noun!r}"
+            )
+
     @property
     def object_shape(self) -> str | None:
         """Shape class the object noun implies (``None`` for "object", "thing"); for a pour "container":
@@ -494,8 +596,8 @@ class Instruction:
         :data:`NOUN_SHAPES` says."""
         if self.skill == "upright":
             return TABLE_NOUN
-        if self.skill == "pour":
-            return "container"  # poured into: "the dish" is a bowl here, not a plate
+        if self.skill in ("pour", "sweep"):
+            return "container"  # poured into: "the dish" is a bowl here, not a plate; a dustpan is hollow
         if self.goal_noun in REGION_NOUNS:
             return "region"
         if self.goal_noun in SHELF_NOUNS:
@@ -534,6 +636,9 @@ def parse_instruction(prompt: str) -> Instruction:
     upright = _parse_upright(text, prompt, holds)
     if upright is not None:
         return upright
+    sweep = _parse_sweep(text, prompt, holds)
+    if sweep is not None:
+        return sweep
     pour = _parse_pour(text, prompt, holds)
     if pour is not None:
         return pour
@@ -727,6 +832,87 @@ def _parse_pour(text: str, prompt: str, holds: set[str]) -> Instruction | None:
     )
 
 
+def _parse_sweep(text: str, prompt: str, holds: set[str]) -> Instruction | None:
+    """The sweep instruction ``text`` asks for, or ``None`` when it is not a sweep: it neither starts as one
+    ("sweep", "brush", "use the X to sweep") nor picks up a brush to push something with it.
+
+    Raises:
+        GroundingError: it starts as a sweep in no form read here, sweeps with something that is not a brush,
+            into something that is not a dustpan, sweeps something other than small loose things, names
+            several tasks or a part to hold.
+    """
+    matches = [m for m in (pattern.match(text) for pattern in _SWEEP_PATTERNS) if m]
+    picked_tool = any(
+        _read_noun(_split_where(m["object"].strip())[0], SWEEP_TOOL_NOUNS) for m in matches
+    )  # "pick up the brush and push ..." is a sweep; "pick up the cup and push ..." is not
+    if not _SWEEP_START.match(text) and not picked_tool:
+        return None
+    if not matches:
+        raise GroundingError(f"cannot read the prompt {prompt!r} as a sweep: {SWEEP_FORM}")
+    match = matches[0]
+    if any(_NEXT_STEP.search(match[part]) for part in ("object", "contents", "goal")):
+        raise GroundingError(
+            f"prompt {prompt!r} asks for more than one task; give one instruction per task: {EXPECTED_FORM}"
+        )
+    object_phrase, object_where = _split_where(match["object"].strip())
+    object_colours, object_noun = _read_phrase(object_phrase, prompt, role="tool to sweep with", goal=False)
+    if object_noun not in SWEEP_TOOL_NOUNS:
+        raise GroundingError(
+            f"prompt {prompt!r}: a sweep pushes with a brush, and a {object_noun} is not one; sweep with one of: "
+            f"{', '.join(sorted(SWEEP_TOOL_NOUNS))}"
+        )
+    if holds:
+        raise GroundingError(
+            f"prompt {prompt!r}: a sweep always holds the {object_phrase} by its handle; leave out the "
+            f"{min(holds)}"
+        )
+    goal_phrase, goal_where = _split_where(match["goal"].strip())
+    goal_noun = _read_noun(goal_phrase, SWEEP_GOAL_NOUNS)
+    if goal_noun is None:
+        raise GroundingError(
+            f"prompt {prompt!r} sweeps into the {goal_phrase}; the pipeline plans a sweep only into a dustpan "
+            f"lying open on the table ({', '.join(sorted(SWEEP_GOAL_NOUNS))})"
+        )
+    goal_colours, goal_noun = _read_phrase(goal_phrase, prompt, role="dustpan to sweep into", goal=True)
+    if len(goal_colours) > 1:
+        raise GroundingError(
+            f"prompt {prompt!r}: the dustpan, {goal_phrase!r}, names several colours ({', '.join(goal_colours)}); "
+            "name one"
+        )
+    contents_colour, contents_noun = _read_swept(match["contents"].strip(), prompt)
+    return Instruction(
+        object_phrase=object_phrase,
+        object_colour=object_colours[0] if object_colours else None,
+        object_noun=object_noun,
+        goal_phrase=goal_phrase,
+        goal_colour=goal_colours[0] if goal_colours else None,
+        goal_noun=goal_noun,
+        relation="in",
+        skill="sweep",
+        goal_colours=goal_colours,
+        object_where=object_where,
+        goal_where=goal_where,
+        contents_noun=contents_noun,
+        contents_colour=contents_colour,
+    )
+
+
+def _read_swept(phrase: str, prompt: str) -> tuple[str | None, str]:
+    """(colour, noun) of what is swept: "red crumbs" → ("red", "crumbs"); "all the scraps" → (None, "scraps")."""
+    phrase = re.sub(r"^(?:all\s+(?:of\s+)?)?(?:the\s+)?", "", phrase)
+    noun = _read_noun(phrase, SWEPT_NOUNS)
+    if noun is None:
+        raise GroundingError(
+            f"prompt {prompt!r}: {phrase!r} is not something a sweep is planned for; sweep small loose things "
+            f"({', '.join(sorted(n for n in SWEPT_NOUNS if n.endswith('s')))})"
+        )
+    words = phrase.split()[: -len(noun.split())]
+    colours = list(dict.fromkeys(c for c in (normalise_colour_word(w) for w in words) if c))
+    if len(colours) > 1:
+        raise GroundingError(f"prompt {prompt!r}: what is swept, {phrase!r}, names several colours; name one")
+    return (colours[0] if colours else None), noun
+
+
 def _read_noun(phrase: str, nouns: frozenset[str] | set[str]) -> str | None:
     """The longest of ``nouns`` (up to three words) ``phrase`` ends with, or ``None``."""
     words = phrase.split()
@@ -792,7 +978,7 @@ def _refuse_unsupported_skill(text: str, prompt: str) -> None:
         if words.search(text):
             raise GroundingError(
                 f"prompt {prompt!r} asks for {skill_name}; the pipeline plans pick-and-place, push, "
-                f"stand-upright and pour tasks only so far: {EXPECTED_FORM}"
+                f"stand-upright, pour and sweep tasks only so far: {EXPECTED_FORM}"
             )
 
 

@@ -16,6 +16,7 @@ from physworld_core.perception.regions import segment_regions
 from physworld_core.perception.segment import SceneObject, segment_objects
 from physworld_core.perception.shelf import Slot, find_slot
 from physworld_core.perception.standing import StandingAxis, standing_axis
+from physworld_core.perception.sweeping import SweepView, sweep_view
 from physworld_core.scene import ScenePackage
 
 
@@ -33,6 +34,8 @@ class Perception:
             else ``None``.
         pour: for the pour skill, the vessel poured from (the target) measured as a cup, and what is seen
             inside it (:mod:`.pouring`); else ``None``.
+        sweep: for the sweep skill, the brush (the target), the dustpan (the goal) and the scraps in front of
+            it, measured (:mod:`.sweeping`); else ``None``.
     """
 
     plane: Plane
@@ -42,6 +45,7 @@ class Perception:
     slot: Slot | None = None
     standing: StandingAxis | None = None
     pour: PourView | None = None
+    sweep: SweepView | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objects", tuple(self.objects))
@@ -55,6 +59,8 @@ class Perception:
             raise ValueError("Perception.standing is given exactly when the skill is 'upright'")
         if (self.pour is not None) != (self.instruction.skill == "pour"):
             raise ValueError("Perception.pour is given exactly when the skill is 'pour'")
+        if (self.sweep is not None) != (self.instruction.skill == "sweep"):
+            raise ValueError("Perception.sweep is given exactly when the skill is 'sweep'")
 
     @property
     def target(self) -> SceneObject:
@@ -74,6 +80,7 @@ class Perception:
             "slot": None if self.slot is None else self.slot.to_dict(),
             "standing_axis": None if self.standing is None else self.standing.to_dict(),
             "pour": None if self.pour is None else self.pour.to_dict(),
+            "sweep": None if self.sweep is None else self.sweep.to_dict(),
         }
 
 
@@ -85,8 +92,9 @@ def perceive(scene: ScenePackage) -> Perception:
 
     Raises:
         GroundingError: the prompt cannot be read or does not match the objects, a shelf has no gap the
-            object fits in, the object to stand upright does not lie on its side, or the vessel to pour from
-            is not an open container the hand can hold.
+            object fits in, the object to stand upright does not lie on its side, the vessel to pour from
+            is not an open container the hand can hold, or the brush to sweep with shows no head and handle
+            or nothing to sweep lies in front of the dustpan.
         SceneError: no table plane can be found in the depth.
     """
     instruction = parse_instruction(scene.prompt)
@@ -115,6 +123,18 @@ def perceive(scene: ScenePackage) -> Perception:
             scene,
             name=f"{grounding.target.description} (the {instruction.object_phrase})",
         )
+    sweep = None
+    if instruction.skill == "sweep":  # a brush with no head and handle, or no scraps, is refused here
+        sweep = sweep_view(
+            grounding.target,
+            grounding.goal,
+            objects,
+            plane,
+            scene,
+            brush_name=f"{grounding.target.description} (the {instruction.object_phrase})",
+            pan_name=f"{grounding.goal.description} (the {instruction.goal_phrase})",
+            scraps_colour=instruction.contents_colour,
+        )
     return Perception(
         plane=plane,
         objects=tuple(objects),
@@ -123,4 +143,5 @@ def perceive(scene: ScenePackage) -> Perception:
         slot=slot,
         standing=standing,
         pour=pour,
+        sweep=sweep,
     )

@@ -134,13 +134,13 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
 @pytest.mark.parametrize(
     ("prompt", "skill"),
     [
-        ("sweep the crumbs into the dustpan with the pink brush", "sweeping"),
+        ("clean the table by sweeping it", "sweeping in this wording"),
         ("put the handle on the plate", "a named part in this wording"),
     ],
 )
 def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
     with pytest.raises(
-        GroundingError, match=f"asks for .*{skill}.*pick-and-place, push, stand-upright and pour tasks"
+        GroundingError, match=f"asks for .*{skill}.*pick-and-place, push, stand-upright, pour and sweep tasks"
     ):
         parse_instruction(prompt)
 
@@ -414,3 +414,114 @@ def test_only_a_pour_names_what_is_poured():
     assert (pour.object_shape, pour.goal_shape) == ("container", "container")
     # "dish" is a plate when something is set on it
     assert parse_instruction("put the cup on the dish").goal_shape == "cylinder"
+
+
+@pytest.mark.parametrize("brush", ["brush", "hand brush", "sweeping brush"])
+@pytest.mark.parametrize("scraps", ["scraps", "bits", "crumbs", "pieces"])
+@pytest.mark.parametrize("pan", ["dustpan", "dust pan"])
+@pytest.mark.parametrize(
+    "phrasing",
+    [
+        # the four phrasings of the sweep world
+        "sweep the {scraps} into the {pan} with the {brush}",
+        "use the {brush} to sweep the {scraps} into the {pan}",
+        "brush the {scraps} into the {pan} using the {brush}",
+        "pick up the {brush} and push the {scraps} into the {pan}",
+    ],
+)
+def test_sweeping(phrasing, brush, scraps, pan):
+    got = parse_instruction(phrasing.format(brush=f"pink {brush}", scraps=scraps, pan=pan))
+    assert (got.skill, got.object_noun, got.object_colour, got.object_phrase) == (
+        "sweep",
+        brush,
+        "pink",
+        f"pink {brush}",
+    )
+    assert (got.goal_noun, got.goal_colour, got.contents_noun, got.contents_colour) == (
+        pan,
+        None,
+        scraps,
+        None,
+    )
+    assert (got.relation, got.hold, got.goal_shape) == ("in", None, "container")
+    uncoloured = parse_instruction(phrasing.format(brush=brush, scraps=scraps, pan=pan))
+    assert (uncoloured.skill, uncoloured.object_colour, uncoloured.object_noun) == ("sweep", None, brush)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("please sweep up the crumbs into the dustpan with the red brush", ("red", "brush", None, "crumbs")),
+        (
+            "sweep the crumbs with the hand brush into the blue dustpan",
+            (None, "hand brush", "blue", "crumbs"),
+        ),
+        ("sweep all the green bits into the dustpan with the brush", (None, "brush", None, "bits")),
+        ("take the brush and sweep the scraps into the dust pan", (None, "brush", None, "scraps")),
+    ],
+)
+def test_sweeping_variants(prompt, expected):
+    got = parse_instruction(prompt)
+    assert got.skill == "sweep"
+    assert (got.object_colour, got.object_noun, got.goal_colour, got.contents_noun) == expected
+
+
+def test_a_sweep_keeps_the_colour_of_what_is_swept():
+    assert parse_instruction("sweep the red crumbs into the dustpan with the brush").contents_colour == "red"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # a push with no brush keeps its reading
+        ("push the red block to the target", ("push", "block", "target")),
+        ("pick up the red brush and put it in the bin", ("place", "brush", "bin")),
+        ("put the can in the dustpan", ("place", "can", "dustpan")),
+        ("take the red can and put it in the bin", ("place", "can", "bin")),
+    ],
+)
+def test_brushes_and_pushes_outside_a_sweep_keep_their_reading(prompt, expected):
+    got = parse_instruction(prompt)
+    assert (got.skill, got.object_noun, got.goal_noun) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("sweep the floor", "cannot read the prompt 'sweep the floor' as a sweep: a sweep reads"),
+        ("sweep the scraps into the bin with the brush", "sweeps into the bin; .*only into a dustpan"),
+        (
+            "sweep the balls into the dustpan with the brush",
+            "'balls' is not something a sweep is planned for",
+        ),
+        (
+            "use the cup to sweep the crumbs into the dustpan",
+            "a sweep pushes with a brush, and a cup is not one",
+        ),
+        ("pick up the cup and push the balls into the bowl", "cannot read the prompt"),
+        ("sweep the scraps into the dustpan with the brush by its handle", "always holds the brush by its"),
+        (
+            "sweep the scraps into the dustpan with the brush and put the brush in the bin",
+            "more than one task",
+        ),
+        ("sweep the red and blue bits into the dustpan with the brush", "names several colours"),
+    ],
+)
+def test_sweeps_the_pipeline_does_not_plan_are_refused_with_the_reason(prompt, message):
+    with pytest.raises(GroundingError, match=message):
+        parse_instruction(prompt)
+
+
+def test_only_a_sweep_sweeps_with_a_brush_into_a_dustpan():
+    from physworld_core.perception.language import Instruction
+
+    with pytest.raises(ValueError, match="sweeps with one of"):
+        Instruction("cup", None, "cup", "dustpan", None, "dustpan", "in", skill="sweep", contents_noun="bits")
+    with pytest.raises(ValueError, match="sweeps into one of"):
+        Instruction("brush", None, "brush", "bin", None, "bin", "in", skill="sweep", contents_noun="bits")
+    with pytest.raises(ValueError, match="names what is swept"):
+        Instruction("brush", None, "brush", "dustpan", None, "dustpan", "in", skill="sweep")
+    sweep = Instruction(
+        "brush", None, "brush", "dustpan", None, "dustpan", "in", skill="sweep", contents_noun="bits"
+    )
+    assert sweep.to_dict()["contents_noun"] == "bits" and sweep.goal_shape == "container"
