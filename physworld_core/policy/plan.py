@@ -16,7 +16,7 @@ from physworld_core.policy.grasp import GraspConfig, best_grasp
 from physworld_core.policy.hand import rotate_z, wrap_angle
 from physworld_core.twin.spec import SLOT_SEAT_M, TwinSpec, resting_base_centre
 
-PLAN_SKILLS = ("place", "push", "upright", "pour")
+PLAN_SKILLS = ("place", "push", "upright", "pour", "sweep")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,34 @@ class PourPlan:
 
 
 @dataclass(frozen=True)
+class SweepPlan:
+    """Args:
+    direction: world unit vector (horizontal) of the stroke: into the dustpan.
+    stroke_from: index of the first waypoint of the stroke (the head down behind the scraps); the waypoints
+        before it lift, turn and carry the brush over there.
+    head_width: the brush head's width (m).
+    closed_loop: during the stroke, measure the hand-to-brush offset again every step (the physical plan);
+        ``False``: follow the path open-loop from the offset at the grasp (visual imitation).
+    """
+
+    direction: tuple[float, float, float]
+    stroke_from: int
+    head_width: float
+    closed_loop: bool = True
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.direction, dtype=np.float64)
+        if d.shape != (3,) or abs(float(np.linalg.norm(d)) - 1.0) > 1e-6 or abs(d[2]) > 1e-6:
+            raise ValueError(f"sweep direction must be a horizontal unit vector, got {self.direction!r}")
+        if self.stroke_from < 1 or self.head_width <= 0:
+            raise ValueError(f"sweep stroke_from must be >= 1 and head_width positive, got {self}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SweepPlan:
+        return cls(**{**d, "direction": tuple(d["direction"])})
+
+
+@dataclass(frozen=True)
 class TaskPlan:
     """Args:
     grasp_offset: TCP position minus object position at the grasp (world axes, m).
@@ -96,6 +124,8 @@ class TaskPlan:
     pour: for skill "pour" (tip a held cup's contents into a bowl, :mod:`physworld_core.policy.pour`): which
         way, how far and over where; the waypoints then end with the upright cup over the bowl, where the tilt
         begins (nothing is let go).
+    sweep: for skill "sweep" (push scraps into a dustpan with a held brush, :mod:`physworld_core.policy.sweep`):
+        the stroke; the waypoints are the brush's, ending with its head inside the pan (nothing is let go).
     """
 
     grasp_offset: tuple[float, float, float]
@@ -114,6 +144,7 @@ class TaskPlan:
     tip_yaw: float | None = None
     up_axis: tuple[float, float, float] | None = None
     pour: PourPlan | None = None
+    sweep: SweepPlan | None = None
 
     def __post_init__(self) -> None:
         if self.release_tol <= 0:
@@ -127,6 +158,10 @@ class TaskPlan:
             raise ValueError("tip_yaw and up_axis are given for an 'upright' plan, and only for one")
         if (self.skill == "pour") != (self.pour is not None):
             raise ValueError("a pour plan is given for a 'pour' plan, and only for one")
+        if (self.skill == "sweep") != (self.sweep is not None):
+            raise ValueError("a sweep plan is given for a 'sweep' plan, and only for one")
+        if self.sweep is not None and self.sweep.stroke_from >= len(self.waypoints):
+            raise ValueError(f"the sweep's stroke starts at waypoint {self.sweep.stroke_from}, past the last")
         if self.skill == "push" and self.push_standoff <= 0:
             raise ValueError("a push plan needs a positive push_standoff (the object's footprint radius)")
         if len(self.waypoints) < 2:
@@ -156,6 +191,8 @@ class TaskPlan:
             d["up_axis"] = tuple(d["up_axis"])
         if d.get("pour") is not None:
             d["pour"] = PourPlan.from_dict(d["pour"])
+        if d.get("sweep") is not None:
+            d["sweep"] = SweepPlan.from_dict(d["sweep"])
         for k in ("grasp_offset", "release_position", "goal_center"):
             d[k] = tuple(d[k])
         return cls(**d)
@@ -211,6 +248,12 @@ def plan_from_twin(
         from physworld_core.policy.pour import plan_pour
 
         return plan_pour(spec, vertices, closing_axis, spacing, physical)
+    if spec.skill == "sweep":
+        from physworld_core.policy.sweep import plan_sweep
+
+        if parts is None:
+            raise ValueError("a sweep plan needs the brush's convex parts (its head and its handle)")
+        return plan_sweep(spec, vertices, parts, closing_axis, spacing, physical)
     parts_world = None if parts is None else [p @ rest_R.T + np.asarray(target.pose[:3]) for p in parts]
     half_height = float(centre_local[2] - vertices[:, 2].min())
     slot = _slot_heights(spec, half_height) if physical and spec.goal.kind == "slot" else None

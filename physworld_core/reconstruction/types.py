@@ -95,11 +95,79 @@ class ShelfGeometry:
         }
 
 
-FixtureGeometry = ContainerGeometry | ShelfGeometry
+@dataclass(frozen=True)
+class DustpanGeometry:
+    """A dustpan lying on the table, in its own frame: origin on the table at the middle of its mouth (where the
+    ramp of its lip meets its floor), +x into the pan towards its back wall, z up.
+
+    Args:
+        inner_width: between its side walls.
+        depth: from the mouth to the back wall's inner face.
+        floor_height: the floor's top above the table (the ramp rises to it).
+        lip_length: how far the ramp reaches out in front of the mouth (-x).
+        wall_height: the back wall's top above the table; the side walls taper from it to
+            :data:`DUSTPAN_MOUTH_WALL_FRACTION` of it at the mouth.
+        wall_thickness: of every wall.
+    """
+
+    inner_width: float
+    depth: float
+    floor_height: float
+    lip_length: float
+    wall_height: float
+    wall_thickness: float
+
+    def __post_init__(self) -> None:
+        sizes = (self.inner_width, self.depth, self.floor_height, self.lip_length, self.wall_thickness)
+        if min(sizes) <= 0 or self.wall_height <= self.floor_height:
+            raise ValueError(f"dustpan geometry must be positive, its walls above its floor, got {self}")
+
+    @property
+    def inner_half(self) -> tuple[float, float]:
+        """Half the interior along x (mouth to back wall) and across."""
+        return (self.depth / 2, self.inner_width / 2)
+
+    def part_points(self) -> list[np.ndarray]:
+        """Corner points of each convex part (floor, ramp, back wall, two side walls) in the dustpan frame: the
+        ramp is what lets a brush push a scrap up onto the floor, which a box-walled model would block."""
+        w, t, f, h = self.inner_width / 2, self.wall_thickness, self.floor_height, self.wall_height
+        h_mouth = max(DUSTPAN_MOUTH_WALL_FRACTION * h, f + 0.002)
+        back_x = self.depth + t
+
+        def prism(xz: list[tuple[float, float]], y0: float, y1: float) -> np.ndarray:
+            return np.array([[x, y, z] for x, z in xz for y in (y0, y1)], dtype=np.float64)
+
+        side = [(0.0, 0.0), (self.depth, 0.0), (self.depth, h), (0.0, h_mouth)]
+        return [
+            prism([(0.0, 0.0), (back_x, 0.0), (back_x, f), (0.0, f)], -w - t, w + t),
+            prism([(-self.lip_length, 0.0), (0.0, 0.0), (0.0, f)], -w - t, w + t),
+            prism([(self.depth, 0.0), (back_x, 0.0), (back_x, h), (self.depth, h)], -w - t, w + t),
+            prism(side, w, w + t),
+            prism(side, -w - t, -w),
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "dustpan",
+            "inner_width": self.inner_width,
+            "depth": self.depth,
+            "floor_height": self.floor_height,
+            "lip_length": self.lip_length,
+            "wall_height": self.wall_height,
+            "wall_thickness": self.wall_thickness,
+        }
+
+
+DUSTPAN_MOUTH_WALL_FRACTION = 0.4
+"""A dustpan's side walls at its mouth, as a share of the back wall's height (they slope down to the mouth)."""
+
+FixtureGeometry = ContainerGeometry | ShelfGeometry | DustpanGeometry
 
 
 def fixture_from_dict(d: dict) -> FixtureGeometry:
-    """Inverse of ``to_dict`` of either fixture (a dict without "kind" is a box container, as first stored)."""
+    """Inverse of ``to_dict`` of any fixture (a dict without "kind" is a box container, as first stored)."""
+    if d.get("kind") == "dustpan":
+        return DustpanGeometry(**{k: v for k, v in d.items() if k != "kind"})
     if d.get("kind", "box") == "shelf":
         return ShelfGeometry(
             board_half=tuple(d["board_half"]),
@@ -145,8 +213,8 @@ class ReconstructedObject:
         support plane, z up along the plane normal).
     pose_world: 4×4 object-to-world transform at the first frame.
     rgb: mean colour in [0, 1].
-    container: set for role "container", a fixture: an open box, or a shelf's board and row (the mesh is then
-        only for display).
+    container: set for role "container", a fixture: an open box, a shelf's board and row, or a dustpan (the
+        mesh is then only for display).
     region: set for role "region" (a flat marking; the mesh is a thin plate for display, no collision).
     face_part: when the mesh is a union of convex parts (a lid and its knob, see ``reconstruction.layers``),
         the part each face belongs to; None for one part, or a mesh whose parts nobody knows.
@@ -161,7 +229,7 @@ class ReconstructedObject:
     faces: np.ndarray
     pose_world: np.ndarray
     rgb: tuple[float, float, float]
-    container: ContainerGeometry | ShelfGeometry | None = None
+    container: FixtureGeometry | None = None
     region: RegionGeometry | None = None
     face_part: np.ndarray | None = None
     arm_parts: tuple[int, ...] = ()

@@ -17,7 +17,12 @@ import trimesh
 from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
-from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, ShelfGeometry
+from physworld_core.reconstruction.types import (
+    DustpanGeometry,
+    ReconstructedObject,
+    Reconstruction,
+    ShelfGeometry,
+)
 from physworld_core.twin.cooking import ensure_cookable
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.spec import SLOT_SEAT_M, SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
@@ -94,15 +99,22 @@ def build_twin(
             continue  # a drawn marking has no body: it becomes the goal below
         pose = obj.pose_world.copy()
         # Rest on the plane, never inside it; what a cup holds moves with the cup.
-        pose[2, 3] += _drop_to_plane(recon.target if obj.role == "contents" else obj, table_height)
+        held = obj.role == "contents" and recon.metrics.get("skill") == "pour"
+        pose[2, 3] += _drop_to_plane(recon.target if held else obj, table_height)
         visual_name = f"{obj.name}_visual.obj"
         files[visual_name] = _mesh_bytes(obj.vertices, obj.faces, "obj")
         rgba = (*map(float, obj.rgb), 1.0)
-        if obj.role == "container":  # a fixture: box walls, no mass estimate needed
-            meshes, boxes = (
-                (),
-                tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes()),
-            )
+        if obj.role == "container":  # a fixture: box walls (a dustpan: its convex parts), no mass estimate
+            meshes, boxes = (), ()
+            if isinstance(obj.container, DustpanGeometry):
+                meshes = []
+                for i, points in enumerate(obj.container.part_points()):
+                    name = f"{obj.name}_collision_{i}.ply"
+                    files[name] = _mesh_bytes(*_hull(points), "ply")
+                    meshes.append(name)
+                meshes = tuple(meshes)
+            else:
+                boxes = tuple((tuple(map(float, c)), tuple(map(float, h))) for c, h in obj.container.boxes())
             mass, mass_range, fixed = (
                 priors.container_mass,
                 (priors.container_mass, priors.container_mass),
@@ -147,6 +159,10 @@ def build_twin(
         goal = upright_goal(recon, table_height)
     else:
         goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
+    if recon.metrics.get("skill") == "sweep" and goal.kind != "sweep":
+        raise TwinError(
+            f"twin {recon.task_id}: a sweep goes into a dustpan; the {recon.goal_label} gives a {goal.kind!r} goal"
+        )
     if recon.metrics.get("skill") == "pour":
         if goal.kind != "volume":
             raise TwinError(
@@ -261,6 +277,16 @@ def goal_region(
             on=goal.name,
         )
     geom = goal.container
+    if isinstance(geom, DustpanGeometry):  # its interior, past the mouth (the region's -x edge)
+        inside = T[:2, :2] @ np.array([geom.depth / 2, 0.0]) + T[:2, 3]
+        return GoalRegion(
+            center=(float(inside[0]), float(inside[1]), table_height),
+            half_extents=tuple(map(float, geom.inner_half)),
+            yaw=yaw,
+            top_z=table_height + float(geom.wall_height),
+            kind="sweep",
+            floor_z=table_height + float(geom.floor_height),
+        )
     if isinstance(geom, ShelfGeometry):  # the row's free gap, down on the board, standing
         slot_xy = T[:2, :2] @ np.array([geom.slot_x, 0.0]) + T[:2, 3]
         return GoalRegion(

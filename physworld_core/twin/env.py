@@ -14,7 +14,7 @@ from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.errors import TwinError
 from physworld_core.sim.base_env import TabletopEnv, require_collision_shapes
-from physworld_core.twin.spec import POUR_FRACTION, PhysicsDraw, TwinObject, TwinSpec, resting_base_centre
+from physworld_core.twin.spec import CONTENTS_FRACTION, PhysicsDraw, TwinObject, TwinSpec, resting_base_centre
 
 ENV_ID = "PhysWorld-Twin-v0"
 TABLE_HALF = (0.7, 0.8, 0.05)
@@ -158,8 +158,8 @@ class TwinEnv(TabletopEnv):
 
     def evaluate(self):
         goal = self.twin_spec.goal
-        if goal.kind == "pour":
-            return self._evaluate_pour(goal)
+        if goal.kind in CONTENTS_FRACTION:
+            return self._evaluate_contents(goal)
         # Onto a top, what the object stands on must land over it (a pan's body, not its handle's side).
         centre = (
             resting_base_centre(self.target_points_world())
@@ -182,7 +182,7 @@ class TwinEnv(TabletopEnv):
         }
 
     def contents_inside(self) -> np.ndarray:
-        """For a pour: which of the contents lie in the goal (centre inside it, below its rim)."""
+        """For a pour or a sweep: which of the contents lie in the goal (centre inside it, below its rim)."""
         goal = self.twin_spec.goal
         inside = []
         for obj in self.twin_spec.contents:
@@ -190,16 +190,19 @@ class TwinEnv(TabletopEnv):
             inside.append(goal.contains(p, margin=0.0))
         return np.asarray(inside, dtype=bool)
 
-    def _evaluate_pour(self, goal):
-        """Poured: enough of the contents in the goal, and the cup not in it (over its footprint and below its
-        rim). Whether the cup is still held does not matter: the pour is done once they are in."""
+    def _evaluate_contents(self, goal):
+        """Poured or swept: enough of the contents in the goal. A poured cup must not be in it (over its
+        footprint and below its rim); a brush may be anywhere. Whether the target is still held does not
+        matter: the task is done once the contents are in."""
         inside = self.contents_inside()
-        needed = int(np.ceil(POUR_FRACTION * len(inside) - 1e-9))
+        needed = int(np.ceil(CONTENTS_FRACTION[goal.kind] * len(inside) - 1e-9))
         centre = self.target_pose_world()[:3]
-        cup_in = goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]), margin=0.0)
+        target_in = goal.kind == "pour" and goal.contains(
+            np.array([centre[0], centre[1], self.target_bottom_z()]), margin=0.0
+        )
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         return {
-            "success": torch.tensor([int(inside.sum()) >= needed and not cup_in]),
+            "success": torch.tensor([int(inside.sum()) >= needed and not target_in]),
             "inside": torch.tensor([int(inside.sum())]),
             "grasped": torch.tensor([grasped]),
         }

@@ -61,7 +61,7 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
-GOAL_KINDS = ("volume", "surface", "top", "slot", "upright", "pour")
+GOAL_KINDS = ("volume", "surface", "top", "slot", "upright", "pour", "sweep")
 """"volume": inside a container (below its rim); "surface": resting on the table on a flat marking; "top":
 resting on top of another body (a block to stack on, a pot's rim under a lid); "slot": standing in a gap
 between fixed neighbours (a shelf's row), seated on its floor: like "volume" to test, but lowered in rather than
@@ -70,9 +70,16 @@ stood up), its axis ``up_local`` within ``max_tilt_deg`` of vertical, its lowest
 :data:`SURFACE_REST_TOLERANCE_M` of the table, anywhere in a generous disc around where the video stands it;
 "pour": what the target holds (the spec's objects of role "contents") must end inside the region like a
 "volume" (a bowl's interior, below its rim), at least :data:`POUR_FRACTION` of it, and the target (the cup) must
-not: poured, not dropped in with them."""
+not: poured, not dropped in with them; "sweep": the contents (scraps lying on the table) must end inside the
+region (a dustpan's interior: past its mouth, between its walls, below their tops), at least
+:data:`SWEEP_FRACTION` of them, wherever the target (the brush that swept them) is."""
 POUR_FRACTION = 0.75
 """Share of the contents that must land in the goal for a pour to count (three balls in four)."""
+SWEEP_FRACTION = 2 / 3
+"""Share of the scraps that must end in the dustpan for a sweep to count (two in three, rounded up): a scrap
+that slips past the head's end is swept by a second stroke in life, not by this one."""
+CONTENTS_FRACTION = {"pour": POUR_FRACTION, "sweep": SWEEP_FRACTION}
+"""Goal kinds scored on the contents rather than the target, and the share of them that must end in the goal."""
 SURFACE_REST_TOLERANCE_M = 0.005
 """On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
 SLOT_SEAT_M = 0.01
@@ -117,6 +124,9 @@ class GoalRegion:
             of vertical; ``None``: any attitude.
         up_local: the object's own axis (its frame) that must point up: base → top of a bottle to stand up.
             ``None``: its frame's z, which points up as it stood at the start.
+        floor_z: for a "sweep" goal, the top of the dustpan's floor where its mouth meets the lip: what the
+            brush's head must clear as it pushes the scraps in (the region's +x points into the pan, its
+            -x edge is the mouth).
     """
 
     center: tuple[float, float, float]
@@ -129,8 +139,15 @@ class GoalRegion:
     on: str | None = None
     max_tilt_deg: float | None = None
     up_local: tuple[float, float, float] | None = None
+    floor_z: float | None = None
 
     def __post_init__(self) -> None:
+        if (self.kind == "sweep") != (self.floor_z is not None):
+            raise TwinError(
+                "a 'sweep' goal gives the dustpan's floor height (floor_z), and only a sweep goal does"
+            )
+        if self.floor_z is not None and not (np.isfinite(self.floor_z) and self.floor_z < self.top_z):
+            raise TwinError(f"goal floor_z {self.floor_z!r} must be finite and below its top {self.top_z}")
         if self.up_local is not None:
             up = np.asarray(self.up_local, dtype=np.float64)
             if up.shape != (3,) or not np.all(np.isfinite(up)) or np.linalg.norm(up) < 1e-6:
@@ -163,10 +180,10 @@ class GoalRegion:
         return bool(inside and p[2] < self.top_z)
 
 
-TWIN_SKILLS = ("place", "push", "upright", "pour")
-"""How the prompt asks the target to get to its goal: grasp and carry, push along the table, stand it up, or
-tip what it holds into the goal."""
-SKILL_GOAL_KINDS = {"upright": "upright", "pour": "pour"}
+TWIN_SKILLS = ("place", "push", "upright", "pour", "sweep")
+"""How the prompt asks the target to get to its goal: grasp and carry, push along the table, stand it up, tip
+what it holds into the goal, or hold it as a tool and sweep the contents into the goal with it."""
+SKILL_GOAL_KINDS = {"upright": "upright", "pour": "pour", "sweep": "sweep"}
 """Skills that have a goal kind of their own, and only they."""
 
 
@@ -199,10 +216,11 @@ class TwinSpec:
                     f"got kind {self.goal.kind!r} with skill {self.skill!r}"
                 )
         roles = [o.role for o in self.objects]
-        if (self.skill == "pour") != ("contents" in roles):
+        if (self.skill in CONTENTS_FRACTION) != ("contents" in roles):
             raise TwinError(
-                f"twin {self.task_id}: a pour needs the contents of the cup (objects of role 'contents'), and "
-                f"only a pour has any; skill {self.skill!r} with {roles.count('contents')} contents"
+                f"twin {self.task_id}: a pour or a sweep needs what it moves into the goal (objects of role "
+                f"'contents': a cup's balls, the scraps to sweep), and only they have any; skill {self.skill!r} "
+                f"with {roles.count('contents')} contents"
             )
         if roles.count("target") != 1:
             raise TwinError(
@@ -217,7 +235,7 @@ class TwinSpec:
 
     @property
     def contents(self) -> tuple[TwinObject, ...]:
-        """What the target holds, to be poured out (skill "pour")."""
+        """What the target holds, to be poured out (skill "pour"), or the scraps it sweeps (skill "sweep")."""
         return tuple(o for o in self.objects if o.role == "contents")
 
     @property
