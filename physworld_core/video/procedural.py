@@ -33,6 +33,13 @@ leaves over the lip and falls, each clump of it (a connected patch of its pixels
 container's floor. The unseen bottom of the vessel and its floor under the contents are filled with discs of
 its own colour, so the tipped vessel shows a closed body.
 
+Sweep (a brush pushing scraps into a dustpan, ``perception.sweep``): the brush is lifted, carried over the start
+of the stroke while it turns about the vertical through its head until the head faces into the pan (the
+handle trailing), put down behind the farthest scrap, pushed along the lane at an even pace until its head is
+inside the pan, and lifted away (up and back, so the pan's inside shows). The scraps (``SweepView.scraps``) are
+cut out of the image and rendered apart, like a pour's contents: each lies still until the head (or a scrap
+the head pushes) reaches it, then rides in front of it, up the lip and onto the pan's floor.
+
 Realism (:mod:`.realism`, off by default): ``config.realism`` adds the artefacts learned video models show, each
 seeded by ``config.seed``. The path may cut through the obstacles and the object may drift in scale or pop out
 for a frame (applied here, in the plan and the renderer); a hand, flicker and camera shake are drawn on the
@@ -147,6 +154,9 @@ class ObjectTrajectory:
         cut_through: indices of the obstacles the carry path goes through (only with ``through_obstacle``).
         pour_direction: for the pour skill, the horizontal world unit vector from the vessel towards the
             goal, the way its mouth is tipped (phases hold_start, lift, carry, tilt, hold_end); else ``None``.
+        sweep_stroke: for the sweep skill, 2×3: where the brush head's footprint centre starts and ends its
+            stroke along the table (phases hold_start, lift, carry, lower, sweep, raise, hold_end); else
+            ``None``.
     """
 
     transforms_world: np.ndarray
@@ -156,6 +166,7 @@ class ObjectTrajectory:
     obstacles: tuple[int, ...]
     cut_through: tuple[int, ...] = ()
     pour_direction: np.ndarray | None = None
+    sweep_stroke: np.ndarray | None = None
 
 
 def min_jerk(s: np.ndarray) -> np.ndarray:
@@ -183,6 +194,8 @@ def plan_trajectory(
         return plan_standing_up(perception, config)
     if perception.pour is not None:
         return plan_pouring(perception, config)
+    if perception.sweep is not None:
+        return plan_sweeping(perception, config)
     rng = np.random.default_rng(config.seed)
     plane = perception.plane
     target, goal = perception.target, perception.goal
@@ -508,14 +521,17 @@ def tilt_angles_deg(trajectory: ObjectTrajectory, up: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class ContentsMotion:
-    """How what was seen inside a poured vessel moves: with it, then out over its lip into the goal.
+    """How what moves apart from the target moves: what was seen inside a poured vessel (with it, then out over
+    its lip into the goal), or the scraps a brush sweeps (still, then pushed ahead of it into the dustpan).
 
     Args:
-        labels: M ints, the clump (connected patch of its pixels) each of ``PourView.contents_points`` is in.
-        transforms_world: T×B×4×4, per frame and clump, the rigid motion of the clump's points from where
-            they were seen (the vessel's own transform until ``release_frame``).
-        release_frame: the first frame they no longer move with the vessel.
-        landed_frame: the first frame they rest on the goal's floor.
+        labels: M ints, the part each point is of: for a pour the clump (connected patch of its pixels) of each
+            of ``PourView.contents_points``, for a sweep the scrap of each of the ``SweepView.scraps``' points
+            (concatenated in order).
+        transforms_world: T×B×4×4, per frame and part, the rigid motion of the part's points from where they
+            were seen (a pour's contents: the vessel's own transform until ``release_frame``).
+        release_frame: the first frame they no longer move with the vessel (a sweep: the first a scrap moves).
+        landed_frame: the first frame they rest on the goal's floor (a sweep: from which none moves).
     """
 
     labels: np.ndarray
@@ -579,6 +595,174 @@ def plan_contents(
     return ContentsMotion(labels, transforms, release, landed)
 
 
+SWEEP_LIFT_M = 0.06
+"""The brush is lifted this far (its lowest point above the table) to be carried and turned, and at the end."""
+
+SWEEP_BEHIND_M = 0.02
+"""The head comes down this far behind the farthest scrap (its front face to the scrap's back)."""
+
+SWEEP_SHORT_OF_BACK_M = 0.01
+"""The stroke ends with the head's front face this far, plus the widest scrap's width, short of the dustpan's
+back wall: the scraps it pushed end between it and the wall."""
+
+SWEEP_BACK_OFF_M = 0.08
+"""At the end the brush is lifted away: up by :data:`SWEEP_LIFT_M` and back along the stroke by this much, so it
+no longer hides the pan's inside."""
+
+SWEEP_HOVER_M = 0.002
+"""During the stroke the head's bottom is this far above the pan's floor height (it clears the lip)."""
+
+
+def sweep_stroke(perception: Perception) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, direction): where the brush head's footprint centre starts and ends its stroke (on the
+    table, world) and the unit direction along the table it pushes (``SweepView.into_pan``, in 3D).
+
+    It starts :data:`SWEEP_BEHIND_M` behind the farthest scrap (measured along the stroke through the mouth's
+    middle, from the scrap's back), and ends with the head's front face :data:`SWEEP_SHORT_OF_BACK_M` plus the
+    widest scrap short of the back wall (so the head is inside the pan, the scraps ahead of it), but never
+    with the head's back out of the mouth."""
+    sweep, plane = perception.sweep, perception.plane
+    up = plane.normal_array
+    direction = np.r_[sweep.into_pan, 0.0]
+    direction -= (direction @ up) * up
+    direction /= np.linalg.norm(direction)
+    behind = max(float((sweep.mouth - s.centre) @ direction) + _scrap_reach(s) for s in sweep.scraps)
+    start = sweep.mouth - direction * (max(behind, 0.0) + SWEEP_BEHIND_M + 0.5 * sweep.head_depth)
+    short = SWEEP_SHORT_OF_BACK_M + 2.0 * max(_scrap_reach(s) for s in sweep.scraps)
+    end = sweep.mouth + direction * max(
+        sweep.pan_depth - short - 0.5 * sweep.head_depth, 0.5 * sweep.head_depth
+    )
+    return start, end, direction
+
+
+def _scrap_reach(scrap) -> float:
+    """How far a scrap reaches from its centre in any direction along the table."""
+    return float(np.hypot(scrap.half_size[0], scrap.half_size[1]))
+
+
+def plan_sweeping(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
+    """Sweep (sweep skill, ``perception.sweep``): lift, carry, lower, sweep, raise, then hold.
+
+    Lift: the brush straight up by :data:`SWEEP_LIFT_M`. Carry: its head over the stroke's start
+    (:func:`sweep_stroke`), turning about the vertical through the head until the head faces along the stroke
+    (the handle trails), along a path bowed sideways by a seeded amount. Lower: the head's bottom down to
+    :data:`SWEEP_HOVER_M` above the pan's floor height. Sweep: straight along the stroke until the head is
+    inside the pan. Raise: up by :data:`SWEEP_LIFT_M` and back by :data:`SWEEP_BACK_OFF_M`. Then it holds to the end of the clip. What the head
+    meets on the way moves with it (:func:`plan_scraps`).
+    """
+    rng = np.random.default_rng(config.seed)
+    sweep, plane = perception.sweep, perception.plane
+    up = plane.normal_array
+    start, end, direction = sweep_stroke(perception)
+    head = sweep.head_centre
+    facing = np.r_[sweep.facing, 0.0]
+    turn = float(np.arctan2(np.cross(facing, direction) @ up, facing @ direction))
+    hover = sweep.pan_floor_height + SWEEP_HOVER_M
+    arc = float(rng.uniform(-1.0, 1.0) * config.arc_jitter)
+    # Keyframes of the head's footprint centre (world, at its bottom's height) and the turn.
+    keys = [
+        (head, 0.0),
+        (head + SWEEP_LIFT_M * up, 0.0),
+        (start + SWEEP_LIFT_M * up, turn),
+        (start + hover * up, turn),
+        (end + hover * up, turn),
+        (end + (hover + SWEEP_LIFT_M) * up - SWEEP_BACK_OFF_M * direction, turn),
+    ]
+    lengths = np.array(
+        [
+            np.linalg.norm(b[0] - a[0]) + abs(b[1] - a[1]) * 0.5 * sweep.handle_length
+            for a, b in itertools.pairwise(keys)
+        ]
+    )
+    segment_frames = _segment_frames(lengths, config)
+    total, hold = config.num_frames, config.hold_frames
+    sideways = np.cross(up, start - head)
+    sideways = sideways / np.linalg.norm(sideways) if np.linalg.norm(sideways) > 1e-9 else np.zeros(3)
+    transforms = np.tile(np.eye(4), (total, 1, 1))
+    phases = {"hold_start": [0, hold - 1] if hold else []}
+    frame = hold
+    names = ("lift", "carry", "lower", "sweep", "raise")
+    for segment, (name, count) in enumerate(zip(names, segment_frames.tolist())):
+        phases[name] = [frame, frame + count - 1]
+        (p0, a0), (p1, a1) = keys[segment], keys[segment + 1]
+        for step in range(count):
+            u = (step + 1) / count
+            s = float(min_jerk(np.asarray(u))) if name != "sweep" else u  # a stroke at an even pace
+            position = p0 + s * (p1 - p0)
+            if name == "carry":
+                position = position + sideways * arc * np.sin(np.pi * s)
+            transforms[frame] = _about_vertical_axis(a0 + s * (a1 - a0), up, head, position - head)
+            frame += 1
+    _hold_to_end(transforms, frame, phases)
+    return ObjectTrajectory(
+        transforms_world=transforms,
+        phases=phases,
+        carry_height=SWEEP_LIFT_M,
+        final_height=float(hover + SWEEP_LIFT_M),
+        obstacles=(),
+        sweep_stroke=np.stack([start, end]),
+    )
+
+
+def head_positions(perception: Perception, trajectory: ObjectTrajectory) -> np.ndarray:
+    """Per frame, where the brush head's footprint centre is (world)."""
+    head = perception.sweep.head_centre
+    return trajectory.transforms_world[:, :3, :3] @ head + trajectory.transforms_world[:, :3, 3]
+
+
+def plan_scraps(perception: Perception, trajectory: ObjectTrajectory) -> ContentsMotion:
+    """How the scraps move as the brush sweeps: each stays where it lies until something pushes it along the
+    stroke, then rides in front of its pusher (slid along the stroke, its back against the pusher's front).
+
+    A pusher is the head while it is down for the stroke (a scrap across whose path the head's width reaches),
+    or a scrap pushed already that it overlaps across the stroke. Along the stroke it climbs the lip as a ramp
+    up to the pan's floor height and rests on the floor inside, held short of the back wall. Labels number the
+    points of ``SweepView.scraps`` (concatenated in order) by scrap; ``release_frame`` is the first frame a
+    scrap moves, ``landed_frame`` the first frame from which none does.
+    """
+    sweep, plane = perception.sweep, perception.plane
+    up = plane.normal_array
+    total = len(trajectory.transforms_world)
+    labels = np.concatenate([np.full(len(s.points), i) for i, s in enumerate(sweep.scraps)])
+    count = len(sweep.scraps)
+    _, _, direction = sweep_stroke(perception)
+    across = np.cross(up, direction)
+    rest_s = np.array([float((s.centre - sweep.mouth) @ direction) for s in sweep.scraps])
+    rest_t = np.array([float((s.centre - sweep.mouth) @ across) for s in sweep.scraps])
+    reach = np.array([_scrap_reach(s) for s in sweep.scraps])
+    heads = head_positions(perception, trajectory)
+    head_s = (heads - sweep.mouth) @ direction
+    head_t = (heads - sweep.mouth) @ across
+    stroke = range(trajectory.phases["sweep"][0], trajectory.phases["sweep"][1] + 1)
+    order = np.argsort(rest_s)  # farthest from the mouth (nearest the coming head) first
+    position_s = rest_s.copy()
+    transforms = np.tile(np.eye(4), (total, count, 1, 1))
+    first_move, last_move = None, None
+    for frame in range(total):
+        if frame in stroke:
+            front = head_s[frame] + 0.5 * sweep.head_depth
+            for i in order:
+                pushed_to = position_s[i]
+                if abs(rest_t[i] - head_t[frame]) < 0.5 * sweep.head_width + 0.5 * reach[i]:
+                    pushed_to = max(pushed_to, front + reach[i])
+                for j in order:
+                    overlap = abs(rest_t[i] - rest_t[j]) < reach[i] + reach[j]
+                    if j != i and overlap and position_s[j] > rest_s[j] and position_s[j] < position_s[i]:
+                        pushed_to = max(pushed_to, position_s[j] + reach[j] + reach[i])
+                pushed_to = min(pushed_to, sweep.pan_depth - reach[i])
+                if pushed_to > position_s[i] + 1e-9:
+                    first_move = frame if first_move is None else first_move
+                    last_move = frame
+                position_s[i] = max(position_s[i], pushed_to)
+        lift = np.clip((position_s + sweep.pan_lip_length) / sweep.pan_lip_length, 0.0, 1.0)
+        lift = np.where(position_s > rest_s, lift * sweep.pan_floor_height, 0.0)
+        for i in range(count):
+            transforms[frame, i, :3, 3] = direction * (position_s[i] - rest_s[i]) + up * lift[i]
+    release = first_move if first_move is not None else total - 1
+    landed = min(last_move + 1, total - 1) if last_move is not None else total - 1
+    return ContentsMotion(labels, transforms, release, landed)
+
+
 def _contents_clumps(pour, image_shape: tuple[int, int]) -> np.ndarray:
     """Per contents point, the index of the 8-connected patch of contents pixels it was seen in."""
     if len(pour.contents_pixels) == 0:
@@ -618,7 +802,11 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
     perception = perceive(scene)
     artefacts = sample_realism(config.realism, config.seed, config.num_frames, config.hold_frames)
     trajectory = plan_trajectory(perception, config, through_obstacle=artefacts.through_obstacle)
-    contents = None if perception.pour is None else plan_contents(perception, trajectory, config)
+    contents = None
+    if perception.pour is not None:
+        contents = plan_contents(perception, trajectory, config)
+    elif perception.sweep is not None:
+        contents = plan_scraps(perception, trajectory)
     renderer = SplatRenderer(scene, perception, config)
     frames = np.empty((config.num_frames, scene.height, scene.width, 3), dtype=np.uint8)
     for index, transform in enumerate(trajectory.transforms_world):
@@ -659,6 +847,8 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
             None if trajectory.pour_direction is None else [float(v) for v in trajectory.pour_direction]
         ),
         "pour_tilt_deg": None if perception.pour is None else POUR_TILT_DEG,
+        "sweep": None if perception.sweep is None else perception.sweep.to_dict(),
+        **_sweep_plan(trajectory),
         "contents_transforms_world": None if contents is None else contents.transforms_world.tolist(),
         "contents_release_frame": None if contents is None else contents.release_frame,
         "contents_landed_frame": None if contents is None else contents.landed_frame,
@@ -677,6 +867,19 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
         },
     }
     return GeneratedVideo(frames=frames, fps=config.fps, plan=plan)
+
+
+def _sweep_plan(trajectory: ObjectTrajectory) -> dict:
+    """The sweep's stroke as plan metadata: where the head's footprint centre starts and ends it, and which way
+    it pushes (all ``None`` for other skills)."""
+    if trajectory.sweep_stroke is None:
+        return dict.fromkeys(("sweep_start", "sweep_end", "sweep_direction"))
+    start, end = trajectory.sweep_stroke
+    return {
+        "sweep_start": [float(v) for v in start],
+        "sweep_end": [float(v) for v in end],
+        "sweep_direction": [float(v) for v in (end - start) / np.linalg.norm(end - start)],
+    }
 
 
 def _add_post_effects(
@@ -765,6 +968,11 @@ class SplatRenderer:
                 pixels=target.pixels[body],
                 points_world=target.points_world[body],
             )
+        self.extra_hole = np.zeros(target.mask.shape, dtype=bool)
+        if perception.sweep is not None:  # the scraps the brush sweeps move apart from it, each on its own
+            self.contents_points, self.contents_colours, self.contents_labels, self.extra_hole = (
+                _scrap_surfaces(scene, perception)
+            )
         points, colours = _densified_surface(scene, target)
         if pour is not None:
             bottom_points, bottom_colours = _vessel_discs(scene, perception, target)
@@ -797,7 +1005,7 @@ class SplatRenderer:
         # Neighbouring pixels of one (convex-ish) object differ in depth by less than a fraction of its width.
         self.see_through_gap = max(0.01, 0.25 * min(target.extents[0], target.extents[1]))
         self.background_rgb, self.background_depth = _background_without(
-            scene, perception, config.fill_iterations
+            scene, perception, config.fill_iterations, also=self.extra_hole
         )
 
     def _to_camera(self, points_world: np.ndarray) -> np.ndarray:
@@ -941,6 +1149,30 @@ def _densified_surface(scene: ScenePackage, target: SceneObject) -> tuple[np.nda
     return np.concatenate(points), all_colours
 
 
+def _scrap_surfaces(
+    scene: ScenePackage, perception: Perception
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scraps' surfaces, densified like the target's: (points, colours, labels: the scrap each point is of,
+    the image mask of their pixels). A scrap's points are back-projected pixel centres: projecting them finds
+    its pixels again."""
+    camera, target = scene.camera, perception.target
+    all_points, all_colours, all_labels = [], [], []
+    mask = np.zeros(target.mask.shape, dtype=bool)
+    for index, scrap in enumerate(perception.sweep.scraps):
+        points_cam = (scrap.points - camera.extrinsic[:3, 3]) @ camera.extrinsic[:3, :3]
+        uv = np.floor(camera.project(points_cam)).astype(np.int64)
+        pixels = np.clip(uv[:, ::-1], 0, [scene.height - 1, scene.width - 1])
+        own = np.zeros(target.mask.shape, dtype=bool)
+        own[pixels[:, 0], pixels[:, 1]] = True
+        mask |= own
+        piece = replace(target, mask=own, pixels=pixels, points_world=scrap.points)
+        points, colours = _densified_surface(scene, piece)
+        all_points.append(points)
+        all_colours.append(colours)
+        all_labels.append(np.full(len(points), index, dtype=np.int64))
+    return np.concatenate(all_points), np.concatenate(all_colours), np.concatenate(all_labels), mask
+
+
 def _vessel_discs(
     scene: ScenePackage, perception: Perception, body: SceneObject
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1027,9 +1259,10 @@ def _mirrored_back(
 
 
 def _background_without(
-    scene: ScenePackage, perception: Perception, fill_iterations: int
+    scene: ScenePackage, perception: Perception, fill_iterations: int, also: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The image and depth with the target removed: its pixels become table.
+    """The image and depth with the target (and the pixels of ``also``: things that move apart from it, such
+    as the scraps a brush sweeps) removed: its pixels become table.
 
     Colour: nearest visible table pixel (via the distance transform's indices), then a few rounds of
     diffusion restricted to table pixels to soften the streaks nearest-neighbour filling leaves. Depth: the
@@ -1037,12 +1270,15 @@ def _background_without(
     """
     target = perception.target
     height_px, width_px = scene.height, scene.width
+    also = np.zeros((height_px, width_px), dtype=bool) if also is None else also
     others = np.zeros((height_px, width_px), dtype=bool)
     for obj in perception.objects:
         if obj.index != target.index:
             others |= obj.mask
+    others &= ~also
     # Dilate: the object's last few millimetres above the table were below the segmentation margin.
     hole = ndimage.binary_dilation(target.mask, iterations=2) & ~others
+    hole |= ndimage.binary_dilation(also, iterations=1) & ~others
     table = (scene.depth_m > 0) & ~hole & ~others
     for obj in perception.objects:
         table &= ~obj.mask
