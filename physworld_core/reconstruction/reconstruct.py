@@ -18,8 +18,14 @@ from physworld_core.reconstruction.completion import load as load_completion
 from physworld_core.reconstruction.depth import DepthBackend, MetricDepthConfig, load, metric_depth_video
 from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model, shelf_model
 from physworld_core.reconstruction.pouring import WALL_M, ball_layer, ball_mesh, ball_radius, open_cup
+from physworld_core.reconstruction.sweeping import brush_model, dustpan_model, scrap_model
 from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
-from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, Trajectory
+from physworld_core.reconstruction.types import (
+    DustpanGeometry,
+    ReconstructedObject,
+    Reconstruction,
+    Trajectory,
+)
 from physworld_core.reconstruction.views import ViewConfig, ViewReport, Views, gather_views
 from physworld_core.scene import ScenePackage, depth_to_points_world
 
@@ -129,6 +135,8 @@ def reconstruct(
             continue
         if seen.shape == "region":
             continue  # another marking on the table: no body, nothing to model
+        if perception.sweep is not None and seen is not perception.target and _is_scrap(seen, perception):
+            continue  # modelled with the others from the sweep's own view below
         fixture = _fixture_model(seen, perception, table_height) if seen is perception.goal else None
         if fixture is not None:
             geometry, v, f, pose = fixture
@@ -150,6 +158,21 @@ def reconstruct(
             pose, arm_parts, half_turn = np.eye(4), (), False
             pose[:3, 3] = perception.pour.centre
             completions[name] = "open cup"
+        elif role == "target" and perception.sweep is not None:
+            # A brush: its head and its handle as two boxes, in a frame facing the way the head does.
+            sweep = perception.sweep
+            v, f, face_part, pose = brush_model(
+                sweep.head_centre,
+                sweep.facing,
+                head_width=sweep.head_width,
+                head_depth=sweep.head_depth,
+                head_height=sweep.head_height,
+                handle_length=sweep.handle_length,
+                handle_width=sweep.handle_width,
+                handle_height=sweep.handle_height,
+            )
+            arm_parts, half_turn = (), False
+            completions[name] = "brush (head and handle)"
         else:
             completion = completer.complete(
                 CompletionRequest(scene.task_id, name, seen.points_world, camera_position, table_height)
@@ -224,6 +247,10 @@ def reconstruct(
         contents, pour_metrics = _pour(target, trajectory, perception)
         objects += contents
         metrics.update(pour_metrics)
+    if perception.sweep is not None:
+        contents, sweep_metrics = _sweep(trajectory, perception, table_height)
+        objects += contents
+        metrics.update(sweep_metrics)
     return Reconstruction(
         task_id=scene.task_id,
         plane_normal=(0.0, 0.0, 1.0),
@@ -306,6 +333,55 @@ def _pour(target, trajectory: Trajectory, perception: Perception) -> tuple[list,
             "contents_radius_from": "prior" if view.contents_top is None else "seen layer height",
             "cup_outer_radius_m": float(view.outer_radius),
             "cup_height_m": float(view.height),
+        },
+    }
+    return contents, metrics
+
+
+DUSTPAN_WALL_M = 0.007
+"""A dustpan's wall thickness (a prior: from above, a 6–9 mm wall is one pixel)."""
+SWEEP_VIDEO_MIN_TRAVEL_M = 0.05
+"""A video that sweeps carries the brush at least this far towards the dustpan."""
+
+
+def _is_scrap(seen: SceneObject, perception: Perception) -> bool:
+    """A segmented object that is one of the scraps the sweep's view found (a camera with finer pixels than
+    the benchmark's segments them): modelled once, as a scrap."""
+    centre = np.asarray(seen.centre_world)[:2]
+    return any(
+        np.linalg.norm(centre - scrap.centre[:2]) < float(max(scrap.half_size[:2])) + 0.005
+        for scrap in perception.sweep.scraps
+    )
+
+
+def _sweep(trajectory: Trajectory, perception: Perception, table_height: float) -> tuple[list, dict]:
+    """The scraps as bodies (boxes standing on the table, see :mod:`.sweeping`), and how far the tracked video
+    carries the brush towards the dustpan. A video that does not bring it at least
+    :data:`SWEEP_VIDEO_MIN_TRAVEL_M` nearer is refused: the twin's goal would contradict what the video shows."""
+    view = perception.sweep
+    positions = trajectory.positions
+    mouth = np.asarray(view.mouth)[:2]
+    travel = float(np.linalg.norm(positions[0, :2] - mouth) - np.linalg.norm(positions[-1, :2] - mouth))
+    if travel < SWEEP_VIDEO_MIN_TRAVEL_M:
+        raise ReconstructionError(
+            f"the prompt asks to sweep with the {perception.target.description}, but the tracked video brings it "
+            f"only {travel * 1000:.0f} mm nearer the {perception.goal.description} (at least "
+            f"{SWEEP_VIDEO_MIN_TRAVEL_M * 1000:.0f} mm expected): the video does not sweep"
+        )
+    noun = perception.instruction.contents_noun
+    contents = []
+    for i, scrap in enumerate(view.scraps):
+        v, f, pose = scrap_model(scrap.centre, scrap.half_size, scrap.yaw, table_height)
+        rgb = tuple(np.asarray(scrap.rgb) / 255.0)
+        contents.append(ReconstructedObject(f"contents_{i}", "contents", noun or "scraps", v, f, pose, rgb))
+    metrics = {
+        "contents_noun": noun,
+        "sweep": {
+            "video_travel_m": travel,
+            "scraps_count": len(contents),
+            "head_width_m": float(view.head_width),
+            "pan_inner_width_m": float(view.pan_inner_width),
+            "pan_depth_m": float(view.pan_depth),
         },
     }
     return contents, metrics
@@ -425,7 +501,20 @@ def _static_scene(scene: ScenePackage, target_mask: np.ndarray) -> HeightMap:
 
 def _fixture_model(goal: SceneObject, perception: Perception, table_height: float):
     """The goal as a fixture, (geometry, vertices, faces, pose): a shelf's board and row when the prompt asks
-    for a slot in it, an open box when the target goes in it; ``None`` for a solid to put the target on."""
+    for a slot in it, a dustpan to sweep into, an open box when the target goes in it; ``None`` for a solid to
+    put the target on."""
+    if perception.sweep is not None:
+        view = perception.sweep
+        geometry = DustpanGeometry(
+            inner_width=view.pan_inner_width,
+            depth=view.pan_depth,
+            floor_height=view.pan_floor_height,
+            lip_length=view.pan_lip_length,
+            wall_height=view.pan_wall_height,
+            wall_thickness=DUSTPAN_WALL_M,
+        )
+        mouth = np.array([view.mouth[0], view.mouth[1], table_height])
+        return dustpan_model(geometry, mouth, view.into_pan)
     if perception.slot is not None:
         return shelf_model(goal, perception.slot, perception.plane, table_height)
     if _is_support(perception):

@@ -44,7 +44,9 @@ class TrackingConfig:
     colour_distance: RGB distance (0–255) within which a pixel can match a target exemplar.
     min_pixels: fewer target pixels than this and the frame is "not seen".
     min_confidence: silhouette IoU below which a frame's pose is replaced by interpolation.
-    prior_weight: strength of the constant-velocity / no-rotation prior (per metre / radian).
+    prior_weight: strength of the constant-velocity / no-rotation prior, per metre; in the "axis" mode a turn
+        costs what it moves the model's points by (radians × their mean distance from its centre): costed per
+        radian, a cup tipped 20° a frame was cheaper to fit by sliding it down and aside (pour-0061).
     smooth_window: moving-average window over positions (odd; 1 disables).
     max_unseen_seconds: longest run of unseen frames bridged by interpolation (0.5 s: a hand or a bin wall
         passing in front of the object); longer runs raise, since the motion there is unknown.
@@ -400,9 +402,13 @@ def track_target(
             )
             silhouette_scale = float(fit.x[0])
             model = scaled(silhouette_scale)
+            lever = float(np.linalg.norm(model - model.mean(0), axis=1).mean())
             pose = pose0.copy()
         else:
             dofs = 6 if config.rotation == "full" else 4
+            prior_scale = np.ones(dofs)
+            if config.rotation == "axis":  # a turn costs what it moves the model's points by
+                prior_scale[3] = lever
             lower, upper = np.full(dofs, -np.inf), np.full(dofs, np.inf)
             predicted_angle = angle + float(step @ config.axis) if config.turn_range is not None else 0.0
             if config.turn_range is not None:
@@ -414,7 +420,7 @@ def track_target(
                     lambda x: np.concatenate(
                         [
                             silhouette_residuals(model, _pose(x, predicted, config.axis)),
-                            config.prior_weight * x,
+                            config.prior_weight * x * prior_scale,
                             [below_support(_pose(x, predicted, config.axis))],
                         ]
                     ),
