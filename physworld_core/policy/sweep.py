@@ -42,6 +42,8 @@ GRASP_ALONG = 0.6
 to clear it, near enough that the held brush does not sag much."""
 GRASP_BELOW_TOP_M = 0.012
 """The TCP this far below the handle's top (the finger pads on its sides)."""
+DROPPED_M = 0.03
+"""A brush seen this far from where the grasp held it has slipped out of the fingers."""
 STROKE_TOL_M = 0.004
 """The head must be within this of its stroke height before the stroke starts."""
 
@@ -199,19 +201,21 @@ class SweepController(BaselineController):
         done = min(1.0, self.waypoint_index / max(self.plan.sweep.stroke_from - 1, 1))
         return self.plan.grasp_turn + done * self.plan.carry_turn
 
+    def _offset(self, tcp, object_position, hand_turn) -> np.ndarray:
+        """TCP minus brush centre to steer by: as held at the grasp, turned with the hand; during the stroke
+        of a closed-loop plan, as seen now, unless the brush is so far from where the grasp held it that it is
+        no longer in hand (steering by it would chase a dropped brush across the table)."""
+        held = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
+        seen = tcp - object_position
+        stroking = self.waypoint_index >= self.plan.sweep.stroke_from and self.plan.sweep.closed_loop
+        return seen if stroking and np.linalg.norm(seen - held) < DROPPED_M else held
+
     def _carry(self, tcp, object_position, hand_turn, turn_error):
-        c, s = self.config, self.plan.sweep
-        stroking = self.waypoint_index >= s.stroke_from
-        if stroking and s.closed_loop:
-            offset = tcp - object_position
-        else:
-            offset = rotate_z(self.carry_offset, wrap_angle(hand_turn - self.turn_at_grasp))
-        target = self.current_waypoint() + offset
+        c = self.config
+        target = self.current_waypoint() + self._offset(tcp, object_position, hand_turn)
         while self.waypoint_index < len(self.waypoints) - 1 and self._reached(tcp, target, object_position):
             self.waypoint_index += 1
-            if self.waypoint_index >= s.stroke_from and s.closed_loop:
-                offset = tcp - object_position
-            target = self.current_waypoint() + offset
+            target = self.current_waypoint() + self._offset(tcp, object_position, hand_turn)
         self.target_turn = self._carry_turn_target()
         last = self.waypoint_index == len(self.waypoints) - 1
         if last:  # the stroke's end; scraps squeezed against the back wall may stop it short
