@@ -13,6 +13,7 @@ or build counts as a failure of every method (class ``pipeline``). Seeds 60+ wer
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ import numpy as np
 from bench.bin_family import parse_seeds
 
 METHOD_ORDER = ("physworld", "planner_only", "visual_imitation", "scratch_rl", "oracle_twin")
+STAGE_ORDER = ("scenes", "videos", "reconstructions", "twins", "policies", "evaluations")
 
 
 def task_id_for(source: str) -> str:
@@ -95,13 +97,14 @@ def family_of(source: str) -> str:
     return name if kind in ("benchmark", "maniskill") else kind
 
 
-def print_table(results: list[dict], trials: int) -> None:
+def markdown_table(results: list[dict], trials: int) -> str:
+    """Success per method and family, with failure classes counted over trials; a failed pipeline counts
+    as ``trials`` failures of every method."""
     methods = [m for m in METHOD_ORDER if any(m in r.get("success", {}) for r in results)]
     by_family = defaultdict(list)
     for r in results:
         by_family[family_of(r["source"])].append(r)
-    print("\n| family | tasks | " + " | ".join(methods) + " |")
-    print("|---|---|" + "---|" * len(methods))
+    lines = ["| family | tasks | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     overall = defaultdict(list)
     for family, rows in by_family.items():
         cells = []
@@ -116,17 +119,49 @@ def print_table(results: list[dict], trials: int) -> None:
                     failures["pipeline"] += trials
             detail = ", ".join(f"{k} {v}" for k, v in failures.most_common()) or "none"
             cells.append(f"{np.mean(values):.0%} ({detail})")
-        print(f"| {family} | {len(rows)} | " + " | ".join(cells) + " |")
-    print(
-        "| **mean** | "
-        + str(len(results))
-        + " | "
+        lines.append(f"| {family} | {len(rows)} | " + " | ".join(cells) + " |")
+    lines.append(
+        f"| **mean** | {len(results)} | "
         + " | ".join(f"**{np.mean(overall[m]):.0%}**" for m in methods)
         + " |"
     )
-    print(
+    lines.append(
         f"\n(success by each world's own test, {trials} trials per task; failure classes counted over trials)"
     )
+    return "\n".join(lines)
+
+
+def timing_table(results: list[dict]) -> str:
+    """Median and max seconds per stage over the tasks that reached it."""
+    stages = [s for s in STAGE_ORDER if any(s in r.get("seconds", {}) for r in results)]
+    lines = ["| stage | tasks | median s | max s |", "|---|---|---|---|"]
+    for stage in stages:
+        values = [r["seconds"][stage] for r in results if stage in r.get("seconds", {})]
+        lines.append(f"| {stage} | {len(values)} | {np.median(values):.0f} | {max(values):.0f} |")
+    return "\n".join(lines)
+
+
+def run_settings(args: argparse.Namespace) -> dict:
+    """What a saved task result depends on besides its source; ``--resume`` reuses only exact matches."""
+    return {
+        "prompt": args.prompt,
+        "env_steps": args.env_steps,
+        "trials": args.trials,
+        "scratch": args.scratch,
+        "oracle": args.oracle,
+    }
+
+
+def load_done(path: Path, settings: dict) -> dict[str, dict]:
+    """Task results already in ``path`` (one JSON object per line) run with the same settings."""
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if record.get("settings") == settings:
+                    done[record["result"]["source"]] = record["result"]
+    return done
 
 
 def main() -> None:
@@ -143,6 +178,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--scratch", action="store_true", help="also train scratch PPO (same budget)")
     parser.add_argument("--oracle", action="store_true", help="also train residual PPO in the true world")
+    parser.add_argument(
+        "--out", default="bench/out/methods_table.md", help="markdown report; per-task results beside it"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the tasks already in the results file that ran with the same settings",
+    )
     args = parser.parse_args()
     from physworld_core.store import Store
 
@@ -151,14 +194,35 @@ def main() -> None:
         for family in args.families.split(",")
         for seed in parse_seeds(args.seeds)
     ]
+    settings = run_settings(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = out.with_suffix(".jsonl")
+    done = load_done(log, settings) if args.resume else {}
+    if not args.resume:
+        log.write_text("")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-methods-") as tmp:
         store = Store.at(str(Path(tmp) / "lake"))
         for source in sources:
+            if source in done:
+                print(f"{source}: kept from {log}", flush=True)
+                results.append(done[source])
+                continue
             r = run_task(store, source, args.prompt, args.env_steps, args.trials, args.scratch, args.oracle)
             results.append(r)
+            with log.open("a") as f:
+                f.write(json.dumps({"settings": settings, "result": r}) + "\n")
             print(r, flush=True)
-    print_table(results, args.trials)
+    report = (
+        f"## Methods on {len(results)} tasks ({args.env_steps} env steps per learner)\n\n"
+        + markdown_table(results, args.trials)
+        + "\n\n### Seconds per stage\n\n"
+        + timing_table(results)
+        + "\n"
+    )
+    out.write_text(report)
+    print("\n" + report + f"\nwritten to {out} (per-task results in {log})")
 
 
 if __name__ == "__main__":

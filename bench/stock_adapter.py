@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from bench.bin_family import parse_seeds
-from bench.methods_table import print_table, run_task
+from bench.methods_table import markdown_table, run_task
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
             results.append(r)
             print(r, flush=True)
     print(f"\n{args.env}, prompt {args.prompt!r}")
-    print_table(results, args.trials)
+    print(markdown_table(results, args.trials))
 
 
 if __name__ == "__main__":
