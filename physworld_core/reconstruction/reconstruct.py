@@ -17,6 +17,7 @@ from physworld_core.reconstruction.completion import CompletionBackend, Completi
 from physworld_core.reconstruction.completion import load as load_completion
 from physworld_core.reconstruction.depth import DepthBackend, MetricDepthConfig, load, metric_depth_video
 from physworld_core.reconstruction.geometry import container_model, object_mesh, region_model, shelf_model
+from physworld_core.reconstruction.lying import lying_body_model
 from physworld_core.reconstruction.pouring import WALL_M, ball_layer, ball_mesh, ball_radius, open_cup
 from physworld_core.reconstruction.sweeping import brush_model, dustpan_model, scrap_model
 from physworld_core.reconstruction.tracking import HeightMap, TrackingConfig, track_target
@@ -181,6 +182,14 @@ def reconstruct(
             v, f, pose, face_part, arm_parts = completion.mesh
             if role == "target":
                 half_turn = completion.is_half_turn
+            lying = (
+                lying_body_model(seen.points_world, perception.standing, table_height)
+                if role == "target" and perception.standing is not None and half_turn
+                else None
+            )
+            if lying is not None:  # a fallen bottle: round about the axis it lies along (see .lying)
+                (v, f, pose), face_part, arm_parts, half_turn = lying, None, (), False
+                completions[name] = "lying body of revolution"
         if role == "target":
             target_vertices, target_faces, target_pose = v, f, pose
         objects.append(

@@ -85,3 +85,17 @@ def test_a_video_that_does_not_stand_it_up_is_refused(stood_up):
     frames = np.repeat(video.frames[:1], len(video.frames), axis=0)  # it never moves
     with pytest.raises(PhysworldError, match="does not stand it on its base"):
         reconstruct(scene, frames, video.fps)
+
+
+def test_the_bottle_is_modelled_round_about_the_axis_it_lies_along(stood_up):
+    """Seen along the line of sight, the half turn about a vertical line made the bottle a slab as wide as it
+    is long; modelled round about its own axis it has the true bottle's length and girth."""
+    _, _, recon, bottle = stood_up
+    assert recon.metrics["completion"]["target"] == "lying body of revolution"
+    up_local = np.asarray(recon.metrics["up_local"])
+    along = recon.target.vertices @ up_local
+    across = recon.target.vertices - np.outer(along, up_local)
+    assert np.ptp(along) == pytest.approx(bottle.height, abs=0.012)
+    assert 2 * np.linalg.norm(across - across.mean(0), axis=1).max() == pytest.approx(
+        2 * bottle.body_radius, abs=0.006
+    )
