@@ -42,12 +42,16 @@ def perfect_reconstruction(seed: int, tilt_deg: float = 120.0) -> Reconstruction
     for i, c in enumerate(ball_layer(cup.outer_radius - WALL_M, balls.radius)):
         at = np.eye(4)
         at[:3, 3] = pose[:3, 3] + c
-        contents.append(ReconstructedObject(f"contents_{i}", "contents", "balls", bv, bf, at, (0.2, 0.2, 0.9)))
+        contents.append(
+            ReconstructedObject(f"contents_{i}", "contents", "balls", bv, bf, at, (0.2, 0.2, 0.9))
+        )
     side = 2 * bowl.outer_radius
     geometry, cv, cf, cpose = container_model(
         np.zeros((1, 3)), np.array([*bowl.xy, 0.0]), side, side, 0.0, bowl.height, 0.0
     )
-    container = ReconstructedObject("container", "container", "bowl", cv, cf, cpose, (0.5, 0.5, 0.5), geometry)
+    container = ReconstructedObject(
+        "container", "container", "bowl", cv, cf, cpose, (0.5, 0.5, 0.5), geometry
+    )
     d = np.array([*(np.asarray(bowl.xy) - cup.xy), 0.0])
     d /= np.linalg.norm(d)
     k = np.cross([0.0, 0.0, 1.0], d)
@@ -153,7 +157,9 @@ def test_visual_imitation_pours_the_way_the_video_does(tmp_path):
 
 def test_a_cup_wider_than_the_hand_is_refused(tmp_path):
     spec = localized_twin(0, tmp_path)
-    wide = np.array([[0.05 * np.cos(t), 0.05 * np.sin(t), z] for t in np.linspace(0, 6, 12) for z in (0, 0.07)])
+    wide = np.array(
+        [[0.05 * np.cos(t), 0.05 * np.sin(t), z] for t in np.linspace(0, 6, 12) for z in (0, 0.07)]
+    )
     from physworld_core.policy.pour import plan_pour
 
     with pytest.raises(PhysworldError, match="wider than the open hand"):

@@ -257,7 +257,8 @@ def test_transformers_backend_runs_end_to_end(tiny_depth_anything, default_scene
     prediction = backend.predict(frames)
     assert prediction.values.shape == (3, 128, 128) and prediction.values.dtype == np.float32
     assert np.all(np.isfinite(prediction.values)) and np.ptp(prediction.values) > 0
-    np.testing.assert_allclose(prediction.values[2], prediction.values[0], rtol=1e-4)  # batches agree (float32: a frame's place in the batch moves the last digits)
+    # Batches agree (float32: a frame's place in the batch moves the last digits).
+    np.testing.assert_allclose(prediction.values[2], prediction.values[0], rtol=1e-4)
 
     # Random weights know nothing of depth: declare the kind whose sign fits, so the fit is not degenerate.
     valid = scene.depth_m > 0
