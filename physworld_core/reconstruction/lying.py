@@ -66,13 +66,18 @@ def radius_profile(points_world: np.ndarray, standing: StandingAxis):
 
 def revolved(along: np.ndarray, radii: np.ndarray, sections: int = SECTIONS) -> tuple[np.ndarray, np.ndarray]:
     """(vertices, faces) of the closed surface of revolution about the x axis with radius ``radii[i]`` at
-    ``x = along[i]``, capped flat at both ends."""
-    theta = np.linspace(0.0, 2 * np.pi, sections, endpoint=False)
+    ``x = along[i]``, capped flat at both ends.
+
+    The rings are polygons whose flats touch the circle, one flat at the bottom (-z): the body rests on a flat,
+    as a real bottle's facets of mould or the world's polygonal one do. Resting on an edge, the twin's bottle
+    rolled 28 cm away from the fingers as they closed (upright-0008)."""
+    theta = np.linspace(0.0, 2 * np.pi, sections, endpoint=False) + np.pi / sections - np.pi / 2
+    corner = radii / np.cos(np.pi / sections)
     rings = np.stack(
         [
             np.repeat(along, sections),
-            (radii[:, None] * np.cos(theta)).ravel(),
-            (radii[:, None] * np.sin(theta)).ravel(),
+            (corner[:, None] * np.cos(theta)).ravel(),
+            (corner[:, None] * np.sin(theta)).ravel(),
         ],
         axis=1,
     )
