@@ -79,6 +79,7 @@ def run_task(
                 out["skill"] = result.plan.skill
                 out["twin_success"] = {"physworld": result.residual.twin_success}
                 out["twin_success"]["planner_only"] = result.residual.baseline_twin_success
+                out["physworld_deploys"] = result.residual.deployed
                 if result.scratch is not None:
                     out["twin_success"]["scratch_rl"] = result.scratch.twin_success
     except PhysworldError as error:
@@ -128,6 +129,13 @@ def markdown_table(results: list[dict], trials: int) -> str:
     lines.append(
         f"\n(success by each world's own test, {trials} trials per task; failure classes counted over trials)"
     )
+    gated = [r["source"] for r in results if r.get("physworld_deploys") == "planner"]
+    decided = sum(1 for r in results if r.get("physworld_deploys"))
+    if decided:
+        lines.append(
+            f"\nphysworld deployed the planner on {len(gated)} of {decided} tasks, where its residual did worse "
+            "in the twin" + (f": {', '.join(gated)}" if gated else "")
+        )
     return "\n".join(lines)
 
 

@@ -85,7 +85,13 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
     methods = ("physworld", "planner_only", "visual_imitation")
     gt = {m: evals.filter(evals["method"] == m)["success"].mean() for m in methods}
     n = {m: evals.filter(evals["method"] == m).height for m in methods}
-    steps = int(policies.filter(policies["method"] == "physworld")["env_steps"][0])
+    physworld_row = policies.filter(policies["method"] == "physworld").row(0, named=True)
+    steps = int(physworld_row["env_steps"])
+    gate = (
+        " (below the planner: physworld deploys the planner)"
+        if physworld_row["deployed"] == "planner"
+        else ""
+    )
     track = recon.get("tracking_vs_rendered", {})
     from physworld_core.evaluation.stage import reconstruction_error
     from physworld_core.evaluation.worlds import parse_world
@@ -114,7 +120,7 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
             "twin success",
             (
                 f"physworld {twin_success['physworld']:.0%}, planner_only {twin_success['planner_only']:.0%} "
-                f"({steps} PPO env steps)"
+                f"({steps} PPO env steps){gate}"
             ),
         ),
         ("ground truth physworld", f"{gt['physworld']:.0%} of {n['physworld']} trials"),

@@ -95,12 +95,17 @@ def run_evaluation_stage(
         policy_row = load_policy_row(store, task_id, method)
         plan = TaskPlan.from_json(policy_row["plan_json"])
         policy = meta = None
-        if policy_row["checkpoint_uri"]:
+        # A residual the gate did not deploy (it did worse than the planner in the twin) is not run: the
+        # method runs the planner, as the policies stage decided. Rows from before the gate have no decision.
+        if policy_row["checkpoint_uri"] and policy_row.get("deployed") != "planner":
             policy, meta = load_policy(store.blobs.local_path(policy_row["checkpoint_uri"]))
         recordings = {}
         trials = run_trials(task, method, plan, policy, meta, config, record, camera, recordings)
         rows += [{"task_id": task_id, **r} for r in trials]
-        lineage = {"video_sample": video_sample, "policy_checkpoint_sha256": policy_row["checkpoint_sha256"]}
+        lineage = {
+            "video_sample": video_sample,
+            "policy_checkpoint_sha256": policy_row["checkpoint_sha256"] if policy is not None else None,
+        }
         for k, recorder in sorted(recordings.items()):
             trial = trials[k]
             rollouts.append(

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.schema import Field
 
 from physworld_core.errors import LakeError
 from physworld_core.lake.storage import normalise_root, validate_storage_options
@@ -164,6 +165,23 @@ class Lake:
         self._check_schema(self.spec(name), table)
         return table
 
+    def _upgrade(self, spec: TableSpec, table: DeltaTable) -> DeltaTable:
+        """Add the declared ``added`` columns a table created before them lacks (one Delta commit).
+
+        A concurrent upgrade makes this commit fail; the write's retry then opens the upgraded table."""
+        missing = self._check_schema(spec, table)
+        if not missing:
+            return table
+        logger.info("lake table %s: adding column(s) %s", spec.name, [f.name for f in missing])
+        table.alter.add_columns(
+            [Field.from_arrow(f) for f in missing],
+            commit_properties=CommitProperties(custom_metadata={COMMIT_OPERATION: "add_columns"}),
+        )
+        table = self._open(spec.name)
+        if self._check_schema(spec, table):
+            raise LakeError(f"lake table {spec.name!r}: adding columns {missing} did not take")
+        return table
+
     def _open_or_create(self, spec: TableSpec) -> DeltaTable:
         """Load ``spec``'s table, creating it empty with the declared schema when absent.
 
@@ -175,7 +193,7 @@ class Lake:
         """
         uri = self.table_uri(spec.name)
         if DeltaTable.is_deltatable(uri, storage_options=self._options()):
-            return self._open(spec.name)
+            return self._upgrade(spec, self._open(spec.name))
         logger.info("creating lake table %s at %s", spec.name, uri)
         table = DeltaTable.create(
             uri,
@@ -193,22 +211,29 @@ class Lake:
         return table
 
     @staticmethod
-    def _check_schema(spec: TableSpec, table: DeltaTable) -> None:
+    def _check_schema(spec: TableSpec, table: DeltaTable) -> list[pa.Field]:
         """Refuse to read or write a table whose stored schema drifted from the declaration.
 
         A mismatch means the declaration changed after the table was created; writing would either fail
-        deep inside delta-rs or silently produce rows readers cannot interpret.
+        deep inside delta-rs or silently produce rows readers cannot interpret. The one accepted difference
+        is a table created before some of its ``added`` columns: those missing columns are returned (writers
+        add them, readers fill them with nulls).
         """
         stored = pa.schema(table.schema().to_arrow())
         stored_fields = [(f.name, str(f.type), f.nullable) for f in stored]
         declared_fields = [(f.name, str(f.type), f.nullable) for f in spec.schema]
         partitions = list(table.metadata().partition_columns)
-        if stored_fields != declared_fields or partitions != [PARTITION_COLUMN]:
+        missing = declared_fields[len(stored_fields) :]
+        evolved = {name for name, _, _ in missing} <= set(spec.added)
+        if stored_fields != declared_fields[: len(stored_fields)] or not evolved:
+            missing = None
+        if missing is None or partitions != [PARTITION_COLUMN]:
             raise LakeError(
                 f"lake table {spec.name!r} at {table.table_uri} has schema {stored_fields} partitioned by "
                 f"{partitions}, but physworld_core.lake.tables declares {declared_fields} partitioned by "
                 f"[{PARTITION_COLUMN!r}]; migrate or remove the table"
             )
+        return [spec.schema.field(name) for name, _, _ in missing]
 
     def version(self, name: str) -> int:
         """Current Delta version of table ``name`` (raises :class:`LakeError` if it does not exist)."""
@@ -335,10 +360,15 @@ class Lake:
             LakeError: the table does not exist yet (or drifted from its declared schema).
         """
         table = self._open(name)
+        missing = self._check_schema(self.spec(name), table)
         try:
-            return pl.scan_delta(table, storage_options=self._options())
+            frame = pl.scan_delta(table, storage_options=self._options())
         except (DeltaError, OSError, pl.exceptions.PolarsError) as exc:
             raise LakeError(f"lake table {name!r}: cannot scan {table.table_uri}: {exc}") from exc
+        # Columns added to the declaration after this table was written are null in every stored row.
+        return frame.with_columns(
+            pl.lit(None, dtype=pl.from_arrow(pa.nulls(0, f.type)).dtype).alias(f.name) for f in missing
+        )
 
     def read_partition(self, name: str, task_id: str) -> pl.DataFrame:
         """All rows of ``task_id`` in ``name`` (an empty frame with the declared columns if there are none).

@@ -42,11 +42,16 @@ class TableSpec:
             enforced at write time.
         keys: Columns that identify a row; starts with ``task_id``. No two rows in a write may share a key,
             and key columns may not be null.
+        added: Columns declared after the table was first released, in the order they were added. They
+            come last (after ``created_at``) and are nullable, so a table created before them is upgraded
+            in place: writers add them (a Delta ``add_columns`` commit, which appends), readers see nulls
+            for rows written earlier.
     """
 
     name: str
     schema: pa.Schema
     keys: tuple[str, ...]
+    added: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _TABLE_NAME_PATTERN.match(self.name):
@@ -76,6 +81,11 @@ class TableSpec:
                 raise ValueError(f"table {self.name!r}: key column {key!r} is not in the schema {names}")
             if self.schema.field(key).nullable:
                 raise ValueError(f"table {self.name!r}: key column {key!r} must be declared non-nullable")
+        if tuple(names[len(names) - len(self.added) :]) != self.added:
+            raise ValueError(f"table {self.name!r}: added columns {self.added} must be the last columns")
+        for column in self.added:
+            if not self.schema.field(column).nullable:
+                raise ValueError(f"table {self.name!r}: added column {column!r} must be nullable")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -87,12 +97,15 @@ def _col(name: str, type_: pa.DataType, nullable: bool = False) -> pa.Field:
     return pa.field(name, type_, nullable=nullable)
 
 
-def _table(name: str, keys: tuple[str, ...], *fields: pa.Field) -> TableSpec:
-    """Declare a table: ``task_id`` first, then ``fields``, then ``created_at``."""
+def _table(
+    name: str, keys: tuple[str, ...], *fields: pa.Field, added: tuple[pa.Field, ...] = ()
+) -> TableSpec:
+    """Declare a table: ``task_id`` first, then ``fields``, then ``created_at``, then the ``added`` columns
+    (declared after the table's first release; see :class:`TableSpec`)."""
     schema = pa.schema(
-        [_col(PARTITION_COLUMN, pa.string()), *fields, _col(CREATED_AT_COLUMN, CREATED_AT_TYPE)]
+        [_col(PARTITION_COLUMN, pa.string()), *fields, _col(CREATED_AT_COLUMN, CREATED_AT_TYPE), *added]
     )
-    return TableSpec(name=name, schema=schema, keys=keys)
+    return TableSpec(name=name, schema=schema, keys=keys, added=tuple(f.name for f in added))
 
 
 _STR = pa.string()
@@ -185,6 +198,9 @@ _SPECS = (
         _col("twin_success", _F64),
         _col("curve_json", _STR),
         _col("seconds", _F64),
+        # What a learned method deploys: "residual" (its checkpoint) or "planner" (the gate kept the planner
+        # because the residual did no better in the nominal twin); null for methods with nothing to choose.
+        added=(_col("deployed", _STR, nullable=True),),
     ),
     _table(
         "evaluations",

@@ -154,6 +154,7 @@ def run_policy_stage(
             "twin_success": result.baseline_twin_success,
             "curve_json": "[]",
             "seconds": 0.0,
+            "deployed": None,
         },
         {
             "task_id": task_id,
@@ -167,10 +168,13 @@ def run_policy_stage(
             )["plan"],
             "curve_json": "[]",
             "seconds": 0.0,
+            "deployed": None,
         },
     ]
+    # twin_success is the learned policy's own, even where the gate deploys the planner instead (``deployed``);
+    # oracle_twin's is measured in the true world it trained in.
     for method, (learned, learned_ref) in {"physworld": (result, ref), **extra}.items():
-        rows.append(  # twin_success of oracle_twin is measured in the true world it trained in
+        rows.append(
             {
                 "task_id": task_id,
                 "method": method,
@@ -181,6 +185,7 @@ def run_policy_stage(
                 "twin_success": learned.twin_success,
                 "curve_json": json.dumps(learned.curve),
                 "seconds": learned.seconds,
+                "deployed": learned.deployed,
             }
         )
     store.lake.write_partition("policies", rows, task_id)

@@ -164,6 +164,19 @@ class PolicyResult:
     seconds: float
     train: TrainResult | None = None
 
+    @property
+    def deployed(self) -> str | None:
+        """What a residual learner's method runs: ``"residual"`` (its checkpoint) or ``"planner"``.
+
+        The residual is deployed only when it does at least as well as the planner it was trained on, on the
+        same held-out episodes (the nominal twin; the true world for ``oracle_twin``). Residual PPO can end
+        worse than its base — a short budget, an update that overshot — and a twin score below the planner's
+        is evidence it will do worse in the world too (book-60: residual 70 % vs planner 90 % in the twin,
+        then 9/10 vs 10/10 in the world). Scratch PPO has no planner under it: ``None``."""
+        if self.method == "scratch_rl":
+            return None
+        return "residual" if self.twin_success >= self.baseline_twin_success else "planner"
+
 
 def train_policy(
     spec_json_local: str,

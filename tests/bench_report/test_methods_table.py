@@ -46,3 +46,16 @@ def test_resume_keeps_only_tasks_run_with_the_same_settings(tmp_path):
     )
     assert list(load_done(log, same)) == ["benchmark:bin:60"]
     assert load_done(tmp_path / "missing.jsonl", same) == {}
+
+
+def test_the_report_names_the_tasks_where_physworld_deployed_the_planner():
+    rows = [
+        {**result("benchmark:book:60", 1.0, 0.5), "physworld_deploys": "planner"},
+        {**result("benchmark:book:61", 1.0, 0.5), "physworld_deploys": "residual"},
+        result("benchmark:bin:60", 1.0, 1.0),  # from a run before the gate: no decision recorded
+    ]
+    assert (
+        "physworld deployed the planner on 1 of 2 tasks, where its residual did worse in the twin: "
+        "benchmark:book:60" in markdown_table(rows, trials=10)
+    )
+    assert "deployed the planner" not in markdown_table([result("benchmark:bin:60", 1.0, 1.0)], trials=10)

@@ -77,6 +77,24 @@ def _schema(*fields: pa.Field) -> pa.Schema:
             },
             "created_at",
         ),
+        (
+            {
+                "name": "t",
+                "schema": _schema().append(pa.field("new", pa.int32(), nullable=False)),
+                "keys": ("task_id",),
+                "added": ("new",),
+            },
+            "added column 'new' must be nullable",
+        ),
+        (
+            {
+                "name": "t",
+                "schema": _schema(pa.field("new", pa.int32())),
+                "keys": ("task_id",),
+                "added": ("new",),
+            },
+            "must be the last columns",
+        ),
     ],
 )
 def test_table_spec_validation(kwargs: dict, message: str) -> None:

@@ -104,6 +104,32 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
     assert again.success
     assert {t: store.lake.read_partition(t, "bin-0003").height for t in TABLES} == counts
 
+    # The residual gate: a residual is deployed only when it did at least as well as the planner in the twin.
+    policies = {
+        r["method"]: r for r in store.lake.read_partition("policies", "bin-0003").iter_rows(named=True)
+    }
+    physworld = policies["physworld"]
+    expected = (
+        "residual" if physworld["twin_success"] >= policies["planner_only"]["twin_success"] else "planner"
+    )
+    assert physworld["deployed"] == expected
+    assert policies["planner_only"]["deployed"] is None and policies["scratch_rl"]["deployed"] is None
+
+    # Where the gate deployed the planner, evaluation runs the planner and never opens the checkpoint (here
+    # one that does not exist, so opening it would fail).
+    from physworld_core.evaluation.rollouts import RecordConfig
+    from physworld_core.evaluation.stage import run_evaluation_stage
+    from physworld_core.evaluation.trials import TrialConfig
+
+    gated = {**physworld, "deployed": "planner", "checkpoint_uri": physworld["checkpoint_uri"] + "-gone"}
+    rows = [gated if r["method"] == "physworld" else r for r in policies.values()]
+    store.lake.write_partition("policies", rows, "bin-0003")
+    evaluated = run_evaluation_stage(store, "bin-0003", TrialConfig(trials=2), RecordConfig(0))
+    by_method = {m: [r for r in evaluated.rows if r["method"] == m] for m in ("physworld", "planner_only")}
+    assert [r["success"] for r in by_method["physworld"]] == [r["success"] for r in by_method["planner_only"]]
+    for ours, planner in zip(by_method["physworld"], by_method["planner_only"], strict=True):
+        assert ours["final_distance"] == pytest.approx(planner["final_distance"], abs=1e-3)
+
 
 def test_prompt_naming_an_absent_object_fails_and_writes_nothing(lake_env):
     defs, store, instance = lake_env
