@@ -1,8 +1,8 @@
 """Residual PPO (on the planner) vs the same PPO from scratch: env steps to 80 % success, same seeds.
 
-    .venv/bin/python -m bench.residual_vs_scratch --seeds 20-22 --env-steps 16384
+    .venv/bin/python -m bench.residual_vs_scratch --families bin,book,sweep --seeds 20-21 --env-steps 8192
 
-Per seed: the pipeline's own twin (capture → video → reconstruction → twin → plan), then both learners with
+Per family and seed: the pipeline's own twin (capture → video → reconstruction → twin → plan), then both learners with
 the same budget, config and seed. Prints the env steps and wall time at which each learner's training
 episodes first reach 80 % success (or "not reached"), final nominal-twin success, and the ratio; writes the
 learning curves to ``bench/out/residual_vs_scratch.png``.
@@ -23,11 +23,12 @@ from bench.bin_family import local_twin, parse_seeds
 TARGET = 0.8
 
 
-def first_reaching(curve: list[dict], target: float) -> int | None:
-    """Env steps at the first update whose training episodes succeed at least ``target`` of the time."""
+def first_reaching(curve: list[dict], target: float) -> dict | None:
+    """The curve point (env steps, training wall seconds) of the first update whose training episodes
+    succeed at least ``target`` of the time."""
     for point in curve:
         if point.get("success_rate") is not None and point["success_rate"] >= target:
-            return point["env_steps"]
+            return point
     return None
 
 
@@ -39,16 +40,20 @@ def main() -> None:
     from physworld_core.video import backends
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", default="bin")
     parser.add_argument("--seeds", default="20-22")
     parser.add_argument("--env-steps", type=int, default=16384)
     args = parser.parse_args()
     defaults = PolicyTrainConfig()
     cfg = replace(defaults, ppo=replace(defaults.ppo, total_env_steps=args.env_steps))
     rows, curves = [], {}
-    for seed in parse_seeds(args.seeds):
-        scene = capture_scene(BenchmarkTask("bin", seed))
+    tasks = [(family, seed) for family in args.families.split(",") for seed in parse_seeds(args.seeds)]
+    for family, seed in tasks:
+        scene = capture_scene(BenchmarkTask(family, seed))
         video = backends.load("procedural").generate(scene)
-        spec, _ = local_twin(scene, reconstruct(scene, video.frames, video.fps), f"bench-rvs-{seed}-")
+        spec, _ = local_twin(
+            scene, reconstruct(scene, video.frames, video.fps), f"bench-rvs-{family}-{seed}-"
+        )
         plan = make_plan(spec)
         for residual in (True, False):
             with tempfile.TemporaryDirectory() as work:
@@ -57,14 +62,15 @@ def main() -> None:
                     spec.to_json(), plan, cfg, Path(work), residual=residual, progress=False
                 )
                 wall = time.perf_counter() - start
-            steps = first_reaching(result.curve, TARGET)
+            reached = first_reaching(result.curve, TARGET)
             name = "residual" if residual else "scratch"
-            curves[(seed, name)] = result.curve
+            curves[(f"{family}-{seed}", name)] = result.curve
             rows.append(
                 {
-                    "seed": seed,
+                    "task": f"{family}-{seed}",
                     "learner": name,
-                    "steps_to_80": steps,
+                    "steps_to_80": reached["env_steps"] if reached else None,
+                    "wall_to_80": reached["wall_s"] if reached else None,
                     "twin_success": result.twin_success,
                     "planner_twin_success": result.baseline_twin_success,
                     "wall_s": wall,
@@ -74,18 +80,22 @@ def main() -> None:
             print(rows[-1], flush=True)
 
     print(f"\n## Residual vs scratch PPO, {args.env_steps} env steps each, seeds {args.seeds}\n")
-    print("| seed | learner | env steps to 80 % | final twin success | planner twin success | train wall s |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| task | learner | env steps to 80 % | wall s to 80 % | final twin success | planner twin success "
+        "| train wall s |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         reached = r["steps_to_80"] if r["steps_to_80"] is not None else f"not in {r['env_steps']}"
+        wall = f"{r['wall_to_80']:.0f}" if r["wall_to_80"] is not None else "-"
         print(
-            f"| {r['seed']} | {r['learner']} | {reached} | {r['twin_success']:.0%} | "
+            f"| {r['task']} | {r['learner']} | {reached} | {wall} | {r['twin_success']:.0%} | "
             f"{r['planner_twin_success']:.0%} | {r['wall_s']:.0f} |"
         )
     ratios = []
-    for seed in parse_seeds(args.seeds):
-        res = next(r for r in rows if r["seed"] == seed and r["learner"] == "residual")
-        scr = next(r for r in rows if r["seed"] == seed and r["learner"] == "scratch")
+    for task in dict.fromkeys(r["task"] for r in rows):
+        res = next(r for r in rows if r["task"] == task and r["learner"] == "residual")
+        scr = next(r for r in rows if r["task"] == task and r["learner"] == "scratch")
         scratch_steps = scr["steps_to_80"] or scr["env_steps"]  # lower bound when scratch never got there
         if res["steps_to_80"]:
             ratios.append(scratch_steps / res["steps_to_80"])
@@ -105,10 +115,10 @@ def _plot(curves: dict, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    for (seed, name), curve in sorted(curves.items()):
+    for (task, name), curve in sorted(curves.items()):
         steps = [c["env_steps"] for c in curve]
         success = [np.nan if c.get("success_rate") is None else c["success_rate"] for c in curve]
-        ax.plot(steps, success, linestyle="-" if name == "residual" else "--", label=f"{name} seed {seed}")
+        ax.plot(steps, success, linestyle="-" if name == "residual" else "--", label=f"{name} {task}")
     ax.axhline(TARGET, color="grey", linewidth=0.8)
     ax.set_xlabel("env steps")
     ax.set_ylabel("training-episode success")
