@@ -52,6 +52,52 @@ def task_rows() -> RowFactory:
     return _task_rows
 
 
+def _policy_rows(task_id: str, deployed: str | None = None, **missing: bool) -> list[dict[str, Any]]:
+    row = {
+        "task_id": task_id,
+        "method": "physworld",
+        "plan_json": "{}",
+        "checkpoint_uri": None,
+        "checkpoint_sha256": None,
+        "env_steps": 0,
+        "twin_success": 1.0,
+        "curve_json": "[]",
+        "seconds": 0.0,
+        "deployed": deployed,
+    }
+    return [{k: v for k, v in row.items() if not missing.get(f"without_{k}")}]
+
+
+@pytest.fixture
+def policy_rows() -> RowFactory:
+    """Factory of one ``policies`` row: ``(task_id, deployed=None, without_<column>=False)``."""
+    return _policy_rows
+
+
+def _lake_before_added_columns(lake: Lake, name: str, task_id: str) -> None:
+    """Create ``name`` as a release before its ``added`` columns made it, holding one old row of ``task_id``."""
+    import datetime as dt
+
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from physworld_core.lake import TABLES
+
+    spec = TABLES[name]
+    old_schema = pa.schema(list(spec.schema)[: -len(spec.added)])
+    uri, options = lake.table_uri(name), lake._options()
+    DeltaTable.create(uri, old_schema, partition_by=["task_id"], storage_options=options)
+    row = {**_policy_rows(task_id)[0], "created_at": dt.datetime.now(dt.UTC)}
+    old = pa.Table.from_pylist([{k: row[k] for k in old_schema.names}], schema=old_schema)
+    write_deltalake(uri, old, mode="append", storage_options=options)
+
+
+@pytest.fixture
+def lake_before_added_columns() -> Callable[[Lake, str, str], None]:
+    """``(lake, table, task_id)``: the table as an older release wrote it, one row of ``task_id``."""
+    return _lake_before_added_columns
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     """An empty local lake; back-off kept tiny so retry tests are fast."""

@@ -231,38 +231,20 @@ def test_two_processes_writing_different_partitions_lose_no_commit(
     verify_concurrent_writes(Lake(root), versions, writes, trials)
 
 
-def _policy_row(task_id: str, method: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "task_id": task_id,
-        "method": method,
-        "plan_json": "{}",
-        "checkpoint_uri": None,
-        "checkpoint_sha256": None,
-        "env_steps": 0,
-        "twin_success": 1.0,
-        "curve_json": "[]",
-        "seconds": 0.0,
-        **extra,
-    }
-
-
 def test_a_table_created_before_an_added_column_is_read_with_nulls_and_upgraded_by_a_write(
-    lake: Lake,
+    lake: Lake, policy_rows, lake_before_added_columns
 ) -> None:
     spec = TABLES["policies"]
     assert spec.added == ("deployed",)
-    old_schema = pa.schema(list(spec.schema)[: -len(spec.added)])
+    lake_before_added_columns(lake, "policies", "old")
     uri = lake.table_uri("policies")
-    DeltaTable.create(uri, old_schema, partition_by=["task_id"])
-    old_row = {**_policy_row("old", "physworld"), "created_at": dt.datetime.now(dt.UTC)}
-    write_deltalake(uri, pa.Table.from_pylist([old_row], schema=old_schema), mode="append")
 
     frame = lake.read_partition("policies", "old")
     assert frame.columns == list(spec.columns)
     assert frame["deployed"].to_list() == [None] and frame.schema["deployed"] == pl.String
-    assert len(DeltaTable(uri).schema().fields) == len(old_schema)  # reading wrote nothing
+    assert len(DeltaTable(uri).schema().fields) == len(spec.columns) - 1  # reading wrote nothing
 
-    lake.write_partition("policies", [_policy_row("new", "physworld", deployed="planner")], "new")
+    lake.write_partition("policies", policy_rows("new", deployed="planner"), "new")
     assert [f.name for f in DeltaTable(uri).schema().fields] == list(spec.columns)
     operations = [entry.get("physworld.operation") for entry in lake.history("policies")]
     assert operations[:2] == ["write_partition", "add_columns"]
@@ -270,6 +252,6 @@ def test_a_table_created_before_an_added_column_is_read_with_nulls_and_upgraded_
     assert both["task_id"].to_list() == ["new", "old"] and both["deployed"].to_list() == ["planner", None]
 
 
-def test_a_write_must_bring_the_added_columns(lake: Lake) -> None:
+def test_a_write_must_bring_the_added_columns(lake: Lake, policy_rows) -> None:
     with pytest.raises(LakeError, match="missing column.*deployed"):
-        lake.write_partition("policies", [_policy_row("t", "physworld")], "t")
+        lake.write_partition("policies", policy_rows("t", without_deployed=True), "t")

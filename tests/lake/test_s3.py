@@ -35,6 +35,17 @@ def test_write_replace_scan_on_s3(s3_root: str, s3_options: dict[str, str], eval
     assert lake.scan("evaluations").collect()["task_id"].unique().to_list() == ["a"]
 
 
+def test_a_table_from_before_an_added_column_is_upgraded_on_s3(
+    s3_root: str, s3_options: dict[str, str], policy_rows, lake_before_added_columns
+) -> None:
+    lake = Lake(s3_root, storage_options=s3_options)
+    lake_before_added_columns(lake, "policies", "old")
+    assert lake.read_partition("policies", "old")["deployed"].to_list() == [None]
+    lake.write_partition("policies", policy_rows("new", deployed="residual"), "new")
+    both = lake.scan("policies").sort("task_id").collect()
+    assert both["deployed"].to_list() == ["residual", None]
+
+
 def test_blob_round_trip_on_s3(s3_root: str, s3_options: dict[str, str], tmp_path: Path) -> None:
     store = BlobStore(s3_root, storage_options=s3_options, cache_dir=str(tmp_path / "cache"))
     data = b"mesh bytes" * 100
