@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.perception.exemplars import ColourModel
 from physworld_core.reconstruction.types import Trajectory
 from physworld_core.scene import CameraSpec
 
@@ -154,39 +155,6 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng: np.rand
     a[swap], b[swap] = 1 - a[swap], 1 - b[swap]
     t = tri[idx]
     return t[:, 0] + a[:, None] * (t[:, 1] - t[:, 0]) + b[:, None] * (t[:, 2] - t[:, 0])
-
-
-class ColourModel:
-    """Nearest-neighbour colour classifier from frame 0: target exemplars vs everything-else exemplars.
-
-    A pixel is "target" when its nearest target exemplar is within ``max_distance`` (RGB units) and closer
-    than its nearest background exemplar. Exemplars keep multi-modal appearance (lit top, shaded side) that a
-    single mean and spread would blur into "everything".
-    """
-
-    def __init__(
-        self,
-        frame0: np.ndarray,
-        mask0: np.ndarray,
-        rng: np.random.Generator,
-        max_distance: float = 40.0,
-        exemplars: int = 96,
-    ):
-        target = frame0[mask0].reshape(-1, 3).astype(np.float64)
-        # Geometric masks stop a few millimetres above the table, so the object's lowest pixels are unlabelled:
-        # keep a margin around the mask out of the background exemplars.
-        background = frame0[~ndimage.binary_dilation(mask0, iterations=3)].reshape(-1, 3).astype(np.float64)
-        self.target = cKDTree(target[rng.choice(len(target), min(exemplars, len(target)), replace=False)])
-        self.background = cKDTree(
-            background[rng.choice(len(background), min(4 * exemplars, len(background)), replace=False)]
-        )
-        self.max_distance = max_distance
-
-    def mask(self, frame: np.ndarray) -> np.ndarray:
-        pixels = frame.reshape(-1, 3).astype(np.float64)
-        d_target = self.target.query(pixels)[0]
-        d_background = self.background.query(pixels)[0]
-        return ((d_target < self.max_distance) & (d_target < d_background)).reshape(frame.shape[:2])
 
 
 def project_points(camera: CameraSpec, world_to_cam: np.ndarray, points_world: np.ndarray) -> np.ndarray:

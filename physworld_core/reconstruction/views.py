@@ -27,9 +27,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from physworld_core.perception.exemplars import ColourModel
 from physworld_core.reconstruction.depth import MetricDepthVideo
 from physworld_core.reconstruction.tracking import (
-    ColourModel,
     project_points,
     sample_surface,
     silhouette_raster,

@@ -8,7 +8,8 @@ scraps in the dustpan). They look only at pixels and the scene's
 own perception (never at the backend's plan), so they judge a learned backend the same way as the procedural
 one.
 
-The target is followed by colour: pixels close to its mean colour in the input image. Pixels that match in
+The target is followed by colour: pixels close to its mean colour in the input image, and nearer one of its own
+colours there than any colour of the rest of the image (see ``perception.exemplars``). Pixels that match in
 *every* frame are static scenery of a similar colour and are ignored, and so are pixels that look as they did in
 the first frame outside the target's own mask: a table whose colour is near the target's (yellow on orange
 wood, a two-tone book whose pages widen the tolerance) is covered for a moment where the object passes, and
@@ -45,6 +46,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError, cKDTree
 
+from physworld_core.perception.exemplars import ColourModel
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.standing import StandingAxis
 from physworld_core.scene import ScenePackage
@@ -221,6 +223,11 @@ def _track_target_colour(
     tolerance = float(np.clip(1.5 * np.percentile(spread, 80), 25.0, 70.0))
 
     matches = np.linalg.norm(frames.astype(np.float32) - mean, axis=-1) < tolerance
+    # ... and nearer one of its own colours than any other colour of the input image. A tolerance wide enough
+    # for a shaded or two-tone object can take in the whole table (an orange block on orange wood): then the
+    # wood left where the object stood matches in every frame, and the object is lost there (bin-0080).
+    likeness = ColourModel(scene.rgb, own, np.random.default_rng(0), max_distance=np.inf)
+    matches &= np.stack([likeness.mask(frame) for frame in frames])
     changed = np.linalg.norm(frames.astype(np.float32) - frames[0].astype(np.float32), axis=-1)
     changed = changed > config.change_threshold
     moving = matches & ~np.all(matches, axis=0, keepdims=True) & (changed | target.mask)
