@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.residual_vs_scratch --families bin,book,sweep --seeds 20-21 --env-steps 8192
 
-Per family and seed: the pipeline's own twin (capture → video → reconstruction → twin → plan), then both learners with
-the same budget, config and seed. Prints the env steps and wall time at which each learner's training
+Per family and seed: the pipeline's own twin (capture → video → reconstruction → twin → plan), then both
+learners with the same budget, config and seed. Prints the env steps and wall time at which each learner's training
 episodes first reach 80 % success (or "not reached"), final nominal-twin success, and the ratio; writes the
 learning curves to ``bench/out/residual_vs_scratch.png``.
 """

@@ -224,10 +224,10 @@ class Lake:
         declared_fields = [(f.name, str(f.type), f.nullable) for f in spec.schema]
         partitions = list(table.metadata().partition_columns)
         missing = declared_fields[len(stored_fields) :]
-        evolved = {name for name, _, _ in missing} <= set(spec.added)
-        if stored_fields != declared_fields[: len(stored_fields)] or not evolved:
-            missing = None
-        if missing is None or partitions != [PARTITION_COLUMN]:
+        upgradable = stored_fields == declared_fields[: len(stored_fields)] and {
+            name for name, _, _ in missing
+        } <= set(spec.added)
+        if not upgradable or partitions != [PARTITION_COLUMN]:
             raise LakeError(
                 f"lake table {spec.name!r} at {table.table_uri} has schema {stored_fields} partitioned by "
                 f"{partitions}, but physworld_core.lake.tables declares {declared_fields} partitioned by "
