@@ -33,6 +33,7 @@ def first_reaching(curve: list[dict], target: float) -> dict | None:
 
 
 def main() -> None:
+    from physworld_core.errors import PhysworldError
     from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
     from physworld_core.policy.stage import make_plan
     from physworld_core.policy.train import PolicyTrainConfig, train_policy
@@ -48,13 +49,19 @@ def main() -> None:
     cfg = replace(defaults, ppo=replace(defaults.ppo, total_env_steps=args.env_steps))
     rows, curves = [], {}
     tasks = [(family, seed) for family in args.families.split(",") for seed in parse_seeds(args.seeds)]
+    refused = {}
     for family, seed in tasks:
-        scene = capture_scene(BenchmarkTask(family, seed))
-        video = backends.load("procedural").generate(scene)
-        spec, _ = local_twin(
-            scene, reconstruct(scene, video.frames, video.fps), f"bench-rvs-{family}-{seed}-"
-        )
-        plan = make_plan(spec)
+        try:  # a task the pipeline refuses has no twin to learn in: say so and go on
+            scene = capture_scene(BenchmarkTask(family, seed))
+            video = backends.load("procedural").generate(scene)
+            spec, _ = local_twin(
+                scene, reconstruct(scene, video.frames, video.fps), f"bench-rvs-{family}-{seed}-"
+            )
+            plan = make_plan(spec)
+        except PhysworldError as error:
+            refused[f"{family}-{seed}"] = f"{type(error).__name__}: {str(error)[:160]}"
+            print(f"{family}-{seed}: refused, {refused[f'{family}-{seed}']}", flush=True)
+            continue
         for residual in (True, False):
             with tempfile.TemporaryDirectory() as work:
                 start = time.perf_counter()
@@ -92,6 +99,8 @@ def main() -> None:
             f"| {r['task']} | {r['learner']} | {reached} | {wall} | {r['twin_success']:.0%} | "
             f"{r['planner_twin_success']:.0%} | {r['wall_s']:.0f} |"
         )
+    for task, reason in refused.items():
+        print(f"| {task} | refused | {reason} | | | | |")
     ratios = []
     for task in dict.fromkeys(r["task"] for r in rows):
         res = next(r for r in rows if r["task"] == task and r["learner"] == "residual")
