@@ -153,6 +153,10 @@ class Lake:
 
     def _open(self, name: str) -> DeltaTable:
         """Load the latest snapshot of ``name``, or raise :class:`LakeError` if it does not exist yet."""
+        return self._open_checked(name)[0]
+
+    def _open_checked(self, name: str) -> tuple[DeltaTable, list[pa.Field]]:
+        """:meth:`_open`, with the declared ``added`` columns the stored table lacks (see ``_check_schema``)."""
         uri = self.table_uri(name)
         try:
             table = DeltaTable(uri, storage_options=self._options())
@@ -162,14 +166,12 @@ class Lake:
             ) from None
         except (DeltaError, OSError) as exc:
             raise LakeError(f"lake table {name!r}: cannot open {uri}: {exc}") from exc
-        self._check_schema(self.spec(name), table)
-        return table
+        return table, self._check_schema(self.spec(name), table)
 
-    def _upgrade(self, spec: TableSpec, table: DeltaTable) -> DeltaTable:
+    def _upgrade(self, spec: TableSpec, table: DeltaTable, missing: list[pa.Field]) -> DeltaTable:
         """Add the declared ``added`` columns a table created before them lacks (one Delta commit).
 
         A concurrent upgrade makes this commit fail; the write's retry then opens the upgraded table."""
-        missing = self._check_schema(spec, table)
         if not missing:
             return table
         logger.info("lake table %s: adding column(s) %s", spec.name, [f.name for f in missing])
@@ -177,8 +179,8 @@ class Lake:
             [Field.from_arrow(f) for f in missing],
             commit_properties=CommitProperties(custom_metadata={COMMIT_OPERATION: "add_columns"}),
         )
-        table = self._open(spec.name)
-        if self._check_schema(spec, table):
+        table, still_missing = self._open_checked(spec.name)
+        if still_missing:
             raise LakeError(f"lake table {spec.name!r}: adding columns {missing} did not take")
         return table
 
@@ -193,7 +195,7 @@ class Lake:
         """
         uri = self.table_uri(spec.name)
         if DeltaTable.is_deltatable(uri, storage_options=self._options()):
-            return self._upgrade(spec, self._open(spec.name))
+            return self._upgrade(spec, *self._open_checked(spec.name))
         logger.info("creating lake table %s at %s", spec.name, uri)
         table = DeltaTable.create(
             uri,
@@ -359,8 +361,7 @@ class Lake:
         Raises:
             LakeError: the table does not exist yet (or drifted from its declared schema).
         """
-        table = self._open(name)
-        missing = self._check_schema(self.spec(name), table)
+        table, missing = self._open_checked(name)
         try:
             frame = pl.scan_delta(table, storage_options=self._options())
         except (DeltaError, OSError, pl.exceptions.PolarsError) as exc:
