@@ -7,7 +7,8 @@
 Per family and seed: the pipeline's own twin (capture → video → reconstruction → twin → plan), then both
 learners with the same config and seed, and the same budget unless ``--scratch-env-steps`` says. Prints the
 env steps and wall time at which each learner's training episodes first reach 80 % success (or "not
-reached"), final nominal-twin success, and the ratio; writes the learning curves to ``bench/out/residual_vs_scratch.png``.
+reached"), final nominal-twin success, and the ratio; writes the learning curves to
+``bench/out/residual_vs_scratch.png``.
 """
 
 from __future__ import annotations
