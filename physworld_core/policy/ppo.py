@@ -8,6 +8,8 @@ run clipped-objective minibatch updates, repeat. Differences, each for a reason:
   ``clip(base_action + residual_scale * r, -1, 1)``. The actor's last layer starts near zero, so a fresh
   residual policy reproduces the baseline. ``compose_action`` is the single place this composition happens,
   for training and for evaluation (``policy_action``).
+* **Critic warm-up** (``critic_warmup_updates``, as in Silver et al.'s residual policy learning): the first
+  updates fit only the value function, so the actor's first steps follow advantages a trained critic gave.
 * **Gymnasium 1.x autoreset.** With ``AutoresetMode.NEXT_STEP`` (the default), the step after an episode ends
   ignores the action and returns the reset observation; that transition is masked out of the loss and of GAE.
   ``AutoresetMode.SAME_STEP`` is handled through ``infos["final_obs"]`` / ``infos["final_info"]``.
@@ -76,6 +78,10 @@ class PPOConfig:
     checkpoint_every: save a checkpoint every this many updates (and after the last one) when training is
         given a checkpoint directory.
     anneal_lr: linearly decay the learning rate to zero over ``total_env_steps``.
+    critic_warmup_updates: updates at the start that fit only the critic. A fresh critic's advantages are
+        noise, and in residual mode every early policy step taken on them moves the actor away from a
+        baseline that already works. Never more than a quarter of the updates, so a short budget still
+        trains the actor.
     """
 
     total_env_steps: int = 200_000
@@ -95,6 +101,7 @@ class PPOConfig:
     seed: int = 0
     checkpoint_every: int = 10
     anneal_lr: bool = True
+    critic_warmup_updates: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden_sizes, list):  # configs arriving from JSON / Dagster carry lists
@@ -127,6 +134,11 @@ class PPOConfig:
                 "an int >= 1",
             ),
             ("anneal_lr", isinstance(self.anneal_lr, bool), "a bool"),
+            (
+                "critic_warmup_updates",
+                _is_int(self.critic_warmup_updates) and self.critic_warmup_updates >= 0,
+                "an int >= 0",
+            ),
         ]
         for name, ok, requirement in requirements:
             if not ok:
@@ -373,7 +385,8 @@ def _check_resumable(
     path: Path,
 ) -> None:
     run_keys = ("residual", "obs_dim", "act_dim", "num_envs")
-    saved = meta["config"] | {key: meta[key] for key in run_keys}
+    # Fields a checkpoint predates take their defaults, which is what that run trained with.
+    saved = PPOConfig().to_dict() | meta["config"] | {key: meta[key] for key in run_keys}
     wanted = cfg.to_dict() | dict(zip(run_keys, (residual, obs_dim, act_dim, num_envs), strict=True))
     differences = {
         key: (saved.get(key), value)
@@ -429,6 +442,7 @@ def train_ppo(
             f"num_envs * num_steps = {batch_size} is too small for {cfg.num_minibatches} minibatches"
         )
     num_updates = math.ceil(cfg.total_env_steps / batch_size)
+    warmup_updates = min(cfg.critic_warmup_updates, num_updates // 4)
     torch.manual_seed(cfg.seed)
     shuffle_rng = np.random.default_rng(cfg.seed)
 
@@ -560,7 +574,9 @@ def train_ppo(
                 pg_loss = torch.max(pg_loss1, pg_loss2).mean()
                 v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
                 entropy_loss = entropy.mean()
-                loss = pg_loss - cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
+                loss = cfg.vf_coef * v_loss
+                if update > warmup_updates:
+                    loss = loss + pg_loss - cfg.ent_coef * entropy_loss
                 if not torch.isfinite(loss):
                     raise PhysworldError(
                         f"PPO loss became non-finite at update {update} (policy {pg_loss.item()}, "

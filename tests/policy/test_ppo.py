@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -14,7 +15,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from safetensors import safe_open
 
 from physworld_core.errors import PhysworldError
-from physworld_core.policy.checkpoint import load_policy
+from physworld_core.policy.checkpoint import load_checkpoint, load_policy, save_checkpoint
 from physworld_core.policy.ppo import ActorCritic, PPOConfig, compute_gae, policy_action, train_ppo
 
 LOSS_KEYS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
@@ -185,6 +186,22 @@ def test_fresh_residual_policy_reproduces_base_action():
     assert single.shape == (2,) and np.all(np.abs(single) <= 1.0)
 
 
+def test_critic_warmup_leaves_the_actor_as_it_was():
+    # 2 envs x 16 steps: 12 updates, the first 3 fitting the critic alone. An untouched actor gives every
+    # stored action the probability it was sampled with: ratio 1, approx_kl 0.
+    cfg = small_config(total_env_steps=384, critic_warmup_updates=3)
+    curve = train_ppo(point_mass_envs(num_envs=2), cfg, residual=True, progress=False).curve
+    assert max(entry["approx_kl"] for entry in curve[:3]) < 1e-9
+    assert curve[3]["approx_kl"] > 1e-6, "the actor moves once the warm-up is over"
+    assert curve[0]["value_loss"] > curve[2]["value_loss"], "the critic was fitted"
+
+    # A budget of 2 updates keeps no warm-up: the actor trains from the first update.
+    curve = train_ppo(
+        point_mass_envs(num_envs=2), replace(cfg, total_env_steps=64), residual=True, progress=False
+    ).curve
+    assert curve[0]["approx_kl"] > 1e-6
+
+
 # ------------------------------------------------------------------------------------------------ autoreset
 
 
@@ -310,6 +327,35 @@ def test_larger_total_continues_a_finished_run(tmp_path):
     assert result.wall_seconds >= first.wall_seconds
 
 
+def test_checkpoint_from_before_a_new_config_field_resumes(tmp_path):
+    """A checkpoint written before a PPOConfig field existed trained with that field's default."""
+    cfg = small_config(total_env_steps=64)
+    first = train_ppo(
+        point_mass_envs(num_envs=2), cfg, residual=True, checkpoint_dir=tmp_path, progress=False
+    )
+    policy_state, optimizer_state, meta = load_checkpoint(first.checkpoint_path)
+    del meta["config"]["critic_warmup_updates"]
+    save_checkpoint(
+        first.checkpoint_path, policy_state=policy_state, optimizer_state=optimizer_state, meta=meta
+    )
+    result = train_ppo(
+        point_mass_envs(num_envs=2),
+        replace(cfg, total_env_steps=96),
+        residual=True,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert [entry["update"] for entry in result.curve] == [1, 2, 3]
+    with pytest.raises(PhysworldError, match="critic_warmup_updates"):
+        train_ppo(
+            point_mass_envs(num_envs=2),
+            replace(cfg, total_env_steps=128, critic_warmup_updates=1),
+            residual=True,
+            checkpoint_dir=tmp_path,
+            progress=False,
+        )
+
+
 def test_checkpoint_from_another_config_is_not_resumed(tmp_path):
     train_ppo(
         point_mass_envs(num_envs=2), small_config(), residual=True, checkpoint_dir=tmp_path, progress=False
@@ -356,6 +402,7 @@ def test_checkpoint_from_another_config_is_not_resumed(tmp_path):
         ("seed", -1),
         ("checkpoint_every", 0),
         ("anneal_lr", "yes"),
+        ("critic_warmup_updates", -1),
     ],
 )
 def test_config_rejects_bad_values(field, value):
