@@ -21,7 +21,7 @@ class EngineWithMemory(gym.Env):
     def __init__(self) -> None:
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.plan = type("Plan", (), {"goal_center": (0.0, 0.0, 0.0)})()
+        self.plan = SimpleNamespace(goal_center=(0.0, 0.0, 0.0))
         self.max_steps = 2
         self.episodes, self.closed = 0, False
         BUILT.append(self)
