@@ -8,6 +8,11 @@ higher than :attr:`ShelfConfig.standing_m` above the board top), *free* when onl
 *unseen* when the camera saw nothing there (deep in a narrow gap, behind a taller neighbour). A gap is a run of
 bins that are not occupied, closed on both sides by occupied bins; the slot is the widest gap that fits the
 object's thickness and shows some board (an all-unseen run is a shadow, not a known gap).
+
+The row usually runs along the footprint's long side, but not always: a short row of thick books on a deep
+board is as deep as it is long, and which side the footprint fit calls long is then chance (book-0016: 110 mm
+of row on a 112 mm deep board). So when the footprint is nearly square and no gap fits along its long side,
+the short side is tried.
 """
 
 from __future__ import annotations
@@ -28,18 +33,25 @@ class ShelfConfig:
     standing_m: a point this far above the board top stands on it (books, bookends), else it is board.
     clearance_m: the gap must be this much wider than the object's thickness.
     min_free_fraction: the share of a gap's bins where the board itself was seen.
+    square_ratio: a footprint whose short side is at least this share of its long side is "square": which
+        side the row runs along is then not told by the footprint, and the short side is tried too. A more
+        oblong one is not: a piece of a shelf cut off by segmentation can show a false gap across its row
+        (book-0107: an 86 x 60 mm piece of a 157 mm row).
     """
 
     bin_m: float = 0.002
     standing_m: float = 0.015
     clearance_m: float = 0.004
     min_free_fraction: float = 0.25
+    square_ratio: float = 0.8
 
     def __post_init__(self) -> None:
         if not (0 < self.bin_m <= 0.01 and 0 < self.standing_m < 0.1 and 0 <= self.clearance_m < 0.05):
             raise ValueError(f"ShelfConfig lengths out of range: {self}")
         if not 0 <= self.min_free_fraction <= 1:
             raise ValueError(f"min_free_fraction must lie in [0, 1], got {self.min_free_fraction}")
+        if not 0 < self.square_ratio <= 1:
+            raise ValueError(f"square_ratio must lie in (0, 1], got {self.square_ratio}")
 
 
 @dataclass(frozen=True)
@@ -105,8 +117,10 @@ class RowProfile:
         return list(zip(change[::2].tolist(), change[1::2].tolist()))
 
 
-def row_profile(shelf: SceneObject, plane: Plane, config: ShelfConfig = ShelfConfig()) -> RowProfile:
-    """Bin ``shelf``'s points along its footprint's long side (the row).
+def row_profile(
+    shelf: SceneObject, plane: Plane, config: ShelfConfig = ShelfConfig(), yaw: float | None = None
+) -> RowProfile:
+    """Bin ``shelf``'s points along the row: ``yaw`` in the plane frame (default: the footprint's long side).
 
     Raises:
         GroundingError: the shelf shows no board (segmentation found no floor between its uprights).
@@ -117,7 +131,8 @@ def row_profile(shelf: SceneObject, plane: Plane, config: ShelfConfig = ShelfCon
             "object in"
         )
     uvh = plane.to_plane_coords(shelf.points_world)
-    axis = np.array([np.cos(shelf.yaw), np.sin(shelf.yaw)])
+    yaw = shelf.yaw if yaw is None else yaw
+    axis = np.array([np.cos(yaw), np.sin(yaw)])
     across = np.array([-axis[1], axis[0]])
     centre = plane.to_plane_coords(np.asarray([shelf.centre_world]))[0, :2]
     s = (uvh[:, :2] - centre) @ axis
@@ -143,22 +158,29 @@ def row_profile(shelf: SceneObject, plane: Plane, config: ShelfConfig = ShelfCon
 def find_slot(
     shelf: SceneObject, plane: Plane, thickness: float, config: ShelfConfig = ShelfConfig()
 ) -> Slot:
-    """The widest free gap in ``shelf``'s row that an object ``thickness`` thick fits in.
+    """The widest free gap in ``shelf``'s row that an object ``thickness`` thick fits in: along the footprint's
+    long side, or, for a nearly square footprint, along its short side when none fits along the long one.
 
     Raises:
-        GroundingError: the shelf has no board under its row, or no gap is wide enough.
+        GroundingError: the shelf has no board under its row, or no gap is wide enough along the sides tried.
     """
-    profile = row_profile(shelf, plane, config)
-    count = len(profile.standing)
-    gaps = [
-        (first, end, (end - first) * config.bin_m, float(np.mean(profile.seen[first:end])))
-        for first, end in profile.runs(standing=False)
-        if first > 0 and end < count  # closed by something standing on both sides
-    ]
     need = thickness + config.clearance_m
-    fitting = [g for g in gaps if g[2] >= need and g[3] >= config.min_free_fraction]
-    if not fitting:
-        widest = max((g[2] for g in gaps), default=0.0)
+    widest = 0.0
+    long_side, short_side = sorted(shelf.extents[:2], reverse=True)
+    square = short_side >= config.square_ratio * long_side
+    for yaw in (shelf.yaw, shelf.yaw + np.pi / 2) if square else (shelf.yaw,):
+        profile = row_profile(shelf, plane, config, yaw=yaw)
+        count = len(profile.standing)
+        gaps = [
+            (first, end, (end - first) * config.bin_m, float(np.mean(profile.seen[first:end])))
+            for first, end in profile.runs(standing=False)
+            if first > 0 and end < count  # closed by something standing on both sides
+        ]
+        widest = max([widest, *(g[2] for g in gaps)])
+        fitting = [g for g in gaps if g[2] >= need and g[3] >= config.min_free_fraction]
+        if fitting:
+            break
+    else:
         raise GroundingError(
             f"the {shelf.description} has no free gap wide enough for an object {1000 * thickness:.0f} mm "
             f"thick (needs {1000 * need:.0f} mm; widest gap seen {1000 * widest:.0f} mm)"
@@ -169,7 +191,7 @@ def find_slot(
     centre_uv = profile.centre_uv + mid * profile.axis
     return Slot(
         centre_uv=(float(centre_uv[0]), float(centre_uv[1])),
-        row_yaw=float(shelf.yaw),
+        row_yaw=float(yaw),
         width=float(width),
         depth=float(np.percentile(profile.t, 99) - np.percentile(profile.t, 1)),
         board_height=profile.board_height,

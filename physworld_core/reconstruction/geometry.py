@@ -243,7 +243,7 @@ def shelf_model(
     stays open between them. What was never seen (the far side of a book) is filled as far as its seen top
     reaches across: a shelved book is as deep as its top shows.
     """
-    profile = row_profile(shelf, plane, config)
+    profile = row_profile(shelf, plane, config, yaw=slot.row_yaw)
     board, edges = profile.board_height, profile.edges
     t_lo, t_hi = np.percentile(profile.t, [1, 99])
     s_mid, t_mid = 0.5 * (edges[0] + edges[-1]), 0.5 * (t_lo + t_hi)

@@ -8,16 +8,20 @@ import pytest
 from physworld_core.errors import GroundingError
 from physworld_core.perception.plane import Plane
 from physworld_core.perception.segment import SceneObject
-from physworld_core.perception.shelf import find_slot, row_profile
+from physworld_core.perception.shelf import ShelfConfig, find_slot, row_profile
 
 BOARD = 0.015
 FLAT = Plane(normal=(0.0, 0.0, 1.0), offset=0.0, rms=0.0, inlier_fraction=1.0)
 
 
-def _shelf(uprights: list[tuple[float, float, float]], unseen: tuple[float, float] | None = None):
-    """A 16 x 8 cm board along x with uprights (x from, x to, height) standing on it, seen from above as the
-    tops of everything; ``unseen``: an x range where the camera saw nothing."""
-    xs, ys = np.meshgrid(np.arange(-0.08, 0.08, 0.002), np.arange(-0.04, 0.04, 0.002), indexing="ij")
+def _shelf(
+    uprights: list[tuple[float, float, float]], unseen: tuple[float, float] | None = None, depth: float = 0.08
+):
+    """A 16 cm board along x, ``depth`` deep, with uprights (x from, x to, height) standing on it, seen from
+    above as the tops of everything; ``unseen``: an x range where the camera saw nothing."""
+    xs, ys = np.meshgrid(
+        np.arange(-0.08, 0.08, 0.002), np.arange(-depth / 2, depth / 2, 0.002), indexing="ij"
+    )
     z = np.full(xs.shape, BOARD)
     for lo, hi, height in uprights:
         z[(xs >= lo) & (xs < hi)] = BOARD + height
@@ -35,7 +39,7 @@ def _shelf(uprights: list[tuple[float, float, float]], unseen: tuple[float, floa
         shape="container",
         centre_world=(0.0, 0.0, 0.0),
         top_height=float(points[:, 2].max()),
-        extents=(0.16, 0.08, float(points[:, 2].max())),
+        extents=(0.16, depth, float(points[:, 2].max())),
         yaw=0.0,
         roundness=1.0,
         floor_height=BOARD,
@@ -83,3 +87,27 @@ def test_a_shelf_without_a_board_has_no_row():
     boardless = dataclasses.replace(shelf, shape="box", floor_height=None)
     with pytest.raises(GroundingError, match="no board"):
         find_slot(boardless, FLAT, thickness=0.02)
+
+
+def test_a_row_along_a_square_footprints_short_side_is_found():
+    """A short row on a deep board: the footprint fit may call the row's direction the long side (book-0016).
+    Across the row every bin holds a book, so no gap fits there; along the other side the gap is found."""
+    across = dataclasses.replace(_shelf(ROW, depth=0.14), yaw=np.pi / 2)
+    slot = find_slot(across, FLAT, thickness=0.025)
+    assert slot.centre_uv[0] == pytest.approx(-0.009, abs=0.003)
+    assert slot.width == pytest.approx(0.042, abs=0.004)
+    assert np.sin(slot.row_yaw) == pytest.approx(0.0, abs=1e-9)  # the row runs along x
+    with pytest.raises(GroundingError, match=r"widest gap seen (39|4[0-2]) mm"):
+        find_slot(across, FLAT, thickness=0.045)  # the widest gap of either side is told
+
+
+def test_an_oblong_footprints_short_side_is_not_tried():
+    """A clearly oblong footprint says which way its row runs; a gap across it would be a false one."""
+    across = dataclasses.replace(_shelf(ROW), yaw=np.pi / 2)
+    with pytest.raises(GroundingError, match="widest gap seen 0 mm"):
+        find_slot(across, FLAT, thickness=0.025)
+
+
+def test_a_bad_square_ratio_is_refused():
+    with pytest.raises(ValueError, match="square_ratio"):
+        ShelfConfig(square_ratio=0.0)
