@@ -9,7 +9,7 @@ from pipelines.resources import StoreResource
 
 
 class PolicyConfig(dg.Config):
-    total_env_steps: int = 16384
+    total_env_steps: int = 8192
     num_envs: int = 2
     async_envs: bool = True
     eval_episodes: int = 10

@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default="bin")
     parser.add_argument("--seeds", default="20-22")
-    parser.add_argument("--env-steps", type=int, default=16384)
+    parser.add_argument("--env-steps", type=int, default=8192)
     parser.add_argument(
         "--scratch-env-steps",
         type=int,

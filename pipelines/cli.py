@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run = sub.add_parser("run", help="materialize the physworld job for a registered task")
     run.add_argument("task_id")
-    run.add_argument("--env-steps", type=int, default=16384)
+    run.add_argument("--env-steps", type=int, default=8192)
     run.add_argument("--trials", type=int, default=10)
     export = sub.add_parser("export", help="write a dataset from the lake (no Dagster run needed)")
     export.add_argument("kind", choices=("lerobot", "videos"))

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--family", default="bin")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--env-steps", type=int, default=16384, help="residual PPO budget")
+    parser.add_argument("--env-steps", type=int, default=8192, help="residual PPO budget")
     parser.add_argument("--trials", type=int, default=10)
     args = parser.parse_args(argv)
 
