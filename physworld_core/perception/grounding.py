@@ -243,6 +243,22 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
 
 
+def target_candidates(instruction: Instruction, objects: list[SceneObject]) -> list[int]:
+    """Indices of the objects that best match what the prompt asks to move (ties included; none when nothing
+    matches): what a shelf's row must not swallow when its pieces are joined."""
+    scorer = TARGET_SHAPE_SCORERS.get(instruction.skill, shape_score)
+    scores = {
+        o.index: score
+        for o in objects
+        if (
+            score := score_object(instruction.object_colour, instruction.object_shape, o, shape_scorer=scorer)
+        )
+        is not None
+    }
+    best = max(scores.values(), default=None)
+    return [index for index, score in scores.items() if best - score < _TIE]
+
+
 def describe_scene(objects: list[SceneObject]) -> str:
     """ "blue cylinder, green box, grey container" (or a note that nothing stands on the table)."""
     if not objects:

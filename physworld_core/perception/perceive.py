@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from physworld_core.perception.grounding import Grounding, ground
+from physworld_core.perception.grounding import Grounding, ground, target_candidates
 from physworld_core.perception.language import Instruction, parse_instruction
 from physworld_core.perception.plane import Plane, fit_support_plane
 from physworld_core.perception.pouring import PourView, pour_view
 from physworld_core.perception.regions import segment_regions
-from physworld_core.perception.segment import SceneObject, segment_objects
+from physworld_core.perception.segment import SceneObject, join_row_pieces, segment_objects
 from physworld_core.perception.shelf import Slot, find_slot
 from physworld_core.perception.standing import StandingAxis, standing_axis
 from physworld_core.perception.sweeping import SweepView, sweep_view
@@ -100,6 +100,8 @@ def perceive(scene: ScenePackage) -> Perception:
     instruction = parse_instruction(scene.prompt)
     plane = fit_support_plane(scene)
     objects = segment_objects(scene, plane)
+    if instruction.goal_shape == "shelf":  # a row seen along the line of sight comes out in pieces
+        objects = join_row_pieces(scene, plane, objects, keep_apart=target_candidates(instruction, objects))
     if instruction.goal_shape == "region":  # flat markings are looked for only when the prompt names one
         objects += segment_regions(scene, plane, objects, first_index=len(objects))
     grounding = ground(instruction, objects)

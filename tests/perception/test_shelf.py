@@ -111,3 +111,45 @@ def test_an_oblong_footprints_short_side_is_not_tried():
 def test_a_bad_square_ratio_is_refused():
     with pytest.raises(ValueError, match="square_ratio"):
         ShelfConfig(square_ratio=0.0)
+
+
+def _book_scene(seed: int):
+    from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
+
+    return capture_scene(BenchmarkTask("book", seed))
+
+
+def test_a_row_cut_at_its_near_bookend_is_joined_into_one_shelf():
+    """book-0064: seen along its row, the shelf's near bookend comes out of segmentation as a thin box of its
+    own. Joined, the shelf is one container and the book to shelve stays itself."""
+    from physworld_core.perception.plane import fit_support_plane
+    from physworld_core.perception.segment import join_row_pieces, segment_objects
+
+    scene = _book_scene(64)
+    plane = fit_support_plane(scene)
+    pieces = segment_objects(scene, plane)
+    assert len(pieces) == 3
+    blue = [o.index for o in pieces if o.colour == "blue"]
+    joined = join_row_pieces(scene, plane, pieces, keep_apart=blue)
+    assert sorted(o.shape for o in joined) == ["box", "container"]
+    assert [o.colour for o in joined if o.shape == "box"] == ["blue"]
+    assert [o.index for o in joined] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        33,  # the row in two pieces, neither showing the gap: refused before the join
+        13,  # the book to shelve lies 55 mm from the row, in line with it: kept apart by its name
+    ],
+)
+def test_the_slot_of_a_row_seen_in_pieces_is_where_the_world_has_it(seed):
+    from physworld_core.perception.perceive import perceive
+    from physworld_core.world.book import sample_layout
+
+    scene = _book_scene(seed)
+    perception = perceive(scene)
+    truth = sample_layout(seed)
+    assert perception.grounding.target.colour == truth.book.colour_name
+    found = perception.slot.centre_world(perception.plane)[:2]
+    assert np.linalg.norm(found - truth.shelf.slot_world()[:2]) < 0.004
