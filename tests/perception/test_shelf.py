@@ -67,12 +67,19 @@ def test_no_gap_wide_enough_is_refused_with_the_widths():
         find_slot(_shelf(ROW), FLAT, thickness=0.045)
 
 
-def test_a_gap_the_camera_never_saw_into_is_not_taken_for_free():
-    """Behind a tall book the board may be hidden: an unseen run is a shadow, not a known gap."""
+def test_a_gap_the_camera_never_saw_into_is_taken_only_when_no_seen_one_fits():
+    """Seen along the row, the board between two books is hidden by the nearer one, yet the prompt says a slot
+    is there: a lone unseen gap is the slot. Beside a gap seen into, it loses even when wider (a short book
+    hidden whole behind a taller one would look the same)."""
     row = [(-0.08, -0.072, 0.06), (-0.064, -0.03, 0.07), (0.0, 0.072, 0.05), (0.072, 0.08, 0.06)]
+    hidden = find_slot(_shelf(row, unseen=(-0.03, 0.0)), FLAT, thickness=0.02)
+    assert hidden.centre_uv[0] == pytest.approx(-0.015, abs=0.003)
+    assert hidden.width == pytest.approx(0.03, abs=0.004)
+    two = [(-0.08, -0.072, 0.06), (-0.064, -0.036, 0.07), (0.0, 0.03, 0.05), (0.056, 0.08, 0.06)]
+    seen_one = find_slot(_shelf(two, unseen=(-0.036, 0.0)), FLAT, thickness=0.02)
+    assert seen_one.centre_uv[0] == pytest.approx(0.043, abs=0.003)  # the 26 mm seen gap, not the 36 mm one
     with pytest.raises(GroundingError, match="no free gap"):
-        find_slot(_shelf(row, unseen=(-0.03, 0.0)), FLAT, thickness=0.02)
-    assert find_slot(_shelf(row), FLAT, thickness=0.02).width == pytest.approx(0.03, abs=0.004)
+        find_slot(_shelf(row, unseen=(-0.03, 0.0)), FLAT, thickness=0.03)
 
 
 def test_the_row_profile_marks_what_stands_on_the_board():
