@@ -246,15 +246,12 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
 def target_candidates(instruction: Instruction, objects: list[SceneObject]) -> list[int]:
     """Indices of the objects that best match what the prompt asks to move (ties included; none when nothing
     matches): what a shelf's row must not swallow when its pieces are joined."""
-    scorer = TARGET_SHAPE_SCORERS.get(instruction.skill, shape_score)
-    scores = {
-        o.index: score
-        for o in objects
-        if (
-            score := score_object(instruction.object_colour, instruction.object_shape, o, shape_scorer=scorer)
-        )
-        is not None
-    }
+    scores = _scores(
+        objects,
+        instruction.object_colour,
+        instruction.object_shape,
+        shape_scorer=TARGET_SHAPE_SCORERS.get(instruction.skill, shape_score),
+    )
     best = max(scores.values(), default=None)
     return [index for index, score in scores.items() if best - score < _TIE]
 
@@ -264,6 +261,22 @@ def describe_scene(objects: list[SceneObject]) -> str:
     if not objects:
         return "no objects standing on the table"
     return ", ".join(o.description for o in objects)
+
+
+def _scores(
+    objects: list[SceneObject],
+    colour: str | None,
+    shape: str | None,
+    also: tuple[str, ...] = (),
+    shape_scorer: ShapeScorer = shape_score,
+) -> dict[int, float]:
+    """Index → score of each of ``objects`` the phrase does not disqualify."""
+    scores = {}
+    for candidate in objects:
+        score = score_object(colour, shape, candidate, also, shape_scorer=shape_scorer)
+        if score is not None:
+            scores[candidate.index] = score
+    return scores
 
 
 def _pick(
@@ -276,12 +289,9 @@ def _pick(
     where: str | None = None,
     shape_scorer: ShapeScorer = shape_score,
 ) -> tuple[SceneObject, dict[int, float]]:
-    candidates = [o for o in objects if o.index != exclude]
-    scores = {}
-    for candidate in candidates:
-        score = score_object(colour, shape, candidate, also, shape_scorer=shape_scorer)
-        if score is not None:
-            scores[candidate.index] = score
+    scores = _scores(
+        [o for o in objects if o.index != exclude], colour, shape, also, shape_scorer=shape_scorer
+    )
     if not scores:
         raise GroundingError(f"prompt asks for '{phrase}' but the scene has: {describe_scene(objects)}")
     ranked = sorted(scores.items(), key=lambda item: -item[1])

@@ -478,7 +478,8 @@ def join_row_pieces(
         {f.name: getattr(o, f.name) for f in dataclasses.fields(o) if f.name != "index"} for o in objects
     ]
     items = [(o.image_centroid, f) for o, f in zip(objects, fields)]
-    apart = [f for o, f in zip(objects, fields) if o.index in set(keep_apart)]
+    keep_apart = set(keep_apart)
+    apart = [f for o, f in zip(objects, fields) if o.index in keep_apart]
     joined = _join_row_pieces(scene, plane, grid, heights, items, _table_noise(plane), apart)
     joined.sort(key=lambda item: (item[0][1], item[0][0]))
     return [SceneObject(index=i, **f) for i, (_, f) in enumerate(joined)]
