@@ -479,13 +479,14 @@ def join_row_pieces(
     ]
     items = [(o.image_centroid, f) for o, f in zip(objects, fields)]
     keep_apart = set(keep_apart)
-    apart = [f for o, f in zip(objects, fields) if o.index in keep_apart]
-    joined = _join_row_pieces(scene, plane, grid, heights, items, _table_noise(plane), apart)
+    apart = [item for o, item in zip(objects, items) if o.index in keep_apart]
+    rest = [item for o, item in zip(objects, items) if o.index not in keep_apart]
+    joined = _join_row_pieces(scene, plane, grid, heights, rest, _table_noise(plane)) + apart
     joined.sort(key=lambda item: (item[0][1], item[0][0]))
     return [SceneObject(index=i, **f) for i, (_, f) in enumerate(joined)]
 
 
-def _join_row_pieces(scene, plane, grid, heights, objects, table_noise, apart):
+def _join_row_pieces(scene, plane, grid, heights, objects, table_noise):
     """Join two pieces of one row of things standing side by side on a board (a shelf's bookends and books).
 
     Seen along the camera's line of sight, such a row is cut where a tall near part hides the board behind
@@ -503,10 +504,7 @@ def _join_row_pieces(scene, plane, grid, heights, objects, table_noise, apart):
         return float(hi - lo)
 
     def join(objects):
-        order = sorted(
-            (k for k in range(len(objects)) if not any(objects[k][1] is f for f in apart)),
-            key=lambda k: -objects[k][1]["mask"].sum(),
-        )
+        order = sorted(range(len(objects)), key=lambda k: -objects[k][1]["mask"].sum())
         for i, a in enumerate(order):
             for b in order[i + 1 :]:
                 pa, pb = objects[a][1]["points_world"], objects[b][1]["points_world"]

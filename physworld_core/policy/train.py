@@ -32,7 +32,8 @@ class PolicyTrainConfig:
         scoring took 79 s on book-61 on 2 cores, under the 3-minute goal). The critic alone is fitted for
         the first 4 updates. Over 8192 env steps on book-60/61, sweep-60/61 and, held out, sweep-20/21
         and book-21, the residual's held-out twin success (20 episodes each) averaged 0.75 without that
-        warm-up and 0.86 with it: higher on 6 of the 7 tasks (book-21: 0.40 → 0.80), lower on sweep-21 (0.90 → 0.75).
+        warm-up and 0.86 with it: higher on 6 of the 7 tasks (book-21: 0.40 → 0.80), lower on sweep-21
+        (0.90 → 0.75).
     num_envs: parallel twin envs (one process each when ``async_envs``).
     async_envs: AsyncVectorEnv with ``spawn`` workers (2 cores here); Sync for tests.
     reconfiguration_freq: redraw physics every this many resets per env.
