@@ -16,13 +16,16 @@ run clipped-objective minibatch updates, repeat. Differences, each for a reason:
   Truncated episodes bootstrap from the value of their final observation; terminated ones do not.
 * **Observation normalisation** lives inside the policy (``ObsNormalizer`` buffers), so it is saved in the
   checkpoint and applied identically at evaluation.
-* **Checkpoints and resume** (safetensors only, see ``checkpoint.py``): a run killed mid-way continues from
-  its last checkpoint when called again with the same config.
+* **Checkpoints and resume** (safetensors only, see ``checkpoint.py``): called again with the same
+  ``checkpoint_dir`` and config, a run killed mid-way continues from its last checkpoint, losing at most
+  ``checkpoint_every`` updates. The directory must outlive the process: the policy stage keeps it in the
+  lake's work area (``physworld_core.lake.work``), keyed by task, method and config.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -40,6 +43,8 @@ from tqdm.auto import tqdm
 
 from physworld_core.errors import PhysworldError
 from physworld_core.policy.checkpoint import load_checkpoint, save_checkpoint
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "ppo.safetensors"
 # Fields that may change between a killed run and its resumption without changing what is being learned.
@@ -171,6 +176,7 @@ class TrainResult:
         final_success_rate: success over the episodes that finished in the last 10% of updates (at least
             one update); ``None`` when no episode finished there.
         checkpoint_path: the final checkpoint, or ``None`` without a checkpoint directory.
+        resumed_from_update: the update the run resumed after (its checkpoint's), 0 when it started fresh.
     """
 
     policy: ActorCritic
@@ -179,6 +185,7 @@ class TrainResult:
     wall_seconds: float
     final_success_rate: float | None
     checkpoint_path: Path | None
+    resumed_from_update: int = 0
 
 
 # --------------------------------------------------------------------------------------------------- model
@@ -419,6 +426,7 @@ def train_ppo(
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
     log_fn: Callable[[dict[str, Any]], None] | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train a PPO policy on an already-built vector env (the caller builds and closes it).
 
@@ -429,9 +437,11 @@ def train_ppo(
     at the end. If it already exists (a killed or finished run), training resumes from it: weights, optimizer
     state, observation statistics, update index, env steps and curve are restored and training continues to
     ``cfg.total_env_steps``. Only ``total_env_steps`` and ``checkpoint_every`` may differ from the saved
-    config; anything else raises. Env episodes in flight at the kill are lost (the env is reset).
+    config; anything else raises. Env episodes in flight at the kill are lost (the env is reset). A resume
+    is logged (``resuming from update N of M``) and shown in the progress bar.
 
-    ``log_fn`` is called after every update with that update's curve entry.
+    ``log_fn`` is called after every update with that update's curve entry; ``on_checkpoint`` with the
+    checkpoint's path each time one is written (to copy it somewhere that outlives this machine).
     """
     obs_dim, act_dim = _check_spaces(envs)
     autoreset_mode = _autoreset_mode(envs)
@@ -461,6 +471,14 @@ def train_ppo(
         wall_before = meta["wall_seconds"]
         shuffle_rng = np.random.default_rng([cfg.seed, start_update])
         torch.manual_seed(cfg.seed + start_update)
+        logger.info(
+            "%s: resuming from update %d of %d (%d of %d env steps done)",
+            checkpoint_path,
+            start_update,
+            num_updates,
+            env_steps,
+            num_updates * batch_size,
+        )
 
     def save(update: int, wall_seconds: float) -> None:
         save_checkpoint(
@@ -498,7 +516,11 @@ def train_ppo(
     reset_pending = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this env's next step is its reset
     episode_return = np.zeros(num_envs)
     pbar = tqdm(
-        total=num_updates * batch_size, initial=env_steps, disable=not progress, unit="step", desc="ppo"
+        total=num_updates * batch_size,
+        initial=env_steps,
+        disable=not progress,
+        unit="step",
+        desc=f"ppo (resuming from update {start_update} of {num_updates})" if start_update else "ppo",
     )
 
     for update in range(start_update + 1, num_updates + 1):
@@ -606,6 +628,8 @@ def train_ppo(
         curve.append(entry)
         if checkpoint_path is not None and (update % cfg.checkpoint_every == 0 or update == num_updates):
             save(update, wall_seconds)
+            if on_checkpoint is not None:
+                on_checkpoint(checkpoint_path)
         pbar.update(batch_size)
         pbar.set_postfix(ret=entry["mean_return"], success=entry["success_rate"], refresh=False)
         if log_fn is not None:
@@ -619,4 +643,5 @@ def train_ppo(
         wall_seconds=wall_before + time.perf_counter() - start_time,
         final_success_rate=_final_success_rate(curve),
         checkpoint_path=checkpoint_path,
+        resumed_from_update=start_update,
     )

@@ -1,18 +1,27 @@
-"""Policy stage I/O: twin → plan (grasp + path) → baseline score → residual PPO → checkpoint blob + rows."""
+"""Policy stage I/O: twin → plan (grasp + path) → baseline score → residual PPO → checkpoint blob + rows.
+
+Training checkpoints live in the lake's work area (``<lake>/work/policies/<task_id>/<method>-<fingerprint>/``,
+see :mod:`physworld_core.lake.work`), not in a temporary directory, so a killed stage resumes each learner
+from its last checkpoint when it runs again with the same settings. The folders are removed once the
+checkpoints are stored as blobs and the rows written.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import tempfile
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from physworld_core.errors import LakeError, PhysworldError, TwinError
+from physworld_core.lake.blobs import BlobRef
+from physworld_core.lake.work import WorkArea
 from physworld_core.policy.plan import TaskPlan, plan_from_twin
+from physworld_core.policy.ppo import CHECKPOINT_NAME
 from physworld_core.policy.train import (
     PolicyResult,
     PolicyTrainConfig,
@@ -22,6 +31,11 @@ from physworld_core.policy.train import (
 )
 from physworld_core.store import Store
 from physworld_core.twin.spec import TwinSpec
+
+logger = logging.getLogger(__name__)
+
+WORK_STAGE = "policies"
+"""The stage's part of the lake's work area."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,26 @@ def make_plan(
     )
 
 
+def checkpoint_key(
+    method: str, cfg: PolicyTrainConfig, plan: TaskPlan, spec_json: str, world_source: str | None
+) -> str:
+    """The work folder of one learner's checkpoints: ``<method>-<16 hex digits>``.
+
+    The digits hash everything a checkpoint must match to be resumed: the method (residual or scratch, twin or
+    true world), the training settings that decide what is learned (:meth:`PolicyTrainConfig.
+    training_identity`: the budget may change), the twin spec and the plan the env follows. A twin rebuilt or a
+    config changed gives a new folder, and the old one is cleared as stale when the stage succeeds."""
+    identity = {
+        "method": method,
+        "train": cfg.training_identity(),
+        "twin_sha256": hashlib.sha256(spec_json.encode()).hexdigest(),
+        "plan_sha256": hashlib.sha256(plan.to_json().encode()).hexdigest(),
+        "world_source": world_source,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return f"{method}-{digest[:16]}"
+
+
 def load_policy_row(store: Store, task_id: str, method: str) -> dict:
     frame = store.lake.read_partition("policies", task_id)
     rows = frame.filter(frame["method"] == method)
@@ -98,7 +132,12 @@ def run_policy_stage(
     With ``scratch``, the same learner also trains without the planner (``scratch_rl``) on the same env-step
     budget and seed: the ablation that shows what the residual formulation buys. With ``oracle``, residual PPO
     also trains in the task's true world (``oracle_twin``, same plan and budget): the upper bound, what a
-    perfect twin would give. Only tasks with a simulated world (benchmark, stock ManiSkill) have one."""
+    perfect twin would give. Only tasks with a simulated world (benchmark, stock ManiSkill) have one.
+
+    Each learner checkpoints into its work folder under the lake (see :func:`checkpoint_key`; on S3 every
+    checkpoint is uploaded as it is written), so a stage killed mid-training resumes from the last checkpoint
+    (``cfg.ppo.checkpoint_every`` updates at most are lost) and a learner that had finished is only scored.
+    Once the rows are written the task's work folders are removed, stale ones of other settings included."""
     from physworld_core.twin.stage import load_twin, localize
 
     start = time.time()
@@ -121,28 +160,34 @@ def run_policy_stage(
     axis = closing_axis_at_rest(local)
     plan = make_plan(local, closing_axis=axis)
     imitation = make_plan(local, physical=False, closing_axis=axis)
-    with tempfile.TemporaryDirectory(prefix=f"physworld-ppo-{task_id}-") as work:
-        result = train_policy(
-            local.to_json(), plan, cfg, Path(work), residual=True, progress=progress, log_fn=log_fn
+    work = WorkArea.from_lake(store.lake)
+
+    def learn(method: str, residual: bool, source: str | None) -> tuple[PolicyResult, BlobRef]:
+        folder = work.folder(WORK_STAGE, task_id, checkpoint_key(method, cfg, plan, row["spec_json"], source))
+        found = CHECKPOINT_NAME in folder.pull()
+        what = "resuming from the checkpoint" if found else "starting at update 1, checkpoints"
+        logger.info("task %s, %s: %s in %s", task_id, method, what, folder.uri)
+        learned = train_policy(
+            local.to_json(),
+            plan,
+            cfg,
+            folder.local,
+            residual=residual,
+            progress=progress,
+            log_fn=log_fn,
+            world_source=source,
+            on_checkpoint=lambda path: folder.push(path.name),
         )
-        ref = store.blobs.put_file(result.checkpoint_path)
-        extra = {}  # method → (result, checkpoint ref) of the optional learners, same plan and budget
-        for method, wanted, residual, source in (
-            ("scratch_rl", scratch, False, None),
-            ("oracle_twin", world_source is not None, True, world_source),
-        ):
-            if wanted:
-                learned = train_policy(
-                    local.to_json(),
-                    plan,
-                    cfg,
-                    Path(work) / method,
-                    residual=residual,
-                    progress=progress,
-                    log_fn=log_fn,
-                    world_source=source,
-                )
-                extra[method] = (learned, store.blobs.put_file(learned.checkpoint_path))
+        return learned, store.blobs.put_file(learned.checkpoint_path)
+
+    result, ref = learn("physworld", True, None)
+    extra = {}  # method → (result, checkpoint ref) of the optional learners, same plan and budget
+    for method, wanted, residual, source in (
+        ("scratch_rl", scratch, False, None),
+        ("oracle_twin", world_source is not None, True, world_source),
+    ):
+        if wanted:
+            extra[method] = learn(method, residual, source)
     rows = [
         {
             "task_id": task_id,
@@ -189,6 +234,7 @@ def run_policy_stage(
             }
         )
     store.lake.write_partition("policies", rows, task_id)
+    work.clear(WORK_STAGE, task_id)  # every checkpoint is a blob now; other settings' folders are stale
     return PolicyStageResult(
         plan,
         result,

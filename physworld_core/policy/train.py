@@ -7,17 +7,19 @@ on held-out episode seeds (nominal physics) next to the baseline's.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from physworld_core.policy.plan import TaskPlan
-from physworld_core.policy.ppo import PPOConfig, TrainResult, policy_action, train_ppo
+from physworld_core.policy.ppo import RESUMABLE_FIELDS, PPOConfig, TrainResult, policy_action, train_ppo
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, run_episode
 from physworld_core.twin.factory import make_twin_env
 
@@ -67,6 +69,15 @@ class PolicyTrainConfig:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
         if self.eval_episodes < 1:
             raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+
+    def training_identity(self) -> dict[str, Any]:
+        """The settings that decide what training learns, JSON-ready: what a checkpoint must match to be
+        resumed. Left out: the budget and checkpoint cadence (a killed run may be continued with others), how
+        the envs are run (``async_envs``: same episodes either way) and the scoring (``eval_episodes``)."""
+        identity = dataclasses.asdict(self)
+        del identity["async_envs"], identity["eval_episodes"]
+        identity["ppo"] = {k: v for k, v in self.ppo.to_dict().items() if k not in RESUMABLE_FIELDS}
+        return identity
 
 
 def _task_env(
@@ -200,16 +211,26 @@ def train_policy(
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
     world_source: str | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> PolicyResult:
     """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin.
 
     With ``world_source`` (a benchmark or stock-ManiSkill source), residual PPO trains and is scored in the
-    true world instead: the ``oracle_twin`` upper bound, a twin with no reconstruction or physics error."""
+    true world instead: the ``oracle_twin`` upper bound, a twin with no reconstruction or physics error.
+
+    A checkpoint already in ``checkpoint_dir`` (a killed run of the same config) is resumed, see
+    :func:`~physworld_core.policy.ppo.train_ppo`; ``on_checkpoint`` gets each checkpoint's path when written."""
     start = time.time()
     envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed, world_source=world_source)
     try:
         result = train_ppo(
-            envs, cfg.ppo, residual=residual, checkpoint_dir=checkpoint_dir, progress=progress, log_fn=log_fn
+            envs,
+            cfg.ppo,
+            residual=residual,
+            checkpoint_dir=checkpoint_dir,
+            progress=progress,
+            log_fn=log_fn,
+            on_checkpoint=on_checkpoint,
         )
     finally:
         envs.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import replace
@@ -147,7 +148,7 @@ def test_residual_ppo_beats_the_base_controller():
     assert result.env_steps == 6144 and len(result.curve) == 12
     assert [entry["env_steps"] for entry in result.curve] == list(range(512, 6145, 512))
     assert result.final_success_rate is not None and result.final_success_rate > base_success
-    assert result.checkpoint_path is None
+    assert result.checkpoint_path is None and result.resumed_from_update == 0
     assert_finite_losses(result.curve)
 
 
@@ -269,13 +270,14 @@ class Killed(Exception):
     pass
 
 
-def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+def test_killed_run_resumes_from_its_checkpoint(tmp_path, caplog):
     cfg = small_config(total_env_steps=32 * 5, checkpoint_every=1)  # 2 envs x 16 steps = 32 per update
 
     def kill_after_update_2(entry):
         if entry["update"] == 2:
             raise Killed
 
+    saved = []  # (path, update in the file) each time on_checkpoint is called
     with pytest.raises(Killed):
         train_ppo(
             point_mass_envs(num_envs=2),
@@ -284,17 +286,22 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
             checkpoint_dir=tmp_path,
             log_fn=kill_after_update_2,
             progress=False,
+            on_checkpoint=lambda path: saved.append((path, load_checkpoint(path)[2]["update"])),
         )
+    assert saved == [(tmp_path / "ppo.safetensors", 1), (tmp_path / "ppo.safetensors", 2)]
 
     logged = []
-    result = train_ppo(
-        point_mass_envs(num_envs=2),
-        cfg,
-        residual=True,
-        checkpoint_dir=tmp_path,
-        log_fn=logged.append,
-        progress=False,
-    )
+    with caplog.at_level(logging.INFO, logger="physworld_core.policy.ppo"):
+        result = train_ppo(
+            point_mass_envs(num_envs=2),
+            cfg,
+            residual=True,
+            checkpoint_dir=tmp_path,
+            log_fn=logged.append,
+            progress=False,
+        )
+    assert "resuming from update 2 of 5 (64 of 160 env steps done)" in caplog.text
+    assert result.resumed_from_update == 2
     assert [entry["update"] for entry in logged] == [3, 4, 5], "resumed after the last checkpoint"
     assert logged[0]["env_steps"] == 3 * 32
     assert [entry["update"] for entry in result.curve] == [1, 2, 3, 4, 5], "curve restored, then continued"
