@@ -13,30 +13,43 @@ Writes never leave a partial object at its final name: locally the bytes go to a
 directory, are fsync'ed and then renamed (atomic on POSIX); on S3 a single PUT (or a completed multipart
 upload) is atomic by itself. The suffix (``.mp4``, ``.safetensors``) is part of the name only so that tools
 can tell the format; identity is the hash.
+
+**References are relative to the lake.** A blob's URI is ``lake://blobs/sha256/ab/cd/<sha256><suffix>``,
+resolved against the store's root when it is read, so a lake copied or synced elsewhere (another machine,
+local → S3) keeps working. Lakes written before that hold absolute addresses (``/…/blobs/sha256/…`` or
+``s3://…/blobs/sha256/…``); a content address names its bytes, so those are read from *this* lake's blob store
+too, and ``physworld lake migrate`` rewrites them.
+
+**A write skips only what is verifiably there.** An object already at the address is kept only when its bytes
+hash to the address; a corrupt one (same size, other bytes) is replaced, so re-running a stage heals it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import fsspec
 
 from physworld_core.errors import LakeError
+from physworld_core.lake.retry import RetryWindow
 from physworld_core.lake.storage import normalise_root, s3fs_kwargs, validate_storage_options
 
 if TYPE_CHECKING:
     from physworld_core.lake.delta import Lake
 
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _SUFFIX_PATTERN = re.compile(r"^(\.[A-Za-z0-9_-]{1,16}){0,3}$")
 #: Matches the tail of a content address; group 1 is the hash, group 2 the suffix.
@@ -44,6 +57,12 @@ _ADDRESS_PATTERN = re.compile(
     r"/blobs/sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})((?:\.[A-Za-z0-9_-]{1,16}){0,3})$"
 )
 _CHUNK_BYTES = 1 << 20
+#: Scheme of blob references relative to the lake root.
+LAKE_SCHEME = "lake://"
+#: A lake-relative content address, e.g. inside JSON payloads (``lake check`` finds references with it).
+LAKE_ADDRESS_PATTERN = re.compile(
+    r"lake://blobs/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{1,16}){0,3}"
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +70,7 @@ class BlobRef:
     """A stored blob: where it is, its SHA-256 (hex) and its size in bytes. Store both URI and hash in rows.
 
     Args:
-        uri: Content address (absolute local path or ``s3://…``).
+        uri: Content address, ``lake://blobs/sha256/…`` (relative to the lake root).
         sha256: Lower-case hex SHA-256 of the bytes.
         size: Size in bytes.
     """
@@ -67,6 +86,28 @@ class BlobRef:
             raise ValueError(f"BlobRef.sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
             raise ValueError(f"BlobRef.size must be a non-negative int, got {self.size!r}")
+
+
+#: An absolute content address as lakes before ``lake://`` references wrote them (local path or ``s3://``),
+#: inside any text; group 1 is the lake-relative part. Never matches inside a ``lake://`` reference.
+ABSOLUTE_ADDRESS_PATTERN = re.compile(
+    r"(?<!lake:)(?<!lake:/)(?:s3://|/)[^\s\"':]*?/"
+    r"(blobs/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{1,16}){0,3})"
+)
+
+
+def to_lake_references(text: str) -> str:
+    """``text`` with every absolute content address replaced by its ``lake://`` reference."""
+    return ABSOLUTE_ADDRESS_PATTERN.sub(lambda m: LAKE_SCHEME + m.group(1), text)
+
+
+def relative_address(uri: str) -> str | None:
+    """``lake://blobs/sha256/…`` for any content address (lake-relative or absolute), else ``None``."""
+    match = _ADDRESS_PATTERN.search(uri)
+    if match is None or sha256_of_address(uri) is None:
+        return None
+    first, second, digest, suffix = match.groups()
+    return f"{LAKE_SCHEME}blobs/sha256/{first}/{second}/{digest}{suffix}"
 
 
 def sha256_of_address(uri: str) -> str | None:
@@ -98,11 +139,13 @@ class BlobStore:
             arguments. Ignored for local roots.
         cache_dir: Where :meth:`local_path` keeps downloaded remote blobs (keyed by hash, so entries never go
             stale). Defaults to ``<system temp>/physworld-blob-cache``.
+        retry: How long reads and writes wait out a storage outage (see :mod:`physworld_core.lake.retry`).
     """
 
     root: str
     storage_options: dict[str, str] | None = field(default=None, hash=False)
     cache_dir: str | None = None
+    retry: RetryWindow = RetryWindow()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", normalise_root(self.root, "BlobStore.root"))
@@ -120,8 +163,22 @@ class BlobStore:
 
     @classmethod
     def from_lake(cls, lake: Lake, cache_dir: str | None = None) -> BlobStore:
-        """The blob store that lives next to ``lake``'s tables, with the same storage options."""
-        return cls(root=lake.root, storage_options=lake.storage_options, cache_dir=cache_dir)
+        """The blob store that lives next to ``lake``'s tables, with the same storage options and retries."""
+        return cls(
+            root=lake.root, storage_options=lake.storage_options, cache_dir=cache_dir, retry=lake.retry
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """Where the blobs are, for messages: the S3 endpoint and root, or the local directory."""
+        if not self.is_s3:
+            return self.root
+        endpoint = {k.upper(): v for k, v in (self.storage_options or {}).items()}.get("AWS_ENDPOINT_URL")
+        return f"{self.root} ({endpoint or 'AWS S3'})"
+
+    def _io(self, what: str, attempt: Callable[[], T]) -> T:
+        """``attempt`` with transient storage errors retried (see :class:`RetryWindow`)."""
+        return self.retry.call(what, self.endpoint, attempt)
 
     # ------------------------------------------------------------------ locations
 
@@ -131,18 +188,35 @@ class BlobStore:
         return self.root.startswith("s3://")
 
     def address(self, sha256: str, suffix: str = "") -> str:
-        """The URI of the blob with hash ``sha256`` and ``suffix`` under this store's root."""
+        """The lake-relative URI of the blob with hash ``sha256`` and ``suffix``."""
         if not isinstance(sha256, str) or not _SHA256_PATTERN.match(sha256):
             raise LakeError(f"not a SHA-256 hex digest: {sha256!r}")
         suffix = _validate_suffix(suffix)
-        return f"{self.root}/blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
+        return f"{LAKE_SCHEME}blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
+
+    def resolve(self, uri: str) -> str:
+        """Where ``uri`` lives now: a ``lake://`` reference, or an absolute content address written by this lake
+        at another place (a copied or synced lake), maps into this store's root; anything else is as given."""
+        if not isinstance(uri, str) or not uri:
+            raise LakeError(f"blob URI must be a non-empty string, got {uri!r}")
+        if uri.startswith(LAKE_SCHEME):
+            relative = uri[len(LAKE_SCHEME) :]
+            if relative_address(uri) is None or ".." in relative.split("/"):
+                raise LakeError(f"blob URI {uri!r} is not a content address under the lake")
+            return f"{self.root}/{relative}"
+        relative = relative_address(uri)
+        if relative is not None:
+            return f"{self.root}/{relative[len(LAKE_SCHEME) :]}"
+        return uri
 
     @cached_property
     def _s3(self) -> fsspec.AbstractFileSystem:
         return fsspec.filesystem("s3", **s3fs_kwargs(self.storage_options))
 
     def _fs(self, uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
-        """Filesystem and path for ``uri``: S3 URIs use this store's credentials, anything else is local."""
+        """Filesystem and path for ``uri`` (resolved, see :meth:`resolve`): S3 URIs use this store's
+        credentials, anything else is local."""
+        uri = self.resolve(uri)
         if uri.startswith("s3://"):
             return self._s3, uri
         if "://" in uri and not uri.startswith("file://"):
@@ -154,7 +228,7 @@ class BlobStore:
         """Whether an object exists at ``uri``."""
         fs, path = self._fs(uri)
         try:
-            return bool(fs.exists(path))
+            return self._io(f"checking blob {uri}", lambda: bool(fs.exists(path)))
         except OSError as exc:
             raise LakeError(f"cannot check blob {uri}: {exc}") from exc
 
@@ -163,8 +237,8 @@ class BlobStore:
     def put_bytes(self, data: bytes | bytearray | memoryview, suffix: str = "") -> BlobRef:
         """Store ``data`` under its content address (unless already there) and return its :class:`BlobRef`.
 
-        An existing object of the wrong size at the address (a truncated upload by some other tool) is
-        replaced; an existing object of the right size is trusted — readers verify the hash anyway.
+        An existing object at the address is kept only if its bytes hash to the address; anything else there
+        (truncated, overwritten with other bytes) is replaced.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise LakeError(f"put_bytes needs bytes, got {type(data).__name__}")
@@ -176,8 +250,8 @@ class BlobStore:
             return ref
         fs, path = self._fs(ref.uri)
         try:
-            if self.is_s3:
-                fs.pipe_file(path, data)  # one PUT: the object appears whole or not at all
+            if self.is_s3:  # one PUT: the object appears whole or not at all
+                self._io(f"writing blob {ref.uri}", lambda: fs.pipe_file(path, data))
             else:
                 with self._local_temp_beside(path) as temp_path:
                     with open(temp_path, "wb") as handle:
@@ -218,8 +292,8 @@ class BlobStore:
             ref = BlobRef(uri=self.address(digest, suffix), sha256=digest, size=size)
             if not self._present(ref):
                 fs, target = self._fs(ref.uri)
-                if self.is_s3:
-                    fs.put_file(spool, target)  # single PUT or completed multipart upload: atomic
+                if self.is_s3:  # single PUT or completed multipart upload: atomic
+                    self._io(f"writing blob {ref.uri}", lambda: fs.put_file(spool, target))
                 else:
                     fs.makedirs(os.path.dirname(target), exist_ok=True)
                     os.replace(spool, target)
@@ -233,11 +307,28 @@ class BlobStore:
                 os.remove(spool)
 
     def _present(self, ref: BlobRef) -> bool:
+        """Whether the bytes of ``ref`` are already at its address: right size *and* right hash (an object
+        overwritten in place with other bytes of the same size is not present, so the write heals it)."""
         fs, path = self._fs(ref.uri)
+
+        def check() -> bool:
+            try:
+                if not fs.exists(path) or int(fs.size(path)) != ref.size:
+                    return False
+                actual = (
+                    _hash_file(Path(path))
+                    if not self.is_s3
+                    else hashlib.sha256(fs.cat_file(path)).hexdigest()
+                )
+            except FileNotFoundError:
+                return False
+            if actual != ref.sha256:
+                logger.warning("blob %s is corrupt (its bytes hash to %s); writing it again", ref.uri, actual)
+                return False
+            return True
+
         try:
-            return bool(fs.exists(path)) and int(fs.size(path)) == ref.size
-        except FileNotFoundError:
-            return False
+            return self._io(f"checking blob {ref.uri}", check)
         except OSError as exc:
             raise LakeError(f"cannot check blob {ref.uri}: {exc}") from exc
 
@@ -263,9 +354,9 @@ class BlobStore:
         """
         fs, path = self._fs(uri)
         try:
-            data = fs.cat_file(path)
+            data = self._io(f"reading blob {uri}", lambda: fs.cat_file(path))
         except FileNotFoundError:
-            raise LakeError(f"blob not found: {uri}") from None
+            raise LakeError(f"blob not found: {uri} (looked at {path})") from None
         except OSError as exc:
             raise LakeError(f"cannot read blob {uri}: {exc}") from exc
         expected = sha256_of_address(uri)
@@ -283,7 +374,7 @@ class BlobStore:
         :meth:`local_path` when the content must be checked."""
         fs, path = self._fs(uri)
         try:
-            return fs.open(path, "rb")
+            return self._io(f"opening blob {uri}", lambda: fs.open(path, "rb"))
         except FileNotFoundError:
             raise LakeError(f"blob not found: {uri}") from None
         except OSError as exc:
@@ -303,10 +394,10 @@ class BlobStore:
         """
         expected = sha256_of_address(uri)
         fs, path = self._fs(uri)
-        if not uri.startswith("s3://"):
+        if not self.resolve(uri).startswith("s3://"):
             local = Path(path)
             if not local.is_file():
-                raise LakeError(f"blob not found: {uri}")
+                raise LakeError(f"blob not found: {uri} (looked at {path})")
             if verify and expected is not None:
                 actual = _hash_file(local)
                 if actual != expected:
@@ -323,7 +414,7 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         with self._local_temp_beside(str(target)) as temp_path:
             try:
-                fs.get_file(path, temp_path)
+                self._io(f"downloading blob {uri}", lambda: fs.get_file(path, temp_path))
             except FileNotFoundError:
                 raise LakeError(f"blob not found: {uri}") from None
             except OSError as exc:

@@ -46,6 +46,8 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from deltalake.schema import Field
 
 from physworld_core.errors import LakeError
+from physworld_core.lake.journal import record_write
+from physworld_core.lake.retry import RetryWindow
 from physworld_core.lake.storage import normalise_root, validate_storage_options
 from physworld_core.lake.tables import (
     CREATED_AT_COLUMN,
@@ -99,6 +101,8 @@ class Lake:
             writer before giving up with :class:`LakeError`.
         backoff_initial_s: Back-off before the second attempt; doubles per attempt (with jitter).
         backoff_max_s: Upper bound of one back-off sleep.
+        retry: How long every call waits out a storage outage (connection refused, timeouts, 5xx) before it
+            fails with a :class:`~physworld_core.lake.retry.StorageUnavailableError` naming the endpoint.
     """
 
     root: str
@@ -106,6 +110,7 @@ class Lake:
     max_attempts: int = 8
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 2.0
+    retry: RetryWindow = RetryWindow()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", normalise_root(self.root, "Lake.root"))
@@ -142,12 +147,28 @@ class Lake:
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) if self.storage_options else None
 
+    @property
+    def endpoint(self) -> str:
+        """Where the lake is, for messages: the S3 endpoint and root, or the local directory."""
+        if not self.is_s3:
+            return self.root
+        endpoint = {k.upper(): v for k, v in (self.storage_options or {}).items()}.get("AWS_ENDPOINT_URL")
+        return f"{self.root} ({endpoint or 'AWS S3'})"
+
+    def _io(self, what: str, attempt: Callable[[], T]) -> T:
+        """``attempt`` with transient storage errors retried for ``self.retry``'s window."""
+        return self.retry.call(what, self.endpoint, attempt)
+
     # ------------------------------------------------------------------ table state
 
     def exists(self, name: str) -> bool:
         """Whether table ``name`` has been created (by a first write)."""
+        uri = self.table_uri(name)
         try:
-            return DeltaTable.is_deltatable(self.table_uri(name), storage_options=self._options())
+            return self._io(
+                f"checking lake table {name!r}",
+                lambda: DeltaTable.is_deltatable(uri, storage_options=self._options()),
+            )
         except (DeltaError, OSError) as exc:
             raise LakeError(f"lake table {name!r}: cannot check {self.table_uri(name)}: {exc}") from exc
 
@@ -159,7 +180,9 @@ class Lake:
         """:meth:`_open`, with the declared ``added`` columns the stored table lacks (see ``_check_schema``)."""
         uri = self.table_uri(name)
         try:
-            table = DeltaTable(uri, storage_options=self._options())
+            table = self._io(
+                f"opening lake table {name!r}", lambda: DeltaTable(uri, storage_options=self._options())
+            )
         except TableNotFoundError:
             raise LakeError(
                 f"lake table {name!r} does not exist yet at {uri} (nothing has been written to it)"
@@ -237,6 +260,14 @@ class Lake:
             )
         return [spec.schema.field(name) for name, _, _ in missing]
 
+    def open_table(self, name: str) -> DeltaTable:
+        """The latest snapshot of ``name`` as a :class:`deltalake.DeltaTable`, upgraded to the declared schema
+        (for maintenance that rewrites whole tables; stages write through :meth:`write_partition`)."""
+        spec = self.spec(name)
+        return self._io(
+            f"opening lake table {name!r}", lambda: self._upgrade(spec, *self._open_checked(name))
+        )
+
     def version(self, name: str) -> int:
         """Current Delta version of table ``name`` (raises :class:`LakeError` if it does not exist)."""
         return self._open(name).version()
@@ -293,6 +324,7 @@ class Lake:
 
         version = self._with_retries(f"writing task {task_id!r} to lake table {name!r}", attempt)
         logger.debug("lake %s: wrote %d rows of %s at version %d", name, data.num_rows, task_id, version)
+        record_write(self, name, version, task_id, write_id, "write_partition", data.num_rows)
         return WriteResult(table=name, task_id=task_id, num_rows=data.num_rows, version=version)
 
     def delete_partition(self, name: str, task_id: str) -> int:
@@ -305,28 +337,37 @@ class Lake:
         task_id = _checked_task_id(name, task_id)
         if not self.exists(name):
             return 0
+        write_id = uuid.uuid4().hex
         commit = CommitProperties(
-            custom_metadata={COMMIT_OPERATION: "delete_partition", COMMIT_TASK_ID: task_id}
+            custom_metadata={
+                COMMIT_OPERATION: "delete_partition",
+                COMMIT_TASK_ID: task_id,
+                COMMIT_WRITE_ID: write_id,
+            }
         )
 
-        def attempt() -> int:
+        def attempt() -> tuple[int, int]:
             table = self._open(spec.name)
             metrics = table.delete(_task_predicate(task_id), commit_properties=commit)
-            return int(metrics.get("num_deleted_rows") or 0)
+            return int(metrics.get("num_deleted_rows") or 0), table.version()
 
-        return self._with_retries(f"deleting task {task_id!r} from lake table {name!r}", attempt)
+        deleted, version = self._with_retries(f"deleting task {task_id!r} from lake table {name!r}", attempt)
+        if deleted:  # a delete that matched nothing commits nothing
+            record_write(self, name, version, task_id, write_id, "delete_partition", 0)
+        return deleted
 
     def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it commits, retrying only Delta commit conflicts.
 
         Back-off is exponential (``backoff_initial_s * 2**k`` capped at ``backoff_max_s``) with "equal
         jitter" (half fixed, half random) so that two writers that collided do not collide again in lock
-        step. Any other error is not a race and is raised at once.
+        step. A storage outage inside an attempt is waited out by ``self.retry``; any other error is not a
+        race and is raised at once.
         """
         last_error: CommitFailedError | None = None
         for attempt_number in range(1, self.max_attempts + 1):
             try:
-                return attempt()
+                return self._io(what, attempt)
             except LakeError:
                 raise
             except CommitFailedError as exc:
@@ -363,7 +404,9 @@ class Lake:
         """
         table, missing = self._open_checked(name)
         try:
-            frame = pl.scan_delta(table, storage_options=self._options())
+            frame = self._io(
+                f"scanning lake table {name!r}", lambda: pl.scan_delta(table, storage_options=self._options())
+            )
         except (DeltaError, OSError, pl.exceptions.PolarsError) as exc:
             raise LakeError(f"lake table {name!r}: cannot scan {table.table_uri}: {exc}") from exc
         # Columns added to the declaration after this table was written are null in every stored row.
@@ -380,7 +423,7 @@ class Lake:
         task_id = _checked_task_id(name, task_id)
         query = self.scan(name).filter(pl.col(PARTITION_COLUMN) == task_id)
         try:
-            return query.collect()
+            return self._io(f"reading task {task_id!r} of lake table {name!r}", query.collect)
         except (DeltaError, OSError, pl.exceptions.PolarsError) as exc:
             raise LakeError(f"lake table {name!r}: cannot read task {task_id!r}: {exc}") from exc
 

@@ -50,7 +50,8 @@ def test_blob_round_trip_on_s3(s3_root: str, s3_options: dict[str, str], tmp_pat
     store = BlobStore(s3_root, storage_options=s3_options, cache_dir=str(tmp_path / "cache"))
     data = b"mesh bytes" * 100
     ref = store.put_bytes(data, ".ply")
-    assert ref.uri.startswith(f"{s3_root}/blobs/sha256/{ref.sha256[:2]}/{ref.sha256[2:4]}/")
+    assert ref.uri.startswith(f"lake://blobs/sha256/{ref.sha256[:2]}/{ref.sha256[2:4]}/")
+    assert store.resolve(ref.uri).startswith(f"{s3_root}/blobs/sha256/")
     assert ref.sha256 == hashlib.sha256(data).hexdigest()
     assert store.get_bytes(ref.uri) == data
     assert store.put_bytes(data, ".ply") == ref  # dedupe
@@ -67,13 +68,18 @@ def test_blob_round_trip_on_s3(s3_root: str, s3_options: dict[str, str], tmp_pat
 
     # Corrupt the remote object behind the store's back: reads must notice.
     fs = fsspec.filesystem("s3", **s3fs_kwargs(s3_options))
-    fs.pipe_file(ref.uri, b"tampered")
+    fs.pipe_file(store.resolve(ref.uri), b"tampered")
     with pytest.raises(LakeError, match="corrupt"):
         store.get_bytes(ref.uri)
     fresh_cache = BlobStore(s3_root, storage_options=s3_options, cache_dir=str(tmp_path / "other-cache"))
     with pytest.raises(LakeError, match="corrupt"):
         fresh_cache.local_path(ref.uri)
     assert not any(p.is_file() for p in (tmp_path / "other-cache").rglob("*"))
+
+    # Other bytes of the same size: the next put sees a wrong hash, not a present blob, and heals it.
+    fs.pipe_file(store.resolve(ref.uri), b"x" * len(data))
+    assert store.put_bytes(data, ".ply") == ref
+    assert store.get_bytes(ref.uri) == data
 
 
 def test_wrong_credentials_fail_with_lake_error(s3_root: str, s3_options: dict[str, str], task_rows) -> None:
