@@ -6,8 +6,10 @@ column names, types and nullability. Every table carries ``task_id`` (the partit
 column) and ``created_at`` (stamped by :class:`physworld_core.lake.Lake` at write time when a row does not
 bring its own).
 
-Columns are non-nullable unless declared otherwise: a missing value is an error at write time, not a
-surprise for the consumer three stages later. JSON payloads (plans, checks, metrics, specs) are stored as
+Every column carries a description and, where it has one, a unit (Arrow field metadata, see
+:func:`column_doc`): tables created from these schemas store them as Delta field metadata. Columns are
+non-nullable unless declared otherwise: a missing value is an error at write time, not a surprise for the
+consumer three stages later. JSON payloads (plans, checks, metrics, specs) are stored as
 strings so that their shape can evolve without a Delta schema migration; large binaries live in the blob
 store and rows hold only their URI and SHA-256.
 """
@@ -30,6 +32,10 @@ CREATED_AT_TYPE = pa.timestamp("us", tz="UTC")
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 _TABLE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: Arrow field-metadata keys of a declared column's description and unit (e.g. "m", "s", "px").
+DESCRIPTION_KEY = "description"
+UNIT_KEY = "unit"
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,20 @@ class TableSpec:
         return tuple(self.schema.names)
 
 
-def _col(name: str, type_: pa.DataType, nullable: bool = False) -> pa.Field:
-    return pa.field(name, type_, nullable=nullable)
+def _col(
+    name: str, type_: pa.DataType, description: str, *, unit: str | None = None, nullable: bool = False
+) -> pa.Field:
+    """A declared column. Its description and unit travel with the schema as Arrow field metadata, so the
+    Delta table created from it, the Dagster catalog and any reader of the schema see them."""
+    metadata = {DESCRIPTION_KEY: description} | ({UNIT_KEY: unit} if unit else {})
+    return pa.field(name, type_, nullable=nullable, metadata=metadata)
+
+
+def column_doc(column: pa.Field) -> tuple[str, str | None]:
+    """The declared description and unit (None for a unitless column) of a column of ``TABLES``."""
+    metadata = column.metadata or {}
+    unit = metadata.get(UNIT_KEY.encode())
+    return metadata.get(DESCRIPTION_KEY.encode(), b"").decode(), unit.decode() if unit else None
 
 
 def _table(
@@ -103,7 +121,12 @@ def _table(
     """Declare a table: ``task_id`` first, then ``fields``, then ``created_at``, then the ``added`` columns
     (declared after the table's first release; see :class:`TableSpec`)."""
     schema = pa.schema(
-        [_col(PARTITION_COLUMN, pa.string()), *fields, _col(CREATED_AT_COLUMN, CREATED_AT_TYPE), *added]
+        [
+            _col(PARTITION_COLUMN, pa.string(), "the task (Dagster partition) this row belongs to"),
+            *fields,
+            _col(CREATED_AT_COLUMN, CREATED_AT_TYPE, "when the row was written (UTC)"),
+            *added,
+        ]
     )
     return TableSpec(name=name, schema=schema, keys=keys, added=tuple(f.name for f in added))
 
@@ -118,119 +141,232 @@ _SPECS = (
     _table(
         "tasks",
         ("task_id",),
-        _col("source", _STR),
-        _col("prompt", _STR),
-        _col("family", _STR, nullable=True),
-        _col("seed", _I64, nullable=True),
+        _col(
+            "source",
+            _STR,
+            "where the scene comes from: benchmark:<family>:<seed>, maniskill:<env id>:<seed> or a scene package path",
+        ),
+        _col("prompt", _STR, "the instruction the pipeline carries out, e.g. 'put the red can in the bin'"),
+        _col(
+            "family",
+            _STR,
+            "benchmark task family (bin, push, ...); null for stock ManiSkill envs and user captures",
+            nullable=True,
+        ),
+        _col("seed", _I64, "seed of the benchmark world or stock env; null for user captures", nullable=True),
     ),
     _table(
         "scenes",
         ("task_id",),
-        _col("rgb_uri", _STR),
-        _col("rgb_sha256", _STR),
-        _col("depth_uri", _STR),
-        _col("depth_sha256", _STR),
-        _col("camera_json", _STR),
-        _col("prompt", _STR),
-        _col("source", _STR),
-        _col("width", _I32),
-        _col("height", _I32),
+        _col("rgb_uri", _STR, "blob URI of the input colour image (PNG, H x W x 3)"),
+        _col("rgb_sha256", _STR, "SHA-256 of the colour image blob"),
+        _col("depth_uri", _STR, "blob URI of the input depth image (uint16 PNG, millimetres)"),
+        _col("depth_sha256", _STR, "SHA-256 of the depth image blob"),
+        _col(
+            "camera_json",
+            _STR,
+            "camera intrinsics (fx, fy, cx, cy in px) and optional camera-to-world extrinsics, as JSON",
+        ),
+        _col("prompt", _STR, "the task's instruction, as read at ingest"),
+        _col("source", _STR, "the task's source, as read at ingest"),
+        _col("width", _I32, "image width", unit="px"),
+        _col("height", _I32, "image height", unit="px"),
     ),
     _table(
         "videos",
         ("task_id", "sample"),
-        _col("sample", _I32),
-        _col("backend", _STR),
-        _col("seed", _I64),
-        _col("fps", _F64),
-        _col("num_frames", _I32),
-        _col("width", _I32),
-        _col("height", _I32),
-        _col("video_uri", _STR),
-        _col("video_sha256", _STR),
-        _col("plan_json", _STR),
-        _col("checks_json", _STR),
-        _col("passed", _BOOL),
-        _col("seconds", _F64),
+        _col("sample", _I32, "index of the generated sample for this task, from 0"),
+        _col("backend", _STR, "video backend that generated it (procedural, wan, cogvideox, ltx)"),
+        _col("seed", _I64, "generation seed of this sample"),
+        _col("fps", _F64, "frame rate", unit="frames/s"),
+        _col("num_frames", _I32, "number of frames", unit="frames"),
+        _col("width", _I32, "frame width", unit="px"),
+        _col("height", _I32, "frame height", unit="px"),
+        _col("video_uri", _STR, "blob URI of the mp4"),
+        _col("video_sha256", _STR, "SHA-256 of the mp4 blob"),
+        _col("plan_json", _STR, "what the backend was asked to show (object, path, timing), as JSON"),
+        _col("checks_json", _STR, "each video check by name -> passed (true/false), plus 'passed', as JSON"),
+        _col(
+            "passed",
+            _BOOL,
+            "whether every video check passed (frames, no blank frame, the named object moves)",
+        ),
+        _col("seconds", _F64, "generation wall time", unit="s"),
     ),
     _table(
         "video_scores",
         ("task_id", "sample"),
-        _col("sample", _I32),
-        _col("reconstructed", _BOOL),
-        _col("feasibility", _F64),
-        _col("max_gap_m", _F64, nullable=True),
-        _col("max_penetration_m", _F64, nullable=True),
-        _col("peak_accel", _F64, nullable=True),
-        _col("tracking_iou", _F64, nullable=True),
-        _col("reasons_json", _STR),
-        _col("selected", _BOOL),
+        _col("sample", _I32, "the video sample scored (videos.sample)"),
+        _col("reconstructed", _BOOL, "whether the sample could be reconstructed at all"),
+        _col(
+            "feasibility",
+            _F64,
+            "physical feasibility of the reconstructed motion in the twin, 0 (impossible) to 1",
+        ),
+        _col(
+            "max_gap_m",
+            _F64,
+            "largest gap between the tracked object and where physics lets it be; null if not reconstructed",
+            unit="m",
+            nullable=True,
+        ),
+        _col(
+            "max_penetration_m",
+            _F64,
+            "deepest interpenetration along the motion; null if not reconstructed",
+            unit="m",
+            nullable=True,
+        ),
+        _col(
+            "peak_accel",
+            _F64,
+            "largest acceleration of the tracked object; null if not reconstructed",
+            unit="m/s²",
+            nullable=True,
+        ),
+        _col(
+            "tracking_iou",
+            _F64,
+            "mean IoU of the tracked object's mask over the frames, 0-1; null if not reconstructed",
+            nullable=True,
+        ),
+        _col(
+            "reasons_json",
+            _STR,
+            "why the score is lowered (or why reconstruction failed), a JSON list of sentences",
+        ),
+        _col(
+            "selected", _BOOL, "whether this sample is the one reconstructed into the twin (best feasibility)"
+        ),
     ),
     _table(
         "reconstructions",
         ("task_id",),
-        _col("sample", _I32),
-        _col("target", _STR),
-        _col("container", _STR),
-        _col("plane_json", _STR),
-        _col("objects_json", _STR),
-        _col("trajectory_json", _STR),
-        _col("metrics_json", _STR),
-        _col("seconds", _F64),
+        _col("sample", _I32, "the video sample reconstructed (videos.sample)"),
+        _col("target", _STR, "label of the object the task moves"),
+        _col("container", _STR, "label of the goal object or region"),
+        _col("plane_json", _STR, "support plane in world coordinates: unit normal and offset (m), as JSON"),
+        _col(
+            "objects_json",
+            _STR,
+            "every reconstructed object: name, role, label, mesh blob URI, 4x4 world pose (m), colour, as JSON",
+        ),
+        _col(
+            "trajectory_json",
+            _STR,
+            "the target's 6-DoF trajectory over the video (times in s, poses in m), as JSON",
+        ),
+        _col(
+            "metrics_json",
+            _STR,
+            "reconstruction diagnostics: plane fit, tracking, depth calibration, feasibility, as JSON",
+        ),
+        _col("seconds", _F64, "reconstruction wall time", unit="s"),
     ),
     _table(
         "twins",
         ("task_id",),
-        _col("spec_json", _STR),
-        _col("spec_uri", _STR),
-        _col("settle_json", _STR),
-        _col("passed", _BOOL),
-        _col("seconds", _F64),
+        _col(
+            "spec_json",
+            _STR,
+            "the twin's ManiSkill scene spec (objects, meshes, masses in kg, frictions), as JSON",
+        ),
+        _col("spec_uri", _STR, "blob URI of the same spec"),
+        _col(
+            "settle_json",
+            _STR,
+            "result of letting the twin settle: max penetration and drift (m), reasons, as JSON",
+        ),
+        _col("passed", _BOOL, "whether nothing interpenetrates and every object rests after settling"),
+        _col("seconds", _F64, "twin build and settle wall time", unit="s"),
     ),
     _table(
         "policies",
         ("task_id", "method"),
-        _col("method", _STR),
-        _col("plan_json", _STR),
-        _col("checkpoint_uri", _STR, nullable=True),
-        _col("checkpoint_sha256", _STR, nullable=True),
-        _col("env_steps", _I64),
-        _col("twin_success", _F64),
-        _col("curve_json", _STR),
-        _col("seconds", _F64),
+        _col(
+            "method",
+            _STR,
+            "how the policy was made: planner_only, physworld, visual_imitation, scratch_rl, oracle_twin",
+        ),
+        _col("plan_json", _STR, "the task plan the policy follows (skill, grasp, waypoints in m), as JSON"),
+        _col(
+            "checkpoint_uri",
+            _STR,
+            "blob URI of the safetensors checkpoint; null for methods without learned weights",
+            nullable=True,
+        ),
+        _col("checkpoint_sha256", _STR, "SHA-256 of the checkpoint blob; null without one", nullable=True),
+        _col("env_steps", _I64, "environment steps spent learning", unit="steps"),
+        _col(
+            "twin_success", _F64, "success rate of the policy's evaluation episodes in the nominal twin, 0-1"
+        ),
+        _col(
+            "curve_json",
+            _STR,
+            "learning curve: env steps, episode success rate and mean return per PPO update, as JSON",
+        ),
+        _col("seconds", _F64, "learning wall time", unit="s"),
         # What a learned method deploys: "residual" (its checkpoint) or "planner" (the gate kept the planner
         # because the residual did no better in the nominal twin); null for methods with nothing to choose.
-        added=(_col("deployed", _STR, nullable=True),),
+        added=(
+            _col(
+                "deployed",
+                _STR,
+                "what a learned method deploys: residual (its checkpoint) or planner (the gate kept the planner); null for methods with nothing to choose",
+                nullable=True,
+            ),
+        ),
     ),
     _table(
         "evaluations",
         ("task_id", "method", "trial"),
-        _col("method", _STR),
-        _col("trial", _I32),
-        _col("success", _BOOL),
-        _col("failure", _STR, nullable=True),
-        _col("env_seed", _I64),
-        _col("steps", _I32),
-        _col("final_distance", _F64),
-        _col("seconds", _F64),
+        _col("method", _STR, "the method executed (policies.method)"),
+        _col("trial", _I32, "trial index, from 0"),
+        _col("success", _BOOL, "whether the world's own success test passed"),
+        _col(
+            "failure",
+            _STR,
+            "failure class when it did not: grasp, reconstruction, tracking or execution; null on success",
+            nullable=True,
+        ),
+        _col("env_seed", _I64, "seed of the ground-truth world episode"),
+        _col("steps", _I32, "control steps executed", unit="steps"),
+        _col(
+            "final_distance",
+            _F64,
+            "horizontal distance from the object to the goal centre at the end",
+            unit="m",
+        ),
+        _col("seconds", _F64, "trial wall time", unit="s"),
     ),
     _table(
         "rollouts",
         ("task_id", "method", "trial"),
-        _col("method", _STR),
-        _col("trial", _I32),
-        _col("family", _STR, nullable=True),
-        _col("prompt", _STR),
-        _col("success", _BOOL),
-        _col("failure", _STR, nullable=True),
-        _col("frames", _I32),
-        _col("fps", _F64),
-        _col("data_uri", _STR),
-        _col("data_sha256", _STR),
-        _col("video_uri", _STR, nullable=True),
-        _col("video_sha256", _STR, nullable=True),
-        _col("camera_json", _STR, nullable=True),
-        _col("lineage_json", _STR),
+        _col("method", _STR, "the method executed (policies.method)"),
+        _col("trial", _I32, "trial index (evaluations.trial)"),
+        _col("family", _STR, "benchmark task family; null for stock envs and user captures", nullable=True),
+        _col("prompt", _STR, "the task's instruction (the episode's language annotation)"),
+        _col("success", _BOOL, "whether the world's own success test passed"),
+        _col("failure", _STR, "failure class when it did not; null on success", nullable=True),
+        _col("frames", _I32, "recorded control steps", unit="frames"),
+        _col("fps", _F64, "control rate of the recording", unit="frames/s"),
+        _col("data_uri", _STR, "blob URI of the npz with per-step states and actions"),
+        _col("data_sha256", _STR, "SHA-256 of the npz blob"),
+        _col(
+            "video_uri", _STR, "blob URI of the camera mp4; null when no camera was recorded", nullable=True
+        ),
+        _col("video_sha256", _STR, "SHA-256 of the mp4 blob; null without one", nullable=True),
+        _col(
+            "camera_json",
+            _STR,
+            "the recording camera (intrinsics in px, extrinsics), as JSON; null without a camera",
+            nullable=True,
+        ),
+        _col(
+            "lineage_json",
+            _STR,
+            "what the rollout came from: video sample, policy checkpoint SHA-256, as JSON",
+        ),
     ),
 )
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from physworld_core.lake import TABLES, TableSpec
-from physworld_core.lake.tables import CREATED_AT_TYPE, validate_task_id
+from physworld_core.lake.tables import CREATED_AT_TYPE, column_doc, validate_task_id
 
 EXPECTED_KEYS = {
     "tasks": ("task_id",),
@@ -46,6 +46,35 @@ def test_videos_columns_and_types() -> None:
     assert schema.field("seed").type == pa.int64()
     assert schema.field("passed").type == pa.bool_()
     assert "plan_json" in schema.names and "checks_json" in schema.names
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_column_is_described_and_measured_quantities_carry_their_unit(name: str) -> None:
+    undescribed = [f.name for f in TABLES[name].schema if len(column_doc(f)[0]) < 8]
+    assert not undescribed, f"{name}: columns without a description: {undescribed}"
+    units = {f.name: column_doc(f)[1] for f in TABLES[name].schema}
+    for column, unit in units.items():
+        if column.endswith("_m"):
+            assert unit == "m", (name, column, unit)
+        if column == "seconds":
+            assert unit == "s", (name, column, unit)
+        if column in ("width", "height"):
+            assert unit == "px", (name, column, unit)
+
+
+def test_a_new_delta_table_stores_the_column_descriptions_and_units(tmp_path, evaluation_rows) -> None:
+    from deltalake import DeltaTable
+
+    from physworld_core.lake import Lake
+
+    lake = Lake(str(tmp_path))
+    lake.write_partition("evaluations", evaluation_rows("t1"), "t1")
+    stored = {f.name: f.metadata for f in DeltaTable(lake.table_uri("evaluations")).schema().fields}
+    assert stored["final_distance"] == {
+        "description": "horizontal distance from the object to the goal centre at the end",
+        "unit": "m",
+    }
+    assert stored["task_id"]["description"].startswith("the task")
 
 
 def _schema(*fields: pa.Field) -> pa.Schema:
