@@ -68,33 +68,33 @@ class WorkFolder:
     def is_s3(self) -> bool:
         return self.uri.startswith("s3://")
 
+    def files(self) -> list[str]:
+        """Names of the files the folder holds in the lake (sorted). Hidden ones (a write a kill cut short,
+        ``.<name>.<id>.tmp``) are not files of the folder."""
+        names = (path.split("/")[0] for path in _below(self.fs, self.uri, "work folder"))
+        return sorted(name for name in names if not name.startswith("."))
+
     def pull(self) -> list[str]:
-        """Make ``local`` hold exactly the folder's files and return their names (sorted).
+        """Make ``local`` hold the folder's files and return their names (sorted).
 
         On S3 the mirror is emptied first, then every file is downloaded: the bucket is the truth, and a
         mirror file written by a killed run after its last push is discarded with the rest."""
         self.local.mkdir(parents=True, exist_ok=True)
+        names = self.files()
         if not self.is_s3:
-            return sorted(p.name for p in self.local.iterdir() if p.is_file() and not p.name.startswith("."))
+            return names
         shutil.rmtree(self.local)
         self.local.mkdir(parents=True)
-        try:
-            remote_files = self.fs.find(self.uri)
-        except OSError as exc:
-            raise LakeError(f"cannot list work folder {self.uri}: {exc}") from exc
-        names = []
-        for remote in remote_files:
-            name = remote.rsplit("/", 1)[-1]
+        for name in names:
             temp = self.local / f".{name}.{uuid.uuid4().hex}.tmp"
             try:
-                self.fs.get_file(remote, str(temp))
+                self.fs.get_file(f"{self.uri}/{name}", str(temp))
                 os.replace(temp, self.local / name)
             except OSError as exc:
-                raise LakeError(f"cannot download {remote} from work folder {self.uri}: {exc}") from exc
+                raise LakeError(f"cannot download {name} from work folder {self.uri}: {exc}") from exc
             finally:
                 temp.unlink(missing_ok=True)
-            names.append(name)
-        return sorted(names)
+        return names
 
     def push(self, name: str) -> str:
         """Copy ``local/name`` to the folder in the lake and return its URI.
@@ -181,20 +181,15 @@ class WorkArea:
 
     def keys(self, stage: str, task_id: str) -> list[str]:
         """The keys of the task's folders that hold at least one file in the lake (sorted)."""
-        prefix = self.task_uri(stage, task_id)
-        try:
-            files = self._fs.find(prefix)
-        except OSError as exc:
-            raise LakeError(f"cannot list work folders under {prefix}: {exc}") from exc
-        base = prefix.removeprefix("s3://") + "/"
-        return sorted({f.removeprefix("s3://").removeprefix(base).split("/", 1)[0] for f in files})
+        files = _below(self._fs, self.task_uri(stage, task_id), "work folders")
+        return sorted({path.split("/")[0] for path in files if "/" in path})
 
     def clear(self, stage: str, task_id: str) -> None:
         """Remove every folder of the task, in the lake and its local mirrors; nothing there is fine."""
         prefix = self.task_uri(stage, task_id)
         try:
             if self.is_s3:
-                files = self._fs.find(prefix)
+                files = [f"{prefix}/{path}" for path in _below(self._fs, prefix, "work folders")]
                 if files:
                     self._fs.rm(files)
             elif os.path.isdir(prefix):
@@ -203,3 +198,14 @@ class WorkArea:
             raise LakeError(f"cannot remove work folders under {prefix}: {exc}") from exc
         if self.is_s3:
             shutil.rmtree(self._mirror(*self._parts(stage, task_id)), ignore_errors=True)
+
+
+def _below(fs: fsspec.AbstractFileSystem, uri: str, what: str) -> list[str]:
+    """Paths of the files under ``uri``, relative to it. A store that keeps directory entries (SeaweedFS, after
+    its files are deleted) may list ``uri`` itself or an emptied sub-folder as an object: not files."""
+    try:
+        found = fs.find(uri)
+    except OSError as exc:
+        raise LakeError(f"cannot list {what} under {uri}: {exc}") from exc
+    base = uri.removeprefix("s3://").rstrip("/") + "/"
+    return [path.removeprefix(base) for path in found if path.startswith(base)]
