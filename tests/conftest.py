@@ -186,7 +186,11 @@ def _wait_ready(process: subprocess.Popen[bytes], server: S3Server) -> None:
     )
 
 
-def _start_weed_mini(weed: str, workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
+def _start_weed_mini(
+    weed: str, workdir: Path, ports: list[int] | None = None
+) -> tuple[subprocess.Popen[bytes], S3Server]:
+    """Start ``weed mini`` on ``ports`` (master, volume, filer, s3, admin; fresh free ones by default) with its
+    data in ``workdir``: starting it again on the same ports and folder brings the same server back."""
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "s3.json"
@@ -203,7 +207,7 @@ def _start_weed_mini(weed: str, workdir: Path) -> tuple[subprocess.Popen[bytes],
             }
         )
     )
-    master, volume, filer, s3, admin = _free_port_pairs(5)
+    master, volume, filer, s3, admin = ports or _free_port_pairs(5)
     log_path = workdir / f"weed-{uuid.uuid4().hex[:8]}.log"
     command = [
         weed,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ _TRANSIENT_TEXT = (
     "could not connect",
     "cannot connect",
 )
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # object_store colours its error chains
+
+
+def _one_line(error: BaseException, limit: int) -> str:
+    return " ".join(_ANSI.sub("", str(error)).replace("↳", "->").split())[:limit]
 
 
 class StorageUnavailableError(LakeError):
@@ -126,7 +134,7 @@ class RetryWindow:
                     raise
                 waited = time.monotonic() - started
                 if waited >= self.total_s:
-                    last = " ".join(str(error).split())[:300]
+                    last = _one_line(error, 300)
                     raise StorageUnavailableError(
                         f"{what}: the lake's storage at {endpoint} did not answer for {waited:.0f} s "
                         f"({tries} attempts); last error: {type(error).__name__}: {last}"
@@ -138,7 +146,7 @@ class RetryWindow:
                     what,
                     endpoint,
                     type(error).__name__,
-                    " ".join(str(error).split())[:200],
+                    _one_line(error, 200),
                     tries,
                     delay,
                 )
