@@ -1,123 +1,350 @@
-"""`physworld` command line: register tasks and run the pipeline without the UI."""
+"""`physworld` command line: register tasks, run the pipeline, see where tasks stand, export, look after the lake.
+
+Every command resolves the same configuration a Dagster run does (``PHYSWORLD_ENV``, ``PHYSWORLD_LAKE``, the
+``AWS_*`` variables; see :func:`pipelines.resources.environment_store`), and every failure a user can act on is
+one line on stderr naming what was wrong and what to do (exit code 2); ``PHYSWORLD_DEBUG=1`` adds tracebacks.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
+from collections.abc import Callable
+
+from physworld_core.errors import PhysworldError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="physworld", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser(
-        "add-task",
-        help="register a task: a scene-package folder, benchmark:<family>:<seed> or "
+class UsageError(PhysworldError):
+    """The command line asks for something that does not exist (a task, a lake, a config file)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="physworld",
+        description="Register tasks, run the physworld pipeline, inspect and export its lake.",
+        epilog="Environment: PHYSWORLD_ENV (local|prod), PHYSWORLD_LAKE (directory or s3://bucket/prefix), "
+        "DAGSTER_HOME, and for prod AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    add = sub.add_parser("add-task", help="register a task (its lake row and Dagster partition)")
+    add.add_argument("task_id", help="the task's id: 1-128 letters, digits, '-' or '_'")
+    add.add_argument(
+        "source",
+        help="a scene-package folder (captured into the lake), benchmark:<family>:<seed>, or "
         "maniskill:<env id>:<seed>[:<W>x<H>[:<camera>]] (a stock ManiSkill Panda env; give --prompt)",
     )
-    add.add_argument("task_id")
-    add.add_argument("source")
+    add.add_argument("--prompt", help="the instruction; overrides prompt.txt / the benchmark's own prompt")
     add.add_argument(
-        "--prompt",
-        help="override the package's prompt.txt / the benchmark's prompt (required for maniskill:)",
+        "--force",
+        action="store_true",
+        help="replace a task already registered with another source or prompt; its stages become stale",
     )
-    run = sub.add_parser("run", help="materialize the physworld job for a registered task")
-    run.add_argument("task_id")
-    run.add_argument("--env-steps", type=int, default=8192)
-    run.add_argument("--trials", type=int, default=10)
+
+    run = sub.add_parser("run", help="materialize the physworld job for a registered task, in this process")
+    run.add_argument("task_id", help="a registered task (see `physworld list`)")
+    run.add_argument("--env-steps", type=int, default=None, help="residual PPO budget in env steps (8192)")
+    run.add_argument("--trials", type=int, default=None, help="ground-truth trials per method (10)")
+    run.add_argument(
+        "--config",
+        metavar="RUN_CONFIG.yaml",
+        help="a Dagster run config (ops: {policies: {config: ...}, ...}); --env-steps/--trials win over it",
+    )
+
+    sub.add_parser("list", help="registered tasks with their latest stage, success and run status")
+    status = sub.add_parser("status", help="one task: each stage's rows and figures, the latest run")
+    status.add_argument("task_id", help="a registered task")
+
     export = sub.add_parser("export", help="write a dataset from the lake (no Dagster run needed)")
-    export.add_argument("kind", choices=("lerobot", "videos"))
+    export.add_argument(
+        "kind", choices=("lerobot", "videos"), help="LeRobot v3 dataset or WebDataset clip set"
+    )
     export.add_argument("--out", help="local folder or s3:// prefix (default: <lake>/exports/<kind>/<hash>)")
     export.add_argument(
         "--where",
         action="append",
-        default=[],
+        default=None,
         metavar="COLUMN=VALUE",
-        help="filter, repeatable: task_id=bin-0003, family=bin, method=physworld, success=true, trial=0,1",
+        help="filter, repeatable: task_id=bin-0003, family=bin, method=physworld, success=true, trial=0,1 "
+        "(default for lerobot: the export's own default selection)",
     )
-    export.add_argument("--since", help="only rows written at or after this ISO time")
+    export.add_argument("--since", help="only rows written at or after this ISO time (2026-11-22T08:00)")
     export.add_argument("--until", help="only rows written before this ISO time")
-    export.add_argument("--min-feasibility", type=float, default=0.0, help="videos: drop clips below this")
-    export.add_argument("--sources", default="rollouts,generated", help="videos: rollouts, generated or both")
-    export.add_argument("--shard-size", type=int, default=256, help="videos: clips per tar shard")
-    args = parser.parse_args(argv)
-    if args.command == "export":
-        return _export(args)
+    export.add_argument(
+        "--min-feasibility", type=float, default=None, help="videos: drop clips scored below this (0..1)"
+    )
+    export.add_argument(
+        "--sources", default=None, help="videos: rollouts, generated or both (comma-separated)"
+    )
+    export.add_argument("--shard-size", type=int, default=None, help="videos: clips per tar shard")
 
+    lake = sub.add_parser("lake", help="check, repair or migrate the lake")
+    lake_sub = lake.add_subparsers(dest="lake_command", required=True, metavar="LAKE_COMMAND")
+    check = lake_sub.add_parser(
+        "check", help="verify every table's version against what runs wrote, and every blob against its hash"
+    )
+    check.add_argument("--task", action="append", help="only these tasks (repeatable)")
+    check.add_argument("--no-blobs", action="store_true", help="skip hashing blobs (tables only)")
+    check.add_argument(
+        "--repair", action="store_true", help="re-run the stages of every task the check found damaged"
+    )
+    migrate = lake_sub.add_parser(
+        "migrate", help="rewrite absolute blob paths as lake:// references (one Delta commit per table)"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="only count what would change")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = COMMANDS[args.command]
+    try:
+        return command(args)
+    except PhysworldError as error:
+        print(f"physworld {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"physworld {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last line of defence: one line, the traceback only when asked
+        if os.environ.get("PHYSWORLD_DEBUG"):
+            raise
+        message = " ".join(str(error).split())[:300]
+        print(
+            f"physworld {args.command}: unexpected {type(error).__name__}: {message} "
+            "(set PHYSWORLD_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _store(must_exist: bool = True):
+    """The environment's store; with ``must_exist``, a lake that has no ``tasks`` table is a mistyped root."""
+    from pipelines.resources import environment_store
+
+    store = environment_store()
+    if must_exist and not store.lake.exists("tasks"):
+        raise UsageError(
+            f"no lake at {store.lake.root} (it has no tasks table): check PHYSWORLD_LAKE, or register a task "
+            "first with `physworld add-task`"
+        )
+    return store
+
+
+def _instance():
     import dagster as dg
-
-    from physworld_core.errors import PhysworldError
-    from pipelines.definitions import build_definitions
-    from pipelines.tasks import add_task, failure_reason
 
     os.makedirs(
         os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".physworld/dagster_home")), exist_ok=True
     )
-    instance = dg.DagsterInstance.get()
-    defs = build_definitions()
-    store = defs.resources["store"].store()
-    if args.command == "add-task":
+    return dg.DagsterInstance.get()
+
+
+def _require_task(store, task_id: str) -> dict:
+    from physworld_core.scene import validate_task_id
+
+    validate_task_id(task_id)
+    frame = store.lake.read_partition("tasks", task_id)
+    if frame.height == 0:
+        raise UsageError(f"no task {task_id} in {store.lake.root}; add it with `physworld add-task`")
+    return frame.row(0, named=True)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def _add_task(args) -> int:
+    from pipelines.tasks import add_task
+
+    store = _store(must_exist=False)
+    row = add_task(_instance(), store, args.task_id, args.source, args.prompt, force=args.force)
+    print(f"registered {row['task_id']}: {row['prompt']!r} from {row['source']} (lake {store.lake.root})")
+    return 0
+
+
+def _run_config(args) -> dict:
+    config: dict = {}
+    if args.config:
+        import yaml
+
         try:
-            row = add_task(instance, store, args.task_id, args.source, args.prompt)
-        except PhysworldError as exc:
-            print(f"physworld: {exc}", file=sys.stderr)
-            return 2
-        print(f"registered {row['task_id']}: {row['prompt']!r} from {row['source']}")
-        return 0
-    result = defs.resolve_job_def("physworld").execute_in_process(
-        partition_key=args.task_id,
-        instance=instance,
-        raise_on_error=False,
-        run_config={
-            "ops": {
-                "policies": {"config": {"total_env_steps": args.env_steps}},
-                "evaluations": {"config": {"trials": args.trials}},
-            }
-        },
-    )
+            with open(args.config) as handle:
+                config = yaml.safe_load(handle) or {}
+        except OSError as error:
+            raise UsageError(f"cannot read run config {args.config}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise UsageError(
+                f"run config {args.config} is not valid YAML: {' '.join(str(error).split())}"
+            ) from None
+        if not isinstance(config, dict):
+            raise UsageError(f"run config {args.config} must be a mapping (ops: ...)")
+    ops = config.setdefault("ops", {})
+    for op, key, value in (
+        ("policies", "total_env_steps", args.env_steps),
+        ("evaluations", "trials", args.trials),
+    ):
+        if value is not None:
+            ops.setdefault(op, {}).setdefault("config", {})[key] = value
+    return config
+
+
+def _run(args) -> int:
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.launcher import worker_tags
+    from pipelines.partitions import tasks_partitions
+    from pipelines.tasks import failure_reason
+
+    store = _store()
+    _require_task(store, args.task_id)
+    instance = _instance()
+    if not instance.has_dynamic_partition(tasks_partitions.name, args.task_id):
+        # Registered in the lake by another Dagster instance (or before this DAGSTER_HOME existed).
+        instance.add_dynamic_partitions(tasks_partitions.name, [args.task_id])
+    run_config = _run_config(args)
+    job = build_definitions().resolve_job_def("physworld")
+    try:
+        result = job.execute_in_process(
+            partition_key=args.task_id,
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            tags=worker_tags(),
+        )
+    except dg.DagsterInvalidConfigError as error:
+        lines = [" ".join(e.message.split()) for e in error.errors][:3]
+        raise UsageError(f"the run config is not valid: {'; '.join(lines)}") from None
+    failed = False
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            failed = True
             print(
-                f"physworld: step {event.step_key} failed: {failure_reason(event.event_specific_data.error)}",
+                f"physworld run: step {event.step_key} failed: {failure_reason(event.event_specific_data.error)}",
                 file=sys.stderr,
             )
-    return 0 if result.success else 1
+    if result.success:
+        print(f"run {result.run_id} succeeded; `physworld status {args.task_id}` shows its figures")
+        return 0
+    if not failed:
+        print(f"physworld run: run {result.run_id} failed (see the Dagster UI)", file=sys.stderr)
+    return 1
+
+
+def _list(args) -> int:
+    from pipelines.status import list_tasks
+    from pipelines.text_table import text_table
+
+    store = _store()
+    print(text_table(list_tasks(store, _instance())))
+    return 0
+
+
+def _status(args) -> int:
+    from pipelines.status import task_status
+    from pipelines.text_table import key_values
+
+    store = _store()
+    _require_task(store, args.task_id)
+    print(key_values(task_status(store, _instance(), args.task_id)))
+    return 0
 
 
 def _export(args) -> int:
     """Exports read the lake directly: they need no Dagster instance."""
-    import time
+    from physworld_core.export.selection import Selection
 
-    from physworld_core.errors import PhysworldError
-    from pipelines.resources import resources_for
-
-    store = resources_for(os.environ.get("PHYSWORLD_ENV", "local"), os.environ.get("PHYSWORLD_LAKE"))[
-        "store"
-    ].store()
+    store = _store()
     start = time.perf_counter()
-    try:
-        from physworld_core.export.selection import Selection
+    if args.kind == "lerobot":
+        from physworld_core.export.lerobot import export_lerobot
 
-        selection = Selection.parse(args.where, args.since, args.until)
-        if args.kind == "lerobot":
-            from physworld_core.export.lerobot import export_lerobot
+        where = args.where if args.where is not None else _lerobot_default_where()
+        result = export_lerobot(store, args.out, Selection.parse(where, args.since, args.until))
+    else:
+        from physworld_core.export.video_set import VideoSetConfig, export_video_set
 
-            result = export_lerobot(store, args.out, selection)
-        else:
-            from physworld_core.export.video_set import VideoSetConfig, export_video_set
-
-            config = VideoSetConfig(tuple(args.sources.split(",")), args.min_feasibility, args.shard_size)
-            result = export_video_set(store, args.out, selection, config)
-    except PhysworldError as exc:
-        print(f"physworld export: {exc}", file=sys.stderr)
-        return 2
+        defaults = VideoSetConfig()
+        config = VideoSetConfig(
+            tuple(args.sources.split(",")) if args.sources else defaults.sources,
+            defaults.min_feasibility if args.min_feasibility is None else args.min_feasibility,
+            args.shard_size or defaults.samples_per_shard,
+        )
+        result = export_video_set(
+            store, args.out, Selection.parse(args.where or [], args.since, args.until), config
+        )
     state = "written" if result.written else "unchanged (same selection already exported)"
     print(f"{args.kind} export {state}: {result.uri}")
     print(
-        f"  {result.summary}; {len(result.files)} files, {result.bytes / 2**20:.2f} MB, "
-        f"{time.perf_counter() - start:.1f} s"
+        f"  {', '.join(f'{k} {v}' for k, v in result.summary.items())}; {len(result.files)} files, "
+        f"{result.bytes / 2**20:.2f} MB, {time.perf_counter() - start:.1f} s"
     )
     return 0
+
+
+def _lerobot_default_where() -> list[str]:
+    """The LeRobot export's default selection, defined once next to the exporter."""
+    from physworld_core.export import lerobot
+
+    return list(getattr(lerobot, "DEFAULT_WHERE", ()))
+
+
+def _lake(args) -> int:
+    return LAKE_COMMANDS[args.lake_command](args)
+
+
+def _lake_check(args) -> int:
+    from physworld_core.lake.check import check_lake
+    from pipelines.lake_ops import repair_lake
+    from pipelines.text_table import text_table
+
+    store = _store()
+    report = check_lake(store, tasks=args.task, blobs=not args.no_blobs)
+    print(
+        f"checked {report.tables} tables, {report.partitions} task partitions, {report.blobs} blobs in "
+        f"{store.lake.root}"
+    )
+    if not report.problems:
+        print("no problem found")
+        return 0
+    print(text_table([p.as_row() for p in report.problems], max_width=90))
+    if not args.repair:
+        print(f"{len(report.problems)} problem(s); `physworld lake check --repair` re-runs the damaged tasks")
+        return 1
+    repaired = repair_lake(store, _instance(), report, log=print)
+    print(f"repaired {len(repaired)} task(s): {', '.join(repaired) or '-'}")
+    return 0 if len(repaired) == len(report.damaged_tasks()) else 1
+
+
+def _lake_migrate(args) -> int:
+    from physworld_core.lake.migrate import migrate_blob_references
+    from pipelines.text_table import text_table
+
+    store = _store()
+    changes = migrate_blob_references(store.lake, dry_run=args.dry_run)
+    print(text_table([{"table": c.table, "rows changed": c.rows, "version": c.version} for c in changes]))
+    verb = "would rewrite" if args.dry_run else "rewrote"
+    print(f"{verb} {sum(c.rows for c in changes)} row(s) to lake:// references")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add-task": _add_task,
+    "run": _run,
+    "list": _list,
+    "status": _status,
+    "export": _export,
+    "lake": _lake,
+}
+LAKE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": _lake_check,
+    "migrate": _lake_migrate,
+}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from physworld_core.errors import SceneError
 from physworld_core.scene import CameraSpec, ScenePackage
 from physworld_core.sim.base_env import DEFAULT_CAMERA
 from physworld_core.world import get_family
@@ -23,9 +24,12 @@ class BenchmarkTask:
     seed: int
 
     def __post_init__(self) -> None:
-        get_family(self.family)
+        try:
+            get_family(self.family)
+        except KeyError as error:
+            raise SceneError(f"benchmark source: {error.args[0]}") from None
         if self.seed < 0:
-            raise ValueError(f"benchmark seed must be >= 0, got {self.seed}")
+            raise SceneError(f"benchmark seed must be >= 0, got {self.seed}")
 
     @property
     def task_id(self) -> str:
@@ -36,7 +40,7 @@ class BenchmarkTask:
         """``benchmark:<family>:<seed>`` → task."""
         parts = source.split(":")
         if len(parts) != 3 or parts[0] != "benchmark" or not parts[2].isdigit():
-            raise ValueError(f"not a benchmark source: {source!r} (expected benchmark:<family>:<seed>)")
+            raise SceneError(f"not a benchmark source: {source!r} (expected benchmark:<family>:<seed>)")
         return cls(parts[1], int(parts[2]))
 
     @property
