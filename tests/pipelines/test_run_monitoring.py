@@ -67,7 +67,17 @@ def test_a_killed_run_is_failed_by_monitoring_and_the_queue_moves(home, tmp_path
 
     assert main(["add-task", "bin-0003", "benchmark:bin:3"]) == 0
     worker = subprocess.Popen(
-        [str(BIN / "python"), "-m", "pipelines.cli", "run", "bin-0003", "--env-steps", "256", "--trials", "2"],
+        [
+            str(BIN / "python"),
+            "-m",
+            "pipelines.cli",
+            "run",
+            "bin-0003",
+            "--env-steps",
+            "256",
+            "--trials",
+            "2",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -88,6 +98,7 @@ def test_a_killed_run_is_failed_by_monitoring_and_the_queue_moves(home, tmp_path
             # A second run is submitted to the queue; the dead run holds the only slot.
             launch = subprocess.run(
                 [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "export"],
+                check=False,
                 cwd=REPO,
                 env=env,
                 capture_output=True,
@@ -97,18 +108,23 @@ def test_a_killed_run_is_failed_by_monitoring_and_the_queue_moves(home, tmp_path
             assert launch.returncode == 0, launch.stderr[-2000:]
             [queued] = _runs(instance, statuses=[dg.DagsterRunStatus.QUEUED])
 
-            daemon = subprocess.Popen(
-                [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                cwd=REPO,
-                env=env,
-                stdout=open(tmp_path / "daemon.log", "wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            poll = yaml.safe_load((home / "dagster.yaml").read_text())["run_monitoring"]["poll_interval_seconds"]
+            with open(tmp_path / "daemon.log", "wb") as log:
+                daemon = subprocess.Popen(
+                    [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            poll = yaml.safe_load((home / "dagster.yaml").read_text())["run_monitoring"][
+                "poll_interval_seconds"
+            ]
             started = time.monotonic()
             failed = _wait(
-                lambda: (r := instance.get_run_by_id(killed.run_id)).status == dg.DagsterRunStatus.FAILURE and r,
+                lambda: (
+                    (r := instance.get_run_by_id(killed.run_id)).status == dg.DagsterRunStatus.FAILURE and r
+                ),
                 poll + 90,  # the daemon's start-up and one poll
                 "monitoring to fail the killed run",
             )
