@@ -38,3 +38,16 @@ class LakeError(PhysworldError):
 
 class ExportError(PhysworldError):
     """A dataset export cannot be made as asked (empty selection, bad filter, occupied destination)."""
+
+
+class TaskExistsError(SceneError):
+    """A task id is already registered with a different source or prompt; replacing it needs ``force``.
+
+    ``task_id`` and ``existing`` (the stored ``tasks`` row) let a caller word its own advice (the inbox asks
+    for another name, the CLI for ``--force``).
+    """
+
+    def __init__(self, message: str, *, task_id: str = "", existing: dict | None = None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.existing = existing or {}
