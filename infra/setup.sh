@@ -28,7 +28,20 @@ mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || 
 if ! dpkg --compare-versions "$mesa_version" ge 25; then
   echo "[setup] Mesa lavapipe $mesa_version < 25: installing mesa-vulkan-drivers from bookworm-backports"
   if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/backports.list >/dev/null
+    # The machine's own Debian mirror (the one serving bookworm main), from a one-line or a deb822 source.
+    mirror=$(grep -hsE '^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +bookworm +' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+               | sed -E 's/^deb +(\[[^]]*\] +)?([^ ]+).*/\2/' | head -n1)
+    if [ -z "$mirror" ]; then
+      mirror=$(awk 'BEGIN{RS=""} /Suites:[^\n]*bookworm( |$|\n)/ && /Components:[^\n]*main/ {
+                 if (match($0, /URIs:[ \t]*[^ \t\n]+/)) { u=substr($0, RSTART, RLENGTH); sub(/URIs:[ \t]*/, "", u); print u; exit } }' \
+               /etc/apt/sources.list.d/*.sources 2>/dev/null)
+    fi
+    if [ -z "$mirror" ]; then
+      echo "[setup] no apt source for Debian bookworm found; add bookworm-backports yourself" >&2
+      exit 1
+    fi
+    echo "[setup] adding bookworm-backports from $mirror"
+    echo "deb $mirror bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/backports.list >/dev/null
     apt_updated=0
   fi
   apt_update
