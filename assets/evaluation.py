@@ -3,7 +3,17 @@
 import dagster as dg
 
 from assets.learning import policies
-from assets.metadata import OWNERS, gif_md, table_md
+from assets.metadata import (
+    OWNERS,
+    Column,
+    by_unit,
+    gif_md,
+    rate,
+    seconds,
+    strip_md,
+    table,
+    table_metadata,
+)
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
@@ -18,67 +28,105 @@ class EvaluationConfig(dg.Config):
     record_height: int = 128
 
 
-@dg.asset(
-    owners=OWNERS,
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "evaluations",
+            deps=[policies],
+            owners=OWNERS,
+            group_name="evaluation",
+            kinds={"deltalake", "maniskill"},
+            tags={"stage": "evaluation"},
+            metadata=table_metadata("evaluations"),
+            description=(
+                "Every method executed in the ground-truth world with noisy object observations, scored by "
+                "the world's own success test (table `evaluations`)."
+            ),
+        ),
+        dg.AssetSpec(
+            "rollouts",
+            deps=[policies],
+            owners=OWNERS,
+            group_name="evaluation",
+            kinds={"deltalake", "video"},
+            tags={"stage": "evaluation"},
+            metadata=table_metadata("rollouts"),
+            description=(
+                "Recorded camera + state + action episodes of the first trials of each method, for dataset "
+                "export (table `rollouts`, written in the same step as `evaluations`)."
+            ),
+        ),
+    ],
     partitions_def=tasks_partitions,
-    deps=[policies],
-    group_name="evaluation",
-    kinds={"deltalake", "maniskill"},
-    tags={"stage": "evaluation"},
-    description=(
-        "Every method executed in the ground-truth world with noisy object observations: trial outcomes "
-        "(table `evaluations`) and recorded camera + state rollouts for export (table `rollouts`)."
-    ),
 )
-def evaluations(
-    context: dg.AssetExecutionContext, config: EvaluationConfig, store: StoreResource
-) -> dg.MaterializeResult:
+def evaluations(context: dg.AssetExecutionContext, config: EvaluationConfig, store: StoreResource):
     from physworld_core.evaluation.rollouts import RecordConfig
     from physworld_core.evaluation.stage import run_evaluation_stage
     from physworld_core.evaluation.trials import TrialConfig
 
+    s = store.store()
     result = run_evaluation_stage(
-        store.store(),
+        s,
         context.partition_key,
         TrialConfig(trials=config.trials, seed=config.seed),
         RecordConfig(config.record_trials, config.record_width, config.record_height),
     )
     summary = []
-    for method, rate in result.success.items():
+    for method, success in result.success.items():
         failures = [r["failure"] for r in result.rows if r["method"] == method and r["failure"]]
         summary.append(
             {
                 "method": method,
-                "success": rate,
+                "success": success,
                 "trials": sum(r["method"] == method for r in result.rows),
                 "failures": ", ".join(f"{f}×{failures.count(f)}" for f in sorted(set(failures))) or "-",
             }
         )
-    clips = {}
-    for row in result.rollouts:
-        if row["video_uri"] and row["method"] not in clips:
-            from physworld_core.video.codec import decode_mp4
-
-            frames = decode_mp4(store.store().blobs.get_bytes(row["video_uri"]))
-            outcome = "success" if row["success"] else f"failed ({row['failure']})"
-            clips[f"rollout_{row['method']}"] = gif_md(
-                frames, row["fps"], f"{row['method']} trial {row['trial']}: {outcome}"
-            )
-            clips[f"rollout_{row['method']}_uri"] = dg.MetadataValue.path(row["video_uri"])
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(asset_key="rollouts", metadata=_rollout_metadata(s, result.rollouts))
+    yield dg.MaterializeResult(
+        asset_key="evaluations",
         metadata={
-            **{f"success_{m}": v for m, v in result.success.items()},
-            "rollouts_recorded": len(result.rollouts),
-            **clips,
-            **{f"reconstruction_{k}": v for k, v in result.reconstruction_error.items() if v is not None},
-            "results": table_md(summary),
-            "seconds": result.seconds,
-        }
+            "results": table(summary, RESULT_COLUMNS),
+            **{f"success_{m}": rate(v) for m, v in result.success.items()},
+            **{
+                f"reconstruction_{k}": by_unit(k, v)
+                for k, v in result.reconstruction_error.items()
+                if v is not None
+            },
+            "seconds": seconds(result.seconds),
+        },
     )
 
 
+RESULT_COLUMNS = (
+    Column("method", "string", "policy executed (policies.method)"),
+    Column("success", "float", "success rate in the ground-truth world, 0-1", digits=2),
+    Column("trials", "int", "ground-truth trials"),
+    Column("failures", "string", "failure classes of the failed trials, with counts"),
+)
+
+
+def _rollout_metadata(store, rollouts: list[dict]) -> dict:
+    """First recorded trial of each method: a strip of frames inline, the animation one click away."""
+    from physworld_core.video.codec import decode_mp4
+
+    metadata: dict = {"recorded": len(rollouts)}
+    shown = set()
+    for row in rollouts:
+        if not row["video_uri"] or row["method"] in shown:
+            continue
+        shown.add(row["method"])
+        frames = decode_mp4(store.blobs.get_bytes(row["video_uri"]))
+        outcome = "success" if row["success"] else f"failed ({row['failure']})"
+        caption = f"{row['method']} trial {row['trial']}: {outcome}"
+        metadata[f"{row['method']}"] = strip_md(frames, caption)
+        metadata[f"{row['method']}_animated"] = gif_md(frames, row["fps"], caption)
+        metadata[f"{row['method']}_uri"] = dg.MetadataValue.path(row["video_uri"])
+    return metadata
+
+
 @dg.asset_check(
-    asset=evaluations,
+    asset="evaluations",
     partitions_def=tasks_partitions,
     description=f"Every method ran at least {MIN_TRIALS} ground-truth trials.",
 )

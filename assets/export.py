@@ -2,9 +2,7 @@
 
 import dagster as dg
 
-from assets.evaluation import evaluations
-from assets.metadata import OWNERS, gif_md, table_md
-from assets.reconstruction import reconstructions
+from assets.metadata import OWNERS, Column, gif_md, strip_md, table
 from pipelines.resources import StoreResource
 
 
@@ -30,15 +28,25 @@ def _result_metadata(result, seconds: float) -> dict:
         "fingerprint": result.fingerprint,
         "written": result.written,
         "files": len(result.files),
-        "size_mb": round(mb, 3),
-        "seconds": round(seconds, 2),
-        "summary": table_md([result.summary]),
+        "size_mb": round(mb, 2),
+        "seconds": round(seconds, 1),
+        "summary": table(
+            [result.summary],
+            [
+                Column(k, "float", digits=2) if isinstance(v, float) else Column(k, _column_type(v))
+                for k, v in result.summary.items()
+            ],
+        ),
     }
+
+
+def _column_type(value) -> str:
+    return "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "string"
 
 
 @dg.asset(
     owners=OWNERS,
-    deps=[evaluations],
+    deps=["rollouts"],  # the episodes, their blobs and their prompts: all in the rollouts table
     group_name="export",
     kinds={"parquet", "video"},
     tags={"stage": "export"},
@@ -66,7 +74,9 @@ def lerobot_dataset(
 
 @dg.asset(
     owners=OWNERS,
-    deps=[evaluations, reconstructions],
+    # clips from rollouts and videos, feasibility from video_scores, captions from tasks, whether the task
+    # succeeded from evaluations
+    deps=["rollouts", "videos", "video_scores", "tasks", "evaluations"],
     group_name="export",
     kinds={"video"},
     tags={"stage": "export"},
@@ -103,5 +113,6 @@ def video_training_set(
         with tarfile.open(Path(result.uri) / first_shard) as tar:
             member = next(m for m in tar.getmembers() if m.name.endswith(".mp4"))
             frames = decode_mp4(tar.extractfile(member).read())
+        metadata["first_clip_frames"] = strip_md(frames, f"{member.name}: first, middle, last frame")
         metadata["first_clip"] = gif_md(frames, 10.0, member.name)
     return dg.MaterializeResult(metadata=metadata)

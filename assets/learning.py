@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.metadata import OWNERS, curve_plot_md
+from assets.metadata import OWNERS, curve_md, mm, rate, seconds, table_metadata
 from assets.reconstruction import twins
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -27,6 +27,7 @@ class PolicyConfig(dg.Config):
     group_name="learning",
     kinds={"deltalake", "pytorch", "maniskill"},
     tags={"stage": "policy"},
+    metadata=table_metadata("policies"),
     description="Grasp + path baseline (planner_only) and residual PPO on top of it (physworld), learned in the twin.",
 )
 def policies(
@@ -61,26 +62,26 @@ def policies(
         oracle=config.oracle_twin,
     )
     r = result.residual
-    curves = {"residual PPO (physworld)": r.curve}
+    curves = {"physworld": r.curve}  # method names, as in the policies table
     extra = {}
     if result.scratch is not None:
-        curves["scratch PPO (scratch_rl)"] = result.scratch.curve
-        extra["twin_success_scratch_rl"] = result.scratch.twin_success
+        curves["scratch_rl"] = result.scratch.curve
+        extra["twin_success_scratch_rl"] = rate(result.scratch.twin_success)
     if result.oracle is not None:
-        curves["residual PPO in the true world (oracle_twin)"] = result.oracle.curve
-        extra["world_success_oracle_twin"] = result.oracle.twin_success
+        curves["oracle_twin"] = result.oracle.curve
+        extra["world_success_oracle_twin"] = rate(result.oracle.twin_success)
     return dg.MaterializeResult(
         metadata={
+            "learning_curve": curve_md(curves, r.baseline_twin_success),
             "env_steps": r.env_steps,
-            "twin_success_physworld": r.twin_success,
-            "twin_success_planner_only": r.baseline_twin_success,
+            "twin_success_physworld": rate(r.twin_success),
+            "twin_success_planner_only": rate(r.baseline_twin_success),
             "physworld_deploys": r.deployed,
             "skill": result.plan.skill,
-            "grasp_width_mm": 1000 * result.plan.grasp_width,
+            "grasp_width_mm": mm(result.plan.grasp_width),
             "waypoints": len(result.plan.waypoints),
-            "train_seconds": r.seconds,
+            "train_seconds": seconds(r.seconds),
             **extra,
-            "learning_curve": curve_plot_md(curves, r.baseline_twin_success),
         }
     )
 
@@ -103,7 +104,7 @@ def residual_not_worse(context: dg.AssetCheckExecutionContext, store: StoreResou
         passed=deployed != "planner",
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            **{f"twin_success_{m}": float(r["twin_success"]) for m, r in rows.items()},
+            **{f"twin_success_{m}": rate(r["twin_success"]) for m, r in rows.items()},
             "physworld_deploys": str(deployed),
         },
     )

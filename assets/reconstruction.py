@@ -5,7 +5,18 @@ import math
 
 import dagster as dg
 
-from assets.metadata import OWNERS, image_md, table_md
+from assets.metadata import (
+    OWNERS,
+    Column,
+    by_unit,
+    image_md,
+    mm,
+    rate,
+    seconds,
+    table,
+    table_metadata,
+    thumbnail_md,
+)
 from assets.video import videos
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -27,18 +38,38 @@ MIN_FEASIBILITY = 0.3
 """Below this the best video makes the object pass through something, lag far behind, or teleport."""
 
 
-@dg.asset(
-    owners=OWNERS,
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "reconstructions",
+            deps=[videos],
+            owners=OWNERS,
+            group_name="reconstruction",
+            kinds={"deltalake"},
+            tags={"stage": "reconstruction"},
+            metadata=table_metadata("reconstructions"),
+            description=(
+                "Support plane, completed object meshes and the target's 6-DoF trajectory, from the most "
+                "physically feasible video sample (table `reconstructions`)."
+            ),
+        ),
+        dg.AssetSpec(
+            "video_scores",
+            deps=[videos],
+            owners=OWNERS,
+            group_name="reconstruction",
+            kinds={"deltalake"},
+            tags={"stage": "reconstruction"},
+            metadata=table_metadata("video_scores"),
+            description=(
+                "Every video sample reconstructed and scored for physical feasibility in a twin; the best is "
+                "selected (table `video_scores`, written in the same step as `reconstructions`)."
+            ),
+        ),
+    ],
     partitions_def=tasks_partitions,
-    deps=[videos],
-    group_name="reconstruction",
-    kinds={"deltalake"},
-    tags={"stage": "reconstruction"},
-    description="Support plane, completed object meshes and the target's 6-DoF trajectory (table `reconstructions`).",
 )
-def reconstructions(
-    context: dg.AssetExecutionContext, config: ReconstructionRunConfig, store: StoreResource
-) -> dg.MaterializeResult:
+def reconstructions(context: dg.AssetExecutionContext, config: ReconstructionRunConfig, store: StoreResource):
     from physworld_core.reconstruction.completion import load as load_completion
     from physworld_core.reconstruction.depth import load
     from physworld_core.reconstruction.reconstruct import ReconstructionConfig
@@ -50,6 +81,23 @@ def reconstructions(
     result = run_reconstruction_stage(store.store(), context.partition_key, recon_config)
     recon = result.reconstruction
     m = recon.metrics
+    scores = [
+        {
+            **{k: r[k] for k in ("sample", "reconstructed", "feasibility", "selected")},
+            "max_gap_mm": mm(r["max_gap_m"]),
+            "max_penetration_mm": mm(r["max_penetration_m"]),
+            "peak_accel": r["peak_accel"],
+        }
+        for r in result.scores
+    ]
+    yield dg.MaterializeResult(
+        asset_key="video_scores",
+        metadata={
+            "samples": len(scores),
+            "selected_sample": result.selected_sample,
+            "scores": table(scores, SCORE_COLUMNS),
+        },
+    )
     meta = {
         "target": recon.target.label,
         "goal": recon.goal_label,
@@ -57,20 +105,11 @@ def reconstructions(
         "target_parts": _parts_summary(recon.target),
         "held_by": m.get("hold") or "anywhere the hand can",
         "selected_sample": result.selected_sample,
-        "feasibility": m["feasibility"]["score"],
-        "video_scores": table_md(
-            [
-                {
-                    k: r[k]
-                    for k in ("sample", "reconstructed", "feasibility", "max_gap_m", "peak_accel", "selected")
-                }
-                for r in result.scores
-            ]
-        ),
-        "plane_rms_mm": 1000 * m["plane_rms_m"],
-        "tracking_mean_iou": m["tracking"]["mean_iou"],
+        "feasibility": rate(m["feasibility"]["score"]),
+        "plane_rms_mm": mm(m["plane_rms_m"]),
+        "tracking_mean_iou": rate(m["tracking"]["mean_iou"]),
         "low_confidence_frames": m["tracking"]["low_confidence_frames"],
-        "seconds": m["seconds"],
+        "seconds": seconds(m["seconds"]),
         "depth": _depth_summary(m["depth"]),
         "target_completion": m["completion"]["target"],
         "views_used": len(m["views"]["used_frames"]),
@@ -78,8 +117,21 @@ def reconstructions(
         or f"{m['views']['points_added']} points added, {m['views']['points_carved']} carved",
     }
     if "tracking_vs_rendered" in m:
-        meta["tracking_error_mean_mm"] = m["tracking_vs_rendered"]["mean_mm"]
-    return dg.MaterializeResult(metadata=meta)
+        meta["tracking_error_mean_mm"] = round(m["tracking_vs_rendered"]["mean_mm"], 1)
+    yield dg.MaterializeResult(asset_key="reconstructions", metadata=meta)
+
+
+SCORE_COLUMNS = (
+    Column("sample", "int", "video sample"),
+    Column("reconstructed", "bool", "the sample could be reconstructed"),
+    Column("feasibility", "float", "physical feasibility in the twin, 0-1", digits=2),
+    Column(
+        "max_gap_mm", "float", "largest gap between the tracked object and what physics allows [mm]", digits=1
+    ),
+    Column("max_penetration_mm", "float", "deepest interpenetration along the motion [mm]", digits=1),
+    Column("peak_accel", "float", "largest acceleration of the tracked object [m/s^2]", digits=1),
+    Column("selected", "bool", "the sample the twin is built from"),
+)
 
 
 def _depth_summary(depth: dict) -> str:
@@ -106,7 +158,7 @@ def _parts_summary(target) -> str:
 
 
 @dg.asset_check(
-    asset=reconstructions,
+    asset="reconstructions",
     partitions_def=tasks_partitions,
     blocking=True,
     description=(
@@ -127,16 +179,16 @@ def reconstruction_confident(
     return dg.AssetCheckResult(
         passed=passed,
         metadata={
-            "plane_rms_mm": 1000 * m["plane_rms_m"],
-            "tracking_mean_iou": tracking["mean_iou"],
-            "visible_fraction": visible,
+            "plane_rms_mm": mm(m["plane_rms_m"]),
+            "tracking_mean_iou": rate(tracking["mean_iou"]),
+            "visible_fraction": rate(visible),
             "unseen_frames": ", ".join(map(str, tracking.get("unseen_frames", []))) or "none",
         },
     )
 
 
 @dg.asset_check(
-    asset=reconstructions,
+    asset="reconstructions",
     partitions_def=tasks_partitions,
     blocking=True,
     description=f"The chosen video is physically followable in the twin (feasibility >= {MIN_FEASIBILITY}).",
@@ -149,8 +201,8 @@ def video_physically_feasible(
     return dg.AssetCheckResult(
         passed=feasibility["score"] >= MIN_FEASIBILITY,
         metadata={
-            "feasibility": feasibility["score"],
-            "max_gap_mm": 1000 * feasibility["max_gap_m"],
+            "feasibility": rate(feasibility["score"]),
+            "max_gap_mm": mm(feasibility["max_gap_m"]),
             "reasons": "; ".join(feasibility["reasons"]) or "none",
         },
     )
@@ -159,10 +211,11 @@ def video_physically_feasible(
 @dg.asset(
     owners=OWNERS,
     partitions_def=tasks_partitions,
-    deps=[reconstructions],
+    deps=["reconstructions"],
     group_name="reconstruction",
     kinds={"deltalake", "maniskill"},
     tags={"stage": "twin"},
+    metadata=table_metadata("twins"),
     description="The physical twin: ManiSkill scene spec with convex collisions and estimated physics (table `twins`).",
 )
 def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
@@ -171,16 +224,13 @@ def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materia
 
     s = store.store()
     result = run_twin_stage(s, context.partition_key)
-    side_by_side = image_md(
-        [load_scene(s, context.partition_key).rgb, render_twin(s, result.spec)],
-        ["input frame", "twin seen from the input camera"],
-    )
+    pictures = [load_scene(s, context.partition_key).rgb, render_twin(s, result.spec)]
     objects = [
         {
             "name": o.name,
             "label": o.label,
             "mass_kg": o.mass,
-            "mass_range": f"{o.mass_range[0]:.3f}-{o.mass_range[1]:.3f}",
+            "mass_range_kg": f"{o.mass_range[0]:.3f}-{o.mass_range[1]:.3f}",
             "friction": o.friction,
             "fixed": o.fixed,
         }
@@ -188,16 +238,27 @@ def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materia
     ]
     return dg.MaterializeResult(
         metadata={
+            "input_vs_twin": thumbnail_md(pictures, "input frame | twin seen from the input camera"),
             "settled": result.settle.passed,
-            "max_penetration_mm": 1000 * result.settle.max_penetration_m,
-            "max_drift_mm": 1000 * result.settle.max_drift_m,
-            "objects": table_md(objects),
-            "table_height_m": result.spec.table_height,
-            "input_vs_twin": side_by_side,
+            "max_penetration_mm": mm(result.settle.max_penetration_m),
+            "max_drift_mm": mm(result.settle.max_drift_m),
+            "objects": table(objects, OBJECT_COLUMNS),
+            "table_height_mm": mm(result.spec.table_height),
+            "input_vs_twin_full_size": image_md(pictures, ["input frame", "twin seen from the input camera"]),
             "spec_uri": dg.MetadataValue.path(s.one_row("twins", context.partition_key)["spec_uri"]),
-            "seconds": result.seconds,
+            "seconds": seconds(result.seconds),
         }
     )
+
+
+OBJECT_COLUMNS = (
+    Column("name", "string", "object in the twin"),
+    Column("label", "string", "what perception called it"),
+    Column("mass_kg", "float", "estimated mass [kg]", digits=3),
+    Column("mass_range_kg", "string", "plausible mass range [kg]"),
+    Column("friction", "float", "estimated friction coefficient", digits=2),
+    Column("fixed", "bool", "static in the twin (table, bin walls)"),
+)
 
 
 @dg.asset_check(
@@ -212,8 +273,8 @@ def twin_settles(context: dg.AssetCheckExecutionContext, store: StoreResource) -
     return dg.AssetCheckResult(
         passed=bool(row["passed"]),
         metadata={
-            "max_penetration_mm": 1000 * settle["max_penetration_m"],
-            "max_drift_mm": 1000 * settle["max_drift_m"],
+            "max_penetration_mm": mm(settle["max_penetration_m"]),
+            "max_drift_mm": mm(settle["max_drift_m"]),
             "reasons": "; ".join(settle["reasons"]) or "none",
         },
     )
@@ -245,9 +306,31 @@ def twin_fidelity(context: dg.AssetCheckExecutionContext, store: StoreResource) 
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "failed": ", ".join(failed) or "none",
-            "fidelity": table_md([c.to_dict() for c in checks]),
+            "fidelity": table([_verdict(c) for c in checks], FIDELITY_COLUMNS),
             **{
-                k: v for k, v in report.to_dict().items() if isinstance(v, (int, float)) and not math.isnan(v)
+                k: by_unit(k, v)
+                for k, v in report.to_dict().items()
+                if isinstance(v, (int, float)) and not math.isnan(v)
             },
         },
     )
+
+
+FIDELITY_COLUMNS = (
+    Column("metric", "string", "figure against the world's hidden truth (unit in its name)"),
+    Column("value", "string", "measured, rounded to its unit"),
+    Column("limit", "string", "threshold (FidelityThresholds)"),
+    Column("passed", "bool", "within the threshold"),
+)
+
+
+def _verdict(check) -> dict:
+    """One fidelity verdict as a table row, figures rounded to their unit."""
+    limit = check.limit if isinstance(check.limit, tuple) else (check.limit,)
+    limit_text = "-".join(str(by_unit(check.metric, float(v))) for v in limit)
+    return {
+        "metric": check.metric,
+        "value": str(by_unit(check.metric, float(check.value))),
+        "limit": f"{check.comparison} {limit_text}",
+        "passed": bool(check.passed),
+    }

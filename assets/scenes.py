@@ -3,17 +3,35 @@
 import dagster as dg
 import numpy as np
 
-from assets.metadata import OWNERS, image_md
+from assets.metadata import OWNERS, declared_here, image_md, rate, table_metadata, thumbnail_md
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
+
+tasks = dg.AssetSpec(
+    "tasks",
+    partitions_def=tasks_partitions,
+    group_name="scenes",
+    owners=OWNERS,
+    kinds={"deltalake"},
+    tags={"stage": "scenes"},
+    metadata={**table_metadata("tasks"), **declared_here()},
+    description=(
+        "Registered tasks: source and prompt (table `tasks`). Written outside runs by `physworld add-task` "
+        "and the inbox sensor, which report an observation per task whose data version is a hash of its "
+        "source and prompt: a task registered again with another source or prompt makes `scenes` and "
+        "everything after it stale."
+    ),
+)
 
 
 @dg.asset(
     owners=OWNERS,
     partitions_def=tasks_partitions,
+    deps=[tasks],
     group_name="scenes",
     kinds={"deltalake", "maniskill"},
     tags={"stage": "scenes"},
+    metadata=table_metadata("scenes"),
     description="The pipeline's only input: one RGB-D frame, the camera and the prompt (table `scenes`).",
 )
 def scenes(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
@@ -29,11 +47,12 @@ def scenes(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materi
     depth_rgb = (np.stack([depth_img] * 3, -1) * 255).astype(np.uint8)
     return dg.MaterializeResult(
         metadata={
+            "preview": thumbnail_md([scene.rgb, depth_rgb], "rgb | depth (near = dark)"),
             "prompt": scene.prompt,
             "source": scene.source,
             "size": f"{scene.width}x{scene.height}",
-            "valid_depth_fraction": float(valid.mean()),
-            "preview": image_md([scene.rgb, depth_rgb], ["rgb", "depth"]),
+            "valid_depth_fraction": rate(valid.mean()),
+            "preview_full_size": image_md([scene.rgb, depth_rgb], ["rgb", "depth"]),
         }
     )
 
@@ -48,4 +67,4 @@ def scene_depth_coverage(context: dg.AssetCheckExecutionContext, store: StoreRes
     from physworld_core.ingest import load_scene
 
     fraction = float((load_scene(store.store(), context.partition_key).depth_m > 0).mean())
-    return dg.AssetCheckResult(passed=fraction >= 0.5, metadata={"valid_depth_fraction": fraction})
+    return dg.AssetCheckResult(passed=fraction >= 0.5, metadata={"valid_depth_fraction": rate(fraction)})

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from assets.metadata import OWNERS, gif_md, image_md, table_md
+from assets.metadata import OWNERS, Column, gif_md, seconds, strip_md, table, table_metadata
 from assets.scenes import scenes
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -25,6 +25,7 @@ class VideoConfig(dg.Config):
     group_name="generation",
     kinds={"deltalake", "video"},
     tags={"stage": "video"},
+    metadata=table_metadata("videos"),
     description="Generated task videos: the plan, not the physics (table `videos`, mp4 in the blob store).",
 )
 def videos(
@@ -52,24 +53,32 @@ def videos(
             "passed": r["passed"],
             "failed_checks": ", ".join(k for k, v in json.loads(r["checks_json"]).items() if v is False)
             or "-",
+            "seconds": r["seconds"],
         }
         for r in result.rows
     ]
     return dg.MaterializeResult(
         metadata={
+            "clip": strip_md(frames, f"sample {first}: first, middle, last frame"),
             "frames": result.videos[first].num_frames,
             "fps": result.videos[first].fps,
             "samples": len(result.rows),
             "samples_passing_checks": len(result.passing),
-            "checks_per_sample": table_md(samples),
+            "checks_per_sample": table(samples, SAMPLE_COLUMNS),
+            "clip_animated": gif_md(frames, result.videos[first].fps, f"sample {first}"),
             "video_uri": dg.MetadataValue.path(result.rows[first]["video_uri"]),
-            "clip": gif_md(frames, result.videos[first].fps, f"sample {first}"),
-            "first_middle_last": image_md(
-                [frames[0], frames[len(frames) // 2], frames[-1]],
-                [f"sample {first} first", "middle", "last"],
-            ),
+            "seconds": seconds(sum(r["seconds"] for r in result.rows)),
         }
     )
+
+
+SAMPLE_COLUMNS = (
+    Column("sample", "int", "generated sample"),
+    Column("seed", "int", "generation seed"),
+    Column("passed", "bool", "every video check passed"),
+    Column("failed_checks", "string", "the checks it failed"),
+    Column("seconds", "float", "generation wall time [s]", digits=1),
+)
 
 
 @dg.asset_check(

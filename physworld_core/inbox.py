@@ -72,7 +72,8 @@ def inbox_root(store: Store) -> str:
 
 
 def pending(store: Store) -> list[str]:
-    """Names of the package folders waiting in the inbox (claimed ones included), oldest name first."""
+    """Names of the package folders waiting in the inbox, in name order (on S3 also those being processed:
+    their objects stay until they are decided)."""
     return _open_inbox(store).waiting()
 
 

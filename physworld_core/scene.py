@@ -328,13 +328,20 @@ def read_package_folder(
     where = where or str(folder)
     try:
         dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
+    except FileNotFoundError:
         raise SceneError(f"{where}: scene package folder does not exist") from None
+    except NotADirectoryError:
+        raise SceneError(f"{where} is not a folder; a scene package is a folder of files") from None
     except OSError as exc:
         raise SceneError(f"{where}: cannot open the scene package folder ({exc.strerror})") from None
     try:
-        names = sorted(os.listdir(dir_fd))
-        entries = {name: os.stat(name, dir_fd=dir_fd, follow_symlinks=False) for name in names}
+        try:
+            names = sorted(os.listdir(dir_fd))
+            entries = {name: os.stat(name, dir_fd=dir_fd, follow_symlinks=False) for name in names}
+        except OSError as exc:
+            raise SceneError(
+                f"{where}: cannot list the folder ({exc.strerror}); was it changed meanwhile?"
+            ) from None
         for name, info in entries.items():
             check_package_entry(name, _entry_kind(info.st_mode), info.st_size, where, limits)
         return {name: _read_file(dir_fd, name, where, limits) for name in names}

@@ -17,7 +17,10 @@ ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation, export)
 def build_definitions(env_name: str | None = None) -> dg.Definitions:
     env_name = env_name or os.environ.get("PHYSWORLD_ENV", "local")
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(list(ASSET_MODULES)),
+        # Specs too (`tasks`, written outside runs); each asset links to the file and line that defines it.
+        assets=dg.with_source_code_references(
+            dg.load_assets_from_modules(list(ASSET_MODULES), include_specs=True)
+        ),
         asset_checks=dg.load_asset_checks_from_modules(list(ASSET_MODULES)),
         jobs=[physworld_job, export_job],
         schedules=[nightly_generation],

@@ -8,7 +8,10 @@ from pipelines.partitions import tasks_partitions
 
 physworld_job = dg.define_asset_job(
     "physworld",
-    selection=dg.AssetSelection.groups("scenes", "generation", "reconstruction", "learning", "evaluation"),
+    # Every table a task's run writes (video_scores and rollouts included); `tasks` is registered outside runs.
+    selection=dg.AssetSelection.groups(
+        "scenes", "generation", "reconstruction", "learning", "evaluation"
+    ).materializable(),
     description="Scene → video → reconstruction → twin → policy → ground-truth evaluation, for one task.",
 )
 
@@ -24,6 +27,10 @@ export_job = dg.define_asset_job(
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
+    description=(
+        "Nightly at 02:00 UTC (off until started): runs the pipeline for every registered task whose "
+        "evaluations are not materialized yet, one run per task."
+    ),
 )
 def nightly_generation(context: dg.ScheduleEvaluationContext):
     """Every night, run the pipeline for each registered task whose evaluation is not materialized yet."""

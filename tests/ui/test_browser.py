@@ -1,8 +1,10 @@
 """What a person sees: `make ui` (dagster dev on 127.0.0.1) loaded in Debian's headless Chromium.
 
-The asset graph must show every stage, and a materialized asset's page its partition, run and metadata.
-Screenshots of both pages are kept as test artifacts under ``$PHYSWORLD_ARTIFACTS/ui`` (default
-``.physworld/artifacts/ui``) for a person to look at after CI.
+The asset graph must show every stage and every table, a materialized asset's page its partition, run,
+metadata and key picture without a click (Dagster renders markdown inline under 1,000 characters only; see
+assets/metadata.py), and an asset's overview its columns with their descriptions and units. Screenshots are
+kept as test artifacts under ``$PHYSWORLD_ARTIFACTS/ui`` (default ``.physworld/artifacts/ui``) for a person
+to look at after CI.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = (
+    "tasks",
     "scenes",
     "videos",
+    "video_scores",
     "reconstructions",
     "twins",
     "policies",
     "evaluations",
+    "rollouts",
     "lerobot_dataset",
     "video_training_set",
 )
@@ -47,7 +52,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _browse(url: str, profile: Path, screenshot: Path | None = None) -> str:
+def _browse(url: str, profile: Path, screenshot: Path | None = None, height: int = 900) -> str:
     """Load ``url`` headless with background networking off; return the rendered DOM (or take a picture)."""
     args = [
         _chromium(),
@@ -61,7 +66,7 @@ def _browse(url: str, profile: Path, screenshot: Path | None = None) -> str:
         "--disable-sync",
         f"--user-data-dir={profile}",
         "--virtual-time-budget=20000",
-        "--window-size=1400,900",
+        f"--window-size=1400,{height}",
     ]
     args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=180, check=False)
@@ -87,7 +92,7 @@ def ui(tmp_path_factory):
         "defs = build_definitions('local'); instance = dg.DagsterInstance.get()\n"
         "add_task(instance, defs.resources['store'].store(), 'bin-0003', 'benchmark:bin:3')\n"
         "result = defs.resolve_job_def('physworld').execute_in_process(partition_key='bin-0003',\n"
-        "    instance=instance, asset_selection=[dg.AssetKey('scenes')])\n"
+        "    instance=instance, asset_selection=[dg.AssetKey('scenes'), dg.AssetKey('videos')])\n"
         "assert result.success\n"
     )
     subprocess.run([sys.executable, "-c", materialize], cwd=REPO, env=env, check=True, timeout=600)
@@ -129,13 +134,38 @@ def ui(tmp_path_factory):
     del dg
 
 
-def _assert_picture(path: Path) -> None:
+def _assert_picture(path: Path, height: int = 900) -> None:
     import numpy as np
     from PIL import Image
 
     assert path.exists(), f"no screenshot at {path}"
     pixels = np.asarray(Image.open(path).convert("L"), dtype=float)
-    assert pixels.shape == (900, 1400) and pixels.std() > 5, "the screenshot is blank"
+    assert pixels.shape == (height, 1400) and pixels.std() > 5, "the screenshot is blank"
+
+
+def _coloured_pixels(path: Path) -> int:
+    """Saturated pixels: Dagster's pages are grey and white but for small icons, so a picture shows here."""
+    import numpy as np
+    from PIL import Image
+
+    hsv = np.asarray(Image.open(path).convert("HSV"), dtype=int)
+    return int(((hsv[..., 1] > 80) & (hsv[..., 2] > 60)).sum())
+
+
+def _inline_pictures(dom: str) -> dict[str, str]:
+    """alt text -> source of every picture rendered in the page (a "[Show Markdown]" one is not)."""
+    from html.parser import HTMLParser
+
+    found: dict[str, str] = {}
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                attributes = dict(attrs)
+                found[attributes.get("alt") or ""] = attributes.get("src") or ""
+
+    Images().feed(dom)
+    return found
 
 
 def test_lineage_graph_shows_the_pipeline_groups_and_the_catalog_every_asset(ui):
@@ -160,3 +190,31 @@ def test_materialization_page_shows_partition_run_and_metadata(ui):
         assert text in dom, f"{text!r} not on the scenes materialization page"
     _browse(url, profile, ARTIFACTS / "scenes_materialization.png")
     _assert_picture(ARTIFACTS / "scenes_materialization.png")
+
+
+@pytest.mark.parametrize(
+    ("asset", "picture"),
+    [("scenes", "rgb | depth (near = dark)"), ("videos", "sample 0: first, middle, last frame")],
+)
+def test_the_key_picture_shows_without_a_click(ui, asset, picture):
+    base, profile = ui
+    url = f"{base}/assets/{asset}?view=events&partition=bin-0003"
+    pictures = _inline_pictures(_browse(url, profile))
+    assert picture in pictures, (
+        f"{picture!r} is not shown inline on {asset}'s page; shown: {sorted(pictures)}"
+    )
+    assert pictures[picture].startswith("data:image/svg+xml")
+    shot = ARTIFACTS / f"{asset}_key_picture.png"
+    _browse(url, profile, shot)
+    _assert_picture(shot)
+    assert _coloured_pixels(shot) > 20_000, f"no picture to be seen in {shot}"
+
+
+def test_an_asset_overview_lists_its_columns_with_descriptions_and_units(ui):
+    base, profile = ui
+    url = f"{base}/assets/videos"
+    dom = _browse(url, profile)
+    for text in ("checks_json", "generation wall time [s]", "frame width [px]"):
+        assert text in dom, f"{text!r} not on the videos overview"
+    _browse(url, profile, ARTIFACTS / "videos_overview.png", height=1600)
+    _assert_picture(ARTIFACTS / "videos_overview.png", height=1600)
