@@ -43,7 +43,12 @@ import fsspec
 
 from physworld_core.errors import LakeError
 from physworld_core.lake.retry import RetryWindow
-from physworld_core.lake.storage import normalise_root, s3fs_kwargs, validate_storage_options
+from physworld_core.lake.storage import (
+    describe_location,
+    normalise_root,
+    s3fs_kwargs,
+    validate_storage_options,
+)
 
 if TYPE_CHECKING:
     from physworld_core.lake.delta import Lake
@@ -171,10 +176,7 @@ class BlobStore:
     @property
     def endpoint(self) -> str:
         """Where the blobs are, for messages: the S3 endpoint and root, or the local directory."""
-        if not self.is_s3:
-            return self.root
-        endpoint = {k.upper(): v for k, v in (self.storage_options or {}).items()}.get("AWS_ENDPOINT_URL")
-        return f"{self.root} ({endpoint or 'AWS S3'})"
+        return describe_location(self.root, self.storage_options)
 
     def _io(self, what: str, attempt: Callable[[], T]) -> T:
         """``attempt`` with transient storage errors retried (see :class:`RetryWindow`)."""

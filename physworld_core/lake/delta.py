@@ -48,7 +48,7 @@ from deltalake.schema import Field
 from physworld_core.errors import LakeError
 from physworld_core.lake.journal import record_write
 from physworld_core.lake.retry import RetryWindow
-from physworld_core.lake.storage import normalise_root, validate_storage_options
+from physworld_core.lake.storage import describe_location, normalise_root, validate_storage_options
 from physworld_core.lake.tables import (
     CREATED_AT_COLUMN,
     PARTITION_COLUMN,
@@ -150,10 +150,7 @@ class Lake:
     @property
     def endpoint(self) -> str:
         """Where the lake is, for messages: the S3 endpoint and root, or the local directory."""
-        if not self.is_s3:
-            return self.root
-        endpoint = {k.upper(): v for k, v in (self.storage_options or {}).items()}.get("AWS_ENDPOINT_URL")
-        return f"{self.root} ({endpoint or 'AWS S3'})"
+        return describe_location(self.root, self.storage_options)
 
     def _io(self, what: str, attempt: Callable[[], T]) -> T:
         """``attempt`` with transient storage errors retried for ``self.retry``'s window."""

@@ -40,6 +40,14 @@ def normalise_root(root: object, owner: str) -> str:
     return os.path.abspath(os.path.expanduser(root))
 
 
+def describe_location(root: str, options: Mapping[str, str] | None) -> str:
+    """``root`` for messages: a local directory as is, an S3 root with the endpoint it is reached through."""
+    if not root.startswith("s3://"):
+        return root
+    endpoint = {k.upper(): v for k, v in (options or {}).items()}.get("AWS_ENDPOINT_URL")
+    return f"{root} ({endpoint or 'AWS S3'})"
+
+
 def validate_storage_options(options: object, owner: str) -> dict[str, str] | None:
     """Copy ``options`` into a plain ``dict[str, str]`` (or ``None``), refusing non-string entries."""
     if options is None:
