@@ -304,6 +304,7 @@ class _S3Inbox:
     """
 
     def __init__(self, store: Store) -> None:
+        # s3fs (through fsspec) is loaded only for a lake on S3.
         import fsspec
 
         from physworld_core.lake.storage import s3fs_kwargs

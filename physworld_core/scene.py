@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from physworld_core.errors import SceneError
 from physworld_core.limits import PackageLimits, quoted
@@ -370,7 +371,7 @@ def _read_file(dir_fd: int, name: str, where: str, limits: PackageLimits) -> byt
 
 def _png(data: bytes, label: str, limits: PackageLimits):
     """Open PNG bytes after checking the size its header declares (PIL decodes pixels only on ``load``)."""
-    from PIL import Image
+    from PIL import Image  # as elsewhere in this module: PIL only where an image is decoded
 
     if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
         raise SceneError(f"{label}: unreadable PNG (no PNG signature and header)")
@@ -404,8 +405,6 @@ def _json(data: bytes, label: str) -> object:
 
 def _depth_npy(data: bytes, label: str, limits: PackageLimits) -> np.ndarray:
     """A ``.npy`` depth map, its header (shape, dtype) checked before numpy allocates the array."""
-    from numpy.lib import format as npy_format
-
     buffer = io.BytesIO(data)
     try:
         version = npy_format.read_magic(buffer)
