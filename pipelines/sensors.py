@@ -1,4 +1,8 @@
-"""The inbox sensor: each scene package dropped into ``<lake>/inbox/`` becomes a task partition and a run."""
+"""The inbox sensor: each scene package dropped into ``<lake>/inbox/`` becomes a task partition and a run.
+
+An accepted package is also observed as its ``tasks`` partition, with the data version ``physworld add-task``
+gives a task (:func:`pipelines.tasks.observe_task`), so the lineage of its stages starts at the package.
+"""
 
 import dagster as dg
 
@@ -15,6 +19,7 @@ from pipelines.resources import StoreResource
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
     from physworld_core.inbox import process_inbox
+    from pipelines.tasks import observe_task
 
     decisions = process_inbox(store.store(), limit=20)
     for d in decisions:
@@ -32,4 +37,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
         dynamic_partitions_requests=[tasks_partitions.build_add_request([d.task_id for d in accepted])]
         if accepted
         else [],
+        asset_events=[
+            observe_task({"task_id": d.task_id, "source": d.source, "prompt": d.prompt}) for d in accepted
+        ],
     )

@@ -137,6 +137,9 @@ def test_sensor_requests_a_partition_and_a_run_once(tmp_path):
         result = inbox_sensor(context)
         assert [r.partition_key for r in result.run_requests] == ["cap-7"]
         assert result.dynamic_partitions_requests[0].partition_keys == ["cap-7"]
+        [observed] = result.asset_events  # the task's first data version, as add-task gives it
+        assert observed.asset_key == dg.AssetKey("tasks") and observed.partition == "cap-7"
+        assert "dagster/data_version" in observed.tags
         assert isinstance(inbox_sensor(context), dg.SkipReason)
 
 
