@@ -42,7 +42,7 @@ def run_core(store, source: str, trials: int) -> dict:
     out: dict = {"source": source}
     start = time.time()
     try:
-        register_task(store, task_id, source, None)
+        register_task(store, task_id, source, None, force=True)  # the bench owns its lake: a rerun replaces
         for stage in (ingest_scene, run_video_stage, run_reconstruction_stage, run_twin_stage):
             stage(store, task_id)
         spec, _ = load_twin(store, task_id)
