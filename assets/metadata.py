@@ -31,8 +31,9 @@ OWNERS = ["team:physworld"]
 #: Dagster renders a markdown value inline only when it is shorter than this (ui-core MetadataEntry.tsx).
 INLINE_MARKDOWN_LIMIT = 1000
 
-#: On-screen height of an inline thumbnail: large enough to tell the objects apart.
-DISPLAY_HEIGHT = 192
+#: On-screen height of an inline thumbnail: large enough to tell the objects apart, small enough for a strip
+#: of three frames to fit the metadata column of a 1400-pixel-wide page.
+DISPLAY_HEIGHT = 160
 
 # Thumbnail raster heights and WebP qualities tried, best first, until the markdown fits the limit.
 _THUMB_HEIGHTS = (64, 56, 48, 40, 32, 24, 16)

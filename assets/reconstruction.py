@@ -324,13 +324,18 @@ FIDELITY_COLUMNS = (
 )
 
 
+#: Verdicts whose name does not end with their unit: what their value is measured in.
+_VERDICT_UNITS = {"mass_in_range": "mass_kg"}
+
+
 def _verdict(check) -> dict:
     """One fidelity verdict as a table row, figures rounded to their unit."""
+    unit_name = _VERDICT_UNITS.get(check.metric, check.metric)
     limit = check.limit if isinstance(check.limit, tuple) else (check.limit,)
-    limit_text = "-".join(str(by_unit(check.metric, float(v))) for v in limit)
+    limit_text = "-".join(str(by_unit(unit_name, float(v))) for v in limit)
     return {
         "metric": check.metric,
-        "value": str(by_unit(check.metric, float(check.value))),
+        "value": str(by_unit(unit_name, float(check.value))),
         "limit": f"{check.comparison} {limit_text}",
         "passed": bool(check.passed),
     }

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from assets.metadata import (
+    DISPLAY_HEIGHT,
     INLINE_MARKDOWN_LIMIT,
     Column,
     by_unit,
@@ -56,7 +57,7 @@ def test_a_scene_and_its_depth_fit_inline_at_a_readable_size(seed):
     assert len(markdown) < INLINE_MARKDOWN_LIMIT
     raster = _raster(markdown)
     assert raster.height >= 40 and raster.width >= 2 * raster.height
-    assert "height='192'" in _svg(markdown)  # drawn larger than its raster
+    assert f"height='{DISPLAY_HEIGHT}'" in _svg(markdown)  # drawn larger than its raster
 
 
 def test_noise_still_fits_inline_smaller():
