@@ -14,18 +14,29 @@ from assets.metadata import (
     table,
     table_metadata,
 )
+from physworld_core.evaluation.rollouts import RecordConfig
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 
 MIN_TRIALS = 10
 
 
+_RECORD = RecordConfig()  # the asset's recording defaults are the core's
+
+
 class EvaluationConfig(dg.Config):
     trials: int = MIN_TRIALS
     seed: int = 1000
-    record_trials: int = 2  # per method, rendered into the `rollouts` table for dataset export
-    record_width: int = 128
-    record_height: int = 128
+    record_trials: int = _RECORD.trials  # per method, rendered into the `rollouts` table for dataset export
+    record_width: int = _RECORD.width
+    record_height: int = _RECORD.height
+    record_min_frames: int = _RECORD.min_frames  # a recorded episode that ends sooner is recorded on to this
+    record_fps: float | None = _RECORD.fps  # None: every control step; else a divisor of the control rate
+
+    def record(self) -> RecordConfig:
+        return RecordConfig(
+            self.record_trials, self.record_width, self.record_height, self.record_min_frames, self.record_fps
+        )
 
 
 @dg.multi_asset(
@@ -60,7 +71,6 @@ class EvaluationConfig(dg.Config):
     partitions_def=tasks_partitions,
 )
 def evaluations(context: dg.AssetExecutionContext, config: EvaluationConfig, store: StoreResource):
-    from physworld_core.evaluation.rollouts import RecordConfig
     from physworld_core.evaluation.stage import run_evaluation_stage
     from physworld_core.evaluation.trials import TrialConfig
 
@@ -69,7 +79,7 @@ def evaluations(context: dg.AssetExecutionContext, config: EvaluationConfig, sto
         s,
         context.partition_key,
         TrialConfig(trials=config.trials, seed=config.seed),
-        RecordConfig(config.record_trials, config.record_width, config.record_height),
+        config.record(),
     )
     summary = []
     for method, success in result.success.items():
@@ -136,3 +146,36 @@ def enough_trials(context: dg.AssetCheckExecutionContext, store: StoreResource) 
 
     counts = {m: frame.filter(frame["method"] == m).height for m in EVALUATED_METHODS}
     return dg.AssetCheckResult(passed=min(counts.values()) >= MIN_TRIALS, metadata=counts)
+
+
+@dg.asset_check(
+    asset="rollouts",
+    partitions_def=tasks_partitions,
+    description=(
+        "Every recorded rollout can be exported: it has frames, a camera video, and its state/action and video "
+        "blobs are in the blob store."
+    ),
+)
+def rollouts_exportable(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    s = store.store()
+    rows = s.lake.read_partition("rollouts", context.partition_key).to_dicts()
+    problems = rollout_problems(rows, s.blobs.exists)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={"rollouts": len(rows), "problems": "; ".join(problems[:10]) or "none"},
+    )
+
+
+def rollout_problems(rows: list[dict], blob_exists) -> list[str]:
+    """Why each of ``rows`` (``rollouts``) could not be exported, if it could not."""
+    problems = []
+    for r in rows:
+        name = f"{r['method']} trial {r['trial']}"
+        if r["frames"] < 1:
+            problems.append(f"{name}: no frames")
+        if not r["video_uri"]:
+            problems.append(f"{name}: no camera video")
+        for uri in (r["data_uri"], r["video_uri"]):
+            if uri and not blob_exists(uri):
+                problems.append(f"{name}: blob {uri} is missing")
+    return problems

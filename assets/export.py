@@ -3,12 +3,16 @@
 import dagster as dg
 
 from assets.metadata import OWNERS, Column, gif_md, strip_md, table
+from physworld_core.export.lerobot import DEFAULT_WHERE
+from physworld_core.export.video_set import VideoSetConfig
 from pipelines.resources import StoreResource
+
+_VIDEO_SET_DEFAULTS = VideoSetConfig()  # the asset's defaults are the core's, as the CLI's are
 
 
 class LeRobotExportAssetConfig(dg.Config):
     out: str | None = None  # default: <lake>/exports/lerobot/<fingerprint>
-    where: list[str] = ["success=true"]  # column=value filters on the `rollouts` table
+    where: list[str] = list(DEFAULT_WHERE)  # column=value filters on the `rollouts` table
     since: str | None = None
     until: str | None = None
 
@@ -16,9 +20,12 @@ class LeRobotExportAssetConfig(dg.Config):
 class VideoSetAssetConfig(dg.Config):
     out: str | None = None  # default: <lake>/exports/videos/<fingerprint>
     where: list[str] = []
-    sources: list[str] = ["rollouts", "generated"]
-    min_feasibility: float = 0.5
-    samples_per_shard: int = 256
+    sources: list[str] = list(_VIDEO_SET_DEFAULTS.sources)
+    min_feasibility: float = _VIDEO_SET_DEFAULTS.min_feasibility
+    samples_per_shard: int = _VIDEO_SET_DEFAULTS.samples_per_shard
+
+    def core(self) -> VideoSetConfig:
+        return VideoSetConfig(tuple(self.sources), self.min_feasibility, self.samples_per_shard)
 
 
 def _result_metadata(result, seconds: float) -> dict:
@@ -92,7 +99,7 @@ def video_training_set(
     import time
 
     from physworld_core.export.selection import Selection
-    from physworld_core.export.video_set import VideoSetConfig, export_video_set
+    from physworld_core.export.video_set import export_video_set
 
     start = time.perf_counter()
     s = store.store()
@@ -100,7 +107,7 @@ def video_training_set(
         s,
         config.out,
         Selection.parse(config.where),
-        VideoSetConfig(tuple(config.sources), config.min_feasibility, config.samples_per_shard),
+        config.core(),
         log_fn=context.log.info,
     )
     metadata = _result_metadata(result, time.perf_counter() - start)

@@ -10,8 +10,11 @@ import functools
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder
 from physworld_core.evaluation.worlds import BenchmarkTask
+from physworld_core.policy.hand import TASK_ACTION_NAMES
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, run_episode
 from physworld_core.policy.train import make_actor
@@ -59,6 +62,28 @@ def classify_failure(
     return "execution"
 
 
+class _LastStepTaskEnv(ObjectCentricTaskEnv):
+    """Remembers the last observation and info, so a recording can go on after the episode has ended."""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self.last = super().reset(seed=seed, options=options)
+        return self.last
+
+    def step(self, action: np.ndarray):
+        obs, reward, terminated, truncated, info = super().step(action)
+        self.last = (obs, info)
+        return obs, reward, terminated, truncated, info
+
+
+def _record_until(env: _LastStepTaskEnv, act, recorder: RolloutRecorder, min_frames: int) -> None:
+    """Keep the policy acting (and the recorder recording) until ``min_frames`` frames are recorded."""
+    obs, info = env.last
+    while len(recorder) < min_frames or recorder.steps % recorder.frame_step:
+        action = act(obs, info["base_action"])
+        recorder(env.env, action)
+        obs, _, _, _, info = env.step(action)
+
+
 def run_trials(
     task: BenchmarkTask,  # or a StockTask: anything with make_task_world
     method: str,
@@ -73,7 +98,9 @@ def run_trials(
     """One row per trial, ready for the ``evaluations`` table.
 
     With ``record``, the first ``record.trials`` trials are rendered from ``camera`` (resized to the record
-    size) and their recorders are put in ``recordings`` by trial index."""
+    size) and their recorders are put in ``recordings`` by trial index. The world is built once and every
+    trial runs in it; only the recorded trials' recorded steps are rendered. A recorded trial that ended in
+    fewer than ``record.min_frames`` frames is recorded on after its scored end (its row is unchanged)."""
     recording = record is not None and record.trials > 0 and recordings is not None
     factory = functools.partial(task.make_task_world, plan.waypoints[0])
     if recording:
@@ -83,7 +110,7 @@ def run_trials(
             camera=camera.resized(record.width, record.height) if camera is not None else None,
             render_mode="rgb_array",
         )
-    env = ObjectCentricTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
+    env = _LastStepTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
     act = make_actor(policy, meta)
     rows = []
     try:
@@ -95,9 +122,16 @@ def run_trials(
         path_end_ok = contains(plan.waypoints[-1][:2])  # the tracked path ends in it
         for k in range(config.trials):
             t0 = time.time()
-            recorder = RolloutRecorder() if recording and k < record.trials else None
+            recorder = None
+            if recording and k < record.trials:
+                recorder = RolloutRecorder(
+                    frame_step=record.frame_step(), fps=record.recorded_fps(), action_names=TASK_ACTION_NAMES
+                )
             result = run_episode(env, act, seed=config.seed + k, observer=recorder)
+            seconds = time.time() - t0
             if recorder is not None:
+                recorder.trial_frames = len(recorder)
+                _record_until(env, act, recorder, record.min_frames)
                 recordings[k] = recorder
             rows.append(
                 {
@@ -108,7 +142,7 @@ def run_trials(
                     "env_seed": config.seed + k,
                     "steps": result["steps"],
                     "final_distance": result["final_distance"],
-                    "seconds": time.time() - t0,
+                    "seconds": seconds,
                 }
             )
     finally:

@@ -9,6 +9,12 @@ Per-frame columns: ``timestamp``, ``frame_index``, ``episode_index``, ``index``,
 ``observation.state``, ``observation.environment_state``, ``action``, ``next.done``. An episode's frames in a
 concatenated video are found through its ``from_timestamp``/``to_timestamp`` in the episodes table. Every
 selected episode must share fps, camera size and state/action sizes: a dataset has one feature schema.
+
+By default only successful rollouts are exported (:data:`DEFAULT_WHERE`): a dataset for imitation holds
+demonstrations, and the CLI and the asset take this one default. ``meta/stats.json`` holds the statistics of the
+features a policy may read (observations, action, done flag, camera); LeRobot's bookkeeping columns (indices,
+timestamps) are never normalised, and a constant one (one task: ``task_index`` always 0) would read as a
+feature that normalisation turns into NaN.
 """
 
 from __future__ import annotations
@@ -40,6 +46,13 @@ ACTION_NAMES_BY_SIZE = {
     7: ("delta_x", "delta_y", "delta_z", "delta_rx", "delta_ry", "delta_rz", "gripper"),
 }
 _QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+_WRITER = "physworld-lerobot/2"  # part of the fingerprint: a change in what is written is a new export
+STATS_FEATURES = ("observation.state", "observation.environment_state", "action", "next.done")
+"""Per-frame columns with statistics (plus the camera): the ones a policy may read, not LeRobot's bookkeeping."""
+DEFAULT_WHERE: tuple[str, ...] = ("success=true",)
+"""The default filter on the ``rollouts`` table, in ``column=value`` form (the CLI's ``--where``, the asset's
+``where``): successful executions only."""
+DEFAULT_SELECTION = Selection.parse(list(DEFAULT_WHERE))
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,7 @@ class LeRobotExportConfig:
 
 def fingerprint(rows: list[dict], config: LeRobotExportConfig) -> str:
     """Hash of what the export would contain: the episodes' content hashes and the export options."""
-    digest = hashlib.sha256(f"lerobot:{CODEBASE_VERSION}:{config}".encode())
+    digest = hashlib.sha256(f"lerobot:{CODEBASE_VERSION}:{_WRITER}:{config}".encode())
     for r in rows:
         digest.update(
             f"{r['task_id']}|{r['method']}|{r['trial']}|{r['data_sha256']}|{r['video_sha256']}|"
@@ -78,14 +91,15 @@ def fingerprint(rows: list[dict], config: LeRobotExportConfig) -> str:
 def export_lerobot(
     store,
     out_uri: str | None,
-    selection: Selection = Selection(),
+    selection: Selection = DEFAULT_SELECTION,
     config: LeRobotExportConfig = LeRobotExportConfig(),
     storage_options: dict | None = None,
     progress: bool = True,
     log_fn: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Export the selected rollouts as a LeRobot v3.0 dataset at ``out_uri`` (local path or ``s3://``;
-    ``None``: ``<lake>/exports/lerobot/<fingerprint>``, so every distinct selection has its own home).
+    ``None``: ``<lake>/exports/lerobot/<fingerprint>``, so every distinct selection has its own home). The
+    default selection is :data:`DEFAULT_SELECTION` (successful rollouts); ``Selection()`` takes every one.
 
     Raises:
         ExportError: empty selection, unknown filter column, mixed feature shapes, or ``out_uri`` holds
@@ -218,12 +232,12 @@ def _build(
                 "physworld/success": row["success"],
                 "physworld/family": row["family"],
             }
-            for name, values in columns.items():
-                for stat, value in _stats(values).items():
+            for name in STATS_FEATURES:
+                for stat, value in _stats(columns[name]).items():
                     episode[f"stats/{name}/{stat}"] = value
             episodes.append(episode)
-            for name, values in columns.items():
-                all_columns.setdefault(name, []).append(values)
+            for name in STATS_FEATURES:
+                all_columns.setdefault(name, []).append(columns[name])
             all_columns.setdefault(CAMERA_KEY, []).append(
                 frames[:: max(1, n // 10)]
             )  # subsampled, as LeRobot

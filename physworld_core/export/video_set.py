@@ -2,12 +2,17 @@
 
 Two sources, selectable together:
 
-- ``rollouts``: simulated executions. Physically consistent by construction (feasibility 1.0).
+- ``rollouts``: simulated executions, recorded at the control rate. Physically consistent by construction
+  (feasibility 1.0); ``success`` says whether the execution met the world's success test.
 - ``generated``: samples of the video stage, each with the physics feasibility score the reconstruction stage
-  gave it (``video_scores``). A threshold keeps only the physically plausible ones.
+  gave it (``video_scores``). A threshold keeps only the physically plausible ones. Nothing was executed in a
+  generated clip, so its ``success`` is ``null``; how the policy learnt from it fared is lineage.
 
-Each sample is ``<key>.mp4`` + ``<key>.txt`` (the caption: the prompt) + ``<key>.json`` (score, success,
-lineage ids). Tar members carry fixed mtimes/owners, so the same selection gives byte-identical shards.
+Each sample is ``<key>.mp4`` + ``<key>.txt`` (the caption: the prompt) + ``<key>.json`` (source, fps, frames,
+width, height, feasibility, success, lineage). WebDataset takes a sample's key up to the first dot of a member's
+name, so keys hold no dot. The two sources differ in frame rate (a generated clip runs at its backend's rate),
+which is why every sidecar carries ``fps``. Tar members carry fixed mtimes/owners, so the same selection gives
+byte-identical shards.
 """
 
 from __future__ import annotations
@@ -28,19 +33,23 @@ from physworld_core.export.destination import ExportResult, default_destination,
 from physworld_core.export.selection import Selection
 
 SOURCES = ("rollouts", "generated")
-FORMAT = "physworld-video-set/1"
+FORMAT = "physworld-video-set/2"
+DEFAULT_MIN_FEASIBILITY = 0.5
+"""Generated clips the reconstruction scored below this are left out unless asked for: half of the physics
+checks failing means the clip shows motion the physical twin could not reproduce."""
 
 
 @dataclass(frozen=True)
 class VideoSetConfig:
     """Args:
     sources: which clips to take (``rollouts``, ``generated``).
-    min_feasibility: drop clips scored below this (generated clips without a score count as 0).
+    min_feasibility: drop clips scored below this (generated clips without a score count as 0; rollouts
+        score 1.0).
     samples_per_shard: shard size in clips.
     """
 
     sources: tuple[str, ...] = SOURCES
-    min_feasibility: float = 0.0
+    min_feasibility: float = DEFAULT_MIN_FEASIBILITY
     samples_per_shard: int = 256
 
     def __post_init__(self) -> None:
@@ -54,7 +63,8 @@ class VideoSetConfig:
 
 
 def select_clips(store, selection: Selection, config: VideoSetConfig) -> list[dict]:
-    """One dict per clip: key, video uri/sha, caption, feasibility, success and lineage."""
+    """One dict per clip: key, video uri/sha, caption, source, fps, frames, size, feasibility, success and
+    lineage (sorted by key)."""
     tables = {"rollouts": "rollouts", "generated": "videos"}
     selection.check_columns(tuple(tables[s] for s in config.sources))
     clips = []
@@ -62,13 +72,18 @@ def select_clips(store, selection: Selection, config: VideoSetConfig) -> list[di
         for r in selection.apply(store.lake, "rollouts", allow_empty=True).to_dicts():
             if not r["video_uri"]:
                 continue
+            camera = json.loads(r["camera_json"]) if r["camera_json"] else {}
             clips.append(
                 {
-                    "key": f"{r['task_id']}.rollout.{r['method']}.{r['trial']:03d}",
+                    "key": f"{r['task_id']}_rollout_{r['method']}_{r['trial']:03d}",
                     "source": "rollout",
                     "video_uri": r["video_uri"],
                     "video_sha256": r["video_sha256"],
                     "caption": r["prompt"],
+                    "fps": float(r["fps"]),
+                    "frames": int(r["frames"]),
+                    "width": camera.get("width"),
+                    "height": camera.get("height"),
                     "feasibility": 1.0,
                     "success": bool(r["success"]),
                     "lineage": {
@@ -85,24 +100,29 @@ def select_clips(store, selection: Selection, config: VideoSetConfig) -> list[di
             store.lake.scan("video_scores").select("task_id", "sample", "feasibility", "selected").collect()
         )
         joined = videos.join(scores, on=["task_id", "sample"], how="left")
-        outcome = _task_success(store)
+        policy_success = _policy_success_rate(store)
         prompts = _task_prompts(store)
         for r in joined.to_dicts():
             clips.append(
                 {
-                    "key": f"{r['task_id']}.generated.{r['sample']:03d}",
+                    "key": f"{r['task_id']}_generated_{r['sample']:03d}",
                     "source": "generated",
                     "video_uri": r["video_uri"],
                     "video_sha256": r["video_sha256"],
                     "caption": prompts.get(r["task_id"], ""),
+                    "fps": float(r["fps"]),
+                    "frames": int(r["num_frames"]),
+                    "width": int(r["width"]),
+                    "height": int(r["height"]),
                     "feasibility": float(r["feasibility"] or 0.0),
-                    "success": outcome.get(r["task_id"]),
+                    "success": None,  # a generated clip was never executed: it neither succeeded nor failed
                     "lineage": {
                         "task_id": r["task_id"],
                         "sample": r["sample"],
                         "backend": r["backend"],
                         "seed": r["seed"],
                         "selected_for_policy": bool(r["selected"]),
+                        "task_policy_success_rate": policy_success.get(r["task_id"]),
                     },
                 }
             )
@@ -112,6 +132,12 @@ def select_clips(store, selection: Selection, config: VideoSetConfig) -> list[di
             f"no clip from {', '.join(config.sources)} matches {selection.describe()} with feasibility >= "
             f"{config.min_feasibility}"
         )
+    keys = [c["key"] for c in clips]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ExportError(
+            f"two clips share the sample key {twice[0]}; narrow the selection to tell them apart"
+        )
     return sorted(clips, key=lambda c: c["key"])
 
 
@@ -120,8 +146,9 @@ def _task_prompts(store) -> dict[str, str]:
     return dict(zip(frame["task_id"], frame["prompt"], strict=True))
 
 
-def _task_success(store) -> dict[str, bool]:
-    """Did the pipeline's own policy succeed in the world for this task (any ground-truth trial)?"""
+def _policy_success_rate(store) -> dict[str, float]:
+    """The fraction of ground-truth trials in which the pipeline's own policy for the task succeeded: how the
+    policy learnt from a task's videos fared, not whether any one generated clip shows a success."""
     if not store.lake.exists("evaluations"):
         return {}
     frame = (
@@ -131,7 +158,7 @@ def _task_success(store) -> dict[str, bool]:
         .agg(pl.col("success").mean())
         .collect()
     )
-    return {t: bool(s >= 0.5) for t, s in zip(frame["task_id"], frame["success"], strict=True)}
+    return {t: float(s) for t, s in zip(frame["task_id"], frame["success"], strict=True)}
 
 
 def export_video_set(
@@ -148,9 +175,7 @@ def export_video_set(
     clips = select_clips(store, selection, config)
     digest = hashlib.sha256(f"{FORMAT}:{config}".encode())
     for c in clips:
-        digest.update(
-            f"{c['key']}|{c['video_sha256']}|{c['caption']}|{c['feasibility']}|{c['success']}\n".encode()
-        )
+        digest.update(f"{c['key']}|{c['video_sha256']}|{json.dumps(_sidecar(c), sort_keys=True)}\n".encode())
     out_uri, storage_options = default_destination(
         store, out_uri, "videos", digest.hexdigest(), storage_options
     )
@@ -161,6 +186,24 @@ def export_video_set(
         storage_options,
         describe={"format": FORMAT, **selection.describe(), "config": repr(config)},
     )
+
+
+SIDECAR_FIELDS = (
+    "source",
+    "caption",
+    "fps",
+    "frames",
+    "width",
+    "height",
+    "feasibility",
+    "success",
+    "lineage",
+)
+
+
+def _sidecar(clip: dict) -> dict:
+    """A sample's ``.json``: what a trainer filters or resamples on, without opening the mp4."""
+    return {k: clip[k] for k in SIDECAR_FIELDS}
 
 
 def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -177,7 +220,7 @@ def _build(store, clips: list[dict], root: Path, config: VideoSetConfig, progres
         name = f"shard-{len(shards):05d}.tar"
         with tarfile.open(root / name, "w", format=tarfile.USTAR_FORMAT) as tar:
             for clip in batch:
-                meta = {k: clip[k] for k in ("source", "caption", "feasibility", "success", "lineage")}
+                meta = _sidecar(clip)
                 _member(tar, f"{clip['key']}.mp4", store.blobs.get_bytes(clip["video_uri"]))
                 _member(tar, f"{clip['key']}.txt", clip["caption"].encode())
                 _member(tar, f"{clip['key']}.json", json.dumps(meta, sort_keys=True).encode())
@@ -198,6 +241,7 @@ def _build(store, clips: list[dict], root: Path, config: VideoSetConfig, progres
         "format": FORMAT,
         "samples": len(clips),
         "sources": {s: sum(c["source"] == s for c in clips) for s in ("rollout", "generated")},
+        "fps": {s: sorted({c["fps"] for c in clips if c["source"] == s}) for s in ("rollout", "generated")},
         "min_feasibility": config.min_feasibility,
         "shards": shards,
         "keys": [c["key"] for c in clips],

@@ -1,4 +1,5 @@
-"""LeRobot v3 export, read back by an independent reader (pyarrow + the video decoder)."""
+"""LeRobot v3 export, read back by pyarrow + the video decoder, by LeRobot's own ``LeRobotDataset`` and checked
+by ``lerobot-doctor``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import pytest
 
 from physworld_core.errors import ExportError
 from physworld_core.evaluation.rollouts import load_arrays
-from physworld_core.export.lerobot import CAMERA_KEY, LeRobotExportConfig, export_lerobot
+from physworld_core.export.lerobot import (
+    CAMERA_KEY,
+    DEFAULT_SELECTION,
+    LeRobotExportConfig,
+    export_lerobot,
+)
 from physworld_core.export.selection import Selection
 from physworld_core.video.codec import decode_mp4
 
@@ -27,6 +33,8 @@ def test_dataset_layout_matches_the_rollouts(export_store, tmp_path):
 
     episodes = pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     rollouts = export_store.lake.read_partition("rollouts", "bin-0003").sort("trial").to_dicts()
+    rollouts = [r for r in rollouts if r["success"]]  # the default selection: demonstrations only
+    assert DEFAULT_SELECTION.where == {"success": True}
     data = pq.read_table(out / info["data_path"].format(chunk_index=0, file_index=0)).to_pydict()
     video = decode_mp4(
         (out / info["video_path"].format(video_key=CAMERA_KEY, chunk_index=0, file_index=0)).read_bytes()
@@ -55,6 +63,14 @@ def test_dataset_layout_matches_the_rollouts(export_store, tmp_path):
     np.testing.assert_allclose(stats["action"]["max"], actions.max(0), atol=1e-6)
     assert stats["action"]["count"] == [len(actions)]
     assert np.array(stats[CAMERA_KEY]["mean"]).shape == (3, 1, 1)
+    # only what a policy normalises: a constant bookkeeping column would read as a zero-std feature
+    assert set(stats) == {
+        CAMERA_KEY,
+        "observation.state",
+        "observation.environment_state",
+        "action",
+        "next.done",
+    }
     tasks = pq.read_table(out / "meta/tasks.parquet")
     assert tasks.column("task").to_pylist() == [rollouts[0]["prompt"]]
     assert json.loads(tasks.schema.metadata[b"pandas"])["index_columns"] == ["task"]
@@ -84,6 +100,7 @@ def test_reexport_is_idempotent_and_other_content_is_not_overwritten(export_stor
         (Selection({"colour": "red"}), "unknown column"),
         (Selection({"method": "physworld"}), "matches no row"),
         (Selection({"task_id": "bin-9999"}), "matches no row"),
+        (Selection(), "mixes fps values"),  # the failed trial was recorded at 10 fps
     ],
 )
 def test_bad_selections_write_nothing(export_store, tmp_path, selection, message):
@@ -116,3 +133,73 @@ def test_export_to_s3(export_store, s3_root, s3_options):
     assert json.loads(fs.cat(f"{path}/meta/info.json"))["total_episodes"] == 2
     again = export_lerobot(export_store, uri, storage_options=s3_options, progress=False)
     assert not again.written and again.fingerprint == result.fingerprint
+
+
+def test_lerobot_reads_the_dataset_and_an_act_chunk_fits(export_store, tmp_path):
+    """LeRobot's ``LeRobotDataset`` (the ``lerobot`` package, installed without its dependencies: with them
+    it pulls a CUDA torch and torchvision) loads the export, decodes its frames with torchcodec, and serves a
+    full 100-step action chunk (ACT's default) from the first frame of every episode without padding."""
+    pytest.importorskip("lerobot", reason="pip install --no-deps lerobot==0.4.4 (see the export README)")
+    pytest.importorskip("torchcodec", reason="pip install --no-deps torchcodec==0.12.0 + FFmpeg 5 libraries")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "ds"
+    export_lerobot(export_store, str(out), progress=False)
+    reader = Path(__file__).with_name("lerobot_reader.py")
+    run = subprocess.run(
+        [sys.executable, str(reader), str(out), "100", CAMERA_KEY],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    read = json.loads(run.stdout.strip().splitlines()[-1])
+    rollouts = [
+        r
+        for r in export_store.lake.read_partition("rollouts", "bin-0003").sort("trial").to_dicts()
+        if r["success"]
+    ]
+    assert read["episodes"] == len(rollouts) and read["fps"] == 20
+    assert read["frames"] == sum(r["frames"] for r in rollouts)
+    for item, rollout in zip(read["items"], rollouts, strict=True):
+        arrays = load_arrays(export_store.blobs.get_bytes(rollout["data_uri"]))
+        np.testing.assert_allclose(item["action"], arrays["action"][0], atol=1e-6)
+        np.testing.assert_allclose(item["state"], arrays["state"][0], atol=1e-6)
+        first = decode_mp4(export_store.blobs.get_bytes(rollout["video_uri"]))[0]
+        picture = np.transpose(np.array(item["image"]), (1, 2, 0)) * 255  # CHW in [0, 1]
+        assert np.abs(picture - first).mean() < 4  # the episode's own first frame, re-encoded
+        assert item["task"] == rollout["prompt"]
+        assert item["chunk_shape"] == [100, 5] and item["chunk_padded"] == 0
+        np.testing.assert_allclose(item["chunk_last_action"], arrays["action"][99], atol=1e-6)
+
+
+def test_lerobot_doctor_finds_the_dataset_ready_for_act(export_store, tmp_path):
+    """``lerobot-doctor``'s checks and its ACT training gate. What it may still warn about is the data itself:
+    the gripper dimension (action[4]) is an open/close command, mostly closed while carrying; the can's
+    orientation wobbles by a degree as it lands; two episodes are fewer than the ten it recommends."""
+    from lerobot_doctor.dataset_loader import load_dataset
+    from lerobot_doctor.gate import gate_check
+    from lerobot_doctor.runner import Severity, run_checks
+
+    out = tmp_path / "ds"
+    export_lerobot(export_store, str(out), progress=False)
+    report = run_checks(load_dataset(str(out)))
+    severity = {r.name: r.severity for r in report.results}
+    assert Severity.FAIL not in severity.values(), report.results
+    for format_check in (
+        "Metadata & Format Compliance",
+        "Temporal Consistency",
+        "Video Integrity",
+        "Episode Health",  # no episode shorter than ACT's chunk
+        "Feature Consistency",
+        "Training Readiness",
+    ):
+        assert severity[format_check] == Severity.PASS, [r for r in report.results if r.name == format_check]
+    gate = gate_check(out, "act")
+    assert gate.passed, gate.blockers
+    assert [w for w in gate.warnings if "episodes (recommended" not in w] == []  # no zero-std feature
