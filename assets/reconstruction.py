@@ -208,6 +208,42 @@ def video_physically_feasible(
     )
 
 
+@dg.asset_check(
+    asset="video_scores",
+    partitions_def=tasks_partitions,
+    description=(
+        "Exactly one video sample is selected, it was reconstructed, and it is the sample `reconstructions` "
+        "was built from (the two tables are written by one step and must agree)."
+    ),
+)
+def one_video_selected(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    s = store.store()
+    scores = s.lake.read_partition("video_scores", context.partition_key).to_dicts()
+    problems = selection_problems(scores, int(s.one_row("reconstructions", context.partition_key)["sample"]))
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={"samples": len(scores), "problems": "; ".join(problems) or "none"},
+    )
+
+
+def selection_problems(scores: list[dict], reconstructed_sample: int) -> list[str]:
+    """What is wrong with a task's ``video_scores`` rows against the sample its reconstruction used."""
+    selected = [r["sample"] for r in scores if r["selected"]]
+    problems = []
+    if len(selected) != 1:
+        problems.append(f"{len(selected)} samples selected ({selected}), expected exactly one")
+    problems += [
+        f"sample {r['sample']} is selected but was not reconstructed"
+        for r in scores
+        if r["selected"] and not r["reconstructed"]
+    ]
+    if selected and reconstructed_sample not in selected:
+        problems.append(
+            f"reconstructions used sample {reconstructed_sample}, video_scores selected {selected}"
+        )
+    return problems
+
+
 @dg.asset(
     owners=OWNERS,
     partitions_def=tasks_partitions,

@@ -184,3 +184,32 @@ def test_a_task_registered_again_makes_scenes_stale(tmp_path, monkeypatch):
     assert status() == "FRESH"
     observe("v2")
     assert status() == "STALE"
+
+
+def test_the_tables_written_beside_another_are_checked():
+    from assets.evaluation import rollout_problems
+    from assets.reconstruction import selection_problems
+
+    graph = build_definitions("local").resolve_asset_graph()
+    checked = {c.asset_key.to_user_string() for c in graph.asset_check_keys}
+    assert {"video_scores", "rollouts"} <= checked
+
+    scores = [
+        {"sample": 0, "selected": True, "reconstructed": True},
+        {"sample": 1, "selected": False, "reconstructed": False},
+    ]
+    assert selection_problems(scores, 0) == []
+    assert selection_problems(scores, 1) == ["reconstructions used sample 1, video_scores selected [0]"]
+    both = [{**r, "selected": True} for r in scores]
+    assert selection_problems(both, 0) == [
+        "2 samples selected ([0, 1]), expected exactly one",
+        "sample 1 is selected but was not reconstructed",
+    ]
+
+    row = {"method": "physworld", "trial": 0, "frames": 40, "data_uri": "d", "video_uri": "v"}
+    assert rollout_problems([row], lambda uri: True) == []
+    assert rollout_problems([{**row, "video_uri": None, "frames": 0}], lambda uri: True) == [
+        "physworld trial 0: no frames",
+        "physworld trial 0: no camera video",
+    ]
+    assert rollout_problems([row], lambda uri: uri != "v") == ["physworld trial 0: blob v is missing"]
