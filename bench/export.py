@@ -1,8 +1,17 @@
-"""Export throughput: record scripted demonstrations, export them as LeRobot v3 and as a video set.
+"""Recording and export throughput: record scripted demonstrations, export them as LeRobot v3 and as a video set.
 
-    .venv/bin/python -m bench.export --episodes 100 --size 128
+    .venv/bin/python -m bench.export --episodes 100 --size 128 [--per-world 5] [--fps 20]
 
-Prints episodes/s and MB/s of each export, its size on disk against the raw rows (uint8 frames + float32
+Recording is measured two ways in the same run, on the same episodes (``--per-world`` episode seeds of each
+bin world), and given as recorded episodes per hour and their ratio:
+
+- *rebuilding*: a world built for every episode (``run_oracle``), as the bench recorded before. SAPIEN sets its
+  renderer up again for each new world once the last one is gone: 5-11 s on CPU, against ~50 ms a frame.
+- *reusing*: each world built once and reset for each of its episodes, the renderer kept up across worlds
+  (``keep_renderer``), rendering only the recorded steps (every ``CONTROL_HZ / fps``-th; at the default fps,
+  every step).
+
+Then prints episodes/s and MB/s of each export, its size on disk against the raw rows (uint8 frames + float32
 arrays), and the time to the first frame of an exported episode. Every time is also given as a ratio to a
 reference measured in the same run: decoding the recorded clips straight from the blob store (what any
 export must at least do) and decoding one stored clip's first frame.
@@ -18,38 +27,97 @@ from pathlib import Path
 
 import numpy as np
 
+HOLD_STEPS = 10  # run_oracle's default: success must hold this many steps
 
-def record(store, episodes: int, size: int) -> list[dict]:
+
+def _episodes(episodes: int, per_world: int):
+    """(world seed, episode seed) of every recorded episode: ``per_world`` episodes in each world."""
+    return [(k // per_world, k % per_world) for k in range(episodes)]
+
+
+def _row(store, recorder, task, episode_seed: int, success: bool, camera, fps: float) -> dict:
+    from physworld_core.evaluation.rollouts import rollout_row
+    from physworld_core.world import get_family
+
+    family = get_family(task.family)
+    return rollout_row(
+        store,
+        recorder,
+        task_id=task.task_id,
+        method="oracle",
+        trial=episode_seed,
+        success=success,
+        failure=None if success else "execution",
+        fps=fps,
+        camera=camera,
+        prompt=family.prompt_for(family.sample_layout(task.seed), None),
+        family=task.family,
+        lineage={"source": "scripted oracle"},
+    )
+
+
+def record_rebuilding(store, episodes: int, size: int, per_world: int) -> list[dict]:
+    """The old way: ``run_oracle`` builds (and first renders) a new world for every episode."""
     from physworld_core.evaluation.oracle import run_oracle
-    from physworld_core.evaluation.rollouts import RolloutRecorder, rollout_row
+    from physworld_core.evaluation.rollouts import RolloutRecorder
     from physworld_core.evaluation.worlds import BenchmarkTask
     from physworld_core.sim.base_env import CONTROL_HZ, DEFAULT_CAMERA
-    from physworld_core.world import get_family
 
     camera = DEFAULT_CAMERA.resized(size, size)
     rows = []
-    for k in range(episodes):
-        task = BenchmarkTask("bin", k // 5)
+    for k, (world_seed, episode_seed) in enumerate(_episodes(episodes, per_world)):
+        task = BenchmarkTask("bin", world_seed)
         recorder = RolloutRecorder()
-        result = run_oracle(task, episode_seed=k % 5, observer=recorder, camera=camera)
-        family = get_family("bin")
-        rows.append(
-            rollout_row(
-                store,
-                recorder,
-                task_id=task.task_id,
-                method="oracle",
-                trial=k % 5,
-                success=result.success,
-                failure=None if result.success else "execution",
-                fps=float(CONTROL_HZ),
-                camera=camera,
-                prompt=family.prompt_for(family.sample_layout(task.seed), None),
-                family="bin",
-                lineage={"source": "scripted oracle"},
+        result = run_oracle(task, episode_seed=episode_seed, observer=recorder, camera=camera)
+        rows.append(_row(store, recorder, task, episode_seed, result.success, camera, float(CONTROL_HZ)))
+        print(f"\rrebuilding: recorded {k + 1}/{episodes}", end="", flush=True)
+    print()
+    return rows
+
+
+def record_reusing(store, episodes: int, size: int, per_world: int, fps: float | None) -> list[dict]:
+    """The new way: each world built once, every one of its episodes run and recorded in it."""
+    from physworld_core.evaluation.oracle import episode_limit
+    from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder, keep_renderer
+    from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
+    from physworld_core.sim.base_env import DEFAULT_CAMERA
+    from physworld_core.world import get_family
+
+    camera = DEFAULT_CAMERA.resized(size, size)
+    record = RecordConfig(width=size, height=size, fps=fps)
+    family = get_family("bin")
+    names = tuple(f"delta_{i}" for i in range(6)) + ("gripper",)  # pd_ee_delta_pose: 6 moves + gripper
+    rows, env, built = [], None, None
+    try:
+        for k, (world_seed, episode_seed) in enumerate(_episodes(episodes, per_world)):
+            task = BenchmarkTask("bin", world_seed)
+            if built != world_seed:
+                if env is not None:
+                    env.close()
+                env = make_world_env(
+                    task, control_mode=family.oracle_control_mode, camera=camera, render_mode="rgb_array"
+                )
+                keep_renderer(env)
+                built = world_seed
+            recorder = RolloutRecorder(
+                frame_step=record.frame_step(), fps=record.recorded_fps(), action_names=names
             )
-        )
-        print(f"\rrecorded {k + 1}/{episodes}", end="", flush=True)
+            env.reset(seed=episode_seed)
+            policy, held, info = family.oracle(env.unwrapped), 0, {}
+            for _ in range(episode_limit(family.env_id)):  # run_oracle's loop, in a world already built
+                action = policy()
+                recorder(env, action)
+                _, _, _, _, info = env.step(action)
+                held = held + 1 if bool(info["success"][0]) else 0
+                if held >= HOLD_STEPS:
+                    break
+            rows.append(
+                _row(store, recorder, task, episode_seed, bool(info["success"][0]), camera, recorder.fps)
+            )
+            print(f"\rreusing: recorded {k + 1}/{episodes}", end="", flush=True)
+    finally:
+        if env is not None:
+            env.close()
     print()
     return rows
 
@@ -57,6 +125,7 @@ def record(store, episodes: int, size: int) -> list[dict]:
 def main() -> None:
     from physworld_core.evaluation.rollouts import load_arrays
     from physworld_core.export.lerobot import CAMERA_KEY, export_lerobot
+    from physworld_core.export.selection import Selection
     from physworld_core.export.video_set import VideoSetConfig, export_video_set
     from physworld_core.store import Store
     from physworld_core.video.codec import decode_mp4
@@ -64,12 +133,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--size", type=int, default=128, help="camera width = height (pixels)")
+    parser.add_argument("--per-world", type=int, default=5, help="episodes recorded in each world")
+    parser.add_argument("--fps", type=float, default=None, help="recorded rate (default: the control rate)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        record_rebuilding(Store.at(str(Path(tmp) / "scratch")), args.episodes, args.size, args.per_world)
+        rebuild_s = time.perf_counter() - start
         store = Store.at(str(Path(tmp) / "lake"))
         start = time.perf_counter()
-        rows = record(store, args.episodes, args.size)
+        rows = record_reusing(store, args.episodes, args.size, args.per_world, args.fps)
         record_s = time.perf_counter() - start
         for task_id in sorted({r["task_id"] for r in rows}):
             store.lake.write_partition("rollouts", [r for r in rows if r["task_id"] == task_id], task_id)
@@ -84,7 +158,10 @@ def main() -> None:
 
         results = {}
         for name, run in (
-            ("lerobot v3", lambda out: export_lerobot(store, out, progress=False)),
+            (
+                "lerobot v3",
+                lambda out: export_lerobot(store, out, Selection(), progress=False),
+            ),  # every episode
             (
                 "video set",
                 lambda out: export_video_set(
@@ -120,9 +197,13 @@ def main() -> None:
 
     frames = sum(r["frames"] for r in rows)
     print(f"\n## Export, {args.episodes} episodes ({frames} frames, {args.size}x{args.size} camera)\n")
-    print(
-        f"recording (oracle + rendering): {record_s:.1f} s; reference decode of all clips: {decode_s:.2f} s"
-    )
+    old, new = 3600 * args.episodes / rebuild_s, 3600 * args.episodes / record_s
+    print(f"recording (scripted oracle + rendering), {args.per_world} episodes per world:\n")
+    print("| recording | seconds | recorded episodes per hour |")
+    print("|---|---|---|")
+    print(f"| rebuilding the world per episode (before) | {rebuild_s:.1f} | {old:.0f} |")
+    print(f"| reusing the built world (now) | {record_s:.1f} | {new:.0f} |")
+    print(f"\nreusing / rebuilding: {new / old:.2f}x; reference decode of all clips: {decode_s:.2f} s\n")
     print(
         "| export | seconds | episodes/s | MB/s written | size MB | size vs raw rows | vs reference decode | re-export s |"
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder
+from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder, keep_renderer
 from physworld_core.evaluation.worlds import BenchmarkTask
 from physworld_core.policy.hand import TASK_ACTION_NAMES
 from physworld_core.policy.plan import TaskPlan
@@ -99,7 +99,8 @@ def run_trials(
 
     With ``record``, the first ``record.trials`` trials are rendered from ``camera`` (resized to the record
     size) and their recorders are put in ``recordings`` by trial index. The world is built once and every
-    trial runs in it; only the recorded trials' recorded steps are rendered. A recorded trial that ended in
+    trial runs in it; only the recorded trials' recorded steps are rendered, and the renderer is kept up for
+    the next world (:func:`~physworld_core.evaluation.rollouts.keep_renderer`). A recorded trial that ended in
     fewer than ``record.min_frames`` frames is recorded on after its scored end (its row is unchanged)."""
     recording = record is not None and record.trials > 0 and recordings is not None
     factory = functools.partial(task.make_task_world, plan.waypoints[0])
@@ -111,6 +112,8 @@ def run_trials(
             render_mode="rgb_array",
         )
     env = _LastStepTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
+    if recording:
+        keep_renderer(env.env)  # the next method's world then renders at once
     act = make_actor(policy, meta)
     rows = []
     try:

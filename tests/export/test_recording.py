@@ -58,3 +58,32 @@ def test_record_defaults_fit_an_act_chunk():
     config = RecordConfig()
     assert config.min_frames >= 100 and config.recorded_fps() == 20.0 and config.frame_step() == 1
     assert RecordConfig(fps=5.0).frame_step() == 4
+
+
+def test_a_new_world_renders_at_once_once_the_renderer_is_kept():
+    """SAPIEN sets its renderer up again (5-11 s on CPU) for the first frame of a world built after the last
+    rendering one is gone; ``keep_renderer`` keeps it up, so a world per method or per task costs no more."""
+    import gc
+    import time
+
+    from physworld_core.evaluation.rollouts import keep_renderer
+    from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
+    from physworld_core.sim.base_env import DEFAULT_CAMERA
+
+    camera = DEFAULT_CAMERA.resized(32, 32)
+    env = make_world_env(BenchmarkTask("bin", 1), camera=camera, render_mode="rgb_array")
+    keep_renderer(env)
+    env.reset(seed=0)
+    env.render()
+    env.close()
+    del env
+    gc.collect()  # the first world is gone, as between two methods' trials
+    env = make_world_env(BenchmarkTask("bin", 2), camera=camera, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        start = time.perf_counter()
+        frame = env.render()
+        assert time.perf_counter() - start < 3.0
+        assert frame.shape[1:3] == (32, 32)
+    finally:
+        env.close()
