@@ -112,11 +112,11 @@ def run_trials(
             render_mode="rgb_array",
         )
     env = _LastStepTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
-    if recording:
-        keep_renderer(env.env)  # the next method's world then renders at once
     act = make_actor(policy, meta)
     rows = []
     try:
+        if recording:
+            keep_renderer(env.env)  # the next method's world then renders at once
         world = env.world  # truth, used only to say *why* a trial failed
         contains = getattr(
             world, "goal_contains_xy", lambda xy: None
