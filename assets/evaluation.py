@@ -17,6 +17,7 @@ from assets.metadata import (
 from physworld_core.evaluation.rollouts import RecordConfig
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 MIN_TRIALS = 10
 
@@ -70,6 +71,7 @@ class EvaluationConfig(dg.Config):
     ],
     partitions_def=tasks_partitions,
 )
+@retry_on_outage
 def evaluations(context: dg.AssetExecutionContext, config: EvaluationConfig, store: StoreResource):
     from physworld_core.evaluation.stage import run_evaluation_stage
     from physworld_core.evaluation.trials import TrialConfig

@@ -6,6 +6,7 @@ from assets.metadata import OWNERS, Column, gif_md, strip_md, table
 from physworld_core.export.lerobot import DEFAULT_WHERE
 from physworld_core.export.video_set import VideoSetConfig
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 _VIDEO_SET_DEFAULTS = VideoSetConfig()  # the asset's defaults are the core's, as the CLI's are
 
@@ -62,6 +63,7 @@ def _column_type(value) -> str:
         "tasks; re-materializing with the same selection writes nothing."
     ),
 )
+@retry_on_outage
 def lerobot_dataset(
     context: dg.AssetExecutionContext, config: LeRobotExportAssetConfig, store: StoreResource
 ) -> dg.MaterializeResult:
@@ -92,6 +94,7 @@ def lerobot_dataset(
         "feasibility threshold, in WebDataset tar shards with a manifest."
     ),
 )
+@retry_on_outage
 def video_training_set(
     context: dg.AssetExecutionContext, config: VideoSetAssetConfig, store: StoreResource
 ) -> dg.MaterializeResult:

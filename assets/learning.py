@@ -6,6 +6,7 @@ from assets.metadata import OWNERS, curve_md, mm, rate, seconds, table_metadata
 from assets.reconstruction import twins
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 
 class PolicyConfig(dg.Config):
@@ -30,6 +31,7 @@ class PolicyConfig(dg.Config):
     metadata=table_metadata("policies"),
     description="Grasp + path baseline (planner_only) and residual PPO on top of it (physworld), learned in the twin.",
 )
+@retry_on_outage
 def policies(
     context: dg.AssetExecutionContext, config: PolicyConfig, store: StoreResource
 ) -> dg.MaterializeResult:

@@ -20,6 +20,7 @@ from assets.metadata import (
 from assets.video import videos
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 
 class ReconstructionRunConfig(dg.Config):
@@ -69,6 +70,7 @@ MIN_FEASIBILITY = 0.3
     ],
     partitions_def=tasks_partitions,
 )
+@retry_on_outage
 def reconstructions(context: dg.AssetExecutionContext, config: ReconstructionRunConfig, store: StoreResource):
     from physworld_core.reconstruction.completion import load as load_completion
     from physworld_core.reconstruction.depth import load
@@ -254,6 +256,7 @@ def selection_problems(scores: list[dict], reconstructed_sample: int) -> list[st
     metadata=table_metadata("twins"),
     description="The physical twin: ManiSkill scene spec with convex collisions and estimated physics (table `twins`).",
 )
+@retry_on_outage
 def twins(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     from physworld_core.ingest import load_scene
     from physworld_core.twin.stage import render_twin, run_twin_stage

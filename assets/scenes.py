@@ -6,6 +6,7 @@ import numpy as np
 from assets.metadata import OWNERS, declared_here, image_md, rate, table_metadata, thumbnail_md
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 tasks = dg.AssetSpec(
     "tasks",
@@ -34,6 +35,7 @@ tasks = dg.AssetSpec(
     metadata=table_metadata("scenes"),
     description="The pipeline's only input: one RGB-D frame, the camera and the prompt (table `scenes`).",
 )
+@retry_on_outage
 def scenes(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     from physworld_core.ingest import ingest_scene
 

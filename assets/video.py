@@ -8,6 +8,7 @@ from assets.metadata import OWNERS, Column, gif_md, seconds, strip_md, table, ta
 from assets.scenes import scenes
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 
 class VideoConfig(dg.Config):
@@ -28,6 +29,7 @@ class VideoConfig(dg.Config):
     metadata=table_metadata("videos"),
     description="Generated task videos: the plan, not the physics (table `videos`, mp4 in the blob store).",
 )
+@retry_on_outage
 def videos(
     context: dg.AssetExecutionContext, config: VideoConfig, store: StoreResource
 ) -> dg.MaterializeResult:

@@ -29,16 +29,21 @@ export_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description=(
         "Nightly at 02:00 UTC (off until started): runs the pipeline for every registered task whose "
-        "evaluations are not materialized yet, one run per task."
+        "evaluations are not materialized yet, or that was re-registered (add-task --force) since its scenes "
+        "were made, one run per task."
     ),
 )
 def nightly_generation(context: dg.ScheduleEvaluationContext):
-    """Every night, run the pipeline for each registered task whose evaluation is not materialized yet."""
+    """Every night, run the pipeline for each registered task not evaluated yet or re-registered since."""
+    from pipelines.tasks import stale_tasks
+
     instance = context.instance
     done = instance.get_materialized_partitions(dg.AssetKey("evaluations"))
-    pending = [key for key in instance.get_dynamic_partitions(tasks_partitions.name) if key not in done]
+    registered = instance.get_dynamic_partitions(tasks_partitions.name)
+    stale = set(stale_tasks(instance, [key for key in registered if key in done]))
+    pending = [key for key in registered if key not in done or key in stale]
     if not pending:
-        return dg.SkipReason("every registered task is already evaluated")
+        return dg.SkipReason("every registered task is evaluated and up to date")
     return [
         dg.RunRequest(run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}", partition_key=key)
         for key in pending

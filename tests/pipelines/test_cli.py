@@ -117,6 +117,20 @@ def test_reregistering_refuses_unless_forced_and_force_makes_the_stages_stale(en
     )
     assert result.success and stale_tasks(instance, ["bin-0007"]) == []
     capsys.readouterr()
+    # Say its evaluations are done too: the nightly schedule has nothing to run for it.
+    instance.report_runless_asset_event(dg.AssetMaterialization("evaluations", partition="bin-0007"))
+    schedule = defs.resolve_schedule_def("nightly_generation")
+
+    def nightly():
+        import datetime as dt
+
+        when = dt.datetime(2026, 12, 8, 2, tzinfo=dt.UTC)
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+        ) as context:
+            return schedule.evaluate_tick(context)
+
+    assert nightly().skip_message
 
     assert main(["add-task", "bin-0007", "benchmark:bin:8"]) == 2
     err = _one_line_error(capsys)
@@ -138,6 +152,7 @@ def test_reregistering_refuses_unless_forced_and_force_makes_the_stages_stale(en
         instance, defs.resolve_asset_graph(), LoadingContextForTest(instance)
     )
     assert resolver.get_status(dg.AssetKey("scenes"), "bin-0007") == StaleStatus.STALE
+    assert [r.partition_key for r in nightly().run_requests] == ["bin-0007"]  # re-run the stale task
 
 
 def test_list_and_status_print_tables(env, capsys):
