@@ -191,9 +191,10 @@ class Lake:
     def _upgrade(self, spec: TableSpec, table: DeltaTable, missing: list[pa.Field]) -> DeltaTable:
         """Add the declared ``added`` columns a table created before them lacks (one Delta commit).
 
-        A concurrent upgrade makes this commit fail; the write's retry then opens the upgraded table."""
+        A concurrent upgrade makes this commit fail; the write's retry then opens the upgraded table. A table
+        created before columns carried descriptions gets them too (:meth:`_describe`)."""
         if not missing:
-            return table
+            return self._describe(spec, table)
         logger.info("lake table %s: adding column(s) %s", spec.name, [f.name for f in missing])
         table.alter.add_columns(
             [Field.from_arrow(f) for f in missing],
@@ -202,7 +203,26 @@ class Lake:
         table, still_missing = self._open_checked(spec.name)
         if still_missing:
             raise LakeError(f"lake table {spec.name!r}: adding columns {missing} did not take")
-        return table
+        return self._describe(spec, table)
+
+    def _describe(self, spec: TableSpec, table: DeltaTable) -> DeltaTable:
+        """Give a stored table the declared column descriptions and units it lacks (one commit per column,
+        once: a table that has them is left alone). Readers other than physworld see them in Delta's schema."""
+        stored = {f.name: dict(f.metadata) for f in table.schema().fields}
+        changed = False
+        for declared_field in spec.schema:
+            declared = {k.decode(): v.decode() for k, v in (declared_field.metadata or {}).items()}
+            have = stored.get(declared_field.name, {})
+            if declared and any(have.get(k) != v for k, v in declared.items()):
+                table.alter.set_column_metadata(
+                    declared_field.name,
+                    declared,
+                    commit_properties=CommitProperties(
+                        custom_metadata={COMMIT_OPERATION: "describe_columns"}
+                    ),
+                )
+                changed = True
+        return self._open(spec.name) if changed else table
 
     def _open_or_create(self, spec: TableSpec) -> DeltaTable:
         """Load ``spec``'s table, creating it empty with the declared schema when absent.

@@ -139,3 +139,23 @@ def test_task_id_validation_rejects(task_id: object) -> None:
 
 def test_task_id_validation_accepts() -> None:
     assert validate_task_id("pick_cube-01") == "pick_cube-01"
+
+
+def test_a_table_created_without_descriptions_gets_them_at_the_next_write(tmp_path, evaluation_rows) -> None:
+    """A lake written before columns were described: the next write adds the descriptions, once."""
+    from deltalake import DeltaTable, write_deltalake
+
+    from physworld_core.lake import Lake
+
+    lake = Lake(str(tmp_path))
+    bare = pa.schema([pa.field(f.name, f.type, nullable=f.nullable) for f in TABLES["evaluations"].schema])
+    write_deltalake(
+        lake.table_uri("evaluations"), pa.Table.from_pylist([], schema=bare), partition_by=["task_id"]
+    )
+    assert not any(f.metadata for f in DeltaTable(lake.table_uri("evaluations")).schema().fields)
+    lake.write_partition("evaluations", evaluation_rows("t1"), "t1")
+    stored = {f.name: f.metadata for f in DeltaTable(lake.table_uri("evaluations")).schema().fields}
+    assert stored["final_distance"]["unit"] == "m"
+    version = lake.version("evaluations")
+    lake.write_partition("evaluations", evaluation_rows("t2"), "t2")
+    assert lake.version("evaluations") == version + 1  # described once: only the write commits
