@@ -89,7 +89,9 @@ def test_references_survive_a_moved_lake(store: BlobStore, tmp_path: Path) -> No
 
     ref = store.put_bytes(b"frame", ".png")
     legacy = f"{store.root}/blobs/sha256/{ref.sha256[:2]}/{ref.sha256[2:4]}/{ref.sha256}.png"
-    moved = BlobStore(str(shutil.copytree(store.root, tmp_path / "elsewhere")), cache_dir=str(tmp_path / "c2"))
+    moved = BlobStore(
+        str(shutil.copytree(store.root, tmp_path / "elsewhere")), cache_dir=str(tmp_path / "c2")
+    )
     shutil.rmtree(store.root)
     assert moved.get_bytes(ref.uri) == b"frame"
     assert moved.get_bytes(legacy) == b"frame" and moved.local_path(legacy).is_file()

@@ -90,7 +90,9 @@ def test_migrate_rewrites_absolute_paths_once_per_table_and_the_copy_keeps_worki
     legacy = {  # as lakes wrote rows before lake:// references
         **row,
         "spec_uri": store.blobs.resolve(row["spec_uri"]),
-        "spec_json": json.dumps({"target_mesh": store.blobs.resolve(json.loads(row["spec_json"])["target_mesh"])}),
+        "spec_json": json.dumps(
+            {"target_mesh": store.blobs.resolve(json.loads(row["spec_json"])["target_mesh"])}
+        ),
     }
     store.lake.write_partition("twins", [legacy], "a")
     store.lake.write_partition("tasks", [_task("a")], "a")
@@ -98,7 +100,9 @@ def test_migrate_rewrites_absolute_paths_once_per_table_and_the_copy_keeps_worki
 
     moved = Store.at(str(shutil.copytree(store.lake.root, tmp_path / "moved")))
     shutil.rmtree(store.lake.root)
-    assert moved.blobs.get_bytes(moved.lake.read_partition("twins", "a")["spec_uri"][0])  # reads before migrating
+    assert moved.blobs.get_bytes(
+        moved.lake.read_partition("twins", "a")["spec_uri"][0]
+    )  # reads before migrating
 
     dry = {c.table: c.rows for c in migrate_blob_references(moved.lake, dry_run=True)}
     assert dry == {"tasks": 0, "twins": 1}
@@ -108,7 +112,9 @@ def test_migrate_rewrites_absolute_paths_once_per_table_and_the_copy_keeps_worki
     assert changes["twins"].rows == 1 and changes["twins"].version == version + 1
     assert changes["tasks"].version is None  # nothing to rewrite: no commit
     after = moved.lake.read_partition("twins", "a")
-    assert after["spec_uri"][0] == row["spec_uri"] and json.loads(after["spec_json"][0]) == json.loads(row["spec_json"])
+    assert after["spec_uri"][0] == row["spec_uri"] and json.loads(after["spec_json"][0]) == json.loads(
+        row["spec_json"]
+    )
     assert after["created_at"][0] == before["created_at"][0]
     assert "blobs/sha256" not in after["spec_json"][0].replace("lake://blobs/sha256", "")
     assert check_lake(moved, progress=False).problems == ()

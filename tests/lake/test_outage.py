@@ -16,7 +16,13 @@ from physworld_core.lake import BlobStore, Lake
 from physworld_core.lake.retry import RetryWindow, StorageUnavailableError, is_transient
 from tests.conftest import _free_port_pairs, _start_weed_mini, _stop, _weed_binary
 
-ROW = {"task_id": "t-1", "source": "benchmark:bin:1", "prompt": "put the can in the bin", "family": "bin", "seed": 1}
+ROW = {
+    "task_id": "t-1",
+    "source": "benchmark:bin:1",
+    "prompt": "put the can in the bin",
+    "family": "bin",
+    "seed": 1,
+}
 
 
 class _Outage:
