@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from physworld_core.errors import PhysworldError
@@ -88,9 +88,7 @@ def load_checkpoint(
                     f"{path} is not a {FORMAT} checkpoint (format={metadata.get('format')!r})"
                 )
             tensors = {key: checkpoint.get_tensor(key) for key in checkpoint.keys()}  # noqa: SIM118
-    except (OSError, ValueError) as error:
-        if isinstance(error, PhysworldError):
-            raise
+    except (OSError, SafetensorError) as error:
         raise PhysworldError(f"{path} is not a readable safetensors checkpoint: {error}") from None
     model = WorldActionModel(WorldModelConfig.from_dict(json.loads(metadata["model_config"])))
     model.load_state_dict(

@@ -235,8 +235,9 @@ class Block(nn.Module):
         else:
             past = cache.length(layer)
             k, v = cache.extend(layer, k, v)
-            # New token i sees every cached token and the new tokens up to itself.
-            visible = torch.ones(length, past + length, dtype=torch.bool, device=x.device).tril(past)
+            visible = None  # one new token sees everything cached
+            if length > 1:  # new token i sees every cached token and the new tokens up to itself
+                visible = torch.ones(length, past + length, dtype=torch.bool, device=x.device).tril(past)
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=visible)
         x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, width))
         return x + self.mlp(self.norm2(x))
@@ -401,24 +402,27 @@ def sequence_losses(
 
 class Rollout:
     """Step-by-step closed-loop inference: ``observe`` a frame latent, get the action chunk; ``act`` an action,
-    get the predicted next frame latent.
+    get the predicted next frame latent (or, for a policy, just add the action to the context).
 
-    With ``use_cache`` each call feeds one token through the network and attends to the cached keys and
-    values; without it, each call recomputes the whole context (the ablation). When the context is full, the
-    newest half of it is kept: its keys and values are recomputed once (the cache is refilled), so the model
-    always sees a window it was trained on, at a cost spread over ``context_frames / 2`` steps."""
+    With ``use_cache`` only the new tokens go through the network, attending to the cached keys and values of
+    the earlier ones; without it, the whole context is recomputed (the ablation). An action whose next-frame
+    prediction is not wanted (``act(..., predict=False)``) waits and goes through together with the next
+    frame: one forward pass per step. When the context is full, its newest half is kept and its keys and
+    values are recomputed once (the cache is refilled), so the model always reads a window like the ones it
+    was trained on, at a cost spread over ``context_frames / 2`` steps."""
 
     def __init__(self, model: WorldActionModel, use_cache: bool = True) -> None:
         self.model, self.use_cache = model, use_cache
-        self.tokens: list[torch.Tensor] = []  # the context's input tokens, (width,) each
-        self.cache: KVCache | None = None
+        self.reset()
 
     def reset(self) -> None:
-        self.tokens, self.cache = [], None
+        self.tokens: list[torch.Tensor] = []  # the context's input tokens, (width,) each
+        self.pending: list[torch.Tensor] = []  # tokens added but not yet run through the network
+        self.cache: KVCache | None = None
 
     def _append(self, token: torch.Tensor) -> None:
-        """Add one input token to the context; a full context keeps its newest half (the cache is dropped,
-        to be refilled from it)."""
+        """Add one input token to the context; a full context keeps its newest half (the cache no longer
+        matches it and is refilled by the next forward pass)."""
         limit = self.model.cfg.context_tokens
         self.tokens.append(token)
         if len(self.tokens) > limit:
@@ -426,37 +430,37 @@ class Rollout:
             if (len(self.tokens) - keep) % 2:  # the kept window starts at a frame token, as in training
                 keep -= 1
             self.tokens = self.tokens[-keep:]
-            self.cache = None
 
-    def _push(self, token: torch.Tensor) -> torch.Tensor:
-        """Add one input token to the context and return the transformer's output at it."""
-        self._append(token)
+    def _run(self, token: torch.Tensor) -> torch.Tensor:
+        """Add the pending tokens and ``token`` to the context; the transformer's output at ``token``."""
+        new, self.pending = [*self.pending, token], []
+        for t in new:
+            self._append(t)
         if not self.use_cache:
             return self.model(torch.stack(self.tokens)[None])[0, -1]
-        if self.cache is None or self.cache.length() != len(self.tokens) - 1:
-            self.cache = KVCache(self.model.cfg.layers)
+        if self.cache is None or self.cache.length() != len(self.tokens) - len(new):
+            self.cache = KVCache(self.model.cfg.layers)  # first step, or the window was cut: refill
             return self.model(torch.stack(self.tokens)[None], cache=self.cache)[0, -1]
-        return self.model(token[None, None], cache=self.cache)[0, -1]
+        return self.model(torch.stack(new)[None], cache=self.cache)[0, -1]
 
     @torch.no_grad()
     def observe(self, latent: torch.Tensor) -> torch.Tensor:
         """A frame's standardised latent (latent_dim,) → the next K actions, in the data's units (K, A)."""
-        hidden = self._push(self.model.frame_tokens(latent))
+        hidden = self._run(self.model.frame_tokens(latent))
         return self.model.denormalise_actions(self.model.predict_actions(hidden))
 
     @torch.no_grad()
     def act(self, action: torch.Tensor | None, predict: bool = True) -> torch.Tensor | None:
         """An action in the data's units (action_dim,), or None (unknown) → the next frame's latent.
 
-        With ``predict=False`` (a policy, which only needs the next action) nothing is returned, and without
-        the cache nothing is computed either: the next :meth:`observe` recomputes the context anyway."""
+        With ``predict=False`` (a policy only needs the next action) nothing is computed now: the action goes
+        through the network with the next frame."""
         model = self.model
         token = model.action_tokens(None if action is None else model.normalise_actions(action))
-        if not predict and not self.use_cache:
-            self._append(token)
+        if not predict:
+            self.pending.append(token)
             return None
-        hidden = self._push(token)
-        return model.predict_frame(hidden) if predict else None
+        return model.predict_frame(self._run(token))
 
 
 def parameter_count(module: nn.Module) -> int:

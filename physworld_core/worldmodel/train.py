@@ -489,7 +489,7 @@ def _train(data, model_cfg, cfg, device, checkpoint_dir, progress, log_fn, on_ch
             torch.nn.utils.clip_grad_norm_(parameters, cfg.grad_clip)
             optimizer.step()
             for name, value in losses.items():
-                running.setdefault(name, []).append(float(value))
+                running.setdefault(name, []).append(float(value.detach()))
 
             if update % cfg.eval_every == 0 or update == total:
                 entry = {"phase": phase, "update": update, "wall_s": round(wall(), 2)}

@@ -1,9 +1,9 @@
 """Tiny data the world model can learn from in seconds, and a tiny lake exported the platform's way.
 
 A *moving square*: a red square on a grey table moves by the action's first two dimensions (its ``delta_x``
-and ``delta_y``) each step, towards a goal drawn per episode, and the gripper closes half-way. The next frame
-follows from the frame and the action, and the action from the frame (where the square is) and the time, so
-both heads have something to learn.
+and ``delta_y``) each step, towards a green goal mark drawn per episode, and the gripper closes once it is
+near. The next frame follows from the frame and the action, and the action from the frame (where the square
+and the mark are), so both heads have something to learn.
 
 ``tiny_lake`` writes such episodes as ``rollouts`` rows (npz arrays + mp4, as the evaluation stage records
 them, at 20 fps = the control rate) and exports them with the platform's own ``export_lerobot`` and
@@ -23,9 +23,11 @@ ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "delta_yaw", "gripper")
 MOVE = 0.05  # image widths per unit of action and step
 
 
-def square_frame(position: np.ndarray, size: int) -> np.ndarray:
+def square_frame(position: np.ndarray, goal: np.ndarray, size: int) -> np.ndarray:
     image = np.full((size, size, 3), 60, np.uint8)
     half = max(1, size // 8)
+    col, row = (goal * size).astype(int)
+    image[max(0, row - 1) : row + 1, max(0, col - 1) : col + 1] = (40, 200, 60)
     col, row = (position * size).astype(int)
     image[max(0, row - half) : row + half, max(0, col - half) : col + half] = (230, 50, 40)
     return image
@@ -41,9 +43,10 @@ def moving_square(
         position, goal = rng.uniform(0.25, 0.75, 2), rng.uniform(0.25, 0.75, 2)
         frames, actions = [], []
         for step in range(steps):
-            frames.append(square_frame(position, size))
+            frames.append(square_frame(position, goal, size))
             move = np.clip(3.0 * (goal - position), -1.0, 1.0)
-            actions.append([move[0], move[1], 0.0, 0.0, 1.0 if step < steps // 2 else -1.0])
+            near = np.linalg.norm(goal - position) < 0.1
+            actions.append([move[0], move[1], 0.0, 0.0, -1.0 if near else 1.0])
             position = np.clip(position + MOVE * move, 0.1, 0.9)
         episodes.append(
             Episode(
