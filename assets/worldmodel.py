@@ -82,6 +82,15 @@ class WorldModelAssetConfig(dg.Config):
         return WorldModelStageConfig(model, train, self.camera_key, self.pretrain_video)
 
 
+def latest_world_model_checkpoint(instance: dg.DagsterInstance) -> str | None:
+    """The blob URI of the latest ``world_model`` materialization's checkpoint (None before the first): what
+    the evaluation's ``world_model`` method and the ``learned`` video backend run by default."""
+    event = instance.get_latest_materialization_event(dg.AssetKey("world_model"))
+    if event is None or "checkpoint_uri" not in event.asset_materialization.metadata:
+        return None
+    return str(event.asset_materialization.metadata["checkpoint_uri"].value)
+
+
 def _latest_export(context: dg.AssetExecutionContext, asset: str) -> str:
     event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
     if event is None or "uri" not in event.asset_materialization.metadata:

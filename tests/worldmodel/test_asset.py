@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.export import lerobot_dataset, video_training_set
 from assets.metadata import INLINE_MARKDOWN_LIMIT
-from assets.worldmodel import world_model
+from assets.worldmodel import latest_world_model_checkpoint, world_model
 from physworld_core.worldmodel.checkpoint import load_checkpoint
 from pipelines.resources import StoreResource
 
@@ -29,11 +29,13 @@ TINY = {
 
 def test_world_model_asset_trains_on_the_latest_exports(tiny_lake):
     store, *_ = tiny_lake
+    instance = dg.DagsterInstance.ephemeral()
+    assert latest_world_model_checkpoint(instance) is None
     result = dg.materialize(
         [lerobot_dataset, video_training_set, world_model],
         resources={"store": StoreResource(root=store.lake.root)},
         run_config={"ops": {"world_model": {"config": TINY}}},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
     )
     assert result.success
     events = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
@@ -53,6 +55,7 @@ def test_world_model_asset_trains_on_the_latest_exports(tiny_lake):
     assert 0 < metadata["val_next_action"].value < 10
     version = events["world_model"].step_materialization_data.materialization.tags["dagster/data_version"]
     assert metadata["checkpoint_sha256"].value.startswith(version)
+    assert latest_world_model_checkpoint(instance) == metadata["checkpoint_uri"].value
 
 
 def test_world_model_asset_without_pretraining_reads_only_the_dataset(tiny_lake):
