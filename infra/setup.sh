@@ -4,7 +4,8 @@
 #      when the installed Mesa is older), libusb for open3d-style tooling, Chromium for the browser test of
 #      `make ui`; video goes through PyAV wheels (no system ffmpeg);
 #   2. a .venv with torch==2.13.0 (the local CPU wheel) and the project installed editable with the dev and
-#      models extras (diffusers/transformers: the image-to-video backend and its tiny-weights tests).
+#      models extras (diffusers/transformers: the image-to-video backend and its tiny-weights tests), plus
+#      LeRobot's reader without its CUDA dependencies (the export round-trip test).
 # Re-running is cheap: each step checks first and skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,10 @@ apt_updated=0
 apt_update() { if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi; }
 
 need_pkgs=()
-for pkg in libvulkan1 libusb-1.0-0 libegl1 libgl1 chromium ${PHYSWORLD_EXTRA_APT:-}; do
+# FFmpeg 5 libraries: torchcodec (LeRobot's video decoder, used by the export tests) links against them.
+for pkg in libvulkan1 libusb-1.0-0 libegl1 libgl1 chromium \
+           libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8 \
+           ${PHYSWORLD_EXTRA_APT:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -53,12 +57,15 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 stamp=.venv/.physworld-installed
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+want="$(cat pyproject.toml infra/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] pip install (torch==2.13.0 CPU wheel, then the project)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q torch==2.13.0
   .venv/bin/pip install -q -e '.[dev,models]'
+  # LeRobot's own dataset reader, for the export round-trip test. Its declared dependencies pull a CUDA torch
+  # and torchvision, so it comes without them; what its reader needs (datasets, torchcodec) is in the dev extra.
+  .venv/bin/pip install -q --no-deps lerobot==0.4.4
   echo "$want" > "$stamp"
 fi
 echo "[setup] ok"

@@ -68,12 +68,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="COLUMN=VALUE",
         help="filter, repeatable: task_id=bin-0003, family=bin, method=physworld, success=true, trial=0,1 "
-        "(default for lerobot: the export's own default selection)",
+        "(default for lerobot: success=true, physworld_core.export.lerobot.DEFAULT_WHERE)",
     )
     export.add_argument("--since", help="only rows written at or after this ISO time (2026-11-22T08:00)")
     export.add_argument("--until", help="only rows written before this ISO time")
     export.add_argument(
-        "--min-feasibility", type=float, default=None, help="videos: drop clips scored below this (0..1)"
+        "--min-feasibility",
+        type=float,
+        default=None,
+        help="videos: drop clips scored below this, 0..1 (default 0.5, VideoSetConfig)",
     )
     export.add_argument(
         "--sources", default=None, help="videos: rollouts, generated or both (comma-separated)"
@@ -262,10 +265,10 @@ def _export(args) -> int:
     store = _store()
     start = time.perf_counter()
     if args.kind == "lerobot":
-        from physworld_core.export.lerobot import export_lerobot
+        from physworld_core.export import lerobot
 
-        where = args.where if args.where is not None else _lerobot_default_where()
-        result = export_lerobot(store, args.out, Selection.parse(where, args.since, args.until))
+        where = args.where if args.where is not None else list(lerobot.DEFAULT_WHERE)
+        result = lerobot.export_lerobot(store, args.out, Selection.parse(where, args.since, args.until))
     else:
         from physworld_core.export.video_set import VideoSetConfig, export_video_set
 
@@ -285,13 +288,6 @@ def _export(args) -> int:
         f"{result.bytes / 2**20:.2f} MB, {time.perf_counter() - start:.1f} s"
     )
     return 0
-
-
-def _lerobot_default_where() -> list[str]:
-    """The LeRobot export's default selection, defined once next to the exporter."""
-    from physworld_core.export import lerobot
-
-    return list(getattr(lerobot, "DEFAULT_WHERE", ()))
 
 
 def _lake(args) -> int:

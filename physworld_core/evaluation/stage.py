@@ -17,12 +17,10 @@ from physworld_core.evaluation.rollouts import RecordConfig, rollout_row
 from physworld_core.evaluation.trials import TrialConfig, run_trials
 from physworld_core.evaluation.worlds import parse_world
 from physworld_core.policy.plan import TaskPlan
-from physworld_core.sim.base_env import CONTROL_HZ
 from physworld_core.store import Store
 
 EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
 OPTIONAL_METHODS = ("scratch_rl", "oracle_twin")  # evaluated when the policies stage trained them
-CONTROL_FPS = float(CONTROL_HZ)  # one recorded frame per control step
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,6 @@ def run_evaluation_stage(
                     trial=k,
                     success=trial["success"],
                     failure=trial["failure"],
-                    fps=CONTROL_FPS,
                     camera=camera.resized(record.width, record.height),
                     prompt=task_row["prompt"],
                     family=task_row["family"],

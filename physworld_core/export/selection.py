@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
+import pyarrow as pa
 
 from physworld_core.errors import ExportError
 from physworld_core.lake.tables import CREATED_AT_COLUMN, TABLES
@@ -32,13 +33,15 @@ class Selection:
 
     @classmethod
     def parse(cls, filters: list[str], since: str | None = None, until: str | None = None) -> Selection:
-        """From CLI strings: ``column=value`` or ``column=a,b`` (booleans and integers are converted)."""
+        """From CLI strings: ``column=value`` or ``column=a,b``. Values stay text here and are read as the
+        filtered column's declared type when the selection is applied (``task_id=0003`` stays a string,
+        ``trial=3`` becomes a number, ``success=yes`` is an error naming the values ``success`` takes)."""
         where: dict = {}
         for item in filters:
             if "=" not in item:
                 raise ExportError(f"filter {item!r} must look like column=value")
             column, value = item.split("=", 1)
-            values = [_convert(v) for v in value.split(",")]
+            values = [v.strip() for v in value.split(",")]
             where[column.strip()] = values[0] if len(values) == 1 else values
         try:
             return cls(
@@ -66,6 +69,16 @@ class Selection:
                 f"unknown column(s) {', '.join(unknown)} in the filter on {' / '.join(tables)}; "
                 f"columns are: {', '.join(sorted(known))}"
             )
+        for table in tables:  # a value the column cannot hold is a mistake, not an empty selection
+            for column in set(self.where) & set(TABLES[table].columns):
+                self._values(table, column)
+
+    def _values(self, table: str, column: str) -> list:
+        """The filter values of ``column`` read as its declared type in ``table``."""
+        value = self.where[column]
+        values = value if isinstance(value, list | tuple) else [value]
+        arrow_type = TABLES[table].schema.field(column).type
+        return [_as_column_type(column, arrow_type, v) for v in values]
 
     def applies_to(self, table: str) -> bool:
         """Can rows of ``table`` satisfy every filter (does it have every filtered column)?"""
@@ -78,9 +91,8 @@ class Selection:
         if not lake.exists(table):
             raise ExportError(f"table {table!r} does not exist yet: nothing has been recorded to export")
         frame = lake.scan(table)
-        for column, value in self.where.items():
-            values = value if isinstance(value, list | tuple) else [value]
-            frame = frame.filter(pl.col(column).is_in(values))
+        for column in self.where:
+            frame = frame.filter(pl.col(column).is_in(self._values(table, column)))
         if self.since:
             frame = frame.filter(pl.col(CREATED_AT_COLUMN) >= _utc(self.since))
         if self.until:
@@ -95,11 +107,32 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _convert(text: str):
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    try:
-        return int(text)
-    except ValueError:
-        return text.strip()
+_TRUE, _FALSE = ("true",), ("false",)
+
+
+def _as_column_type(column: str, arrow_type: pa.DataType, value: object):
+    """``value`` (text from the command line, or a Python value) as a value of the column's type."""
+    text = str(value).strip()
+    if pa.types.is_boolean(arrow_type):
+        if isinstance(value, bool):
+            return value
+        if text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        raise ExportError(f"filter {column}={text}: {column} is true or false")
+    if pa.types.is_integer(arrow_type):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return int(text)
+        except ValueError:
+            raise ExportError(
+                f"filter {column}={text}: {column} takes whole numbers (e.g. {column}=0,1)"
+            ) from None
+    if pa.types.is_floating(arrow_type):
+        try:
+            return float(text)
+        except ValueError:
+            raise ExportError(f"filter {column}={text}: {column} takes numbers") from None
+    if pa.types.is_timestamp(arrow_type):
+        raise ExportError(f"filter {column}={text}: filter times with --since/--until")
+    return value if isinstance(value, str) else text

@@ -34,7 +34,7 @@ def test_dataset_layout_matches_the_rollouts(export_store, tmp_path):
     episodes = pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     rollouts = export_store.lake.read_partition("rollouts", "bin-0003").sort("trial").to_dicts()
     rollouts = [r for r in rollouts if r["success"]]  # the default selection: demonstrations only
-    assert DEFAULT_SELECTION.where == {"success": True}
+    assert DEFAULT_SELECTION.where == {"success": "true"}  # read as the column's bool when applied
     data = pq.read_table(out / info["data_path"].format(chunk_index=0, file_index=0)).to_pydict()
     video = decode_mp4(
         (out / info["video_path"].format(video_key=CAMERA_KEY, chunk_index=0, file_index=0)).read_bytes()
@@ -139,13 +139,15 @@ def test_lerobot_reads_the_dataset_and_an_act_chunk_fits(export_store, tmp_path)
     """LeRobot's ``LeRobotDataset`` (the ``lerobot`` package, installed without its dependencies: with them
     it pulls a CUDA torch and torchvision) loads the export, decodes its frames with torchcodec, and serves a
     full 100-step action chunk (ACT's default) from the first frame of every episode without padding."""
-    pytest.importorskip("lerobot", reason="pip install --no-deps lerobot==0.4.4 (see the export README)")
-    pytest.importorskip("torchcodec", reason="pip install --no-deps torchcodec==0.12.0 + FFmpeg 5 libraries")
+    # Installed by infra/setup.sh: a missing reader is a failure, not a skip.
+    import importlib.util
     import os
     import subprocess
     import sys
     from pathlib import Path
 
+    for module in ("lerobot", "torchcodec"):
+        assert importlib.util.find_spec(module), f"{module} is not installed: run infra/setup.sh"
     out = tmp_path / "ds"
     export_lerobot(export_store, str(out), progress=False)
     reader = Path(__file__).with_name("lerobot_reader.py")
