@@ -42,14 +42,17 @@ def scenes(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materi
     scene = ingest_scene(store.store(), context.partition_key)
     depth = scene.depth_m
     valid = depth > 0
+    # Inverse depth: a far background (the floor past the table, metres away) would otherwise take the whole
+    # grey range and leave the table and the objects on it black.
     depth_img = np.zeros_like(depth)
     if valid.any():
-        lo, hi = np.percentile(depth[valid], [2, 98])
-        depth_img = np.clip((depth - lo) / max(hi - lo, 1e-6), 0, 1) * valid
+        inverse = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0)
+        lo, hi = np.percentile(inverse[valid], [2, 98])
+        depth_img = np.clip((inverse - lo) / max(hi - lo, 1e-6), 0, 1) * valid
     depth_rgb = (np.stack([depth_img] * 3, -1) * 255).astype(np.uint8)
     return dg.MaterializeResult(
         metadata={
-            "preview": thumbnail_md([scene.rgb, depth_rgb], "rgb | depth (near = dark)"),
+            "preview": thumbnail_md([scene.rgb, depth_rgb], "rgb | depth (near = bright)"),
             "prompt": scene.prompt,
             "source": scene.source,
             "size": f"{scene.width}x{scene.height}",

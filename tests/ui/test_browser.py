@@ -194,7 +194,7 @@ def test_materialization_page_shows_partition_run_and_metadata(ui):
 
 @pytest.mark.parametrize(
     ("asset", "picture"),
-    [("scenes", "rgb | depth (near = dark)"), ("videos", "sample 0: first, middle, last frame")],
+    [("scenes", "rgb | depth (near = bright)"), ("videos", "sample 0: first, middle, last frame")],
 )
 def test_the_key_picture_shows_without_a_click(ui, asset, picture):
     base, profile = ui
