@@ -136,6 +136,11 @@ SCORE_COLUMNS = (
 )
 
 
+def _typed(row: dict, fallback: dict, column: str):
+    """A figure from its typed column, or from the JSON it was kept in before the column existed."""
+    return row[column] if row.get(column) is not None else fallback[column]
+
+
 def _depth_summary(depth: dict) -> str:
     """One line a person reads: which backend, and how well its frames fit the real depth frame."""
     if "error" in depth:
@@ -171,19 +176,27 @@ def _parts_summary(target) -> str:
 def reconstruction_confident(
     context: dg.AssetCheckExecutionContext, store: StoreResource
 ) -> dg.AssetCheckResult:
+    from physworld_core.reconstruction.stage import typed_metrics  # the stage's module: heavy imports
+
     row = store.store().one_row("reconstructions", context.partition_key)
     m = json.loads(row["metrics_json"])
     tracking = m["tracking"]
-    # Rows written before visible_fraction was recorded hold the same figure as a count.
-    visible = tracking.get("visible_fraction", 1 - tracking["low_confidence_frames"] / tracking["frames"])
+    # Rows written before the figures had columns hold them only in metrics_json.
+    figures = {
+        k: _typed(row, typed_metrics(m), k) for k in ("plane_rms_m", "tracking_mean_iou", "visible_fraction")
+    }
     # Tracking raises on long gaps; short ones that add up to over a fifth of the frames are a guess too.
-    passed = m["plane_rms_m"] < 0.005 and tracking["mean_iou"] >= 0.5 and visible >= 0.8
+    passed = (
+        figures["plane_rms_m"] < 0.005
+        and figures["tracking_mean_iou"] >= 0.5
+        and figures["visible_fraction"] >= 0.8
+    )
     return dg.AssetCheckResult(
         passed=passed,
         metadata={
-            "plane_rms_mm": mm(m["plane_rms_m"]),
-            "tracking_mean_iou": rate(tracking["mean_iou"]),
-            "visible_fraction": rate(visible),
+            "plane_rms_mm": mm(figures["plane_rms_m"]),
+            "tracking_mean_iou": rate(figures["tracking_mean_iou"]),
+            "visible_fraction": rate(figures["visible_fraction"]),
             "unseen_frames": ", ".join(map(str, tracking.get("unseen_frames", []))) or "none",
         },
     )
@@ -200,10 +213,11 @@ def video_physically_feasible(
 ) -> dg.AssetCheckResult:
     row = store.store().one_row("reconstructions", context.partition_key)
     feasibility = json.loads(row["metrics_json"])["feasibility"]
+    score = _typed(row, {"feasibility": feasibility["score"]}, "feasibility")
     return dg.AssetCheckResult(
-        passed=feasibility["score"] >= MIN_FEASIBILITY,
+        passed=score >= MIN_FEASIBILITY,
         metadata={
-            "feasibility": rate(feasibility["score"]),
+            "feasibility": rate(score),
             "max_gap_mm": mm(feasibility["max_gap_m"]),
             "reasons": "; ".join(feasibility["reasons"]) or "none",
         },
@@ -308,12 +322,12 @@ OBJECT_COLUMNS = (
 )
 def twin_settles(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     row = store.store().one_row("twins", context.partition_key)
-    settle = json.loads(row["settle_json"])
+    settle = json.loads(row["settle_json"])  # the reasons; older rows also hold the figures only here
     return dg.AssetCheckResult(
         passed=bool(row["passed"]),
         metadata={
-            "max_penetration_mm": mm(settle["max_penetration_m"]),
-            "max_drift_mm": mm(settle["max_drift_m"]),
+            "max_penetration_mm": mm(_typed(row, settle, "max_penetration_m")),
+            "max_drift_mm": mm(_typed(row, settle, "max_drift_m")),
             "reasons": "; ".join(settle["reasons"]) or "none",
         },
     )

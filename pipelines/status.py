@@ -132,8 +132,9 @@ def _figure(table: str, frame: pl.DataFrame) -> str:
     if table == "videos":
         return f"; {int(frame['passed'].sum())}/{frame.height} samples passed their checks"
     if table == "reconstructions":
-        metrics = json.loads(frame["metrics_json"][0])
-        score = metrics.get("feasibility", {}).get("score")
+        score = frame["feasibility"][0]
+        if score is None:  # written before the figure had a column
+            score = json.loads(frame["metrics_json"][0]).get("feasibility", {}).get("score")
         return "" if score is None else f"; sample {frame['sample'][0]}, physics feasibility {score:.2f}"
     if table == "twins":
         return "; settles" if frame["passed"][0] else "; does NOT settle"

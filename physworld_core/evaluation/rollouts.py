@@ -241,4 +241,7 @@ def rollout_row(
         "video_sha256": video.sha256 if video else None,
         "camera_json": camera.to_json() if camera else None,
         "lineage_json": json.dumps(lineage, sort_keys=True),
+        # The lineage readers select on, as columns of their own.
+        "video_sample": lineage.get("video_sample"),
+        "policy_checkpoint_sha256": lineage.get("policy_checkpoint_sha256"),
     }

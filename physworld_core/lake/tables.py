@@ -262,6 +262,23 @@ _SPECS = (
             "reconstruction diagnostics: plane fit, tracking, depth calibration, feasibility, as JSON",
         ),
         _col("seconds", _F64, "reconstruction wall time", unit="s"),
+        # Figures readers filter and check on, out of metrics_json (null in rows written before them).
+        added=(
+            _col("feasibility", _F64, "physics feasibility score of the chosen video, 0-1", nullable=True),
+            _col(
+                "plane_rms_m",
+                _F64,
+                "rms distance of table points to the fitted plane",
+                unit="m",
+                nullable=True,
+            ),
+            _col(
+                "tracking_mean_iou", _F64, "mean IoU of the tracked target's silhouette, 0-1", nullable=True
+            ),
+            _col(
+                "visible_fraction", _F64, "fraction of frames where the target was seen, 0-1", nullable=True
+            ),
+        ),
     ),
     _table(
         "twins",
@@ -279,6 +296,12 @@ _SPECS = (
         ),
         _col("passed", _BOOL, "whether nothing interpenetrates and every object rests after settling"),
         _col("seconds", _F64, "twin build and settle wall time", unit="s"),
+        added=(
+            _col(
+                "max_penetration_m", _F64, "deepest interpenetration after settling", unit="m", nullable=True
+            ),
+            _col("max_drift_m", _F64, "largest drift of an object while settling", unit="m", nullable=True),
+        ),
     ),
     _table(
         "policies",
@@ -366,6 +389,17 @@ _SPECS = (
             "lineage_json",
             _STR,
             "what the rollout came from: video sample, policy checkpoint SHA-256, as JSON",
+        ),
+        added=(
+            _col(
+                "video_sample", _I32, "the generated video sample the policy was learned from", nullable=True
+            ),
+            _col(
+                "policy_checkpoint_sha256",
+                _STR,
+                "SHA-256 of the policy checkpoint executed; null when a planner ran",
+                nullable=True,
+            ),
         ),
     ),
 )

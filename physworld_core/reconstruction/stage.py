@@ -162,11 +162,26 @@ def run_reconstruction_stage(
                 "trajectory_json": json.dumps(recon.trajectory.to_json_dict()),
                 "metrics_json": json.dumps(recon.metrics),
                 "seconds": recon.metrics["seconds"],
+                **typed_metrics(recon.metrics),
             }
         ],
         task_id,
     )
     return ReconstructionStageResult(recon, best, sorted(scores, key=lambda r: r["sample"]))
+
+
+def typed_metrics(metrics: dict) -> dict:
+    """The figures of ``metrics`` that have columns of their own in ``reconstructions``."""
+    tracking = metrics.get("tracking", {})
+    visible = tracking.get("visible_fraction")
+    if visible is None and tracking.get("frames"):
+        visible = 1 - tracking.get("low_confidence_frames", 0) / tracking["frames"]
+    return {
+        "feasibility": metrics.get("feasibility", {}).get("score"),
+        "plane_rms_m": metrics.get("plane_rms_m"),
+        "tracking_mean_iou": tracking.get("mean_iou"),
+        "visible_fraction": visible,
+    }
 
 
 def load_reconstruction(store: Store, task_id: str) -> Reconstruction:

@@ -94,6 +94,8 @@ def run_twin_stage(
                 "settle_json": json.dumps(report.to_dict()),
                 "passed": report.passed,
                 "seconds": seconds,
+                "max_penetration_m": report.max_penetration_m,
+                "max_drift_m": report.max_drift_m,
             }
         ],
         task_id,

@@ -28,6 +28,8 @@ def _twin(store: Store, task_id: str, mesh: bytes) -> dict:
         "settle_json": "{}",
         "passed": True,
         "seconds": 1.0,
+        "max_penetration_m": 0.001,
+        "max_drift_m": 0.002,
     }
 
 

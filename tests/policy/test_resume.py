@@ -69,7 +69,15 @@ run_policy_stage(Store.at(sys.argv[1], json.loads(sys.argv[2])), TASK, tiny_conf
 def _store_twin(store, spec_local) -> None:
     """A twins row whose meshes are blobs of ``store``: what the twin stage leaves for the policies stage."""
     spec = spec_local.map_uris(lambda path: store.blobs.put_file(path).uri)
-    row = {"spec_json": spec.to_json(), "spec_uri": "", "settle_json": "{}", "passed": True, "seconds": 0.0}
+    row = {
+        "spec_json": spec.to_json(),
+        "spec_uri": "",
+        "settle_json": "{}",
+        "passed": True,
+        "seconds": 0.0,
+        "max_penetration_m": 0.0,
+        "max_drift_m": 0.0,
+    }
     store.lake.write_partition("twins", [{"task_id": TASK, **row}], TASK)
 
 

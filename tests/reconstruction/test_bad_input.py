@@ -124,6 +124,7 @@ def test_short_gaps_are_bridged_but_the_check_flags_many(bin_scene, bin_video, b
 def _run_reconstruction_check(metrics: dict, lake_root) -> tuple[bool, dict]:
     """Run the ``reconstruction_confident`` check on a ``reconstructions`` row holding ``metrics``."""
     from assets.reconstruction import reconstruction_confident
+    from physworld_core.reconstruction.stage import typed_metrics
     from pipelines.partitions import tasks_partitions
     from pipelines.resources import StoreResource
 
@@ -141,6 +142,7 @@ def _run_reconstruction_check(metrics: dict, lake_root) -> tuple[bool, dict]:
             "trajectory_json": "{}",
             "metrics_json": json.dumps(metrics),
             "seconds": 0.0,
+            **typed_metrics(metrics),
         }
         store.store().lake.write_partition("reconstructions", [row], context.partition_key)
 
