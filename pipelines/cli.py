@@ -162,10 +162,18 @@ def _require_task(store, task_id: str) -> dict:
 
 
 def _add_task(args) -> int:
+    from physworld_core.errors import TaskExistsError
     from pipelines.tasks import add_task
 
     store = _store(must_exist=False)
-    row = add_task(_instance(), store, args.task_id, args.source, args.prompt, force=args.force)
+    try:
+        row = add_task(_instance(), store, args.task_id, args.source, args.prompt, force=args.force)
+    except TaskExistsError as error:
+        existing = error.existing
+        raise UsageError(
+            f"task {args.task_id} is already registered as {existing.get('source')} "
+            f"({existing.get('prompt')!r}); add --force to replace it (its stages then show stale and re-run)"
+        ) from None
     print(f"registered {row['task_id']}: {row['prompt']!r} from {row['source']} (lake {store.lake.root})")
     return 0
 
