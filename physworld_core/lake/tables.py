@@ -402,6 +402,23 @@ _SPECS = (
             ),
         ),
     ),
+    _table(
+        "task_status",
+        ("task_id",),
+        _col("run_id", _STR, "the Dagster run this status comes from"),
+        _col("status", _STR, "how the task's latest run ended: success or failure"),
+        _col(
+            "failure_class",
+            _STR,
+            "why it failed, for the next nightly run: input (bad scene or prompt: not retried until the task "
+            "changes), storage (the lake did not answer: retried), worker (the run's process died: retried) or "
+            "internal (anything else: retried once); null on success",
+            nullable=True,
+        ),
+        _col("failed_step", _STR, "the step that failed; null on success or when no step did", nullable=True),
+        _col("reason", _STR, "the failure's message, one line; null on success", nullable=True),
+        _col("failures", _I32, "failures in a row, this one included; 0 after a success", unit="runs"),
+    ),
 )
 
 #: Registry of every lake table, by name. Add a table by declaring it above, not by mutating this dict.

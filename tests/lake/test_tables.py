@@ -18,6 +18,7 @@ EXPECTED_KEYS = {
     "policies": ("task_id", "method"),
     "evaluations": ("task_id", "method", "trial"),
     "rollouts": ("task_id", "method", "trial"),
+    "task_status": ("task_id",),
 }
 
 
