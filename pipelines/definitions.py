@@ -6,25 +6,24 @@ import os
 
 import dagster as dg
 
-from assets import evaluation, export, learning, reconstruction, scenes, video
+from assets import evaluation, export, learning, operations, reconstruction, scenes, video
+from pipelines.code_references import with_code_references
 from pipelines.jobs import export_job, nightly_generation, physworld_job
 from pipelines.resources import resources_for
-from pipelines.sensors import inbox_sensor
+from pipelines.sensors import inbox_sensor, task_status_on_failure, task_status_on_success
 
-ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation, export)
+ASSET_MODULES = (scenes, video, reconstruction, learning, evaluation, export, operations)
 
 
 def build_definitions(env_name: str | None = None) -> dg.Definitions:
     env_name = env_name or os.environ.get("PHYSWORLD_ENV", "local")
     return dg.Definitions(
         # Specs too (`tasks`, written outside runs); each asset links to the file and line that defines it.
-        assets=dg.with_source_code_references(
-            dg.load_assets_from_modules(list(ASSET_MODULES), include_specs=True)
-        ),
+        assets=with_code_references(dg.load_assets_from_modules(list(ASSET_MODULES), include_specs=True)),
         asset_checks=dg.load_asset_checks_from_modules(list(ASSET_MODULES)),
         jobs=[physworld_job, export_job],
         schedules=[nightly_generation],
-        sensors=[inbox_sensor],
+        sensors=[inbox_sensor, task_status_on_success, task_status_on_failure],
         resources=resources_for(env_name, local_lake=os.environ.get("PHYSWORLD_LAKE")),
     )
 

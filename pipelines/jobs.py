@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.partitions import tasks_partitions
+from pipelines.resources import StoreResource
 
 physworld_job = dg.define_asset_job(
     "physworld",
@@ -28,22 +29,36 @@ export_job = dg.define_asset_job(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description=(
-        "Nightly at 02:00 UTC (off until started): runs the pipeline for every registered task whose "
-        "evaluations are not materialized yet, or that was re-registered (add-task --force) since its scenes "
-        "were made, one run per task."
+        "Nightly at 02:00 UTC (off until started): one run per registered task that is not evaluated yet, "
+        "was re-registered (add-task --force) since, or last failed for a reason worth retrying (storage, a "
+        "dead worker, twice at most for an internal error); a task whose input is wrong waits until it is "
+        "registered again."
     ),
 )
-def nightly_generation(context: dg.ScheduleEvaluationContext):
-    """Every night, run the pipeline for each registered task not evaluated yet or re-registered since."""
-    from pipelines.tasks import stale_tasks
+def nightly_generation(context: dg.ScheduleEvaluationContext, store: StoreResource):
+    """Every night, run the pipeline for each registered task that needs it (see the description)."""
+    from pipelines.run_status import retryable, statuses
+    from pipelines.tasks import registered_since, stale_tasks
 
     instance = context.instance
     done = instance.get_materialized_partitions(dg.AssetKey("evaluations"))
     registered = instance.get_dynamic_partitions(tasks_partitions.name)
     stale = set(stale_tasks(instance, [key for key in registered if key in done]))
-    pending = [key for key in registered if key not in done or key in stale]
+    status = statuses(store.store())
+    pending, waiting = [], []
+    for key in registered:
+        if key in done and key not in stale:
+            continue
+        last = status.get(key)
+        if retryable(last) or key in stale or registered_since(instance, key, last["run_id"]):
+            pending.append(key)
+        else:
+            waiting.append(key)
     if not pending:
-        return dg.SkipReason("every registered task is evaluated and up to date")
+        reason = "every registered task is evaluated and up to date"
+        if waiting:
+            reason += f"; {len(waiting)} wait for a new registration after a failure of their input"
+        return dg.SkipReason(reason)
     return [
         dg.RunRequest(run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}", partition_key=key)
         for key in pending

@@ -41,3 +41,41 @@ def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource):
             observe_task({"task_id": d.task_id, "source": d.source, "prompt": d.prompt}) for d in accepted
         ],
     )
+
+
+def _record(context, store: StoreResource) -> None:
+    from pipelines.run_status import record_run
+
+    row = record_run(store.store(), context.instance, context.dagster_run)
+    if row is None:
+        return
+    context.instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "task_status",
+            partition=row["task_id"],
+            metadata={k: dg.MetadataValue.text(str(v)) for k, v in row.items() if v is not None},
+        )
+    )
+    context.log.info(f"task {row['task_id']}: {row['status']} ({row['failure_class'] or 'ok'})")
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[physworld_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records a successful physworld run in task_status (the task's failures in a row go to 0).",
+)
+def task_status_on_success(context: dg.RunStatusSensorContext, store: StoreResource):
+    _record(context, store)
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[physworld_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Records a failed physworld run in task_status with its failure class (input, storage, lake, worker, "
+        "internal), so the nightly schedule skips a task whose input is wrong and retries the others."
+    ),
+)
+def task_status_on_failure(context: dg.RunFailureSensorContext, store: StoreResource):
+    _record(context, store)

@@ -78,6 +78,13 @@ def latest_task_version(instance: dg.DagsterInstance, task_id: str) -> str | Non
     return (record.asset_observation.tags or {}).get(DATA_VERSION_TAG)
 
 
+def registered_since(instance: dg.DagsterInstance, task_id: str, run_id: str) -> bool:
+    """Whether ``task_id`` was registered again (a new data version observed) after ``run_id`` was created."""
+    observed = _latest_observation(instance, task_id)
+    run = instance.get_run_record_by_id(run_id)
+    return observed is not None and run is not None and observed.timestamp > run.create_timestamp.timestamp()
+
+
 def stale_tasks(instance: dg.DagsterInstance, task_ids: list[str]) -> list[str]:
     """Tasks re-registered since their ``scenes`` were last materialized (their outputs describe an older
     source or prompt)."""

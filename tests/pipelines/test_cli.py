@@ -126,7 +126,10 @@ def test_reregistering_refuses_unless_forced_and_force_makes_the_stages_stale(en
 
         when = dt.datetime(2026, 12, 8, 2, tzinfo=dt.UTC)
         with dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+            instance=instance,
+            scheduled_execution_time=when,
+            repository_def=defs.get_repository_def(),
+            resources={"store": defs.resources["store"]},
         ) as context:
             return schedule.evaluate_tick(context)
 
