@@ -402,7 +402,7 @@ def test_tipping_something_upright_is_not_a_pour(prompt):
 def test_only_a_pour_names_what_is_poured():
     from physworld_core.perception.language import Instruction
 
-    with pytest.raises(ValueError, match="only a pour Instruction names what is poured"):
+    with pytest.raises(ValueError, match="'place' Instruction names no contents"):
         Instruction("cup", None, "cup", "bin", None, "bin", "in", contents_noun="balls")
     with pytest.raises(ValueError, match="pour Instruction pours into a container"):
         Instruction("cup", None, "cup", "plate", None, "plate", "in", skill="pour")

@@ -1,0 +1,3 @@
+"""Push: the closed gripper drives the object along the table onto a flat marking, never lifting it."""
+
+RANK = 1
