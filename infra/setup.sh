@@ -16,10 +16,16 @@ apt_updated=0
 apt_update() { if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi; }
 
 need_pkgs=()
-# FFmpeg 5 libraries: torchcodec (LeRobot's video decoder, used by the export tests) links against them.
-for pkg in libvulkan1 libusb-1.0-0 libegl1 libgl1 chromium \
-           libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8 \
-           ${PHYSWORLD_EXTRA_APT:-}; do
+# PHYSWORLD_SETUP=runtime (the user-code image, infra/k8s/Dockerfile) installs what runs the pipeline only;
+# the default (development) adds what the tests use.
+setup_kind="${PHYSWORLD_SETUP:-development}"
+runtime_pkgs=(libvulkan1 libusb-1.0-0 libegl1 libgl1)
+# chromium: the UI's browser test. postgresql: the production instance storage, started by the tests' fixture
+# (not as a system service). FFmpeg 5 libraries: torchcodec (LeRobot's video decoder, export tests).
+test_pkgs=(chromium postgresql libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59
+           libavfilter8)
+if [ "$setup_kind" = runtime ]; then test_pkgs=(); fi
+for pkg in "${runtime_pkgs[@]}" "${test_pkgs[@]}" ${PHYSWORLD_EXTRA_APT:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -57,15 +63,19 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 stamp=.venv/.physworld-installed
-want="$(cat pyproject.toml infra/setup.sh | sha256sum | cut -c1-16)"
+want="$( (cat pyproject.toml infra/setup.sh; echo "$setup_kind") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] pip install (torch==2.13.0 CPU wheel, then the project)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e '.[dev,models]'
-  # LeRobot's own dataset reader, for the export round-trip test. Its declared dependencies pull a CUDA torch
-  # and torchvision, so it comes without them; what its reader needs (datasets, torchcodec) is in the dev extra.
-  .venv/bin/pip install -q --no-deps lerobot==0.4.4
+  if [ "$setup_kind" = runtime ]; then
+    .venv/bin/pip install -q -e '.[k8s,models]'
+  else
+    .venv/bin/pip install -q -e '.[dev,models]'
+    # LeRobot's own dataset reader, for the export round-trip test. Its declared dependencies pull a CUDA
+    # torch and torchvision, so it comes without them; what its reader needs (datasets, torchcodec) is in dev.
+    .venv/bin/pip install -q --no-deps lerobot==0.4.4
+  fi
   echo "$want" > "$stamp"
 fi
 echo "[setup] ok"

@@ -25,7 +25,18 @@ def build_definitions(env_name: str | None = None) -> dg.Definitions:
         schedules=[nightly_generation],
         sensors=[inbox_sensor, task_status_on_success, task_status_on_failure],
         resources=resources_for(env_name, local_lake=os.environ.get("PHYSWORLD_LAKE")),
+        executor=_executor(env_name),
     )
+
+
+def _executor(env_name: str):
+    """Each step in its own Kubernetes pod on ``k8s``; elsewhere Dagster's default (a process per step for
+    launched runs, in-process for ``physworld run``)."""
+    if env_name != "k8s":
+        return None
+    from pipelines.k8s import k8s_executor  # dagster-k8s is the k8s extra
+
+    return k8s_executor()
 
 
 @dg.definitions

@@ -17,7 +17,7 @@ from physworld_core.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOCAL_LAKE = str(REPO_ROOT / ".physworld" / "lake")
-ENVIRONMENTS = ("local", "prod")
+ENVIRONMENTS = ("local", "prod", "k8s")
 
 
 class ConfigurationError(PhysworldError):
@@ -78,10 +78,12 @@ def _prod() -> dict:
 
 
 def resources_for(env_name: str, local_lake: str | None = None) -> dict:
-    """``local``: the embedded default (a Delta lake on disk). ``prod``: S3 with credentials from the environment."""
+    """``local``: the embedded default (a Delta lake on disk). ``prod``: S3 with credentials from the environment.
+    ``k8s``: the same resources as ``prod``, each step in its own pod (see :mod:`pipelines.k8s`)."""
     by_env = {
         "local": lambda: {"store": StoreResource(root=local_lake or DEFAULT_LOCAL_LAKE)},
         "prod": _prod,
+        "k8s": _prod,
     }
     if env_name not in by_env:
         raise ConfigurationError(f"PHYSWORLD_ENV={env_name!r} is not one of {', '.join(ENVIRONMENTS)}")

@@ -371,3 +371,110 @@ def synth():
 def default_scene(synth):
     """Red can (right), blue box (middle), grey bin (left) on a table 13.7 cm above the world origin."""
     return synth.default_scene()
+
+
+# --- a real PostgreSQL server (the production Dagster instance storage) ------------------------------------
+
+_PG_USER, _PG_PASSWORD, _PG_DB = "physworld", "physworld-test", "dagster"
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A running PostgreSQL on 127.0.0.1 with one database, as ``infra/dagster.prod.yaml`` reads it."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def environment(self) -> dict[str, str]:
+        """The ``DAGSTER_PG_*`` variables of ``infra/dagster.prod.yaml``."""
+        return {
+            "DAGSTER_PG_HOST": self.host,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+            "DAGSTER_PG_DB": self.database,
+        }
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL server binaries not found: infra/setup.sh installs Debian's postgresql")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Debian's PostgreSQL started for the session in a temp dir (``initdb`` + ``pg_ctl``, password auth on
+    127.0.0.1, a free port), stopped at teardown. As root the server runs as the ``postgres`` user."""
+    import tempfile
+
+    bin_dir = _postgres_bin()
+    # Not under pytest's temp root: it is private to the user running pytest, and the server may not be him.
+    workdir = Path(tempfile.mkdtemp(prefix="physworld-postgres-"))
+    data, sockets = workdir / "data", workdir / "sockets"
+    sockets.mkdir()
+    password_file = workdir / "password"
+    password_file.write_text(_PG_PASSWORD + "\n")
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(workdir, "postgres")
+        shutil.chown(sockets, "postgres")
+        shutil.chown(password_file, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            _PG_USER,
+            "--auth=scram-sha-256",
+            f"--pwfile={password_file}",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port_pairs(1)[0]
+    log = workdir / "postgres.log"
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = PostgresServer("127.0.0.1", port, _PG_USER, _PG_PASSWORD, _PG_DB)
+    try:
+        env = {**os.environ, "PGPASSWORD": _PG_PASSWORD}
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", _PG_USER, _PG_DB],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        yield server
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
