@@ -31,7 +31,7 @@ from physworld_core.scene import ScenePackage
 from physworld_core.video.base import GeneratedVideo, VideoBackend
 from physworld_core.worldmodel.checkpoint import load_checkpoint
 from physworld_core.worldmodel.model import Rollout, WorldActionModel, frames_to_tensor, tensor_to_frames
-from physworld_core.worldmodel.policy import torch_threads
+from physworld_core.worldmodel.policy import snap_to_levels, torch_threads
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class LearnedVideoBackend(VideoBackend):
                 self.config.actions or None,
                 self.config.action_noise,
                 self.config.seed,
+                action_levels=self.meta.get("action_levels"),
             )
         size = rgb.shape[0]
         upscaled = F.interpolate(
@@ -138,12 +139,14 @@ def rollout_video(
     action_noise: float = 0.0,
     seed: int = 0,
     use_cache: bool = True,
+    action_levels=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Roll the model out from ``first_frame`` (square, any size): ``num_frames`` frames at the model's size
     (the first is the input, encoded and decoded) and the ``num_frames - 1`` actions taken, in data units.
 
     ``actions`` (≥ num_frames - 1 rows): follow them; None: the model's own first predicted action each step,
-    plus ``action_noise`` standard deviations of Gaussian noise (seeded)."""
+    plus ``action_noise`` standard deviations of Gaussian noise (seeded), snapped to ``action_levels`` (the
+    few values a command like the gripper's takes in the data)."""
     generator = torch.Generator().manual_seed(seed)
     rollout = Rollout(model, use_cache=use_cache)
     latent = model.encode_frames(model_frame(model, first_frame)[None])[0]
@@ -154,7 +157,7 @@ def rollout_video(
             action = torch.as_tensor(np.asarray(actions[step], dtype=np.float32))
         else:
             noise = torch.randn(model.cfg.action_dim, generator=generator) * action_noise * model.action_std
-            action = chunk[0] + noise
+            action = torch.as_tensor(snap_to_levels((chunk[0] + noise).numpy(), action_levels))
         latent = rollout.act(action)
         latents.append(latent)
         taken.append(action.numpy())

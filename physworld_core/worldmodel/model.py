@@ -155,7 +155,9 @@ class FrameAutoencoder(nn.Module):
 
 def frames_to_tensor(frames: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
     """(..., H, W, 3) uint8 → (..., 3, H, W) float in [0, 1]."""
-    x = torch.as_tensor(np.asarray(frames), device=device)
+    if isinstance(frames, np.ndarray) and not frames.flags.writeable:
+        frames = frames.copy()  # torch wants writable memory (a scene's image is frozen)
+    x = torch.as_tensor(frames, device=device)
     return x.movedim(-1, -3).float() / 255.0
 
 

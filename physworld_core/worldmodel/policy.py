@@ -6,11 +6,14 @@ classes; the model never reads it) and ``act(obs, base_action) -> action`` once 
 at the model's ``frame_size`` and ``policy.actor(world_env)`` gives the ``act``, which renders that world.
 
 The model runs at its own frame rate (10 Hz by default, half the 20 Hz control rate). Every ``stride``-th
-control step the actor renders a frame (~70 ms on CPU at 64² — rendering, not the model, is the cost),
-feeds it to the model through the KV cache and takes the first action of the predicted chunk; the chunk's
-moves are spread evenly over the ``stride`` control steps until the next frame (a recorded action below the
-control rate is the sum of the moves it spans, see :func:`~physworld_core.worldmodel.data.fit_episode`) and
-its gripper command is held.
+control step the actor renders a frame (~70 ms on CPU at 64² — rendering, not the model, is the cost) and
+feeds it to the model through the KV cache, which predicts the next K actions. The action taken is the
+temporal ensemble of every chunk that predicted this step (ACT's, weights ``exp(-decay * i)``, i = 0 for the
+oldest prediction), or the newest chunk's first action; a dimension the demonstrations only ever set to a
+few values (a gripper's open/close) is snapped to the nearest of them, since the regression head predicts
+their mean. The moves are spread evenly over the ``stride`` control steps until the next frame (a recorded
+action below the control rate is the sum of the moves it spans, see
+:func:`~physworld_core.worldmodel.data.fit_episode`) and the other commands are held.
 """
 
 from __future__ import annotations
@@ -47,14 +50,30 @@ class WorldModelPolicyConfig:
     """Args:
     use_cache: step through the KV cache (False recomputes the whole context every step: the ablation).
     threads: torch CPU threads while acting.
+    ensemble_decay: temporal ensembling of the action chunks (ACT's ``m``); None takes the newest chunk's
+        first action.
     """
 
     use_cache: bool = True
     threads: int | None = 1
+    ensemble_decay: float | None = 0.1
 
     def __post_init__(self) -> None:
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"WorldModelPolicyConfig.threads must be None or >= 1, got {self.threads!r}")
+        if self.ensemble_decay is not None and not self.ensemble_decay >= 0:
+            raise ValueError(
+                f"WorldModelPolicyConfig.ensemble_decay must be >= 0, got {self.ensemble_decay!r}"
+            )
+
+
+def snap_to_levels(action: np.ndarray, levels) -> np.ndarray:
+    """``action`` with every dimension that has levels (a list of the values it takes) set to the nearest."""
+    out = np.array(action, dtype=np.float32)
+    for dim, values in enumerate(levels or ()):
+        if values:
+            out[dim] = min(values, key=lambda v: abs(v - out[dim]))
+    return out
 
 
 class WorldModelPolicy:
@@ -66,6 +85,7 @@ class WorldModelPolicy:
             below the control rate.
         control_hz: the world's control rate.
         checkpoint_sha256: the checkpoint blob's hash, for the rollouts' lineage.
+        action_levels: per dimension, the few values it takes in the data (None: continuous).
     """
 
     observes_camera = True
@@ -77,9 +97,10 @@ class WorldModelPolicy:
         control_hz: float,
         checkpoint_sha256: str | None = None,
         config: WorldModelPolicyConfig = WorldModelPolicyConfig(),
+        action_levels=None,
     ) -> None:
         self.model, self.config = model.eval(), config
-        self.checkpoint_sha256 = checkpoint_sha256
+        self.checkpoint_sha256, self.action_levels = checkpoint_sha256, action_levels
         ratio = control_hz / model.cfg.fps
         self.stride = round(ratio)
         if self.stride < 1 or abs(ratio - self.stride) > 1e-6:
@@ -107,7 +128,14 @@ class WorldModelPolicy:
         """Load a world-model checkpoint (a local path: ``store.blobs.local_path(uri)`` for a blob)."""
         model, meta, _ = load_checkpoint(path)
         names = meta.get("action_names")
-        return cls(model, tuple(names) if names else None, control_hz, checkpoint_sha256, config)
+        return cls(
+            model,
+            tuple(names) if names else None,
+            control_hz,
+            checkpoint_sha256,
+            config,
+            meta.get("action_levels"),
+        )
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -125,11 +153,11 @@ class WorldModelActor:
     def __init__(self, policy: WorldModelPolicy, world_env) -> None:
         self.policy, self.world_env = policy, world_env
         self.rollout = Rollout(policy.model, use_cache=policy.config.use_cache)
-        self.step, self.action = 0, None
+        self.reset()
 
     def reset(self) -> None:
         self.rollout.reset()
-        self.step, self.action = 0, None
+        self.step, self.action, self.chunks = 0, None, []
 
     def frame(self) -> np.ndarray:
         """The world's camera picture at the model's size (H×W×3 uint8)."""
@@ -146,7 +174,19 @@ class WorldModelActor:
                 if self.action is not None:  # the action taken since the last frame joins the context
                     self.rollout.act(torch.as_tensor(self.action), predict=False)
                 latent = model.encode_frames(frames_to_tensor(self.frame()[None]))[0]
-                self.action = self.rollout.observe(latent)[0].numpy()
+                chunk = self.rollout.observe(latent).numpy()
+                self.action = snap_to_levels(self.choose(chunk), policy.action_levels)
         self.step += 1
         spread = np.where(policy.moves, self.action / policy.stride, self.action)
         return np.clip(spread, -1.0, 1.0).astype(np.float32)
+
+    def choose(self, chunk: np.ndarray) -> np.ndarray:
+        """This step's action from the newest chunk (K, A) and the earlier ones still reaching this step."""
+        decay = self.policy.config.ensemble_decay
+        if decay is None:
+            return chunk[0]
+        self.chunks = [*self.chunks, chunk][-len(chunk) :]
+        # The chunk predicted i steps ago holds this step at index i; weights favour the oldest, as ACT's.
+        predictions = [c[age] for age, c in enumerate(reversed(self.chunks))]
+        weights = np.exp(-decay * np.arange(len(predictions)))[::-1]
+        return (weights[:, None] * np.stack(predictions)).sum(0) / weights.sum()

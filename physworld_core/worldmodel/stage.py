@@ -141,6 +141,7 @@ def run_world_model_stage(
         "data": result.data,
         "lineage": lineage,
         "action_names": list(data.action_names) if data.action_names else None,
+        "action_levels": [list(v) if v else None for v in data.action_levels],
         "parameters": result.parameters,
         "wall_seconds": result.wall_seconds,
     }

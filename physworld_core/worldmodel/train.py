@@ -52,6 +52,7 @@ PHASES = ("autoencoder", "video", "actions")
 RESUMABLE_FIELDS = ("checkpoint_every", "eval_every", "device", "threads")
 """Settings a killed run may be resumed with changed: they do not change what is learned."""
 WARMUP_UPDATES = 50
+MAX_LEVELS = 2
 
 
 def _is_int(value: Any) -> bool:
@@ -82,8 +83,8 @@ class TrainConfig:
         172 s with two threads, 16 s with one).
     """
 
-    autoencoder_updates: int = 600
-    video_updates: int = 600
+    autoencoder_updates: int = 1500
+    video_updates: int = 500
     action_updates: int = 1500
     batch_size: int = 16
     autoencoder_batch: int = 32
@@ -166,6 +167,9 @@ class TrainingData:
     clips: tuple[Episode, ...]
     fingerprint: str
     action_names: tuple[str, ...] | None = None
+    action_levels: tuple[tuple[float, ...] | None, ...] = ()
+    """Per action dimension, the values it takes when it takes at most :data:`MAX_LEVELS` (a gripper's
+    open/close command), else None: the model regresses the mean, the policy snaps to the nearest level."""
 
     def summary(self) -> dict[str, int]:
         return {
@@ -228,7 +232,14 @@ def prepare_data(
         raise WorldModelDataError(
             f"the episodes name their action dimensions differently: {sorted(map(str, names))}"
         )
-    return TrainingData(tuple(train), tuple(validation), tuple(fitted_clips), digest.hexdigest(), names.pop())
+    actions = np.concatenate([e.actions for e in train or validation])
+    levels = tuple(
+        tuple(float(v) for v in values) if len(values := np.unique(column)) <= MAX_LEVELS else None
+        for column in actions.T
+    )
+    return TrainingData(
+        tuple(train), tuple(validation), tuple(fitted_clips), digest.hexdigest(), names.pop(), levels
+    )
 
 
 def _windows(
@@ -415,6 +426,7 @@ def _train(data, model_cfg, cfg, device, checkpoint_dir, progress, log_fn, on_ch
             "wall_seconds": wall(),
             "train_config": cfg.to_dict(),
             "action_names": list(data.action_names) if data.action_names else None,
+            "action_levels": [list(v) if v else None for v in data.action_levels],
         }
         save_checkpoint(checkpoint_path, model, meta, optimizer.state_dict())
         if on_checkpoint is not None:

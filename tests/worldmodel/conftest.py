@@ -95,6 +95,8 @@ def rollout_rows(store, task_id: str, episodes: list[Episode], fps: float) -> li
                 "video_sha256": video.sha256,
                 "camera_json": camera.to_json(),
                 "lineage_json": json.dumps({"synthetic": episode.key}),
+                "video_sample": None,
+                "policy_checkpoint_sha256": None,
             }
         )
     return rows

@@ -120,15 +120,14 @@ def test_kv_cache_is_faster_per_step():
     latents, actions = torch.randn(64, cfg.latent_dim), torch.randn(64, cfg.action_dim)
 
     def ms_per_step(use_cache: bool) -> float:
-        best = float("inf")
-        for _ in range(5):
-            rollout = Rollout(model, use_cache=use_cache)
-            start = time.perf_counter()
-            for t in range(64):
-                rollout.observe(latents[t])
-                rollout.act(actions[t], predict=False)
-            best = min(best, (time.perf_counter() - start) / 64 * 1000)
-        return best
+        rollout = Rollout(model, use_cache=use_cache)
+        start = time.perf_counter()
+        for t in range(64):
+            rollout.observe(latents[t])
+            rollout.act(actions[t], predict=False)
+        return (time.perf_counter() - start) / 64 * 1000
 
-    cached, recomputed = ms_per_step(True), ms_per_step(False)
+    # Best of 7 each, taken in turn, so that a burst of load on the shared machine slows both alike.
+    times = [(ms_per_step(True), ms_per_step(False)) for _ in range(7)]
+    cached, recomputed = min(t[0] for t in times), min(t[1] for t in times)
     assert recomputed > 1.25 * cached, (cached, recomputed)

@@ -180,3 +180,28 @@ def test_world_model_acts_in_a_benchmark_world(checkpoint):
         env.close()
     assert result["steps"] == 6 and result["success"] is False  # six steps cannot put the can in the bin
     assert len(seen) == 3 and all(frame.shape == (16, 16, 3) and frame.std() > 5 for frame in seen)
+
+
+def test_actions_snap_to_the_levels_of_the_data_and_chunks_are_ensembled(checkpoint):
+    from physworld_core.worldmodel.policy import WorldModelPolicyConfig, snap_to_levels
+
+    levels = prepare_data(SMALL, moving_square(4, 20, 16, seed=3)).action_levels
+    assert levels == (None, None, (0.0,), (0.0,), (-1.0, 1.0))  # the gripper opens or closes; moves vary
+    np.testing.assert_allclose(
+        snap_to_levels(np.array([0.3, -0.2, 0.1, 0.05, -0.4]), levels), [0.3, -0.2, 0.0, 0.0, -1.0], atol=1e-7
+    )
+
+    def chosen(decay):
+        policy = WorldModelPolicy.from_checkpoint(
+            checkpoint, control_hz=20.0, config=WorldModelPolicyConfig(ensemble_decay=decay)
+        )
+        act = policy.actor(_World(16))
+        first = np.arange(4 * 5, dtype=np.float32).reshape(4, 5)  # K = 4 chunks of 5-dim actions
+        act.choose(first)
+        return act.choose(first + 100.0)
+
+    np.testing.assert_allclose(chosen(None), np.arange(5) + 100.0)  # the newest chunk's first action
+    # uniform weights: the mean of the older chunk's second action and the newer one's first
+    np.testing.assert_allclose(chosen(0.0), (np.arange(5, 10) + np.arange(5) + 100.0) / 2)
+    older = chosen(1.0)  # ACT's weights favour the older prediction
+    assert np.all(older < (np.arange(5, 10) + np.arange(5) + 100.0) / 2)

@@ -142,6 +142,7 @@ def test_checkpoints_are_safetensors_and_belong_to_their_run(tmp_path):
     model, meta, optimizer = load_checkpoint(tmp_path / CHECKPOINT_NAME)
     assert (meta["phase"], meta["update"]) == ("actions", 2) and optimizer is not None
     assert meta["action_names"] == ["delta_x", "delta_y", "delta_z", "delta_yaw", "gripper"]
+    assert meta["action_levels"] == [None, None, [0.0], [0.0], [-1.0, 1.0]]
     assert model.cfg == TINY
 
     with pytest.raises(PhysworldError, match="belongs to another training run .*train"):
