@@ -8,7 +8,6 @@ scene) instead of getting a video of the wrong object.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +16,7 @@ from physworld_core.errors import GroundingError
 from physworld_core.perception.colour import colour_similarity, normalise_colour_word
 from physworld_core.perception.language import NOUN_SHAPES, Instruction
 from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL, SceneObject
-from physworld_core.robot import PANDA
+from physworld_core.perception.skill import ShapeScorer, perception_of
 
 COLOUR_WEIGHT = 2.0
 """Colour is weighted above shape: it is what people use to tell objects apart, and it is measured more
@@ -46,7 +45,7 @@ class Grounding:
 
     Args:
         target: the object to move.
-        goal: where it goes; ``None`` for the upright skill, whose goal is the table under the target.
+        goal: where it goes; ``None`` when the goal is the table under the target (a fallen object stood up).
         scores: ``{"target": {index: score}, "goal": {index: score}}`` for every object that qualified (no
             "goal" table when there is no goal object).
     """
@@ -76,94 +75,6 @@ def shape_score(asked: str | None, seen: SceneObject) -> float | None:
     return SHAPE_COMPATIBILITY.get((asked, seen.shape))
 
 
-LYING_MIN_ELONGATION = 1.3
-"""A footprint at least this many times longer than wide can be a solid lying on its side (see
-:mod:`.standing`)."""
-
-
-def lying_shape_score(asked: str | None, seen: SceneObject) -> float | None:
-    """Agreement of an asked shape class with an object the prompt says lies on its side (upright skill).
-
-    From above, a lying cylinder's footprint is a rectangle, so a fallen bottle reads as a "box": any solid
-    (box or cylinder footprint) may be a lying can, bottle or carton, and a long footprint fits best. A round
-    footprint still qualifies, at half the score, so that an object standing already is grounded and refused
-    with that reason (perception checks it lies) rather than reported missing. Hollow objects and markings
-    do not qualify."""
-    if asked is None:
-        return 0.0
-    if asked not in ("cylinder", "box") or seen.shape not in ("cylinder", "box"):
-        return None
-    length, width = seen.extents[0], seen.extents[1]
-    return 1.0 if length >= LYING_MIN_ELONGATION * max(width, 1e-9) else 0.5
-
-
-HAND_HELD_MAX_WIDTH_M = PANDA.gripper_max_width
-"""A vessel to pour from is lifted and tipped in one hand, its fingers closed across it: its footprint is at
-most the gripper's opening wide."""
-
-
-def pouring_shape_score(asked: str | None, seen: SceneObject) -> float | None:
-    """Agreement of a vessel to pour from (pour skill) with a seen object.
-
-    An open container the hand can close across fits best; a wider one (a basin, more likely the container
-    poured into) fits less, so that a cup whose colour reads like the bowl's (an orange mug in shadow reads
-    brown, like a brown bowl) is told from the bowl by its size. A solid round object still qualifies, at half
-    the score, so that a vessel whose inside the camera does not see is grounded and refused with that reason
-    (:func:`~physworld_core.perception.pouring.pour_view`) rather than reported missing."""
-    if asked is None:
-        return 0.0
-    if seen.shape == "container":
-        return 1.0 if seen.extents[1] <= HAND_HELD_MAX_WIDTH_M else 0.75
-    if seen.shape == "cylinder":
-        return 0.5
-    return None
-
-
-SWEEP_TOOL_MIN_LENGTH_M = 0.06
-"""A brush to sweep with is at least this long (head and handle): smaller things on the table are what is
-swept."""
-
-T_FOOTPRINT_MAX_FILL = 0.92
-"""A brush's footprint is a T (a wide head, a narrow handle): its hull fills less of its minimum-area rectangle
-than a tray's or a box's does (≈1)."""
-
-
-def sweeping_tool_score(asked: str | None, seen: SceneObject) -> float | None:
-    """Agreement of a brush to sweep with (sweep skill) with a seen object.
-
-    Whatever its noun, a brush is judged by size and outline: a solid at least
-    :data:`SWEEP_TOOL_MIN_LENGTH_M` long whose footprint is not a full rectangle fits best (a T reads as a
-    "cylinder" or, its head and handle making a corner, as a "container"); a rectangle that long still
-    qualifies at half the score, so that a brush is found, then measured (and refused there if it has no
-    head and handle, :func:`~physworld_core.perception.sweeping.sweep_view`). Small things are what is swept,
-    never the tool."""
-    if seen.shape == "region" or seen.extents[0] < SWEEP_TOOL_MIN_LENGTH_M:
-        return None
-    return 1.0 if seen.roundness < T_FOOTPRINT_MAX_FILL else 0.5
-
-
-def dustpan_shape_score(asked: str | None, seen: SceneObject) -> float | None:
-    """Agreement of a dustpan to sweep into (sweep skill) with a seen object: a tray at least
-    :data:`SWEEP_TOOL_MIN_LENGTH_M` long. Its floor is a few millimetres thick, so it reads as a container
-    (walls around a lower floor) or, where the camera sees little of the floor, as a low box (less)."""
-    if seen.extents[0] < SWEEP_TOOL_MIN_LENGTH_M:
-        return None
-    return {"container": 1.0, "box": 0.75}.get(seen.shape)
-
-
-ShapeScorer = Callable[[str | None, SceneObject], float | None]
-
-TARGET_SHAPE_SCORERS: dict[str, ShapeScorer] = {
-    "upright": lying_shape_score,
-    "pour": pouring_shape_score,
-    "sweep": sweeping_tool_score,
-}
-"""Skills whose object is judged by its own rule rather than by :func:`shape_score` (skill → rule)."""
-
-GOAL_SHAPE_SCORERS: dict[str, ShapeScorer] = {"sweep": dustpan_shape_score}
-"""Skills whose goal is judged by its own rule rather than by :func:`shape_score`."""
-
-
 def score_object(
     colour: str | None,
     shape: str | None,
@@ -176,8 +87,9 @@ def score_object(
 
     ``also``: further colours the phrase names (a patterned region, "red and white"); each must be among the
     seen object's colours, and the colour part is their mean similarity. ``shape_scorer`` judges the shape:
-    :func:`shape_score`, or a skill's own rule (:data:`TARGET_SHAPE_SCORERS`: an object lying on its side to
-    stand upright, a vessel to pour from, a brush to sweep with; :data:`GOAL_SHAPE_SCORERS`)."""
+    :func:`shape_score`, or a skill's own rule (:attr:`~physworld_core.perception.skill.SkillPerception.
+    target_scorer`: an object lying on its side to stand upright, a vessel to pour from, a brush to sweep with;
+    its ``goal_scorer``)."""
     colour_part = 0.0
     if colour is not None:
         asked = (colour, *also)
@@ -212,13 +124,13 @@ def _colour_match(asked: str, seen: SceneObject) -> float:
 
 
 def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
-    """Pick the target and the goal among ``objects`` (for the upright skill the target only: its goal is the
-    table under it).
+    """Pick the target and the goal among ``objects`` (the target only when the goal is the table under it, as
+    for a fallen object stood up: :attr:`~physworld_core.perception.language.Instruction.has_goal_object`).
 
     Raises:
         GroundingError: an asked-for object is absent, or two objects match it equally well.
     """
-    upright = instruction.skill == "upright"
+    hooks = perception_of(instruction.skill)
     target, target_scores = _pick(
         instruction.object_phrase,
         instruction.object_colour,
@@ -226,9 +138,9 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         objects,
         exclude=None,
         where=instruction.object_where,
-        shape_scorer=TARGET_SHAPE_SCORERS.get(instruction.skill, shape_score),
+        shape_scorer=hooks.target_scorer or shape_score,
     )
-    if upright:
+    if not instruction.has_goal_object:
         return Grounding(target=target, goal=None, scores={"target": target_scores})
     goal, goal_scores = _pick(
         instruction.goal_phrase,
@@ -238,7 +150,7 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         exclude=target.index,
         also=instruction.goal_colours[1:],
         where=instruction.goal_where,
-        shape_scorer=GOAL_SHAPE_SCORERS.get(instruction.skill, shape_score),
+        shape_scorer=perception_of(instruction.skill).goal_scorer or shape_score,
     )
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
 
@@ -250,7 +162,7 @@ def target_candidates(instruction: Instruction, objects: list[SceneObject]) -> l
         objects,
         instruction.object_colour,
         instruction.object_shape,
-        shape_scorer=TARGET_SHAPE_SCORERS.get(instruction.skill, shape_score),
+        shape_scorer=perception_of(instruction.skill).target_scorer or shape_score,
     )
     best = max(scores.values(), default=None)
     return [index for index, score in scores.items() if best - score < _TIE]

@@ -21,10 +21,10 @@ import trimesh
 from physworld_core.errors import ReconstructionError
 from physworld_core.perception.plane import Plane
 from physworld_core.perception.segment import SceneObject
-from physworld_core.perception.shelf import ShelfConfig, Slot, row_profile
 from physworld_core.reconstruction.arms import ArmConfig, arm_labels, arm_underside
 from physworld_core.reconstruction.layers import LayerConfig, layer_cuts
 from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry, ShelfGeometry
+from physworld_core.skills.place.shelf import ShelfConfig, Slot, row_profile
 
 WALL_THICKNESS_PRIOR = 0.01
 """Walls seen edge-on are 1–3 px wide; a 1 cm prior is better than measuring them."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from physworld_core.perception.standing import PROFILE_BIN_M, StandingAxis
+from physworld_core.skills.upright.perception import PROFILE_BIN_M, StandingAxis
 
 SECTIONS = 24
 """Facets around the axis: a 24-gon's flats are within 0.9 % of the circle."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.perception._skill_views import pour_of, slot_of, standing_of, sweep_of
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.segment import SceneObject
 from physworld_core.reconstruction.completion import CompletionBackend, CompletionRequest
@@ -136,7 +137,7 @@ def reconstruct(
             continue
         if seen.shape == "region":
             continue  # another marking on the table: no body, nothing to model
-        if perception.sweep is not None and seen is not perception.target and _is_scrap(seen, perception):
+        if sweep_of(perception) is not None and seen is not perception.target and _is_scrap(seen, perception):
             continue  # modelled with the others from the sweep's own view below
         fixture = _fixture_model(seen, perception, table_height) if seen is perception.goal else None
         if fixture is not None:
@@ -153,15 +154,15 @@ def reconstruct(
         else:
             name, role = f"obstacle_{obstacle_index}", "obstacle"
             obstacle_index += 1
-        if role == "target" and perception.pour is not None:
+        if role == "target" and pour_of(perception) is not None:
             # A cup to pour from: an open cylinder of convex parts (a completed mesh would close its mouth).
-            v, f, face_part = open_cup(perception.pour.outer_radius, perception.pour.height)
+            v, f, face_part = open_cup(pour_of(perception).outer_radius, pour_of(perception).height)
             pose, arm_parts, half_turn = np.eye(4), (), False
-            pose[:3, 3] = perception.pour.centre
+            pose[:3, 3] = pour_of(perception).centre
             completions[name] = "open cup"
-        elif role == "target" and perception.sweep is not None:
+        elif role == "target" and sweep_of(perception) is not None:
             # A brush: its head and its handle as two boxes, in a frame facing the way the head does.
-            sweep = perception.sweep
+            sweep = sweep_of(perception)
             v, f, face_part, pose = brush_model(
                 sweep.head_centre,
                 sweep.facing,
@@ -183,8 +184,8 @@ def reconstruct(
             if role == "target":
                 half_turn = completion.is_half_turn
             lying = (
-                lying_body_model(seen.points_world, perception.standing, table_height)
-                if role == "target" and perception.standing is not None and half_turn
+                lying_body_model(seen.points_world, standing_of(perception), table_height)
+                if role == "target" and standing_of(perception) is not None and half_turn
                 else None
             )
             if lying is not None:  # a fallen bottle: round about the axis it lies along (see .lying)
@@ -216,7 +217,7 @@ def reconstruct(
     # A fallen object to stand up: its base → top axis as perception read it from the seen points, the reading
     # the video was made from. Read again on the completed mesh, the mirrored half can swap which end looks
     # wider (upright-0006), and the twin would then be told to stand it on its top.
-    standing = perception.standing
+    standing = standing_of(perception)
     trajectory, tracking_stats = track_target(
         frames,
         fps,
@@ -252,11 +253,11 @@ def reconstruct(
     }
     if standing is not None:
         metrics.update(_standing(target, trajectory, standing))
-    if perception.pour is not None:
+    if pour_of(perception) is not None:
         contents, pour_metrics = _pour(target, trajectory, perception)
         objects += contents
         metrics.update(pour_metrics)
-    if perception.sweep is not None:
+    if sweep_of(perception) is not None:
         contents, sweep_metrics = _sweep(trajectory, perception, table_height)
         objects += contents
         metrics.update(sweep_metrics)
@@ -281,7 +282,7 @@ def _tracking_for(perception: Perception, tracking: TrackingConfig, standing) ->
     if standing is not None:
         axis = np.cross(standing.axis, perception.plane.normal_array)
         turns = (-STAND_UP_MAX_TURN_DEG, STAND_UP_MAX_TURN_DEG)
-    elif perception.pour is not None:
+    elif pour_of(perception) is not None:
         # Tipped towards the goal only: a silhouette seen from above cannot tell a tilt towards the camera from
         # one away from it, and the fit took the mirror turn (away from the bowl) on pour-0000.
         axis = np.cross(perception.plane.normal_array, pour_direction(perception))
@@ -303,7 +304,7 @@ POUR_VIDEO_MIN_TILT_DEG = 60.0
 def pour_direction(perception: Perception) -> np.ndarray:
     """The horizontal unit vector from the cup to the goal it pours into: the way a video tips it."""
     normal = perception.plane.normal_array
-    d = np.asarray(perception.goal.centre_world) - np.asarray(perception.pour.centre)
+    d = np.asarray(perception.goal.centre_world) - np.asarray(pour_of(perception).centre)
     d = d - (d @ normal) * normal
     if np.linalg.norm(d) < 1e-6:
         raise ReconstructionError("the cup stands on the goal's centre: no way to pour into it")
@@ -321,7 +322,7 @@ def _pour(target, trajectory: Trajectory, perception: Perception) -> tuple[list,
             f"the prompt asks to pour from the {target.label}, but the tracked video tips it only {tilt:.0f} deg "
             f"by the end (at least {POUR_VIDEO_MIN_TILT_DEG:.0f} expected): the video does not pour"
         )
-    view = perception.pour
+    view = pour_of(perception)
     radius = ball_radius(view.contents_top)
     centres = ball_layer(view.outer_radius - WALL_M, radius)
     v, f = ball_mesh(radius)
@@ -359,7 +360,7 @@ def _is_scrap(seen: SceneObject, perception: Perception) -> bool:
     centre = np.asarray(seen.centre_world)[:2]
     return any(
         np.linalg.norm(centre - scrap.centre[:2]) < float(max(scrap.half_size[:2])) + 0.005
-        for scrap in perception.sweep.scraps
+        for scrap in sweep_of(perception).scraps
     )
 
 
@@ -367,7 +368,7 @@ def _sweep(trajectory: Trajectory, perception: Perception, table_height: float) 
     """The scraps as bodies (boxes standing on the table, see :mod:`.sweeping`), and how far the tracked video
     carries the brush towards the dustpan. A video that does not bring it at least
     :data:`SWEEP_VIDEO_MIN_TRAVEL_M` nearer is refused: the twin's goal would contradict what the video shows."""
-    view = perception.sweep
+    view = sweep_of(perception)
     positions = trajectory.positions
     mouth = np.asarray(view.mouth)[:2]
     travel = float(np.linalg.norm(positions[0, :2] - mouth) - np.linalg.norm(positions[-1, :2] - mouth))
@@ -512,8 +513,8 @@ def _fixture_model(goal: SceneObject, perception: Perception, table_height: floa
     """The goal as a fixture, (geometry, vertices, faces, pose): a shelf's board and row when the prompt asks
     for a slot in it, a dustpan to sweep into, an open box when the target goes in it; ``None`` for a solid to
     put the target on."""
-    if perception.sweep is not None:
-        view = perception.sweep
+    if sweep_of(perception) is not None:
+        view = sweep_of(perception)
         geometry = DustpanGeometry(
             inner_width=view.pan_inner_width,
             depth=view.pan_depth,
@@ -524,8 +525,8 @@ def _fixture_model(goal: SceneObject, perception: Perception, table_height: floa
         )
         mouth = np.array([view.mouth[0], view.mouth[1], table_height])
         return dustpan_model(geometry, mouth, view.into_pan)
-    if perception.slot is not None:
-        return shelf_model(goal, perception.slot, perception.plane, table_height)
+    if slot_of(perception) is not None:
+        return shelf_model(goal, slot_of(perception), perception.plane, table_height)
     if _is_support(perception):
         return None
     length, width, _height = goal.extents

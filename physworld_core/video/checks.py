@@ -17,20 +17,20 @@ would otherwise drag the blob back along the path. What remains is the moving ob
 
 Stood upright (no goal object): the final blob is compared with two silhouettes the scene's perception
 predicts, the object lying as in the input image and a closed cylinder of the object's length and base
-radius standing on the table under its axis centre (``perception.standing``). The video passes when the blob
+radius standing on the table under its axis centre (``standing_of(perception)``). The video passes when the blob
 overlaps the standing silhouette well and covers more of what only the standing silhouette covers than of
 what only the lying one covers. Neither its image aspect nor plain overlaps would do: a bottle lying along
 the line of sight looks about as tall in the image as standing, and its two silhouettes overlap a lot. An
 object stood up where it lay hardly moves across the image, so it counts as moving when its silhouette
 changes (half of it new or gone at some frame) as well as when its blob travels.
 
-Poured (``perception.pour``): the vessel is followed by its own colour (its pixels less the contents seen in
+Poured (``pour_of(perception)``): the vessel is followed by its own colour (its pixels less the contents seen in
 it). It pours when its final blob lies mostly in the image of the column of air above the goal and the goal
 has taken the colour of what was seen inside it, or, when nothing was seen inside, its outline changes while
 over the goal (it turns over; see ``_poured``). A cup that sits still, or is carried over the goal and held
 upright with its contents unmoved, does not pour.
 
-Swept (``perception.sweep``): the brush is followed by its colour like any target; it sweeps when, in the last
+Swept (``sweep_of(perception)``): the brush is followed by its colour like any target; it sweeps when, in the last
 frame, the image of the dustpan's inside shows the scraps' colours where it did not (at least
 ``min_swept_fraction`` of the scraps' pixels in the input) and where the scraps lay they no longer show (at
 most ``max_left_fraction`` of them; see ``_swept``). A brush that sits still, or goes through the motion while
@@ -46,10 +46,11 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError, cKDTree
 
+from physworld_core.perception._skill_views import pour_of, standing_of, sweep_of
 from physworld_core.perception.exemplars import ColourModel
 from physworld_core.perception.perceive import Perception, perceive
-from physworld_core.perception.standing import StandingAxis
 from physworld_core.scene import ScenePackage
+from physworld_core.skills.upright.perception import StandingAxis
 
 
 @dataclass(frozen=True)
@@ -190,11 +191,11 @@ def check_video(
             target_moves=False,
             target_ends_in_goal=False,
         )
-        if perception.standing is not None:
+        if standing_of(perception) is not None:
             results.update(dict.fromkeys(_UPRIGHT_NUMBERS, 0.0), target_ends_upright=False)
-        if perception.pour is not None:
+        if pour_of(perception) is not None:
             results.update(_NOT_POURED)
-        if perception.sweep is not None:
+        if sweep_of(perception) is not None:
             results.update(_NOT_SWEPT)
     results["passed"] = all(
         bool(results[key])
@@ -215,8 +216,8 @@ def _track_target_colour(
 ) -> dict[str, bool | float]:
     target, goal = perception.target, perception.goal
     own = target.mask.copy()
-    if perception.pour is not None:  # a poured vessel is followed by its own colour, not its contents'
-        own[perception.pour.contents_pixels[:, 0], perception.pour.contents_pixels[:, 1]] = False
+    if pour_of(perception) is not None:  # a poured vessel is followed by its own colour, not its contents'
+        own[pour_of(perception).contents_pixels[:, 0], pour_of(perception).contents_pixels[:, 1]] = False
     target_colours = scene.rgb[own].astype(np.float32)
     mean = target_colours.mean(axis=0)
     spread = np.linalg.norm(target_colours - mean, axis=1)
@@ -232,7 +233,7 @@ def _track_target_colour(
     changed = changed > config.change_threshold
     moving = matches & ~np.all(matches, axis=0, keepdims=True) & (changed | target.mask)
     standing_mask = None
-    if perception.standing is not None:  # it stays on the table it was cut from: see _upright_blobs
+    if standing_of(perception) is not None:  # it stays on the table it was cut from: see _upright_blobs
         moving, standing_mask = _upright_blobs(frames, scene, perception)
     counts = moving.reshape(len(frames), -1).sum(axis=1)
     visible = counts >= config.min_target_pixels
@@ -245,25 +246,25 @@ def _track_target_colour(
     displacement = 0.0
     ends_in_goal = False
     upright: dict[str, bool | float] = {}
-    if perception.standing is not None:
+    if standing_of(perception) is not None:
         upright = {**dict.fromkeys(_UPRIGHT_NUMBERS, 0.0), "target_ends_upright": False}
-    if perception.pour is not None:
+    if pour_of(perception) is not None:
         upright = dict(_NOT_POURED)
-    if perception.sweep is not None:
+    if sweep_of(perception) is not None:
         upright = dict(_NOT_SWEPT)
-    if visible.any() and perception.standing is not None:
+    if visible.any() and standing_of(perception) is not None:
         seen = centroids[visible]
         displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
         upright = _stood_up(moving, standing_mask, perception.target.mask, config)
         ends_in_goal = upright["target_ends_upright"]
-    elif visible.any() and perception.pour is not None:
+    elif visible.any() and pour_of(perception) is not None:
         seen = centroids[visible]
         displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
         upright = _poured(
             frames, moving & ~matches[0] & ~target.mask, visible, own, mean, scene, perception, config
         )
         ends_in_goal = upright["target_pours"]
-    elif visible.any() and perception.sweep is not None:
+    elif visible.any() and sweep_of(perception) is not None:
         seen = centroids[visible]
         displacement = float(np.max(np.linalg.norm(seen - seen[0], axis=1)))
         upright = _swept(frames, scene, perception, config)
@@ -348,7 +349,7 @@ def _swept(
     walls, :data:`SCRAPS_TOP_M` high) of a scrap's colour in the last frame and not in the first; they must
     number ``min_swept_fraction`` of the scraps' input pixels. Left: the scraps' input pixels still of a
     scrap's colour in the last frame, at most ``max_left_fraction`` of them."""
-    sweep = perception.sweep
+    sweep = sweep_of(perception)
     scrap_mask = np.zeros(frames.shape[1:3], dtype=bool)
     references = []
     for scrap in sweep.scraps:
@@ -406,7 +407,7 @@ def _project_pixels(scene: ScenePackage, points_world: np.ndarray) -> np.ndarray
 def _pan_inside_silhouette(scene: ScenePackage, perception: Perception) -> np.ndarray:
     """H×W bool: the image of the box over the dustpan's floor, from its mouth to its back wall, between its
     side walls, :data:`SCRAPS_TOP_M` high (the convex hull of its corners' images)."""
-    sweep, up = perception.sweep, perception.plane.normal_array
+    sweep, up = sweep_of(perception), perception.plane.normal_array
     into = np.r_[sweep.into_pan, 0.0]
     into -= (into @ up) * up
     into /= np.linalg.norm(into)
@@ -469,7 +470,7 @@ def _poured(
       an orange cup on orange wood (4, 5) or a cup lifted into the image of the column above the goal early
       (7) changed by 0.6–0.8 held upright as well, so there this sign cannot tell.
     """
-    pour, goal = perception.pour, perception.goal
+    pour, goal = pour_of(perception), perception.goal
     column = _column_silhouette(scene, perception)
     shown = [i for i in np.nonzero(visible)[0] if blobs[i].sum() >= config.min_target_pixels]
     final = blobs[shown[-1]] if shown else np.zeros_like(own)
@@ -552,7 +553,7 @@ def _upright_blobs(
     needs of the wood. Only pixels near the lying or the standing silhouette count: anything elsewhere is not
     this object standing here."""
     target, lying = perception.target, perception.target.mask
-    standing = _standing_silhouette(scene, perception, perception.standing)
+    standing = _standing_silhouette(scene, perception, standing_of(perception))
     others = np.zeros_like(lying)
     for obj in perception.objects:
         if obj.index != target.index:

@@ -18,13 +18,13 @@ the background is made by filling the target's pixels from the surrounding table
 3. composite over the background wherever the object is nearer than the background depth, so nearer scenery
    (the container's front wall) hides it.
 
-Upright (a lying object stood up on its base, ``perception.standing``): the object is lifted until it can
+Upright (a lying object stood up on its base, ``standing_of(perception)``): the object is lifted until it can
 swing clear of the table, turned about the horizontal axis across its long axis (through the axis centre) until
 its base points down, and lowered onto its base where it lay. Its unseen back is then the seen half turned
 half a turn about the object's own axis (exact for a lying bottle, can or box), so the stood-up object shows
 a closed surface from every side.
 
-Pour (an open vessel tipped into a container, ``perception.pour``): the vessel is lifted clear of the
+Pour (an open vessel tipped into a container, ``pour_of(perception)``): the vessel is lifted clear of the
 container's rim, carried until its lip (the rim point facing the container) is over the container's middle,
 and tipped by :data:`POUR_TILT_DEG` about the horizontal axis across the pouring direction, its lip held over
 the container and its whole body above the rim. What was seen inside it (``PourView.contents_points``) is cut
@@ -33,7 +33,7 @@ leaves over the lip and falls, each clump of it (a connected patch of its pixels
 container's floor. The unseen bottom of the vessel and its floor under the contents are filled with discs of
 its own colour, so the tipped vessel shows a closed body.
 
-Sweep (a brush pushing scraps into a dustpan, ``perception.sweep``): the brush is lifted, carried over the start
+Sweep (a brush pushing scraps into a dustpan, ``sweep_of(perception)``): the brush is lifted, carried over the start
 of the stroke while it turns about the vertical through its head until the head faces into the pan (the
 handle trailing), put down behind the farthest scrap, pushed along the lane at an even pace until its head is
 inside the pan, and lifted away (up and back, so the pan's inside shows). The scraps (``SweepView.scraps``) are
@@ -57,6 +57,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation, Slerp
 
 from physworld_core.errors import GroundingError
+from physworld_core.perception._skill_views import pour_of, slot_of, standing_of, sweep_of
 from physworld_core.perception.perceive import Perception, perceive
 from physworld_core.perception.segment import SceneObject
 from physworld_core.scene import ScenePackage
@@ -180,7 +181,7 @@ def plan_trajectory(
 ) -> ObjectTrajectory:
     """Lift the target, carry it above the goal's interior centre, lower it onto the goal's floor; or, for a
     push (or a flat marking as the goal), slide it along the table onto the goal's centre; or, for a shelf,
-    lower it onto the board in the row's free gap (``perception.slot``), turned so its thin side runs along
+    lower it onto the board in the row's free gap (``slot_of(perception)``), turned so its thin side runs along
     the row (a slot admits one turn, so that turn gets no jitter).
 
     The carry height clears every object whose footprint comes near the path (the goal's rim included) by
@@ -190,18 +191,18 @@ def plan_trajectory(
     straight line (no bow) at half the tallest obstacle's height, or ``config.lift_height`` if lower, through
     whatever stands in the way.
     """
-    if perception.standing is not None:
+    if standing_of(perception) is not None:
         return plan_standing_up(perception, config)
-    if perception.pour is not None:
+    if pour_of(perception) is not None:
         return plan_pouring(perception, config)
-    if perception.sweep is not None:
+    if sweep_of(perception) is not None:
         return plan_sweeping(perception, config)
     rng = np.random.default_rng(config.seed)
     plane = perception.plane
     target, goal = perception.target, perception.goal
     up = plane.normal_array
     start_uv = plane.to_plane_coords(np.asarray([target.centre_world]))[0, :2]
-    slot = perception.slot
+    slot = slot_of(perception)
     goal_point = goal_point_world(perception)
     goal_uv = plane.to_plane_coords(goal_point[None])[0, :2]
     arc = float(rng.uniform(-1.0, 1.0) * config.arc_jitter)
@@ -290,7 +291,7 @@ REST_GAP_M = 0.002
 
 
 def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
-    """Stand the lying target up (upright skill, ``perception.standing``): lift, tip, lower.
+    """Stand the lying target up (upright skill, ``standing_of(perception)``): lift, tip, lower.
 
     Lift: straight up until the object can swing clear of the table, i.e. its axis centre is
     ``√((length/2)² + radius²)`` + :data:`TIP_CLEARANCE_M` above the table (the farthest its outline reaches
@@ -303,7 +304,7 @@ def plan_standing_up(perception: Perception, config: ProceduralVideoConfig) -> O
     does not show, a box's would only be noise.
     """
     rng = np.random.default_rng(config.seed)
-    standing = perception.standing
+    standing = standing_of(perception)
     plane = perception.plane
     up = plane.normal_array
     centre = standing.centre
@@ -377,7 +378,7 @@ FALL_SECONDS = 0.4
 def pour_direction(perception: Perception) -> np.ndarray:
     """The horizontal world unit vector from the vessel's axis towards the goal's centre: the way it pours."""
     up = perception.plane.normal_array
-    towards = np.asarray(perception.goal.centre_world) - perception.pour.centre_array
+    towards = np.asarray(perception.goal.centre_world) - pour_of(perception).centre_array
     towards -= (towards @ up) * up
     norm = float(np.linalg.norm(towards))
     if norm < 0.005:
@@ -397,7 +398,7 @@ def goal_inner_radius(goal: SceneObject) -> float:
 
 def vessel_outline(perception: Perception, sections: int = 48) -> np.ndarray:
     """The vessel's outline at rest (world): rings of its outer radius at its foot and its rim."""
-    pour, up = perception.pour, perception.plane.normal_array
+    pour, up = pour_of(perception), perception.plane.normal_array
     e1 = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(up, e1)
@@ -408,7 +409,7 @@ def vessel_outline(perception: Perception, sections: int = 48) -> np.ndarray:
 
 def vessel_lip(perception: Perception) -> np.ndarray:
     """The vessel's lip at rest (world): the rim point facing the goal."""
-    pour = perception.pour
+    pour = pour_of(perception)
     return (
         pour.centre_array
         + pour.height * perception.plane.normal_array
@@ -417,7 +418,7 @@ def vessel_lip(perception: Perception) -> np.ndarray:
 
 
 def plan_pouring(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
-    """Pour (pour skill, ``perception.pour``): lift, carry, tilt, then hold.
+    """Pour (pour skill, ``pour_of(perception)``): lift, carry, tilt, then hold.
 
     Lift: straight up until the vessel's bottom is ``max(config.lift_height, tallest + clearance)`` above the
     table, the tallest being the highest object near the path (the goal included) and the clearance
@@ -430,7 +431,7 @@ def plan_pouring(perception: Perception, config: ProceduralVideoConfig) -> Objec
     still, tipped, to the end of the clip.
     """
     rng = np.random.default_rng(config.seed)
-    plane, goal, pour = perception.plane, perception.goal, perception.pour
+    plane, goal, pour = perception.plane, perception.goal, pour_of(perception)
     up = plane.normal_array
     direction = pour_direction(perception)
     tilt_axis = np.cross(up, direction)
@@ -543,14 +544,14 @@ class ContentsMotion:
 def plan_contents(
     perception: Perception, trajectory: ObjectTrajectory, config: ProceduralVideoConfig
 ) -> ContentsMotion:
-    """The contents of a poured vessel (``perception.pour``) ride in it until the tilt reaches
+    """The contents of a poured vessel (``pour_of(perception)``) ride in it until the tilt reaches
     :data:`RELEASE_TILT_DEG`, then each clump travels over the lip (a quadratic Bézier from where it is,
     through the lip, to its resting spot, speeding up as it falls: the path parameter goes as time squared)
     in :data:`FALL_SECONDS` (at least three frames; sooner if the clip ends), turning back to how it was seen.
     It rests on the goal's floor with its lowest seen point just above it, spread about the goal's centre:
     the clumps' offsets from their middle are scaled up to reach half the goal's inner radius (at most 2.5×).
     """
-    pour, plane, goal = perception.pour, perception.plane, perception.goal
+    pour, plane, goal = pour_of(perception), perception.plane, perception.goal
     up = plane.normal_array
     total = len(trajectory.transforms_world)
     labels = _contents_clumps(pour, perception.target.mask.shape)
@@ -621,7 +622,7 @@ def sweep_stroke(perception: Perception) -> tuple[np.ndarray, np.ndarray, np.nda
     middle, from the scrap's back), and ends with the head's front face :data:`SWEEP_SHORT_OF_BACK_M` plus the
     widest scrap short of the back wall (so the head is inside the pan, the scraps ahead of it), but never
     with the head's back out of the mouth."""
-    sweep, plane = perception.sweep, perception.plane
+    sweep, plane = sweep_of(perception), perception.plane
     up = plane.normal_array
     direction = np.r_[sweep.into_pan, 0.0]
     direction -= (direction @ up) * up
@@ -641,7 +642,7 @@ def _scrap_reach(scrap) -> float:
 
 
 def plan_sweeping(perception: Perception, config: ProceduralVideoConfig) -> ObjectTrajectory:
-    """Sweep (sweep skill, ``perception.sweep``): lift, carry, lower, sweep, raise, then hold.
+    """Sweep (sweep skill, ``sweep_of(perception)``): lift, carry, lower, sweep, raise, then hold.
 
     Lift: the brush straight up by :data:`SWEEP_LIFT_M`. Carry: its head over the stroke's start
     (:func:`sweep_stroke`), turning about the vertical through the head until the head faces along the stroke
@@ -651,7 +652,7 @@ def plan_sweeping(perception: Perception, config: ProceduralVideoConfig) -> Obje
     meets on the way moves with it (:func:`plan_scraps`).
     """
     rng = np.random.default_rng(config.seed)
-    sweep, plane = perception.sweep, perception.plane
+    sweep, plane = sweep_of(perception), perception.plane
     up = plane.normal_array
     start, end, direction = sweep_stroke(perception)
     head = sweep.head_centre
@@ -706,7 +707,7 @@ def plan_sweeping(perception: Perception, config: ProceduralVideoConfig) -> Obje
 
 def head_positions(perception: Perception, trajectory: ObjectTrajectory) -> np.ndarray:
     """Per frame, where the brush head's footprint centre is (world)."""
-    head = perception.sweep.head_centre
+    head = sweep_of(perception).head_centre
     return trajectory.transforms_world[:, :3, :3] @ head + trajectory.transforms_world[:, :3, 3]
 
 
@@ -720,7 +721,7 @@ def plan_scraps(perception: Perception, trajectory: ObjectTrajectory) -> Content
     points of ``SweepView.scraps`` (concatenated in order) by scrap; ``release_frame`` is the first frame a
     scrap moves, ``landed_frame`` the first frame from which none does.
     """
-    sweep, plane = perception.sweep, perception.plane
+    sweep, plane = sweep_of(perception), perception.plane
     up = plane.normal_array
     total = len(trajectory.transforms_world)
     labels = np.concatenate([np.full(len(s.points), i) for i, s in enumerate(sweep.scraps)])
@@ -803,9 +804,9 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
     artefacts = sample_realism(config.realism, config.seed, config.num_frames, config.hold_frames)
     trajectory = plan_trajectory(perception, config, through_obstacle=artefacts.through_obstacle)
     contents = None
-    if perception.pour is not None:
+    if pour_of(perception) is not None:
         contents = plan_contents(perception, trajectory, config)
-    elif perception.sweep is not None:
+    elif sweep_of(perception) is not None:
         contents = plan_scraps(perception, trajectory)
     renderer = SplatRenderer(scene, perception, config)
     frames = np.empty((config.num_frames, scene.height, scene.width, 3), dtype=np.uint8)
@@ -840,14 +841,14 @@ def generate(scene: ScenePackage, config: ProceduralVideoConfig | None = None) -
         "goal_description": None if goal is None else goal.description,
         "target_centre_world": [float(v) for v in start],
         "goal_centre_world": None if goal is None else [float(v) for v in goal_point_world(perception)],
-        "slot": None if perception.slot is None else perception.slot.to_dict(),
-        "standing_axis": None if perception.standing is None else perception.standing.to_dict(),
-        "pour": None if perception.pour is None else perception.pour.to_dict(),
+        "slot": None if slot_of(perception) is None else slot_of(perception).to_dict(),
+        "standing_axis": None if standing_of(perception) is None else standing_of(perception).to_dict(),
+        "pour": None if pour_of(perception) is None else pour_of(perception).to_dict(),
         "pour_direction": (
             None if trajectory.pour_direction is None else [float(v) for v in trajectory.pour_direction]
         ),
-        "pour_tilt_deg": None if perception.pour is None else POUR_TILT_DEG,
-        "sweep": None if perception.sweep is None else perception.sweep.to_dict(),
+        "pour_tilt_deg": None if pour_of(perception) is None else POUR_TILT_DEG,
+        "sweep": None if sweep_of(perception) is None else sweep_of(perception).to_dict(),
         **_sweep_plan(trajectory),
         "contents_transforms_world": None if contents is None else contents.transforms_world.tolist(),
         "contents_release_frame": None if contents is None else contents.release_frame,
@@ -944,7 +945,7 @@ class SplatRenderer:
         self.scale_centre = (
             np.asarray(target.centre_world) + 0.5 * target.top_height * perception.plane.normal_array
         )
-        pour = perception.pour
+        pour = pour_of(perception)
         # A poured vessel's contents are rendered apart from it (they fall out): cut them out of its body.
         self.contents_points = np.empty((0, 3))
         self.contents_colours = np.empty((0, 3), dtype=np.uint8)
@@ -969,7 +970,7 @@ class SplatRenderer:
                 points_world=target.points_world[body],
             )
         self.extra_hole = np.zeros(target.mask.shape, dtype=bool)
-        if perception.sweep is not None:  # the scraps the brush sweeps move apart from it, each on its own
+        if sweep_of(perception) is not None:  # the scraps the brush sweeps move apart from it, each on its own
             self.contents_points, self.contents_colours, self.contents_labels, self.extra_hole = (
                 _scrap_surfaces(scene, perception)
             )
@@ -978,9 +979,9 @@ class SplatRenderer:
             bottom_points, bottom_colours = _vessel_discs(scene, perception, target)
             points = np.concatenate([points, bottom_points])
             colours = np.concatenate([colours, bottom_colours])
-        if config.mirror_back and perception.standing is not None:
+        if config.mirror_back and standing_of(perception) is not None:
             # A lying object: its back is the seen half turned about its own axis (bottom and far side).
-            back = _about_axis(np.pi, perception.standing.axis, perception.standing.centre, np.zeros(3))
+            back = _about_axis(np.pi, standing_of(perception).axis, standing_of(perception).centre, np.zeros(3))
             points = np.concatenate([points, points @ back[:3, :3].T + back[:3, 3]])
             colours = np.concatenate([colours, colours])
         elif config.mirror_back:
@@ -1158,7 +1159,7 @@ def _scrap_surfaces(
     camera, target = scene.camera, perception.target
     all_points, all_colours, all_labels = [], [], []
     mask = np.zeros(target.mask.shape, dtype=bool)
-    for index, scrap in enumerate(perception.sweep.scraps):
+    for index, scrap in enumerate(sweep_of(perception).scraps):
         points_cam = (scrap.points - camera.extrinsic[:3, 3]) @ camera.extrinsic[:3, :3]
         uv = np.floor(camera.project(points_cam)).astype(np.int64)
         pixels = np.clip(uv[:, ::-1], 0, [scene.height - 1, scene.width - 1])
@@ -1180,7 +1181,7 @@ def _vessel_discs(
     the table), shaded as a face turned away from the light, and its floor under the contents (a disc
     just under the lowest surface seen inside), as shaded as the inside of a cup. Their colour is the
     median of its upper half, which is its own colour (:mod:`~physworld_core.perception.pouring`)."""
-    pour, plane = perception.pour, perception.plane
+    pour, plane = pour_of(perception), perception.plane
     up = plane.normal_array
     upper = plane.signed_height(body.points_world) >= 0.5 * pour.height
     own = np.median(scene.rgb[body.pixels[upper, 0], body.pixels[upper, 1]].astype(np.float64), axis=0)
@@ -1311,11 +1312,11 @@ def _background_without(
 def goal_point_world(perception: Perception) -> np.ndarray:
     """Where the object's footprint centre goes: the free gap of a shelf's row, the goal's centre, or, stood
     upright, the point of the table under its axis centre (where it stands up)."""
-    if perception.standing is not None:
-        centre = perception.standing.centre
+    if standing_of(perception) is not None:
+        centre = standing_of(perception).centre
         return centre - float(perception.plane.signed_height(centre[None])[0]) * perception.plane.normal_array
-    if perception.slot is not None:
-        return perception.slot.centre_world(perception.plane)
+    if slot_of(perception) is not None:
+        return slot_of(perception).centre_world(perception.plane)
     return np.asarray(perception.goal.centre_world, dtype=np.float64)
 
 

@@ -15,8 +15,8 @@ from physworld_core.perception.grounding import ground
 from physworld_core.perception.language import parse_instruction
 from physworld_core.perception.perceive import perceive
 from physworld_core.perception.plane import fit_support_plane
-from physworld_core.perception.pouring import PourView, pour_view
 from physworld_core.perception.segment import segment_objects
+from physworld_core.skills.pour.perception import PourView, pour_view
 
 BROWN = (140, 90, 50)
 
@@ -27,7 +27,7 @@ def _check_pour_view(scene, layout, *, radius_tolerance: float, height_tolerance
     # The cup stands within a reset jitter (3 mm a side) of its layout place; the bowl is fixed.
     assert np.linalg.norm(np.asarray(perception.target.centre_world[:2]) - cup.xy) < 0.015
     assert np.linalg.norm(np.asarray(perception.goal.centre_world[:2]) - bowl.xy) < 0.01
-    view = perception.pour
+    view = perception.view
     assert np.linalg.norm(np.asarray(view.centre[:2]) - cup.xy) < 0.015
     assert perception.plane.signed_height(view.centre_array[None])[0] == pytest.approx(0.0, abs=1e-9)
     assert view.outer_radius == pytest.approx(cup.outer_radius, abs=radius_tolerance)
@@ -41,7 +41,7 @@ def test_the_cup_is_measured_and_its_balls_seen(pour_world):
     perception = _check_pour_view(scene, layout, radius_tolerance=0.0025, height_tolerance=0.001)
     assert perception.instruction.skill == "pour"
     assert perception.target.shape == perception.goal.shape == "container"
-    view = perception.pour
+    view = perception.view
     assert len(view.contents_points) == len(view.contents_pixels) >= 10
     ball_rgb = 255 * np.asarray(layout.balls.rgba[:3])
     cup_rgb = 255 * np.asarray(layout.cup.rgba[:3])
@@ -53,7 +53,7 @@ def test_the_cup_is_measured_and_its_balls_seen(pour_world):
     assert radial.max() < layout.cup.inner_radius
     top_of_balls = layout.cup.floor_thickness + 2 * layout.balls.radius
     assert view.contents_top == pytest.approx(top_of_balls, abs=0.004)
-    summary = json.loads(json.dumps(perception.to_dict()))["pour"]
+    summary = json.loads(json.dumps(perception.to_dict()))["view"]
     assert summary["contents_count"] == len(view.contents_points)
     assert set(summary) == {
         "centre",
@@ -115,12 +115,13 @@ def test_a_cup_the_colour_of_the_bowl_is_told_from_it_by_its_size(synth):
 
 def test_perception_carries_a_pour_view_exactly_for_a_pour(pour_world, default_scene):
     perception = perceive(pour_world[0])
-    with pytest.raises(ValueError, match="Perception.pour is given exactly when the skill is 'pour'"):
-        dataclasses.replace(perception, pour=None)
+    assert isinstance(perception.view, PourView)
+    with pytest.raises(ValueError, match="a 'pour' perception needs its view"):
+        dataclasses.replace(perception, view=None)
     placing = perceive(default_scene.scene)
-    assert placing.pour is None and placing.to_dict()["pour"] is None
-    with pytest.raises(ValueError, match="Perception.pour is given exactly"):
-        dataclasses.replace(placing, pour=perception.pour)
+    assert placing.view is None and placing.to_dict()["view"] is None
+    with pytest.raises(ValueError, match="a 'place' perception has no view of type PourView"):
+        dataclasses.replace(placing, view=perception.view)
 
 
 def test_pour_view_is_validated():

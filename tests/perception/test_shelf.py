@@ -8,7 +8,7 @@ import pytest
 from physworld_core.errors import GroundingError
 from physworld_core.perception.plane import Plane
 from physworld_core.perception.segment import SceneObject
-from physworld_core.perception.shelf import ShelfConfig, find_slot, row_profile
+from physworld_core.skills.place.shelf import ShelfConfig, find_slot, row_profile
 
 BOARD = 0.015
 FLAT = Plane(normal=(0.0, 0.0, 1.0), offset=0.0, rms=0.0, inlier_fraction=1.0)
@@ -158,5 +158,5 @@ def test_the_slot_of_a_row_seen_in_pieces_is_where_the_world_has_it(seed):
     perception = perceive(scene)
     truth = sample_layout(seed)
     assert perception.grounding.target.colour == truth.book.colour_name
-    found = perception.slot.centre_world(perception.plane)[:2]
+    found = perception.view.centre_world(perception.plane)[:2]
     assert np.linalg.norm(found - truth.shelf.slot_world()[:2]) < 0.004

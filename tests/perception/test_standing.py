@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from physworld_core.errors import GroundingError
-from physworld_core.perception.standing import StandingAxis, standing_axis
+from physworld_core.skills.upright.perception import StandingAxis, standing_axis
 
 TABLE = 0.05  # table height: heights are measured above the plane, not above z = 0
 BODY_RADIUS, BODY_LENGTH, NECK_RADIUS, LENGTH = 0.028, 0.10, 0.012, 0.16

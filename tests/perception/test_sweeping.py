@@ -14,7 +14,7 @@ from physworld_core.errors import GroundingError
 from physworld_core.perception.perceive import perceive
 from physworld_core.perception.plane import fit_support_plane
 from physworld_core.perception.segment import segment_objects
-from physworld_core.perception.sweeping import ScrapView, SweepView, sweep_view
+from physworld_core.skills.sweep.perception import ScrapView, SweepView, sweep_view
 
 PINK = (235, 120, 180)
 WHITE = (225, 225, 220)
@@ -29,7 +29,7 @@ def _check_sweep_view(scene, layout):
     """Every measure against the world's truth, within what the module docstring reports (plus a margin for
     the reset jitter of the brush and the scraps, a few millimetres)."""
     perception = perceive(scene)
-    view, brush, pan = perception.sweep, layout.brush, layout.dustpan
+    view, brush, pan = perception.view, layout.brush, layout.dustpan
     assert perception.instruction.skill == "sweep"
     assert _angle_deg(view.facing, [np.cos(brush.yaw), np.sin(brush.yaw)]) < 6.0
     assert np.linalg.norm(view.head_centre[:2] - brush.xy) < 0.012
@@ -60,7 +60,7 @@ def test_the_brush_the_pan_and_the_scraps_are_measured(sweep_world):
     scene, layout = sweep_world
     perception = _check_sweep_view(scene, layout)
     assert perception.target.colour == "pink" and perception.goal.shape == "container"
-    view = perception.sweep
+    view = perception.view
     # nearest the mouth first; each scrap's colour is one of the scraps' own
     into = view.into_pan
     distances = [float((view.mouth[:2] - s.centre[:2]) @ into) for s in view.scraps]
@@ -69,7 +69,7 @@ def test_the_brush_the_pan_and_the_scraps_are_measured(sweep_world):
     for scrap in view.scraps:
         assert np.linalg.norm(palette - scrap.rgb, axis=1).min() < 90
         assert 0.004 < scrap.half_size[2] < 0.013 and scrap.half_size[0] >= scrap.half_size[1]
-    summary = json.loads(json.dumps(perception.to_dict()))["sweep"]
+    summary = json.loads(json.dumps(perception.to_dict()))["view"]
     assert set(summary) == {
         "head_centre",
         "facing",
@@ -111,7 +111,7 @@ def test_scraps_of_a_colour_not_there_are_refused(sweep_world):
     kept = perceive(
         dataclasses.replace(scene, prompt="sweep the yellow crumbs into the dustpan with the brush")
     )
-    assert len(kept.sweep.scraps) == sum(s.colour_name == "yellow" for s in layout.scraps)
+    assert len(kept.view.scraps) == sum(s.colour_name == "yellow" for s in layout.scraps)
 
 
 def _dustpan(centre_x: float, rgb=WHITE) -> list:
@@ -156,7 +156,7 @@ def test_a_t_shaped_brush_faces_from_its_handle_to_its_head(synth):
     ]
     scene = synth.render(shapes, prompt="use the pink brush to sweep the bits into the dustpan").scene
     plane = fit_support_plane(scene)
-    view = perceive(scene).sweep
+    view = perceive(scene).view
     assert _angle_deg(view.facing, facing) < 4.0
     assert np.linalg.norm(view.head_centre[:2] - head_xy) < 0.008
     assert view.head_width == pytest.approx(0.09, abs=0.008)
@@ -175,12 +175,13 @@ def test_a_t_shaped_brush_faces_from_its_handle_to_its_head(synth):
 
 def test_perception_carries_a_sweep_view_exactly_for_a_sweep(sweep_world, default_scene):
     perception = perceive(sweep_world[0])
-    with pytest.raises(ValueError, match="Perception.sweep is given exactly when the skill is 'sweep'"):
-        dataclasses.replace(perception, sweep=None)
+    assert isinstance(perception.view, SweepView)
+    with pytest.raises(ValueError, match="a 'sweep' perception needs its view"):
+        dataclasses.replace(perception, view=None)
     placing = perceive(default_scene.scene)
-    assert placing.sweep is None and placing.to_dict()["sweep"] is None
-    with pytest.raises(ValueError, match="Perception.sweep is given exactly"):
-        dataclasses.replace(placing, sweep=perception.sweep)
+    assert placing.view is None and placing.to_dict()["view"] is None
+    with pytest.raises(ValueError, match="a 'place' perception has no view of type SweepView"):
+        dataclasses.replace(placing, view=perception.view)
 
 
 def _view(**overrides) -> SweepView:

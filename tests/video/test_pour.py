@@ -96,7 +96,7 @@ def test_the_balls_ride_in_the_cup_then_land_in_the_bowl(poured):
             motion.transforms_world[frame], np.repeat(trajectory.transforms_world[frame][None], count, 0)
         )
     plane = perception.plane
-    points = perception.pour.contents_points
+    points = perception.view.contents_points
     bowl_floor = perception.goal.floor_height
     for clump in range(count):
         rest = _moved(motion.transforms_world[-1, clump], points[motion.labels == clump])
@@ -113,7 +113,7 @@ def test_the_video_pours_and_records_its_direction(poured):
     assert plan["pour_tilt_deg"] == POUR_TILT_DEG
     direction = np.asarray(plan["pour_direction"])
     assert direction.shape == (3,) and np.linalg.norm(direction) == pytest.approx(1.0)
-    assert plan["pour"]["contents_count"] == len(perception.pour.contents_points)
+    assert plan["pour"]["contents_count"] == len(perception.view.contents_points)
     assert np.asarray(plan["contents_transforms_world"]).shape[:2] == (
         CONFIG.num_frames,
         len(np.unique(plan_contents(perception, plan_trajectory(perception, CONFIG), CONFIG).labels)),
@@ -149,13 +149,13 @@ def test_with_nothing_seen_inside_the_tipping_is_what_shows_the_pour(poured):
     pour."""
     scene, _, perception = poured
     empty = dataclasses.replace(
-        perception.pour,
+        perception.view,
         contents_points=np.empty((0, 3)),
         contents_pixels=np.empty((0, 2)),
         contents_rgb=None,
         contents_top=None,
     )
-    perception = dataclasses.replace(perception, pour=empty)
+    perception = dataclasses.replace(perception, view=empty)
     trajectory = plan_trajectory(perception, CONFIG)
     assert plan_contents(perception, trajectory, CONFIG).transforms_world.shape == (
         CONFIG.num_frames,

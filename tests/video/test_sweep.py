@@ -41,7 +41,7 @@ def test_the_brush_is_put_down_behind_the_scraps_and_pushed_into_the_pan(swept):
     assert list(phases) == ["hold_start", "lift", "carry", "lower", "sweep", "raise", "hold_end"]
     transforms = trajectory.transforms_world
     np.testing.assert_allclose(transforms[0], np.eye(4))
-    sweep, plane = perception.sweep, perception.plane
+    sweep, plane = perception.view, perception.plane
     up = plane.normal_array
     start, end, direction = sweep_stroke(perception)
     np.testing.assert_allclose(trajectory.sweep_stroke, [start, end])
@@ -75,7 +75,7 @@ def test_the_scraps_ride_in_front_of_the_head_and_end_on_the_pan_floor(swept):
     _, layout, perception = swept
     trajectory = plan_trajectory(perception, CONFIG)
     motion = plan_scraps(perception, trajectory)
-    sweep, plane = perception.sweep, perception.plane
+    sweep, plane = perception.view, perception.plane
     count = len(sweep.scraps)
     assert motion.transforms_world.shape == (CONFIG.num_frames, count, 4, 4)
     assert len(motion.labels) == sum(len(s.points) for s in sweep.scraps)
@@ -108,10 +108,10 @@ def test_the_video_sweeps_and_records_its_stroke(swept):
     np.testing.assert_allclose(plan["sweep_start"], start)
     np.testing.assert_allclose(plan["sweep_end"], end)
     np.testing.assert_allclose(plan["sweep_direction"], direction, atol=1e-9)
-    assert len(plan["sweep"]["scraps"]) == len(perception.sweep.scraps)
+    assert len(plan["sweep"]["scraps"]) == len(perception.view.scraps)
     assert np.asarray(plan["contents_transforms_world"]).shape == (
         CONFIG.num_frames,
-        len(perception.sweep.scraps),
+        len(perception.view.scraps),
         4,
         4,
     )
@@ -130,7 +130,7 @@ def test_checks_refuse_a_brush_that_does_not_sweep(swept):
     # The brush goes through the motion but the scraps stay where they lay.
     trajectory = plan_trajectory(perception, CONFIG)
     renderer = SplatRenderer(scene, perception, CONFIG)
-    resting = np.tile(np.eye(4), (len(perception.sweep.scraps), 1, 1))
+    resting = np.tile(np.eye(4), (len(perception.view.scraps), 1, 1))
     frames = np.stack(
         [scene.rgb, *(renderer.render(t, 1.0, resting) for t in trajectory.transforms_world[1:])]
     )

@@ -36,7 +36,7 @@ def test_perception_grounds_the_lying_bottle_and_its_base(upright_world):
     assert perception.goal is None and perception.grounding.goal is None
     assert perception.to_dict()["grounding"]["goal"] is None
     assert np.linalg.norm(np.asarray(perception.target.centre_world[:2]) - bottle.xy) < 0.02
-    standing = perception.standing
+    standing = perception.view
     _, quaternion = bottle.lying_pose()
     true_axis = quat2mat(quaternion)[:, 2]  # the bottle's frame z: base (z = 0) → top
     assert standing.axis @ true_axis > np.cos(np.deg2rad(5))

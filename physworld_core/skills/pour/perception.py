@@ -29,10 +29,35 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from physworld_core.errors import GroundingError
-from physworld_core.perception.grounding import HAND_HELD_MAX_WIDTH_M
+from physworld_core.perception.grounding import Grounding
+from physworld_core.perception.language import Instruction
 from physworld_core.perception.plane import Plane
 from physworld_core.perception.segment import SceneObject
+from physworld_core.perception.skill import SkillPerception
+from physworld_core.robot import PANDA
 from physworld_core.scene import ScenePackage
+from physworld_core.skills.registry import skill_of
+
+HAND_HELD_MAX_WIDTH_M = PANDA.gripper_max_width
+"""A vessel to pour from is lifted and tipped in one hand, its fingers closed across it: its footprint is at
+most the gripper's opening wide."""
+
+
+def pouring_shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of a vessel to pour from (pour skill) with a seen object.
+
+    An open container the hand can close across fits best; a wider one (a basin, more likely the container
+    poured into) fits less, so that a cup whose colour reads like the bowl's (an orange mug in shadow reads
+    brown, like a brown bowl) is told from the bowl by its size. A solid round object still qualifies, at half
+    the score, so that a vessel whose inside the camera does not see is grounded and refused with that reason
+    (:func:`pour_view`) rather than reported missing."""
+    if asked is None:
+        return 0.0
+    if seen.shape == "container":
+        return 1.0 if seen.extents[1] <= HAND_HELD_MAX_WIDTH_M else 0.75
+    if seen.shape == "cylinder":
+        return 0.5
+    return None
 
 OUTLINE_SECTORS = 24
 """Directions around the footprint centre in which the outermost point is taken for the circle fit."""
@@ -237,3 +262,31 @@ def _circle_through(points: np.ndarray) -> tuple[np.ndarray, float]:
     solution = np.linalg.lstsq(design, (points**2).sum(axis=1), rcond=None)[0]
     centre = solution[:2]
     return centre, float(np.sqrt(max(solution[2] + centre @ centre, 0.0)))
+
+
+class PourPerception(SkillPerception):
+    """The vessel to pour from is judged as an open container the hand can hold (:func:`pouring_shape_score`);
+    the view measures it as a cup and tells what it holds by colour through its mouth (:func:`pour_view`). A
+    vessel whose inside is not seen is refused here, with what was seen."""
+
+    name = skill_of(__name__)
+    target_scorer = staticmethod(pouring_shape_score)
+    view_type = PourView
+
+    def view(
+        self,
+        scene: ScenePackage,
+        plane: Plane,
+        objects: list[SceneObject],
+        instruction: Instruction,
+        grounding: Grounding,
+    ) -> PourView:
+        return pour_view(
+            grounding.target,
+            plane,
+            scene,
+            name=f"{grounding.target.description} (the {instruction.object_phrase})",
+        )
+
+
+HOOKS = PourPerception()

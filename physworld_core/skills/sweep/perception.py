@@ -50,9 +50,13 @@ from scipy import ndimage
 
 from physworld_core.errors import GroundingError
 from physworld_core.perception.colour import colour_name, colour_similarity
+from physworld_core.perception.grounding import Grounding
+from physworld_core.perception.language import Instruction
 from physworld_core.perception.plane import Plane
 from physworld_core.perception.segment import SceneObject
+from physworld_core.perception.skill import SkillPerception
 from physworld_core.scene import ScenePackage, depth_to_points_world
+from physworld_core.skills.registry import skill_of
 
 SCRAP_MIN_HEIGHT_M = 0.005
 """A pixel this far above the table (outside the brush and the pan) is part of a scrap."""
@@ -627,3 +631,68 @@ def _scrap(points: np.ndarray, uvh: np.ndarray, rgb: np.ndarray, plane: Plane, p
         rgb=rgb[upper].astype(np.float64).mean(axis=0),
         points=points,
     )
+
+
+SWEEP_TOOL_MIN_LENGTH_M = 0.06
+"""A brush to sweep with is at least this long (head and handle): smaller things on the table are what is
+swept."""
+
+T_FOOTPRINT_MAX_FILL = 0.92
+"""A brush's footprint is a T (a wide head, a narrow handle): its hull fills less of its minimum-area rectangle
+than a tray's or a box's does (≈1)."""
+
+
+def sweeping_tool_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of a brush to sweep with (sweep skill) with a seen object.
+
+    Whatever its noun, a brush is judged by size and outline: a solid at least
+    :data:`SWEEP_TOOL_MIN_LENGTH_M` long whose footprint is not a full rectangle fits best (a T reads as a
+    "cylinder" or, its head and handle making a corner, as a "container"); a rectangle that long still
+    qualifies at half the score, so that a brush is found, then measured (and refused there if it has no
+    head and handle, :func:`sweep_view`). Small things are what is swept,
+    never the tool."""
+    if seen.shape == "region" or seen.extents[0] < SWEEP_TOOL_MIN_LENGTH_M:
+        return None
+    return 1.0 if seen.roundness < T_FOOTPRINT_MAX_FILL else 0.5
+
+
+def dustpan_shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of a dustpan to sweep into (sweep skill) with a seen object: a tray at least
+    :data:`SWEEP_TOOL_MIN_LENGTH_M` long. Its floor is a few millimetres thick, so it reads as a container
+    (walls around a lower floor) or, where the camera sees little of the floor, as a low box (less)."""
+    if seen.extents[0] < SWEEP_TOOL_MIN_LENGTH_M:
+        return None
+    return {"container": 1.0, "box": 0.75}.get(seen.shape)
+
+
+class SweepPerception(SkillPerception):
+    """The brush is judged by size and outline (:func:`sweeping_tool_score`), the dustpan as a low tray
+    (:func:`dustpan_shape_score`); the view measures both and finds the scraps in front of the pan's mouth
+    (:func:`sweep_view`). A brush with no head and handle, or no scraps, is refused here."""
+
+    name = skill_of(__name__)
+    target_scorer = staticmethod(sweeping_tool_score)
+    goal_scorer = staticmethod(dustpan_shape_score)
+    view_type = SweepView
+
+    def view(
+        self,
+        scene: ScenePackage,
+        plane: Plane,
+        objects: list[SceneObject],
+        instruction: Instruction,
+        grounding: Grounding,
+    ) -> SweepView:
+        return sweep_view(
+            grounding.target,
+            grounding.goal,
+            objects,
+            plane,
+            scene,
+            brush_name=f"{grounding.target.description} (the {instruction.object_phrase})",
+            pan_name=f"{grounding.goal.description} (the {instruction.goal_phrase})",
+            scraps_colour=instruction.contents_colour,
+        )
+
+
+HOOKS = SweepPerception()

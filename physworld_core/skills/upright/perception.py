@@ -19,6 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from physworld_core.errors import GroundingError
+from physworld_core.perception.grounding import Grounding
+from physworld_core.perception.language import Instruction
+from physworld_core.perception.plane import Plane
+from physworld_core.perception.segment import SceneObject
+from physworld_core.perception.skill import SkillPerception
+from physworld_core.scene import ScenePackage
+from physworld_core.skills.registry import skill_of
 
 MIN_POINTS = 20
 """Fewer points than this say nothing reliable about an axis or its ends."""
@@ -247,3 +254,48 @@ def _top_profile(
             centres.append(0.5 * (edges[slice_index] + edges[slice_index + 1]))
             tops.append(float(np.percentile(in_slice, 90)))
     return np.asarray(centres), np.asarray(tops)
+
+
+def lying_shape_score(asked: str | None, seen: SceneObject) -> float | None:
+    """Agreement of an asked shape class with an object the prompt says lies on its side (upright skill).
+
+    From above, a lying cylinder's footprint is a rectangle, so a fallen bottle reads as a "box": any solid
+    (box or cylinder footprint) may be a lying can, bottle or carton, and a long footprint fits best. A round
+    footprint still qualifies, at half the score, so that an object standing already is grounded and refused
+    with that reason (perception checks it lies) rather than reported missing. Hollow objects and markings
+    do not qualify."""
+    if asked is None:
+        return 0.0
+    if asked not in ("cylinder", "box") or seen.shape not in ("cylinder", "box"):
+        return None
+    length, width = seen.extents[0], seen.extents[1]
+    return 1.0 if length >= MIN_ELONGATION * max(width, 1e-9) else 0.5
+
+
+class UprightPerception(SkillPerception):
+    """The object to stand up is judged as a lying solid (:func:`lying_shape_score`); its view is the axis it
+    turns about and which end is its base (:func:`standing_axis`). An object standing already is refused here,
+    with its sizes."""
+
+    name = skill_of(__name__)
+    target_scorer = staticmethod(lying_shape_score)
+    view_type = StandingAxis
+
+    def view(
+        self,
+        scene: ScenePackage,
+        plane: Plane,
+        objects: list[SceneObject],
+        instruction: Instruction,
+        grounding: Grounding,
+    ) -> StandingAxis:
+        target = grounding.target
+        return standing_axis(
+            target.points_world,
+            plane.normal_array,
+            plane.offset,
+            name=f"{target.description} (the {instruction.object_phrase})",
+        )
+
+
+HOOKS = UprightPerception()
