@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command(args)
     except PhysworldError as error:
-        print(f"physworld {args.command}: {error}", file=sys.stderr)
+        print(f"physworld {args.command}: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"physworld {args.command}: interrupted", file=sys.stderr)
@@ -114,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: one line, the traceback only when asked
         if os.environ.get("PHYSWORLD_DEBUG"):
             raise
-        message = " ".join(str(error).split())[:300]
         print(
-            f"physworld {args.command}: unexpected {type(error).__name__}: {message} "
+            f"physworld {args.command}: unexpected {type(error).__name__}: {_one_line(error, 300)} "
             "(set PHYSWORLD_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
@@ -124,6 +123,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+
+
+def _one_line(error: BaseException | str, limit: int = 1000) -> str:
+    """An error's message on one line: storage errors arrive with the storage library's line breaks and colours."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).replace("↳", "->")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _store(must_exist: bool = True):
@@ -236,7 +244,8 @@ def _run(args) -> int:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             failed = True
             print(
-                f"physworld run: step {event.step_key} failed: {failure_reason(event.event_specific_data.error)}",
+                f"physworld run: step {event.step_key} failed: "
+                f"{_one_line(failure_reason(event.event_specific_data.error))}",
                 file=sys.stderr,
             )
     if result.success:
