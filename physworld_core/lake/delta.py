@@ -47,7 +47,7 @@ from deltalake.schema import Field
 
 from physworld_core.errors import LakeError
 from physworld_core.lake.journal import record_write
-from physworld_core.lake.retry import RetryWindow
+from physworld_core.lake.retry import RetryWindow, storage_message
 from physworld_core.lake.storage import describe_location, normalise_root, validate_storage_options
 from physworld_core.lake.tables import (
     CREATED_AT_COLUMN,
@@ -167,7 +167,9 @@ class Lake:
                 lambda: DeltaTable.is_deltatable(uri, storage_options=self._options()),
             )
         except (DeltaError, OSError) as exc:
-            raise LakeError(f"lake table {name!r}: cannot check {self.table_uri(name)}: {exc}") from exc
+            raise LakeError(
+                f"lake table {name!r}: cannot check {self.table_uri(name)}: {storage_message(exc)}"
+            ) from exc
 
     def _open(self, name: str) -> DeltaTable:
         """Load the latest snapshot of ``name``, or raise :class:`LakeError` if it does not exist yet."""
@@ -185,7 +187,7 @@ class Lake:
                 f"lake table {name!r} does not exist yet at {uri} (nothing has been written to it)"
             ) from None
         except (DeltaError, OSError) as exc:
-            raise LakeError(f"lake table {name!r}: cannot open {uri}: {exc}") from exc
+            raise LakeError(f"lake table {name!r}: cannot open {uri}: {storage_message(exc)}") from exc
         return table, self._check_schema(self.spec(name), table)
 
     def _upgrade(self, spec: TableSpec, table: DeltaTable, missing: list[pa.Field]) -> DeltaTable:
@@ -403,7 +405,9 @@ class Lake:
                 )
                 time.sleep(delay)
             except (DeltaError, OSError) as exc:
-                raise LakeError(f"{what} at {self.root}: {type(exc).__name__}: {exc}") from exc
+                raise LakeError(
+                    f"{what} at {self.root}: {type(exc).__name__}: {storage_message(exc)}"
+                ) from exc
         raise LakeError(
             f"{what}: the Delta commit failed {self.max_attempts} attempts in a row because of concurrent "
             f"writers; last error: {last_error}"
@@ -425,7 +429,9 @@ class Lake:
                 f"scanning lake table {name!r}", lambda: pl.scan_delta(table, storage_options=self._options())
             )
         except (DeltaError, OSError, pl.exceptions.PolarsError) as exc:
-            raise LakeError(f"lake table {name!r}: cannot scan {table.table_uri}: {exc}") from exc
+            raise LakeError(
+                f"lake table {name!r}: cannot scan {table.table_uri}: {storage_message(exc)}"
+            ) from exc
         # Columns added to the declaration after this table was written are null in every stored row.
         return frame.with_columns(
             pl.lit(None, dtype=pl.from_arrow(pa.nulls(0, f.type)).dtype).alias(f.name) for f in missing
@@ -442,7 +448,9 @@ class Lake:
         try:
             return self._io(f"reading task {task_id!r} of lake table {name!r}", query.collect)
         except (DeltaError, OSError, pl.exceptions.PolarsError) as exc:
-            raise LakeError(f"lake table {name!r}: cannot read task {task_id!r}: {exc}") from exc
+            raise LakeError(
+                f"lake table {name!r}: cannot read task {task_id!r}: {storage_message(exc)}"
+            ) from exc
 
 
 # ---------------------------------------------------------------------- validation

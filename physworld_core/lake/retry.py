@@ -70,10 +70,18 @@ _TRANSIENT_TEXT = (
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # object_store colours its error chains
+#: With RUST_BACKTRACE set, delta-rs appends its Rust stack ("\n   0: <unknown>\n   1: …") to every message.
+_RUST_BACKTRACE = re.compile(r"\n\s*0: .*", re.DOTALL)
+
+
+def storage_message(error: BaseException) -> str:
+    """An error from the storage libraries as a person reads it: one line, no colours, no Rust stack."""
+    text = _RUST_BACKTRACE.sub("", str(error))
+    return " ".join(_ANSI.sub("", text).replace("↳", "->").split())
 
 
 def _one_line(error: BaseException, limit: int) -> str:
-    return " ".join(_ANSI.sub("", str(error)).replace("↳", "->").split())[:limit]
+    return storage_message(error)[:limit]
 
 
 class StorageUnavailableError(LakeError):
