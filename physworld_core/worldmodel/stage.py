@@ -27,7 +27,7 @@ from physworld_core.lake.work import WorkArea
 from physworld_core.store import Store
 from physworld_core.worldmodel.backend import rollout_video
 from physworld_core.worldmodel.checkpoint import save_checkpoint
-from physworld_core.worldmodel.data import read_clip_set, read_lerobot
+from physworld_core.worldmodel.data import filesystem, read_clip_set, read_lerobot
 from physworld_core.worldmodel.model import WorldModelConfig
 from physworld_core.worldmodel.train import (
     CHECKPOINT_NAME,
@@ -81,8 +81,6 @@ class WorldModelStageResult:
 
 def export_fingerprint(uri: str, storage_options: dict | None = None) -> str | None:
     """The fingerprint physworld wrote beside an export (None for a dataset from elsewhere)."""
-    from physworld_core.worldmodel.data import filesystem
-
     fs, path = filesystem(uri, storage_options)
     marker = f"{path}/{EXPORT_MARKER}"
     return json.loads(fs.cat_file(marker))["fingerprint"] if fs.exists(marker) else None
