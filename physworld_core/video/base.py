@@ -80,3 +80,9 @@ class VideoBackend(ConfiguredBackend, ABC):
     @abstractmethod
     def generate(self, scene: ScenePackage) -> GeneratedVideo:
         """Generate one video of the scene's prompt, starting from the scene's image."""
+
+    def generate_for(self, scene: ScenePackage, perception: Any) -> GeneratedVideo:
+        """Generate from the scene and its stored perception (a :class:`~physworld_core.perception.perceive.
+        Perception`). A backend that reads only the image and the prompt (a learned model) ignores it; the
+        procedural backend moves what perception grounded instead of perceiving the scene again."""
+        return self.generate(scene)

@@ -60,7 +60,7 @@ def run_video_stage(
         start = time.time()
         seed = config.seed + sample
         backend = backends.load(config.backend, {**config.backend_config, "seed": seed})
-        video = backend.generate(scene)
+        video = backend.generate_for(scene, perception)
         checks = check_video(video.frames, scene, perception=perception)
         mp4 = video.to_mp4()
         ref = store.blobs.put_bytes(mp4, ".mp4")

@@ -11,21 +11,17 @@ import numpy as np
 import pytest
 
 from physworld_core.perception.perceive import perceive
-from physworld_core.video.checks import check_video
-from physworld_core.video.procedural import (
+from physworld_core.skills.pour.video import (
     POUR_CLEARANCE_M,
     POUR_TILT_DEG,
-    REST_GAP_M,
-    ProceduralVideoConfig,
-    SplatRenderer,
-    generate,
     goal_inner_radius,
     plan_contents,
-    plan_trajectory,
-    tilt_angles_deg,
     vessel_lip,
     vessel_outline,
 )
+from physworld_core.video.checks import check_video
+from physworld_core.video.motion import REST_GAP_M, tilt_angles_deg
+from physworld_core.video.procedural import ProceduralVideoConfig, SplatRenderer, generate, plan_trajectory
 
 CONFIG = ProceduralVideoConfig(num_frames=24, seed=3)
 
@@ -50,7 +46,7 @@ def test_the_cup_is_lifted_carried_and_tipped_over_the_bowl(poured):
     plane, up = perception.plane, perception.plane.normal_array
 
     # Pours towards the bowl: d runs from the cup to the bowl, along the table.
-    direction = trajectory.pour_direction
+    direction = trajectory.payload.direction
     towards = np.r_[np.asarray(layout.bowl.xy) - layout.cup.xy, 0.0]
     assert abs(direction @ up) < 1e-9 and direction @ towards / np.linalg.norm(towards) > np.cos(
         np.deg2rad(5)

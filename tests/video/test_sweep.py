@@ -11,18 +11,15 @@ import numpy as np
 import pytest
 
 from physworld_core.perception.perceive import perceive
-from physworld_core.video.checks import check_video
-from physworld_core.video.procedural import (
+from physworld_core.skills.sweep.video import (
     SWEEP_BEHIND_M,
     SWEEP_HOVER_M,
-    ProceduralVideoConfig,
-    SplatRenderer,
-    generate,
     head_positions,
     plan_scraps,
-    plan_trajectory,
     sweep_stroke,
 )
+from physworld_core.video.checks import check_video
+from physworld_core.video.procedural import ProceduralVideoConfig, SplatRenderer, generate, plan_trajectory
 from physworld_core.world.layout import to_local_xy
 
 CONFIG = ProceduralVideoConfig(num_frames=24, seed=3)
@@ -44,7 +41,7 @@ def test_the_brush_is_put_down_behind_the_scraps_and_pushed_into_the_pan(swept):
     sweep, plane = perception.view, perception.plane
     up = plane.normal_array
     start, end, direction = sweep_stroke(perception)
-    np.testing.assert_allclose(trajectory.sweep_stroke, [start, end])
+    np.testing.assert_allclose(trajectory.payload.stroke, [start, end])
 
     # Pushes into the pan (the world's own direction), from behind the farthest scrap to inside the pan.
     pan = layout.dustpan

@@ -59,6 +59,7 @@ def pouring_shape_score(asked: str | None, seen: SceneObject) -> float | None:
         return 0.5
     return None
 
+
 OUTLINE_SECTORS = 24
 """Directions around the footprint centre in which the outermost point is taken for the circle fit."""
 
@@ -262,6 +263,29 @@ def _circle_through(points: np.ndarray) -> tuple[np.ndarray, float]:
     solution = np.linalg.lstsq(design, (points**2).sum(axis=1), rcond=None)[0]
     centre = solution[:2]
     return centre, float(np.sqrt(max(solution[2] + centre @ centre, 0.0)))
+
+
+POUR_MIN_OFFSET_M = 0.005
+"""A vessel standing closer than this to the goal's centre has no way to pour into it."""
+
+
+def pour_direction(view: PourView, goal: SceneObject, plane: Plane) -> np.ndarray:
+    """The horizontal world unit vector from the vessel's axis towards the goal's centre: the way it pours (the
+    video tips it that way, and reconstruction fits the tip about the axis square to it).
+
+    Raises:
+        GroundingError: the vessel stands within :data:`POUR_MIN_OFFSET_M` of the goal's centre.
+    """
+    up = plane.normal_array
+    towards = np.asarray(goal.centre_world) - view.centre_array
+    towards -= (towards @ up) * up
+    norm = float(np.linalg.norm(towards))
+    if norm < POUR_MIN_OFFSET_M:
+        raise GroundingError(
+            f"the vessel to pour from stands on the centre of the {goal.description} to pour into, so there is "
+            "no way to pour it"
+        )
+    return towards / norm
 
 
 class PourPerception(SkillPerception):
