@@ -17,7 +17,9 @@ against what should happen. On top of each case's own checks the harness measure
   lost, a key held by more than one row is duplicated. Blank where a case has no run to compare.
 - **files outside**: files read or written outside the package and the lake. Written: anything left in the
   case's ``TMPDIR`` or working directory (downloaded copies of lake blobs that hash to their address excepted),
-  a new ``physworld*`` entry in the system temp directory, a local lake folder of an S3 case. Read: a symbolic
+  a local lake folder of an S3 case. (New ``physworld*`` entries of ``/tmp`` are listed but not counted: every
+  process a case starts has its own ``TMPDIR``, no physworld code names ``/tmp``, and on a shared machine other
+  people's tests make such entries.) Read: a symbolic
   link anywhere in the lake, or a lake file whose bytes are (or contain) a file outside the package that a
   case pointed the platform at (``/etc/hostname``, ``/etc/passwd``, a marker file); and no file in the
   scratch directory may be allocated like a copy of a sparse gigabyte.
@@ -449,14 +451,13 @@ def _is_lake_blob_copy(path: Path, relative: str) -> bool:
     return digest.hexdigest() == match.group(1)
 
 
-def files_outside(scratch: Scratch, temp_before: set[str]) -> list[str]:
+def files_outside(scratch: Scratch) -> list[str]:
     """Files read or written outside the package and the lake (see the module docstring)."""
     found = []
     for folder, name in ((scratch.tmp, "TMPDIR"), (scratch.cwd, "cwd")):
         for relative in sorted(lake_files(folder)):
             if not _is_lake_blob_copy(folder / relative, relative):
                 found.append(f"{name}/{relative}")
-    found += [f"/tmp/{name}" for name in sorted(physworld_temp_entries() - temp_before)]
     if scratch.is_s3 and scratch.lake_dir.exists():
         found.append(f"local lake folder {scratch.lake_dir.name}/ of an S3 lake")
     watched = []
@@ -530,6 +531,10 @@ class Bench:
             raise CaseFailed(f"clean run failed: {ran.last_err()}")
         return Reference(row_keys(scratch.store()), scratch.lake_dir, time.monotonic() - started)
 
+    def clean_run_seconds(self) -> float | None:
+        """How long the clean run took, if one ran."""
+        return self._reference.seconds if isinstance(self._reference, Reference) else None
+
     def close(self) -> None:
         if not self.keep:
             shutil.rmtree(self.base, ignore_errors=True)
@@ -555,7 +560,11 @@ def run_case(case: FaultCase, bench: Bench) -> CaseResult:
     finally:
         scratch.stop_processes()
     seconds = time.monotonic() - started
-    outside = tuple(dict.fromkeys([*outcome.outside, *files_outside(scratch, temp_before)]))
+    outside = tuple(dict.fromkeys([*outcome.outside, *files_outside(scratch)]))
+    observed = outcome.observed
+    appeared = sorted(physworld_temp_entries() - temp_before)
+    if appeared:  # the case's processes write temp files to its own TMPDIR: these are another user's
+        observed += f"; not counted, new in /tmp meanwhile (shared machine): {', '.join(appeared)}"
     if not bench.keep:
         shutil.rmtree(scratch.root, ignore_errors=True)
     passed = outcome.passed and not outside and not outcome.lost_rows and not outcome.duplicated_rows
@@ -563,7 +572,7 @@ def run_case(case: FaultCase, bench: Bench) -> CaseResult:
         case.name,
         case.fault_class,
         case.expected,
-        outcome.observed,
+        observed,
         outcome.lost_rows,
         outcome.duplicated_rows,
         outside,
@@ -641,11 +650,14 @@ def main(argv: list[str] | None = None) -> int:
             result = run_case(CASES[name], bench)
             results.append(result)
             verdict = "pass" if result.passed else "FAIL"
+            outside = f"; outside: {', '.join(result.outside)}" if result.outside else ""
             print(
-                f"[{time.monotonic() - started:6.0f} s] {name}: {verdict} ({result.seconds:.0f} s) {result.observed}"
+                f"[{time.monotonic() - started:6.0f} s] {name}: {verdict} ({result.seconds:.0f} s) "
+                f"{result.observed}{outside}"
             )
         if args.keep:
             print(f"scratch directories kept in {bench.base}")
+        clean = bench.clean_run_seconds()
     wall = time.monotonic() - started
     passed = sum(r.passed for r in results)
     table = markdown_table(results)
@@ -654,7 +666,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = (
         f"# Fault injection ({passed}/{len(results)} cases pass)\n\n"
-        f"`{command}` — {wall / 60:.1f} min wall time, {time.strftime('%Y-%m-%d %H:%M')}.\n\n{table}\n\n"
+        f"`{command}` — {wall / 60:.1f} min wall time, {time.strftime('%Y-%m-%d %H:%M')}"
+        + (
+            f"; the clean run they compare with (add-task + run of {TASK}, tiny config) took {clean:.0f} s"
+            if clean
+            else ""
+        )
+        + f".\n\n{table}\n\n"
         f"## Details\n\n{details(results)}\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
