@@ -321,17 +321,15 @@ class WorldActionModel(nn.Module):
         return torch.stack([frames, acts], dim=2).reshape(batch, 2 * steps, self.cfg.width)
 
     # --- transformer ----------------------------------------------------------------------------------
-    def forward(
-        self, tokens: torch.Tensor, positions: torch.Tensor | None = None, cache: KVCache | None = None
-    ) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Tokens (B, N, width) → hidden states (B, N, width). Without a cache the N tokens attend causally
         among themselves; with one, they also attend to everything cached, and are cached in turn."""
-        if positions is None:
-            start = cache.length() if cache is not None else 0
-            positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
-        if int(positions.max()) < self.cfg.context_tokens:  # the usual case: look the angles up
-            angles = (self.rotary_cos[positions], self.rotary_sin[positions])
+        start = cache.length() if cache is not None else 0
+        end = start + tokens.shape[1]
+        if end <= self.cfg.context_tokens:  # the usual case: the angles are precomputed
+            angles = (self.rotary_cos[start:end], self.rotary_sin[start:end])
         else:
+            positions = torch.arange(start, end, device=tokens.device)
             angles = rotary_angles(positions, self.cfg.width // self.cfg.heads)
         x = tokens
         for layer, block in enumerate(self.blocks):
