@@ -19,12 +19,9 @@ import numpy as np
 import trimesh
 
 from physworld_core.errors import ReconstructionError
-from physworld_core.perception.plane import Plane
-from physworld_core.perception.segment import SceneObject
 from physworld_core.reconstruction.arms import ArmConfig, arm_labels, arm_underside
 from physworld_core.reconstruction.layers import LayerConfig, layer_cuts
-from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry, ShelfGeometry
-from physworld_core.skills.place.shelf import ShelfConfig, Slot, row_profile
+from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry
 
 WALL_THICKNESS_PRIOR = 0.01
 """Walls seen edge-on are 1–3 px wide; a 1 cm prior is better than measuring them."""
@@ -229,62 +226,10 @@ def container_model(
     geometry = ContainerGeometry(
         inner_half=(length / 2 - t, width / 2 - t), wall_height=float(top_height), wall_thickness=t
     )
-    return _fixture_on_table(geometry, centre_world[:2], yaw_world, table_height)
+    return fixture_on_table(geometry, centre_world[:2], yaw_world, table_height)
 
 
-def shelf_model(
-    shelf: SceneObject, slot: Slot, plane: Plane, table_height: float, config: ShelfConfig = ShelfConfig()
-) -> tuple[ShelfGeometry, np.ndarray, np.ndarray, np.ndarray]:
-    """A shelf as a fixture: (geometry, display vertices, faces, pose).
-
-    The board spans the row's seen extent and depth, up to the board top perception measured. Each run of
-    bins where something stands on it (a bookend, a book, several books of one height side by side) becomes one
-    box from the board up to that run's top (98th percentile) and across the points that stand there; the slot
-    stays open between them. What was never seen (the far side of a book) is filled as far as its seen top
-    reaches across: a shelved book is as deep as its top shows.
-    """
-    profile = row_profile(shelf, plane, config, yaw=slot.row_yaw)
-    board, edges = profile.board_height, profile.edges
-    t_lo, t_hi = np.percentile(profile.t, [1, 99])
-    s_mid, t_mid = 0.5 * (edges[0] + edges[-1]), 0.5 * (t_lo + t_hi)
-    blocks = []
-    for first, end in profile.runs(standing=True):
-        inside = (
-            (profile.s >= edges[first]) & (profile.s < edges[end]) & (profile.h > board + config.standing_m)
-        )
-        if not inside.any():
-            continue
-        top = float(np.percentile(profile.h[inside], 98))
-        lo, hi = np.percentile(profile.t[inside], [2, 98])
-        blocks.append(
-            (
-                (
-                    float(0.5 * (edges[first] + edges[end]) - s_mid),
-                    float(0.5 * (lo + hi) - t_mid),
-                    0.5 * (board + top),
-                ),
-                (
-                    float(0.5 * (edges[end] - edges[first])),
-                    float(max(0.5 * (hi - lo), 0.002)),
-                    0.5 * (top - board),
-                ),
-            )
-        )
-    slot_s = float((np.asarray(slot.centre_uv) - profile.centre_uv) @ profile.axis)
-    geometry = ShelfGeometry(
-        board_half=(float(0.5 * (edges[-1] - edges[0])), float(0.5 * (t_hi - t_lo))),
-        board_height=board,
-        blocks=tuple(blocks),
-        slot_x=slot_s - s_mid,
-        slot_half_width=0.5 * slot.width,
-    )
-    origin_uv = profile.centre_uv + s_mid * profile.axis + t_mid * profile.across
-    origin, ahead = plane.from_plane_coords(np.array([[*origin_uv, 0.0], [*(origin_uv + profile.axis), 0.0]]))
-    yaw = float(np.arctan2(ahead[1] - origin[1], ahead[0] - origin[0]))
-    return _fixture_on_table(geometry, origin[:2], yaw, table_height)
-
-
-def _fixture_on_table(geometry, xy, yaw: float, table_height: float):
+def fixture_on_table(geometry, xy, yaw: float, table_height: float):
     """(geometry, display vertices, faces, pose) of a fixture made of boxes, its frame turned by ``yaw`` about
     the vertical and standing at ``xy`` on the table."""
     pose = np.eye(4)

@@ -11,12 +11,12 @@ import numpy as np
 
 from physworld_core.errors import ReconstructionError
 from physworld_core.reconstruction.reconstruct import ReconstructionConfig, reconstruct
+from physworld_core.reconstruction.skill import fixture_from_dict
 from physworld_core.reconstruction.types import (
     ReconstructedObject,
     Reconstruction,
     RegionGeometry,
     Trajectory,
-    fixture_from_dict,
 )
 from physworld_core.store import Store
 from physworld_core.twin.feasibility import FeasibilityConfig

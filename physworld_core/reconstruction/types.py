@@ -4,6 +4,7 @@ object-centric trajectory. Plain arrays + frozen dataclasses; JSON for the lake,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -13,9 +14,37 @@ with a mesh like the target's, unlike a container (a fixture with walls) or a re
 are what the target holds, to be poured out (balls in a cup)."""
 
 
+class Fixture:
+    """A goal modelled as a fixture (kinematic in the twin): an open box, or a skill's own (a shelf's board and
+    row, a dustpan). Subclasses are frozen dataclasses that set ``kind`` (stored in ``to_dict``) and read their
+    dict back in ``from_dict``; a skill lists its own in
+    :attr:`~physworld_core.reconstruction.skill.SkillReconstruction.fixture_types`."""
+
+    kind: ClassVar[str]
+    wall_height: float
+    """The highest point of the fixture above the table (what a carry must clear): a field or a property."""
+
+    def boxes(self) -> list[Box]:
+        """(centre, half size) of the boxes it collides as, in its frame; none when :meth:`convex_parts`."""
+        return []
+
+    def convex_parts(self) -> list[np.ndarray]:
+        """Corner points of each convex part it collides as, in its frame (when it is not made of boxes)."""
+        return []
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Fixture:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class ContainerGeometry:
+class ContainerGeometry(Fixture):
     """An open-top box container in its own frame (origin: centre of the floor's underside, z up)."""
+
+    kind: ClassVar[str] = "box"
 
     inner_half: tuple[float, float]
     wall_height: float
@@ -25,7 +54,7 @@ class ContainerGeometry:
         if min(self.inner_half) <= 0 or self.wall_height <= 0 or self.wall_thickness <= 0:
             raise ValueError(f"container geometry must be positive, got {self}")
 
-    def boxes(self) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+    def boxes(self) -> list[Box]:
         """(centre, half size) of floor + four walls, in the container frame."""
         ix, iy = self.inner_half
         t, h = self.wall_thickness, self.wall_height
@@ -39,146 +68,21 @@ class ContainerGeometry:
 
     def to_dict(self) -> dict:
         return {
-            "kind": "box",
+            "kind": self.kind,
             "inner_half": list(self.inner_half),
             "wall_height": self.wall_height,
             "wall_thickness": self.wall_thickness,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> ContainerGeometry:
+        return cls(
+            inner_half=tuple(d["inner_half"]), wall_height=d["wall_height"], wall_thickness=d["wall_thickness"]
+        )
+
 
 Box = tuple[tuple[float, float, float], tuple[float, float, float]]
 """(centre, half size) of an axis-aligned box in a fixture's frame."""
-
-
-@dataclass(frozen=True)
-class ShelfGeometry:
-    """A board with things standing on it in a row (bookends, books), and the row's free gap, in its own frame
-    (origin: the footprint centre on the table, x along the row, z up).
-
-    Args:
-        board_half: half sizes of the board along and across the row.
-        board_height: the board's top above the table.
-        blocks: what stands on the board, as boxes from the board's top up (one per run along the row).
-        slot_x: the free gap's middle along the row.
-        slot_half_width: half its free width along the row.
-    """
-
-    board_half: tuple[float, float]
-    board_height: float
-    blocks: tuple[Box, ...]
-    slot_x: float
-    slot_half_width: float
-
-    def __post_init__(self) -> None:
-        if min(self.board_half) <= 0 or self.board_height <= 0 or self.slot_half_width <= 0:
-            raise ValueError(f"shelf geometry must be positive, got {self}")
-        if abs(self.slot_x) > self.board_half[0]:
-            raise ValueError(f"the shelf's slot at x={self.slot_x:.3f} is off its board ({self.board_half})")
-
-    @property
-    def wall_height(self) -> float:
-        """The highest point of the fixture above the table (what a carry must clear)."""
-        return max([self.board_height] + [c[2] + h[2] for c, h in self.blocks])
-
-    def boxes(self) -> list[Box]:
-        h = self.board_height
-        return [((0.0, 0.0, h / 2), (self.board_half[0], self.board_half[1], h / 2)), *self.blocks]
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": "shelf",
-            "board_half": list(self.board_half),
-            "board_height": self.board_height,
-            "blocks": [[list(c), list(h)] for c, h in self.blocks],
-            "slot_x": self.slot_x,
-            "slot_half_width": self.slot_half_width,
-        }
-
-
-@dataclass(frozen=True)
-class DustpanGeometry:
-    """A dustpan lying on the table, in its own frame: origin on the table at the middle of its mouth (where the
-    ramp of its lip meets its floor), +x into the pan towards its back wall, z up.
-
-    Args:
-        inner_width: between its side walls.
-        depth: from the mouth to the back wall's inner face.
-        floor_height: the floor's top above the table (the ramp rises to it).
-        lip_length: how far the ramp reaches out in front of the mouth (-x).
-        wall_height: the back wall's top above the table; the side walls taper from it to
-            :data:`DUSTPAN_MOUTH_WALL_FRACTION` of it at the mouth.
-        wall_thickness: of every wall.
-    """
-
-    inner_width: float
-    depth: float
-    floor_height: float
-    lip_length: float
-    wall_height: float
-    wall_thickness: float
-
-    def __post_init__(self) -> None:
-        sizes = (self.inner_width, self.depth, self.floor_height, self.lip_length, self.wall_thickness)
-        if min(sizes) <= 0 or self.wall_height <= self.floor_height:
-            raise ValueError(f"dustpan geometry must be positive, its walls above its floor, got {self}")
-
-    @property
-    def inner_half(self) -> tuple[float, float]:
-        """Half the interior along x (mouth to back wall) and across."""
-        return (self.depth / 2, self.inner_width / 2)
-
-    def part_points(self) -> list[np.ndarray]:
-        """Corner points of each convex part (floor, ramp, back wall, two side walls) in the dustpan frame: the
-        ramp is what lets a brush push a scrap up onto the floor, which a box-walled model would block."""
-        w, t, f, h = self.inner_width / 2, self.wall_thickness, self.floor_height, self.wall_height
-        h_mouth = max(DUSTPAN_MOUTH_WALL_FRACTION * h, f + 0.002)
-        back_x = self.depth + t
-
-        def prism(xz: list[tuple[float, float]], y0: float, y1: float) -> np.ndarray:
-            return np.array([[x, y, z] for x, z in xz for y in (y0, y1)], dtype=np.float64)
-
-        side = [(0.0, 0.0), (self.depth, 0.0), (self.depth, h), (0.0, h_mouth)]
-        return [
-            prism([(0.0, 0.0), (back_x, 0.0), (back_x, f), (0.0, f)], -w - t, w + t),
-            prism([(-self.lip_length, 0.0), (0.0, 0.0), (0.0, f)], -w - t, w + t),
-            prism([(self.depth, 0.0), (back_x, 0.0), (back_x, h), (self.depth, h)], -w - t, w + t),
-            prism(side, w, w + t),
-            prism(side, -w - t, -w),
-        ]
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": "dustpan",
-            "inner_width": self.inner_width,
-            "depth": self.depth,
-            "floor_height": self.floor_height,
-            "lip_length": self.lip_length,
-            "wall_height": self.wall_height,
-            "wall_thickness": self.wall_thickness,
-        }
-
-
-DUSTPAN_MOUTH_WALL_FRACTION = 0.4
-"""A dustpan's side walls at its mouth, as a share of the back wall's height (they slope down to the mouth)."""
-
-FixtureGeometry = ContainerGeometry | ShelfGeometry | DustpanGeometry
-
-
-def fixture_from_dict(d: dict) -> FixtureGeometry:
-    """Inverse of ``to_dict`` of any fixture (a dict without "kind" is a box container, as first stored)."""
-    if d.get("kind") == "dustpan":
-        return DustpanGeometry(**{k: v for k, v in d.items() if k != "kind"})
-    if d.get("kind", "box") == "shelf":
-        return ShelfGeometry(
-            board_half=tuple(d["board_half"]),
-            board_height=d["board_height"],
-            blocks=tuple((tuple(c), tuple(h)) for c, h in d["blocks"]),
-            slot_x=d["slot_x"],
-            slot_half_width=d["slot_half_width"],
-        )
-    return ContainerGeometry(
-        inner_half=tuple(d["inner_half"]), wall_height=d["wall_height"], wall_thickness=d["wall_thickness"]
-    )
 
 
 @dataclass(frozen=True)
@@ -213,8 +117,8 @@ class ReconstructedObject:
         support plane, z up along the plane normal).
     pose_world: 4×4 object-to-world transform at the first frame.
     rgb: mean colour in [0, 1].
-    container: set for role "container", a fixture: an open box, a shelf's board and row, or a dustpan (the
-        mesh is then only for display).
+    container: set for role "container", a fixture (:class:`Fixture`): an open box, or a skill's own (a
+        shelf's board and row, a dustpan); the mesh is then only for display.
     region: set for role "region" (a flat marking; the mesh is a thin plate for display, no collision).
     face_part: when the mesh is a union of convex parts (a lid and its knob, see ``reconstruction.layers``),
         the part each face belongs to; None for one part, or a mesh whose parts nobody knows.
@@ -229,7 +133,7 @@ class ReconstructedObject:
     faces: np.ndarray
     pose_world: np.ndarray
     rgb: tuple[float, float, float]
-    container: FixtureGeometry | None = None
+    container: Fixture | None = None
     region: RegionGeometry | None = None
     face_part: np.ndarray | None = None
     arm_parts: tuple[int, ...] = ()

@@ -17,12 +17,9 @@ import trimesh
 from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
-from physworld_core.reconstruction.types import (
-    DustpanGeometry,
-    ReconstructedObject,
-    Reconstruction,
-    ShelfGeometry,
-)
+from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
+from physworld_core.skills.place.reconstruction import ShelfGeometry
+from physworld_core.skills.sweep.reconstruction import DustpanGeometry
 from physworld_core.twin.cooking import ensure_cookable
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.spec import SLOT_SEAT_M, SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec

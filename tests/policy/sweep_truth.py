@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from physworld_core.reconstruction.sweeping import brush_model, dustpan_model, scrap_model
-from physworld_core.reconstruction.types import (
-    DustpanGeometry,
-    ReconstructedObject,
-    Reconstruction,
-    Trajectory,
-)
+from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, Trajectory
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.sweep.reconstruction import (
+    DustpanGeometry,
+    brush_model,
+    dustpan_model,
+    scrap_model,
+)
 from physworld_core.twin.build import build_twin
 
 

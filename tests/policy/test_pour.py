@@ -20,9 +20,9 @@ from physworld_core.policy.pour import lowest_point_z, midline_direction
 from physworld_core.policy.stage import make_plan
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
 from physworld_core.reconstruction.geometry import container_model
-from physworld_core.reconstruction.pouring import WALL_M, ball_layer, ball_mesh, open_cup
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, Trajectory
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.pour.reconstruction import WALL_M, ball_layer, ball_mesh, open_cup
 from physworld_core.twin.build import build_twin
 
 

@@ -18,9 +18,9 @@ from physworld_core.policy.plan import SweepPlan, TaskPlan
 from physworld_core.policy.stage import make_plan
 from physworld_core.policy.sweep import brush_layout
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
-from physworld_core.reconstruction.sweeping import brush_parts
 from physworld_core.reconstruction.types import Reconstruction
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.sweep.reconstruction import brush_parts
 from physworld_core.twin.build import build_twin
 from physworld_core.twin.spec import GoalRegion
 from tests.policy.sweep_truth import localized_twin, perfect_reconstruction

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from physworld_core.reconstruction.lying import lying_body_model, radius_profile, revolved
 from physworld_core.skills.upright.perception import standing_axis
+from physworld_core.skills.upright.reconstruction import lying_body_model, radius_profile, revolved
 
 UP = np.array([0.0, 0.0, 1.0])
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.perception.alignment import gravity_alignment
 from physworld_core.reconstruction.geometry import container_model, convex_mesh, object_mesh
-from physworld_core.reconstruction.reconstruct import gravity_alignment, reconstruct
+from physworld_core.reconstruction.reconstruct import reconstruct
 from physworld_core.reconstruction.stage import tracking_error
 from physworld_core.world.bin import sample_layout
 from tests.conftest import BENCH_SEED

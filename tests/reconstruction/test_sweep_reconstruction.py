@@ -10,7 +10,7 @@ import pytest
 
 from physworld_core.errors import ReconstructionError
 from physworld_core.reconstruction.reconstruct import reconstruct
-from physworld_core.reconstruction.types import DustpanGeometry
+from physworld_core.skills.sweep.reconstruction import DustpanGeometry
 
 
 @pytest.fixture(scope="module")

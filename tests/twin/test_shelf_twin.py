@@ -12,7 +12,7 @@ from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
 from physworld_core.policy.plan import FINGER_PAD_CLEARANCE_M, SLOT_RELEASE_GAP_M, fixture_top_near
 from physworld_core.policy.stage import make_plan, target_mesh
 from physworld_core.reconstruction.reconstruct import reconstruct
-from physworld_core.reconstruction.types import ShelfGeometry
+from physworld_core.skills.place.reconstruction import ShelfGeometry
 from physworld_core.twin.build import build_twin
 from physworld_core.twin.spec import SLOT_SEAT_M
 from physworld_core.video import backends

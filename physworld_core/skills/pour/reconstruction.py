@@ -16,8 +16,20 @@ pour), so that is what the twin gets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import numpy as np
 import trimesh
+
+from physworld_core.errors import ReconstructionError
+from physworld_core.perception.perceive import Perception
+from physworld_core.perception.segment import SceneObject
+from physworld_core.reconstruction.skill import SkillReconstruction, TargetModel
+from physworld_core.reconstruction.tracking import TrackingConfig
+from physworld_core.reconstruction.types import ReconstructedObject, Trajectory
+from physworld_core.skills.pour.perception import pour_direction
+from physworld_core.skills.registry import skill_of
 
 WALL_M = 0.005
 """Prior wall thickness of a cup (household cups and beakers: 3–6 mm)."""
@@ -89,3 +101,86 @@ def ball_mesh(radius: float) -> tuple[np.ndarray, np.ndarray]:
     """A convex sphere mesh centred on the origin."""
     sphere = trimesh.creation.icosphere(subdivisions=2, radius=radius)
     return np.asarray(sphere.vertices), np.asarray(sphere.faces)
+
+
+POUR_MAX_TURN_DEG = 170.0
+"""A cup poured is tipped past horizontal, but never turned upside down and beyond…"""
+POUR_BACK_TURN_DEG = 10.0
+"""…and towards the goal: never more than this the other way (a wobble as it is lifted)."""
+POUR_VIDEO_MIN_TILT_DEG = 60.0
+"""A video that pours tips the cup at least this far: less, and nothing would roll out of it."""
+
+
+def _pour(target, trajectory: Trajectory, perception: Perception) -> tuple[list, dict]:
+    """The cup's contents as bodies (one layer of balls on its floor, see :mod:`.pouring`), and how far the
+    tracked video tips the cup. A video that does not tip it far enough to pour is refused: the twin's goal
+    would contradict what the video shows."""
+    final = trajectory.poses_world[-1][:3, :3] @ np.linalg.inv(trajectory.poses_world[0][:3, :3])
+    tilt = float(np.degrees(np.arccos(np.clip(final[2, 2], -1.0, 1.0))))
+    if tilt < POUR_VIDEO_MIN_TILT_DEG:
+        raise ReconstructionError(
+            f"the prompt asks to pour from the {target.label}, but the tracked video tips it only {tilt:.0f} deg "
+            f"by the end (at least {POUR_VIDEO_MIN_TILT_DEG:.0f} expected): the video does not pour"
+        )
+    view = perception.view
+    radius = ball_radius(view.contents_top)
+    centres = ball_layer(view.outer_radius - WALL_M, radius)
+    v, f = ball_mesh(radius)
+    rgb = (0.5, 0.5, 0.5) if view.contents_rgb is None else tuple(np.asarray(view.contents_rgb) / 255.0)
+    noun = perception.instruction.contents_noun
+    label = noun or "contents"
+    contents = []
+    for i, c in enumerate(centres):
+        pose = target.pose_world.copy()
+        pose[:3, 3] = target.pose_world[:3, :3] @ c + target.pose_world[:3, 3]
+        contents.append(ReconstructedObject(f"contents_{i}", "contents", label, v, f, pose, rgb))
+    metrics = {
+        "contents_noun": noun,
+        "pour": {
+            "video_final_tilt_deg": tilt,
+            "contents_count": len(centres),
+            "contents_radius_m": radius,
+            "contents_radius_from": "prior" if view.contents_top is None else "seen layer height",
+            "cup_outer_radius_m": float(view.outer_radius),
+            "cup_height_m": float(view.height),
+        },
+    }
+    return contents, metrics
+
+
+class PourReconstruction(SkillReconstruction):
+    """The cup as an open cylinder of convex parts, its contents as a layer of balls; the tracker fits the tip
+    towards the goal."""
+
+    name = skill_of(__name__)
+
+    def target_model(
+        self,
+        seen: SceneObject,
+        perception: Perception,
+        table_height: float,
+        complete: Callable[[], TargetModel],
+    ) -> TargetModel:
+        """A cup to pour from: an open cylinder of convex parts (a completed mesh would close its mouth)."""
+        v, f, face_part = open_cup(perception.view.outer_radius, perception.view.height)
+        pose = np.eye(4)
+        pose[:3, 3] = perception.view.centre
+        return TargetModel(v, f, pose, face_part, (), False, "open cup")
+
+    def tracking(self, perception: Perception, tracking: TrackingConfig) -> TrackingConfig:
+        """A cup poured tips about the horizontal axis square to the way it pours, towards the goal only: a
+        silhouette seen from above cannot tell a tilt towards the camera from one away from it, and the fit
+        took the mirror turn (away from the bowl) where all turns were open to it (see the regression test
+        named after the task)."""
+        normal = perception.plane.normal_array
+        axis = np.cross(normal, pour_direction(perception.view, perception.goal, perception.plane))
+        turn_range = tuple(float(np.radians(t)) for t in (-POUR_BACK_TURN_DEG, POUR_MAX_TURN_DEG))
+        return replace(tracking, rotation="axis", turn_axis=tuple(map(float, axis)), turn_range=turn_range)
+
+    def finish(
+        self, target: ReconstructedObject, trajectory: Trajectory, perception: Perception, table_height: float
+    ) -> tuple[list[ReconstructedObject], dict]:
+        return _pour(target, trajectory, perception)
+
+
+HOOKS = PourReconstruction()

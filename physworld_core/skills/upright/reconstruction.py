@@ -4,7 +4,7 @@ Why this exists: the default completion turns the seen half about a *vertical* l
 on the table. A bottle lying along the camera's line of sight shows its top and one end; turned about a vertical
 line, that becomes a fat slab (upright-0013: 17 × 11.5 × 4.5 cm for a bottle 4.4 cm across), and a tracker fitting
 that slab to a bottle being stood up cannot follow the turn. A fallen bottle is round about its own axis, and
-perception already found that axis and the base's radius (:class:`~physworld_core.perception.standing.
+perception already found that axis and the base's radius (:class:`~physworld_core.skills.upright.perception.
 StandingAxis`). Along the axis, the body's radius is how far its top surface stands above the axis, which a
 camera above the table sees whole from any side. Revolving that profile gives the whole bottle, neck and
 shoulder included.
@@ -15,9 +15,19 @@ edges than its top does) gets no model here; the caller keeps the default comple
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import numpy as np
 from scipy import ndimage
 
+from physworld_core.errors import ReconstructionError
+from physworld_core.perception.perceive import Perception
+from physworld_core.perception.segment import SceneObject
+from physworld_core.reconstruction.skill import SkillReconstruction, TargetModel
+from physworld_core.reconstruction.tracking import TrackingConfig
+from physworld_core.reconstruction.types import ReconstructedObject, Trajectory
+from physworld_core.skills.registry import skill_of
 from physworld_core.skills.upright.perception import PROFILE_BIN_M, StandingAxis
 
 SECTIONS = 24
@@ -120,3 +130,75 @@ def lying_body_model(points_world: np.ndarray, standing: StandingAxis, table_hei
     pose[:3, :3] = np.stack([x, y, z], axis=1)
     pose[:3, 3] = [standing.centre[0], standing.centre[1], table_height]
     return vertices, faces, pose
+
+
+STAND_UP_MAX_TURN_DEG = 110.0
+"""A stand-up turns the object a quarter turn, base or top down: the tracker never follows it much past that."""
+
+
+UPRIGHT_VIDEO_TILT_DEG = 30.0
+"""A video that stands the object up leaves its base → top axis within this of vertical in the last frame."""
+
+
+def _standing(target, trajectory: Trajectory, standing) -> dict:
+    """Which of the target's own axes must end pointing up (``up_local``, base → top), and how upright the
+    tracked video leaves it. A video whose last frame leaves that axis far from vertical (stood on its top,
+    or not stood up at all) is refused: the twin's goal would then contradict what the video shows."""
+    up_local = target.pose_world[:3, :3].T @ standing.axis
+    final = trajectory.poses_world[-1][:3, :3] @ up_local
+    video_tilt = float(np.degrees(np.arccos(np.clip(final[2], -1.0, 1.0))))
+    if video_tilt > UPRIGHT_VIDEO_TILT_DEG:
+        raise ReconstructionError(
+            f"the prompt asks to stand the {target.label} up, but the tracked video leaves its base-to-top axis "
+            f"{video_tilt:.0f} deg from vertical at the end (at most {UPRIGHT_VIDEO_TILT_DEG:.0f} expected): "
+            "the video does not stand it on its base"
+        )
+    return {
+        "up_local": [float(v) for v in up_local],
+        "standing_axis": standing.to_dict(),
+        "video_final_tilt_deg": video_tilt,
+    }
+
+
+class UprightReconstruction(SkillReconstruction):
+    """A round lying object as a body of revolution about its axis; the tracker fits the stand-up turn only."""
+
+    name = skill_of(__name__)
+
+    def target_model(
+        self,
+        seen: SceneObject,
+        perception: Perception,
+        table_height: float,
+        complete: Callable[[], TargetModel],
+    ) -> TargetModel:
+        """A fallen bottle: round about the axis it lies along (see :func:`lying_body_model`), where the
+        generic completion made a half turn of it; a box, or a mesh from a file, is kept."""
+        model = complete()
+        if not model.half_turn:
+            return model
+        lying = lying_body_model(seen.points_world, perception.view, table_height)
+        if lying is None:
+            return model
+        v, f, pose = lying
+        return TargetModel(v, f, pose, None, (), False, "lying body of revolution")
+
+    def tracking(self, perception: Perception, tracking: TrackingConfig) -> TrackingConfig:
+        """A fallen object stood up turns a quarter turn about the horizontal axis square to its own: the
+        tracker fits the turn about that axis, never much past a quarter turn. Fitting all three angles, the
+        fit of a 30-pixel bottle ended 100° from vertical where the video stands it up (see the regression
+        test named after the task)."""
+        axis = np.cross(perception.view.axis, perception.plane.normal_array)
+        turn_range = tuple(float(np.radians(t)) for t in (-STAND_UP_MAX_TURN_DEG, STAND_UP_MAX_TURN_DEG))
+        return replace(tracking, rotation="axis", turn_axis=tuple(map(float, axis)), turn_range=turn_range)
+
+    def finish(
+        self, target: ReconstructedObject, trajectory: Trajectory, perception: Perception, table_height: float
+    ) -> tuple[list[ReconstructedObject], dict]:
+        """Perception's base → top axis, the reading the video was made from, kept in the target's frame: read
+        again on the completed mesh, the mirrored half can swap which end looks wider, and the twin would then
+        be told to stand it on its top (see the regression test named after the task)."""
+        return [], _standing(target, trajectory, perception.view)
+
+
+HOOKS = UprightReconstruction()
