@@ -14,7 +14,9 @@ from transforms3d.quaternions import quat2mat
 
 from physworld_core.policy.grasp import GraspConfig, best_grasp
 from physworld_core.policy.hand import rotate_z, wrap_angle
-from physworld_core.twin.spec import SLOT_SEAT_M, TwinSpec, resting_base_centre
+from physworld_core.skills.place.twin import SLOT_SEAT_M
+from physworld_core.twin.goals import resting_base_centre
+from physworld_core.twin.spec import TwinSpec
 
 PLAN_SKILLS = ("place", "push", "upright", "pour", "sweep")
 

@@ -96,7 +96,7 @@ def plan_sweep(
             handle.
     """
     goal = spec.goal
-    if goal.kind != "sweep" or goal.floor_z is None:
+    if goal.kind != "sweep" or goal.details is None:
         raise PhysworldError(f"twin {spec.task_id}: sweeping needs a 'sweep' goal, got {goal.kind!r}")
     if not spec.contents:
         raise PhysworldError(f"twin {spec.task_id}: nothing to sweep (no contents)")
@@ -176,7 +176,7 @@ def _stroke(spec: TwinSpec, brush: dict, d: np.ndarray) -> np.ndarray:
         lateral += list((pts - mouth) @ side)
     slack = max(half_width - brush["head_width"] / 2 - 0.003, 0.0)
     across = float(np.clip(0.5 * (min(lateral) + max(lateral)), -slack, slack))
-    hover = goal.floor_z + HOVER_M
+    hover = goal.details.floor_z + HOVER_M
     depth = brush["head_depth"]
     start = mouth - d * (max(behind) + BEHIND_M + depth / 2) + side * across
     end = mouth + d * (2 * half_depth - depth / 2 - INSIDE_M) + side * across

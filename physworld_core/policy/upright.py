@@ -238,12 +238,12 @@ def plan_upright(
         PhysworldError: the twin's goal is not an upright one, or no grasp closes across the object's body.
     """
     goal = spec.goal
-    if goal.kind != "upright" or goal.up_local is None:
+    if goal.kind != "upright" or goal.details is None:
         raise PhysworldError(
             f"twin {spec.task_id}: standing an object up needs an 'upright' goal with up_local"
         )
     target = spec.target
-    up_local = np.asarray(goal.up_local, dtype=np.float64)
+    up_local = np.asarray(goal.details.up_local, dtype=np.float64)
     rest_R, rest_p = quat2mat(np.asarray(target.pose[3:], float)), np.asarray(target.pose[:3], float)
     centre_local = 0.5 * (vertices.min(0) + vertices.max(0))
     position = rest_R @ centre_local + rest_p

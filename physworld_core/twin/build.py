@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import trimesh
@@ -18,14 +18,12 @@ from transforms3d.quaternions import mat2quat
 
 from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
-from physworld_core.skills.place.reconstruction import ShelfGeometry
-from physworld_core.skills.sweep.reconstruction import DustpanGeometry
+from physworld_core.skills.registry import DEFAULT_SKILL
 from physworld_core.twin.cooking import ensure_cookable
 from physworld_core.twin.properties import PropertyPriors
-from physworld_core.twin.spec import SLOT_SEAT_M, SURFACE_REST_TOLERANCE_M, GoalRegion, TwinObject, TwinSpec
+from physworld_core.twin.skill import twin_of
+from physworld_core.twin.spec import TwinObject, TwinSpec
 
-CONTENTS_NOUN = "balls"
-"""What a cup's contents are taken to be when the prompt does not say ("empty the cup into the bowl")."""
 CONCAVITY_FOR_COACD = 1.25
 """Hull volume / mesh volume above which a single convex hull would fill real cavities."""
 
@@ -89,23 +87,25 @@ def build_twin(
             "gravity alignment failed"
         )
     table_height = float(recon.plane_offset / normal[2])  # plane: normal . p = offset
+    skill_name = recon.metrics.get("skill", DEFAULT_SKILL)
+    skill = twin_of(skill_name)
     files: dict[str, bytes] = {}
     objects = []
     for obj in recon.objects:
         if obj.role == "region":
             continue  # a drawn marking has no body: it becomes the goal below
         pose = obj.pose_world.copy()
-        # Rest on the plane, never inside it; what a cup holds moves with the cup.
-        held = obj.role == "contents" and recon.metrics.get("skill") == "pour"
+        # Rest on the plane, never inside it; what the target holds (a cup's balls) moves with it.
+        held = obj.role == "contents" and skill.contents_held
         pose[2, 3] += _drop_to_plane(recon.target if held else obj, table_height)
         visual_name = f"{obj.name}_visual.obj"
         files[visual_name] = _mesh_bytes(obj.vertices, obj.faces, "obj")
         rgba = (*map(float, obj.rgb), 1.0)
-        if obj.role == "container":  # a fixture: box walls (a dustpan: its convex parts), no mass estimate
+        if obj.role == "container":  # a fixture: box walls (or its convex parts: a dustpan), no mass estimate
             meshes, boxes = (), ()
-            if isinstance(obj.container, DustpanGeometry):
+            if obj.container.convex_parts():
                 meshes = []
-                for i, points in enumerate(obj.container.part_points()):
+                for i, points in enumerate(obj.container.convex_parts()):
                     name = f"{obj.name}_collision_{i}.ply"
                     files[name] = _mesh_bytes(*_hull(points), "ply")
                     meshes.append(name)
@@ -127,7 +127,7 @@ def build_twin(
             meshes, boxes, fixed = tuple(parts), (), False
             # What the prompt calls the target ("pot lid") and what it holds ("marbles") says their material;
             # the others are known by sight only.
-            noun = {"target": recon.metrics.get("object_noun", ""), "contents": CONTENTS_NOUN}.get(
+            noun = {"target": recon.metrics.get("object_noun", ""), "contents": skill.contents_noun}.get(
                 obj.role, ""
             )
             if obj.role == "contents":
@@ -152,21 +152,7 @@ def build_twin(
             )
         )
     files = ensure_cookable(files)
-    if recon.goal is None:
-        goal = upright_goal(recon, table_height)
-    else:
-        goal = goal_region(recon.goal, table_height, recon.target, recon.metrics.get("relation", "in"))
-    if recon.metrics.get("skill") == "sweep" and goal.kind != "sweep":
-        raise TwinError(
-            f"twin {recon.task_id}: a sweep goes into a dustpan; the {recon.goal_label} gives a {goal.kind!r} goal"
-        )
-    if recon.metrics.get("skill") == "pour":
-        if goal.kind != "volume":
-            raise TwinError(
-                f"twin {recon.task_id}: a pour goes into a container's interior; the {recon.goal_label} "
-                f"gives a {goal.kind!r} goal"
-            )
-        goal = replace(goal, kind="pour")
+    goal = skill.goal(recon, table_height)
     traj = recon.trajectory
     spec = TwinSpec(
         task_id=recon.task_id,
@@ -178,139 +164,6 @@ def build_twin(
         trajectory_poses=tuple(_pose7(T) for T in traj.poses_world),
         camera_json=camera_json,
         notes={"mass_model": "volume x density prior", "priors": json.loads(json.dumps(priors.__dict__))},
-        skill=recon.metrics.get("skill", "place"),
+        skill=skill_name,
     )
     return TwinBuild(spec, files)
-
-
-SLOT_MAX_TILT_DEG = 25.0
-"""…and stand within this of upright: leaning on a neighbour is fine, lying across the gap is not."""
-FIT_INSIDE_CLEARANCE_M = 0.005
-"""A target put "on" a container fits inside it when its footprint radius is this much under the opening's
-half width; otherwise it rests on the rim (a lid on a pot)."""
-ROUND_FOOTPRINT_FILL = 0.85
-"""Footprint hull area / bounding-box area below this reads as round (a disc fills pi/4 of its box)."""
-
-
-UPRIGHT_MAX_TILT_DEG = 15.0
-"""A fallen object counts as stood up when its base → top axis is within this of vertical."""
-UPRIGHT_GOAL_RADIUS_M = 0.15
-"""…anywhere within this of where the video stands it: "stand it up" names no place, and the hand may carry it
-to where the wrist can tip it (see :mod:`physworld_core.policy.upright`)."""
-
-
-def upright_goal(recon, table_height: float) -> GoalRegion:
-    """The goal of a prompt that stands a fallen object up: the target on its base, on the table, near where
-    the tracked video leaves it, its ``up_local`` axis (from the reconstruction) vertical."""
-    up_local = recon.metrics.get("up_local")
-    if up_local is None:
-        raise TwinError(
-            f"twin {recon.task_id}: the reconstruction has no goal object and no standing axis (up_local); "
-            "only a fallen object to stand up has the table as its goal"
-        )
-    target = recon.target
-    centre_local = 0.5 * (target.vertices.min(0) + target.vertices.max(0))
-    end = recon.trajectory.poses_world[-1]
-    centre = end[:3, :3] @ centre_local + end[:3, 3]
-    return GoalRegion(
-        center=(float(centre[0]), float(centre[1]), table_height),
-        half_extents=(UPRIGHT_GOAL_RADIUS_M, UPRIGHT_GOAL_RADIUS_M),
-        yaw=0.0,
-        top_z=table_height + SURFACE_REST_TOLERANCE_M,
-        kind="upright",
-        shape="disc",
-        max_tilt_deg=UPRIGHT_MAX_TILT_DEG,
-        up_local=tuple(map(float, up_local)),
-    )
-
-
-def footprint(vertices: np.ndarray) -> tuple[str, tuple[float, float], float]:
-    """(shape, half extents, radius) of a mesh's outline seen from above, in its own (world-axis) frame."""
-    from scipy.spatial import ConvexHull
-
-    xy = vertices[:, :2] - 0.5 * (vertices[:, :2].min(0) + vertices[:, :2].max(0))
-    half = 0.5 * (xy.max(0) - xy.min(0))
-    fill = ConvexHull(xy).volume / max(4 * half[0] * half[1], 1e-12)
-    radius = float(np.linalg.norm(xy, axis=1).max())
-    if fill < ROUND_FOOTPRINT_FILL:
-        r = float(half.min())
-        return "disc", (r, r), radius
-    return "box", (float(half[0]), float(half[1])), radius
-
-
-def goal_region(
-    goal: ReconstructedObject,
-    table_height: float,
-    target: ReconstructedObject | None = None,
-    relation: str = "in",
-) -> GoalRegion:
-    """The twin's success region from the reconstructed goal: a container's interior, a flat marking, the top
-    of a solid (``role == "support"``), or a container's rim when the target is put "on" it and is too wide to
-    go in (a lid)."""
-    T = goal.pose_world
-    yaw = float(np.arctan2(T[1, 0], T[0, 0]))
-    centre = (float(T[0, 3]), float(T[1, 3]), table_height)
-    if goal.role == "region":
-        return GoalRegion(
-            center=centre,
-            half_extents=tuple(map(float, goal.region.half_extents)),
-            yaw=yaw,
-            top_z=table_height + SURFACE_REST_TOLERANCE_M,
-            kind="surface",
-            shape=goal.region.shape,
-            rgba=(*map(float, goal.rgb), 1.0),
-        )
-    if goal.role == "support":
-        shape, half, _ = footprint(goal.vertices)
-        centre_xy = T[:2, 3] + 0.5 * (goal.vertices[:, :2].min(0) + goal.vertices[:, :2].max(0))
-        height = float(np.ptp(goal.vertices[:, 2]))
-        return GoalRegion(
-            center=(float(centre_xy[0]), float(centre_xy[1]), table_height),
-            half_extents=half,
-            yaw=0.0,  # an object mesh's frame has world axes
-            top_z=table_height + height + 0.0005,  # build_twin rests every body 0.5 mm above the plane
-            kind="top",
-            shape=shape,
-            on=goal.name,
-        )
-    geom = goal.container
-    if isinstance(geom, DustpanGeometry):  # its interior, past the mouth (the region's -x edge)
-        inside = T[:2, :2] @ np.array([geom.depth / 2, 0.0]) + T[:2, 3]
-        return GoalRegion(
-            center=(float(inside[0]), float(inside[1]), table_height),
-            half_extents=tuple(map(float, geom.inner_half)),
-            yaw=yaw,
-            top_z=table_height + float(geom.wall_height),
-            kind="sweep",
-            floor_z=table_height + float(geom.floor_height),
-        )
-    if isinstance(geom, ShelfGeometry):  # the row's free gap, down on the board, standing
-        slot_xy = T[:2, :2] @ np.array([geom.slot_x, 0.0]) + T[:2, 3]
-        return GoalRegion(
-            center=(float(slot_xy[0]), float(slot_xy[1]), table_height),
-            half_extents=(float(geom.slot_half_width), float(geom.board_half[1])),
-            yaw=yaw,
-            top_z=table_height + float(geom.board_height) + SLOT_SEAT_M,
-            kind="slot",
-            max_tilt_deg=SLOT_MAX_TILT_DEG,
-        )
-    if relation == "on" and target is not None:
-        _, _, radius = footprint(target.vertices)
-        opening = float(min(geom.inner_half))
-        if radius > opening - FIT_INSIDE_CLEARANCE_M:
-            # It covers the opening: its centre may wander as far as still leaves the rim under it all round.
-            slack = max(radius - opening, 0.0) + 0.005
-            return GoalRegion(
-                center=centre,
-                half_extents=(slack, slack),
-                yaw=yaw,
-                top_z=table_height + float(geom.wall_height),
-                kind="top",
-                shape="disc",
-            )
-    return GoalRegion(
-        center=centre,
-        half_extents=(float(geom.inner_half[0]), float(geom.inner_half[1])),
-        yaw=yaw,
-        top_z=table_height + float(geom.wall_height),
-    )

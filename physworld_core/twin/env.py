@@ -14,7 +14,8 @@ from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.errors import TwinError
 from physworld_core.sim.base_env import TabletopEnv, require_collision_shapes
-from physworld_core.twin.spec import CONTENTS_FRACTION, PhysicsDraw, TwinObject, TwinSpec, resting_base_centre
+from physworld_core.twin.goals import GoalKind
+from physworld_core.twin.spec import GoalRegion, PhysicsDraw, TwinObject, TwinSpec
 
 ENV_ID = "PhysWorld-Twin-v0"
 TABLE_HALF = (0.7, 0.8, 0.05)
@@ -94,7 +95,7 @@ class TwinEnv(TabletopEnv):
         for obj in spec.objects:
             self.actors[obj.name] = self._build_object(obj)
         self.target_object = self.actors[spec.target.name]
-        if spec.goal.kind == "surface":
+        if spec.goal.rgba is not None:  # a flat marking: drawn, no body
             self._build_marking(spec.goal)
 
     def _build_marking(self, goal) -> None:
@@ -158,22 +159,17 @@ class TwinEnv(TabletopEnv):
 
     def evaluate(self):
         goal = self.twin_spec.goal
-        if goal.kind in CONTENTS_FRACTION:
-            return self._evaluate_contents(goal)
-        # Onto a top, what the object stands on must land over it (a pan's body, not its handle's side).
-        centre = (
-            resting_base_centre(self.target_points_world())
-            if goal.kind == "top"
-            else self.target_pose_world()[:3]
-        )
+        kind = goal.goal_kind
+        if kind.contents_fraction is not None:
+            return self._evaluate_contents(goal, kind)
+        centre = kind.test_point(self)  # a pan put on a top: what it stands on, not its handle's side
         shift = None
         if goal.on is not None:  # the goal is the top of a movable body: it moves with it
             rest = next(o for o in self.twin_spec.objects if o.name == goal.on).pose[:3]
             shift = self.actors[goal.on].pose.p[0].cpu().numpy() - np.asarray(rest)
         inside = goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]), shift=shift)
         if goal.max_tilt_deg is not None:
-            up = goal.up_local or (0.0, 0.0, 1.0)
-            inside = inside and self.target_tilt_deg(up) < goal.max_tilt_deg
+            inside = inside and self.target_tilt_deg(kind.up_local(goal)) < goal.max_tilt_deg
         grasped = bool(self.agent.is_grasping(self.target_object)[0])
         return {
             "success": torch.tensor([inside and not grasped]),
@@ -182,7 +178,8 @@ class TwinEnv(TabletopEnv):
         }
 
     def contents_inside(self) -> np.ndarray:
-        """For a pour or a sweep: which of the contents lie in the goal (centre inside it, below its rim)."""
+        """For a goal scored on the contents (poured, swept): which of them lie in the goal (centre inside it,
+        below its rim)."""
         goal = self.twin_spec.goal
         inside = []
         for obj in self.twin_spec.contents:
@@ -190,14 +187,14 @@ class TwinEnv(TabletopEnv):
             inside.append(goal.contains(p, margin=0.0))
         return np.asarray(inside, dtype=bool)
 
-    def _evaluate_contents(self, goal):
-        """Poured or swept: enough of the contents in the goal. A poured cup must not be in it (over its
-        footprint and below its rim); a brush may be anywhere. Whether the target is still held does not
-        matter: the task is done once the contents are in."""
+    def _evaluate_contents(self, goal: GoalRegion, kind: GoalKind):
+        """Enough of the contents in the goal (the kind's ``contents_fraction``); where the kind says so, the
+        target itself must not be in it (a cup poured, not dropped in with them), else it may be anywhere.
+        Whether the target is still held does not matter: the task is done once the contents are in."""
         inside = self.contents_inside()
-        needed = int(np.ceil(CONTENTS_FRACTION[goal.kind] * len(inside) - 1e-9))
+        needed = int(np.ceil(kind.contents_fraction * len(inside) - 1e-9))
         centre = self.target_pose_world()[:3]
-        target_in = goal.kind == "pour" and goal.contains(
+        target_in = kind.excludes_target and goal.contains(
             np.array([centre[0], centre[1], self.target_bottom_z()]), margin=0.0
         )
         grasped = bool(self.agent.is_grasping(self.target_object)[0])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
 from physworld_core.errors import TwinError
+from physworld_core.skills.registry import DEFAULT_SKILL, check_skill
+from physworld_core.twin.goals import GoalKind, goal_kind, goals_of
 
 
 def _range_ok(name: str, value: float, lo_hi: tuple[float, float]) -> None:
@@ -61,49 +64,6 @@ class TwinObject:
         _range_ok(f"twin object {self.name} friction", self.friction, self.friction_range)
 
 
-GOAL_KINDS = ("volume", "surface", "top", "slot", "upright", "pour", "sweep")
-""""volume": inside a container (below its rim); "surface": resting on the table on a flat marking; "top":
-resting on top of another body (a block to stack on, a pot's rim under a lid); "slot": standing in a gap
-between fixed neighbours (a shelf's row), seated on its floor: like "volume" to test, but lowered in rather than
-dropped, with the fingers kept above the neighbours; "upright": standing on its base on the table (a fallen bottle
-stood up), its axis ``up_local`` within ``max_tilt_deg`` of vertical, its lowest point within
-:data:`SURFACE_REST_TOLERANCE_M` of the table, anywhere in a generous disc around where the video stands it;
-"pour": what the target holds (the spec's objects of role "contents") must end inside the region like a
-"volume" (a bowl's interior, below its rim), at least :data:`POUR_FRACTION` of it, and the target (the cup) must
-not: poured, not dropped in with them; "sweep": the contents (scraps lying on the table) must end inside the
-region (a dustpan's interior: past its mouth, between its walls, below their tops), at least
-:data:`SWEEP_FRACTION` of them, wherever the target (the brush that swept them) is."""
-POUR_FRACTION = 0.75
-"""Share of the contents that must land in the goal for a pour to count (three balls in four)."""
-SWEEP_FRACTION = 2 / 3
-"""Share of the scraps that must end in the dustpan for a sweep to count (two in three, rounded up): a scrap
-that slips past the head's end is swept by a second stroke in life, not by this one."""
-CONTENTS_FRACTION = {"pour": POUR_FRACTION, "sweep": SWEEP_FRACTION}
-"""Goal kinds scored on the contents rather than the target, and the share of them that must end in the goal."""
-SURFACE_REST_TOLERANCE_M = 0.005
-"""On a surface goal the object's lowest point must be within this of the table: pushed, not held above."""
-SLOT_SEAT_M = 0.01
-"""In a slot the object's underside must be within this of the slot's floor (a shelf's board): all the way in."""
-BASE_BAND_M = 0.005
-"""Points within this of an object's lowest point are what it stands on (see :func:`resting_base_centre`)."""
-
-
-def resting_base_centre(points: np.ndarray) -> np.ndarray:
-    """Middle (x, y) of what an upright object stands on, at its lowest height: of its points within
-    :data:`BASE_BAND_M` of the lowest.
-
-    On a "top" goal it is this that must land over the support: a pan rests on its body, while the middle of
-    its bounding box lies under its raised handle, 4-6 cm aside; for a box, a can or a lid the two agree."""
-    pts = np.asarray(points, dtype=np.float64)
-    base = pts[pts[:, 2] <= pts[:, 2].min() + BASE_BAND_M]
-    return np.array([*(0.5 * (base[:, :2].min(0) + base[:, :2].max(0))), pts[:, 2].min()])
-
-
-TOP_REST_TOLERANCE_M = 0.008
-"""On a "top" goal the object's lowest point must be within this of the top: resting on it, not held above it
-and not sunk past it (a lid that fell into the pot, a block that slid off the edge)."""
-
-
 @dataclass(frozen=True)
 class GoalRegion:
     """Where the target must end: an upright region of the world, a box or a disc seen from above.
@@ -113,20 +73,18 @@ class GoalRegion:
         half_extents: half sizes along the region's yaw axes; a disc's radius is ``half_extents[0]``.
         yaw: turn of the region about z.
         top_z: the object's lowest point must be below this (a container's rim; the table plus
-            :data:`SURFACE_REST_TOLERANCE_M` for a marking).
-        kind: one of :data:`GOAL_KINDS`.
+            :data:`~physworld_core.twin.goals.SURFACE_REST_TOLERANCE_M` for a marking).
+        kind: the goal's kind (:mod:`physworld_core.twin.goals`: "volume", "surface", "top", or a skill's own),
+            which says how the goal is tested.
         shape: "box" or "disc".
         rgba: display colour of a surface marking (the twin draws it; it has no collision).
-        on: for a "top" goal on a movable body (a block), that object's name: the region moves with it, so a
-            base nudged during the placement still counts.
+        on: for a goal that rests on a movable body (a block), that object's name: the region moves with it, so
+            a base nudged during the placement still counts.
         max_tilt_deg: the object must also stand within this angle of how it stood at the start (a book stood
-            in a shelf's slot, not leaning across it), or, with ``up_local``, with that axis within this angle
-            of vertical; ``None``: any attitude.
-        up_local: the object's own axis (its frame) that must point up: base → top of a bottle to stand up.
-            ``None``: its frame's z, which points up as it stood at the start.
-        floor_z: for a "sweep" goal, the top of the dustpan's floor where its mouth meets the lip: what the
-            brush's head must clear as it pushes the scraps in (the region's +x points into the pan, its
-            -x edge is the mouth).
+            in a shelf's slot, not leaning across it), or of the axis the kind names
+            (:meth:`~physworld_core.twin.goals.GoalKind.up_local`); ``None``: any attitude.
+        details: what a goal of this kind carries besides its region, of the kind's own type (the axis of a
+            bottle that must stand up, the floor of a dustpan); ``None`` for the generic kinds.
     """
 
     center: tuple[float, float, float]
@@ -138,53 +96,52 @@ class GoalRegion:
     rgba: tuple[float, float, float, float] | None = None
     on: str | None = None
     max_tilt_deg: float | None = None
-    up_local: tuple[float, float, float] | None = None
-    floor_z: float | None = None
+    details: Any = None
 
     def __post_init__(self) -> None:
-        if (self.kind == "sweep") != (self.floor_z is not None):
-            raise TwinError(
-                "a 'sweep' goal gives the dustpan's floor height (floor_z), and only a sweep goal does"
-            )
-        if self.floor_z is not None and not (np.isfinite(self.floor_z) and self.floor_z < self.top_z):
-            raise TwinError(f"goal floor_z {self.floor_z!r} must be finite and below its top {self.top_z}")
-        if self.up_local is not None:
-            up = np.asarray(self.up_local, dtype=np.float64)
-            if up.shape != (3,) or not np.all(np.isfinite(up)) or np.linalg.norm(up) < 1e-6:
-                raise TwinError(f"goal up_local must be a non-zero 3-vector, got {self.up_local!r}")
-            object.__setattr__(self, "up_local", tuple(map(float, up / np.linalg.norm(up))))
-        if self.kind == "upright" and (self.up_local is None or self.max_tilt_deg is None):
-            raise TwinError("an 'upright' goal needs up_local (which axis stands up) and max_tilt_deg")
-        if self.kind not in GOAL_KINDS:
-            raise TwinError(f"goal kind must be one of {GOAL_KINDS}, got {self.kind!r}")
+        kind = goal_kind(self.kind)
         if self.shape not in ("box", "disc"):
             raise TwinError(f"goal shape must be 'box' or 'disc', got {self.shape!r}")
         if self.max_tilt_deg is not None and not 0 < self.max_tilt_deg < 90:
             raise TwinError(f"goal max_tilt_deg must lie in (0, 90), got {self.max_tilt_deg!r}")
-        if self.on is not None and self.kind != "top":
+        if self.on is not None and not kind.rests_on:
             raise TwinError(f"only a 'top' goal rests on an object; a {self.kind!r} goal has on={self.on!r}")
+        kind.check(self)
+
+    @property
+    def goal_kind(self) -> GoalKind:
+        """How this goal is tested."""
+        return goal_kind(self.kind)
 
     def contains(self, p: np.ndarray, margin: float = 0.005, shift: np.ndarray | None = None) -> bool:
         """``p``: (x, y) of the object's centre and z of its lowest point. ``shift``: how far the body the goal
         rests on (``on``) has moved since the spec was made."""
         d = np.zeros(3) if shift is None else np.asarray(shift, dtype=np.float64)
-        c, s = np.cos(-self.yaw), np.sin(-self.yaw)
-        dx, dy = p[0] - self.center[0] - d[0], p[1] - self.center[1] - d[1]
-        if self.shape == "disc":
-            inside = np.hypot(dx, dy) <= self.half_extents[0] - margin
-        else:
-            local = np.array([c * dx - s * dy, s * dx + c * dy])
-            inside = np.all(np.abs(local) <= np.asarray(self.half_extents) - margin)
-        if self.kind == "top":
-            return bool(inside and abs(p[2] - self.top_z - d[2]) <= TOP_REST_TOLERANCE_M)
-        return bool(inside and p[2] < self.top_z)
+        return self.goal_kind.contains(self, p, margin, d)
 
+    def to_dict(self) -> dict:
+        """The JSON form: the region's fields and, beside them, the kind's details' (as first stored)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "details"}
+        d = json.loads(json.dumps(d))
+        return {**d, **self.goal_kind.details_to_dict(self.details)}
 
-TWIN_SKILLS = ("place", "push", "upright", "pour", "sweep")
-"""How the prompt asks the target to get to its goal: grasp and carry, push along the table, stand it up, tip
-what it holds into the goal, or hold it as a tool and sweep the contents into the goal with it."""
-SKILL_GOAL_KINDS = {"upright": "upright", "pour": "pour", "sweep": "sweep"}
-"""Skills that have a goal kind of their own, and only they."""
+    @classmethod
+    def from_dict(cls, d: dict) -> GoalRegion:
+        """Inverse of :meth:`to_dict` (fields another kind stored are ignored: older specs stored every
+        kind's as null)."""
+        kind = goal_kind(d.get("kind", "volume"))
+        return cls(
+            center=tuple(d["center"]),
+            half_extents=tuple(d["half_extents"]),
+            yaw=d["yaw"],
+            top_z=d["top_z"],
+            kind=kind.name,
+            shape=d.get("shape", "box"),
+            rgba=None if d.get("rgba") is None else tuple(d["rgba"]),
+            on=d.get("on"),
+            max_tilt_deg=d.get("max_tilt_deg"),
+            details=kind.details_from_dict(d),
+        )
 
 
 @dataclass(frozen=True)
@@ -192,7 +149,9 @@ class TwinSpec:
     """Everything needed to build the twin scene and its task.
 
     ``trajectory`` is the object-centric target: times (s) and world positions/quaternions of the target.
-    ``skill`` is how the prompt asks for it to get there: one of :data:`TWIN_SKILLS`.
+    ``skill`` is how the prompt asks for it to get there: a registered skill, whose twins may have goals of
+    the kinds it names (:attr:`~physworld_core.twin.goals.SkillGoals.goal_kinds`) and hold contents only if it
+    moves some into the goal.
     """
 
     task_id: str
@@ -204,23 +163,25 @@ class TwinSpec:
     trajectory_poses: tuple[tuple[float, ...], ...]
     camera_json: str
     notes: dict = field(default_factory=dict)
-    skill: str = "place"
+    skill: str = DEFAULT_SKILL
 
     def __post_init__(self) -> None:
-        if self.skill not in TWIN_SKILLS:
-            raise TwinError(f"twin {self.task_id}: skill must be one of {TWIN_SKILLS}, got {self.skill!r}")
-        for skill, kind in SKILL_GOAL_KINDS.items():
-            if (self.skill == skill) != (self.goal.kind == kind):
-                raise TwinError(
-                    f"twin {self.task_id}: a goal of kind {kind!r} goes with skill {skill!r} and only with it, "
-                    f"got kind {self.goal.kind!r} with skill {self.skill!r}"
-                )
-        roles = [o.role for o in self.objects]
-        if (self.skill in CONTENTS_FRACTION) != ("contents" in roles):
+        try:
+            check_skill(self.skill)
+        except ValueError as error:
+            raise TwinError(f"twin {self.task_id}: {error}") from None
+        skill = goals_of(self.skill)
+        if self.goal.kind not in skill.goal_kinds:
             raise TwinError(
-                f"twin {self.task_id}: a pour or a sweep needs what it moves into the goal (objects of role "
-                f"'contents': a cup's balls, the scraps to sweep), and only they have any; skill {self.skill!r} "
-                f"with {roles.count('contents')} contents"
+                f"twin {self.task_id}: a {self.skill!r} twin has a goal of kind {', '.join(skill.goal_kinds)}, "
+                f"got kind {self.goal.kind!r}"
+            )
+        roles = [o.role for o in self.objects]
+        if skill.has_contents != ("contents" in roles):
+            raise TwinError(
+                f"twin {self.task_id}: a skill that moves something into the goal (a cup's balls, the scraps to "
+                f"sweep) needs it as objects of role 'contents', and only such a skill has any; skill "
+                f"{self.skill!r} with {roles.count('contents')} contents"
             )
         if roles.count("target") != 1:
             raise TwinError(
@@ -235,15 +196,11 @@ class TwinSpec:
 
     @property
     def contents(self) -> tuple[TwinObject, ...]:
-        """What the target holds, to be poured out (skill "pour"), or the scraps it sweeps (skill "sweep")."""
+        """What the target moves into the goal: what it holds, to be poured out, or the scraps it sweeps."""
         return tuple(o for o in self.objects if o.role == "contents")
 
-    @property
-    def trajectory_positions(self) -> np.ndarray:
-        return np.asarray(self.trajectory_poses, dtype=np.float64)[:, :3]
-
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps({**asdict(self), "goal": self.goal.to_dict()})
 
     @classmethod
     def from_json(cls, text: str) -> TwinSpec:
@@ -263,15 +220,7 @@ class TwinSpec:
             )
             for o in d["objects"]
         )
-        goal = GoalRegion(
-            **{
-                **d["goal"],
-                "center": tuple(d["goal"]["center"]),
-                "half_extents": tuple(d["goal"]["half_extents"]),
-                "rgba": None if d["goal"].get("rgba") is None else tuple(d["goal"]["rgba"]),
-                "up_local": None if d["goal"].get("up_local") is None else tuple(d["goal"]["up_local"]),
-            }
-        )
+        goal = GoalRegion.from_dict(d["goal"])
         return cls(
             task_id=d["task_id"],
             table_height=d["table_height"],
@@ -282,7 +231,7 @@ class TwinSpec:
             trajectory_poses=tuple(tuple(p) for p in d["trajectory_poses"]),
             camera_json=d["camera_json"],
             notes=d.get("notes", {}),
-            skill=d.get("skill", "place"),
+            skill=d.get("skill", DEFAULT_SKILL),
         )
 
     def map_uris(self, fn) -> TwinSpec:

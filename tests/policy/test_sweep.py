@@ -21,6 +21,7 @@ from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
 from physworld_core.reconstruction.types import Reconstruction
 from physworld_core.sim.base_env import DEFAULT_CAMERA
 from physworld_core.skills.sweep.reconstruction import brush_parts
+from physworld_core.skills.sweep.twin import SweepGoal
 from physworld_core.twin.build import build_twin
 from physworld_core.twin.spec import GoalRegion
 from tests.policy.sweep_truth import localized_twin, perfect_reconstruction
@@ -33,7 +34,7 @@ def test_the_twin_keeps_the_scraps_out_until_swept_and_the_pan_fixed(tmp_path):
     assert spec.skill == "sweep" and spec.goal.kind == "sweep" and len(spec.contents) == 5
     pan = next(o for o in spec.objects if o.role == "container")
     assert pan.fixed and len(pan.collision_meshes) == 5 and not pan.collision_boxes  # its ramp is a part
-    assert spec.goal.floor_z == pytest.approx(
+    assert spec.goal.details.floor_z == pytest.approx(
         spec.table_height + perfect_reconstruction(0).container.container.floor_height
     )
     env = make_twin_env(spec.to_json())
@@ -53,7 +54,7 @@ def test_the_twin_keeps_the_scraps_out_until_swept_and_the_pan_fixed(tmp_path):
             actor = twin.actors[scrap.name]
             p = actor.pose.p.clone()
             p[0, :2] = torch.tensor(centre[:2] + 0.02 * (k - 1.5) * across)
-            p[0, 2] = spec.goal.floor_z + 0.012
+            p[0, 2] = spec.goal.details.floor_z + 0.012
             actor.set_pose(type(actor.pose).create_from_pq(p, actor.pose.q))
             inside = int(twin.evaluate()["inside"][0])
             assert inside == k + 1
@@ -66,7 +67,7 @@ def test_a_sweep_goal_needs_its_floor_and_a_sweep_its_scraps():
     with pytest.raises(TwinError, match="floor_z"):
         GoalRegion((0.0, 0.0, 0.0), (0.05, 0.06), 0.0, 0.04, kind="sweep")
     with pytest.raises(TwinError, match="floor_z"):
-        GoalRegion((0.0, 0.0, 0.0), (0.05, 0.06), 0.0, 0.04, floor_z=0.004)
+        GoalRegion((0.0, 0.0, 0.0), (0.05, 0.06), 0.0, 0.04, details=SweepGoal(floor_z=0.004))
     recon = perfect_reconstruction(1)
     bare = Reconstruction(
         recon.task_id,

@@ -20,6 +20,7 @@ from physworld_core.policy.stage import make_plan
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
 from physworld_core.policy.upright import choose_station, stand_heights
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.upright.twin import UprightGoal
 from physworld_core.twin.spec import GoalRegion, TwinObject, TwinSpec
 
 
@@ -71,7 +72,7 @@ def perfect_twin(seed: int) -> TwinSpec:
         kind="upright",
         shape="disc",
         max_tilt_deg=15.0,
-        up_local=(0.0, 0.0, 1.0),
+        details=UprightGoal((0.0, 0.0, 1.0)),
     )
     return TwinSpec(
         f"upright-{seed:04d}",
@@ -90,11 +91,18 @@ def test_an_upright_goal_needs_its_axis_and_its_skill():
     with pytest.raises(PhysworldError, match="up_local"):
         GoalRegion((0, 0, 0), (0.1, 0.1), 0.0, 0.005, kind="upright", shape="disc", max_tilt_deg=15.0)
     goal = GoalRegion(
-        (0, 0, 0), (0.1, 0.1), 0.0, 0.005, kind="upright", shape="disc", max_tilt_deg=15.0, up_local=(0, 2, 0)
+        (0, 0, 0),
+        (0.1, 0.1),
+        0.0,
+        0.005,
+        kind="upright",
+        shape="disc",
+        max_tilt_deg=15.0,
+        details=UprightGoal((0, 2, 0)),
     )
-    assert goal.up_local == (0.0, 1.0, 0.0)  # stored as a unit vector
+    assert goal.details.up_local == (0.0, 1.0, 0.0)  # stored as a unit vector
     spec = perfect_twin(0)
-    with pytest.raises(PhysworldError, match="goes with skill 'upright'"):
+    with pytest.raises(PhysworldError, match="a 'place' twin has a goal of kind .*got kind 'upright'"):
         replace(spec, skill="place")
     assert TwinSpec.from_json(spec.to_json()).goal == spec.goal
 

@@ -7,8 +7,9 @@ import pytest
 import trimesh
 
 from physworld_core.reconstruction.types import ContainerGeometry, ReconstructedObject
-from physworld_core.twin.build import goal_region
-from physworld_core.twin.spec import TOP_REST_TOLERANCE_M, GoalRegion, resting_base_centre
+from physworld_core.twin.goals import TOP_REST_TOLERANCE_M, resting_base_centre
+from physworld_core.twin.regions import goal_region
+from physworld_core.twin.spec import GoalRegion
 
 TABLE = 0.01
 

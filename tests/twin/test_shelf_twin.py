@@ -13,8 +13,8 @@ from physworld_core.policy.plan import FINGER_PAD_CLEARANCE_M, SLOT_RELEASE_GAP_
 from physworld_core.policy.stage import make_plan, target_mesh
 from physworld_core.reconstruction.reconstruct import reconstruct
 from physworld_core.skills.place.reconstruction import ShelfGeometry
+from physworld_core.skills.place.twin import SLOT_SEAT_M
 from physworld_core.twin.build import build_twin
-from physworld_core.twin.spec import SLOT_SEAT_M
 from physworld_core.video import backends
 from physworld_core.world.book import sample_layout
 

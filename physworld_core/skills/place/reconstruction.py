@@ -130,7 +130,9 @@ class PlaceReconstruction(SkillReconstruction):
     name = skill_of(__name__)
     fixture_types: ClassVar[dict] = {ShelfGeometry.kind: ShelfGeometry}
 
-    def goal_fixture(self, goal: SceneObject, perception: Perception, table_height: float) -> Fixture3D | None:
+    def goal_fixture(
+        self, goal: SceneObject, perception: Perception, table_height: float
+    ) -> Fixture3D | None:
         """A shelf's board and row when the prompt asks for its free gap; else the generic fixture."""
         if perception.view is not None:
             return shelf_model(goal, perception.view, perception.plane, table_height)

@@ -89,7 +89,6 @@ class DustpanGeometry(Fixture):
             "wall_thickness": self.wall_thickness,
         }
 
-
     def convex_parts(self) -> list[np.ndarray]:
         return self.part_points()
 
