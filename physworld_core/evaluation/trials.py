@@ -16,8 +16,10 @@ from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder, ke
 from physworld_core.evaluation.worlds import BenchmarkTask
 from physworld_core.policy.hand import TASK_ACTION_NAMES
 from physworld_core.policy.plan import TaskPlan
+from physworld_core.policy.skill import policy_of
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, run_episode
 from physworld_core.policy.train import make_actor
+from physworld_core.skills.registry import DEFAULT_SKILL
 
 FAILURES = ("grasp", "reconstruction", "tracking", "execution")
 
@@ -41,23 +43,19 @@ class TrialConfig:
             raise ValueError(f"trials must be >= 1, got {self.trials}")
 
 
-CONTACT_MOVE_M = 0.01
-"""A push that never moved the object this far never made contact: the push counterpart of a missed grasp."""
-
-
 def classify_failure(
-    result: dict, goal_ok: bool | None, path_end_ok: bool | None, skill: str = "place"
+    result: dict, goal_ok: bool | None, path_end_ok: bool | None, skill: str = DEFAULT_SKILL
 ) -> str | None:
     """Why a trial failed. ``goal_ok`` / ``path_end_ok`` are ``None`` where the world cannot say (a stock env
-    keeps its goal inside ``evaluate()``): those classes are then not assigned."""
+    keeps its goal inside ``evaluate()``): those classes are then not assigned. A trial that never took hold of
+    the object (as its skill counts it: a grasp, or a push that moved it) failed to grasp."""
     if result["success"]:
         return None
     if goal_ok is False:
         return "reconstruction"
     if path_end_ok is False:
         return "tracking"
-    held = result["moved_m"] >= CONTACT_MOVE_M if skill == "push" else result["ever_grasped"]
-    if not held:
+    if not policy_of(skill).held(result):
         return "grasp"
     return "execution"
 

@@ -27,38 +27,9 @@ import numpy as np
 from transforms3d.axangles import axangle2mat
 from transforms3d.quaternions import quat2mat
 
-from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, BaselineController, Phase
+from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, Phase
 from physworld_core.policy.hand import TASK_ACTION_NAMES, arm_action, hand_yaw, wrap_angle
 from physworld_core.policy.plan import TaskPlan
-from physworld_core.policy.push import PushController
-
-
-def _upright(plan: TaskPlan, config: BaselineConfig):
-    from physworld_core.policy.upright import UprightController
-
-    return UprightController(plan, config)
-
-
-def _pour(plan: TaskPlan, config: BaselineConfig):
-    from physworld_core.policy.pour import PourController
-
-    return PourController(plan, config)
-
-
-def _sweep(plan: TaskPlan, config: BaselineConfig):
-    from physworld_core.policy.sweep import SweepController
-
-    return SweepController(plan, config)
-
-
-CONTROLLERS: dict[str, Callable] = {
-    "place": lambda plan, config: BaselineController(plan, config),
-    "push": lambda plan, config: PushController(plan),
-    "upright": _upright,
-    "pour": _pour,
-    "sweep": _sweep,
-}
-"""Plan skill → the baseline controller that executes it."""
 
 
 def task_world(env: gym.Env):
@@ -92,14 +63,6 @@ class RewardConfig:
     distance_scale: float = 10.0
 
 
-SKILL_EXTRA_STEPS: dict[str, int] = {"upright": 60, "pour": 80, "sweep": 80}
-"""Steps a skill gets on top of the episode length it is given: standing an object up carries it to a station,
-tips it and backs the fingers out (105–171 steps with a perfect twin over 14 worlds, where a pick-and-place
-takes under 100); pouring carries the cup over the bowl, tips it and holds it tipped while the contents roll
-out (the scripted oracle takes 142–153 steps over 8 worlds, the baseline 172–188 feeling for its grasp);
-sweeping lifts and turns the brush, carries it behind the scraps and strokes them into the pan (the baseline
-takes 86–149 steps over 10 worlds with a perfect twin)."""
-
 ACTION_DIM = len(TASK_ACTION_NAMES)
 OBS_DIM = 3 + 1 + 2 + 3 + 3 + 3 + 3 + NUM_PHASES + 2 + ACTION_DIM
 
@@ -122,9 +85,10 @@ class ObjectCentricTaskEnv(gym.Env):
         self.env = env_factory()
         self.plan = plan
         self.noise = noise
-        self.max_steps = max_steps + SKILL_EXTRA_STEPS.get(plan.skill, 0)
+        # A skill that takes longer than a pick-and-place gets its own steps on top (its extra_steps).
+        self.max_steps = max_steps + plan.hooks.extra_steps
         self.reward_config = reward
-        self.controller = CONTROLLERS[plan.skill](plan, baseline_config)
+        self.controller = plan.hooks.controller(plan, baseline_config)
         self.world = task_world(self.env)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)

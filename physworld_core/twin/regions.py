@@ -7,7 +7,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from physworld_core.reconstruction.types import ReconstructedObject
-from physworld_core.twin.goals import SURFACE_REST_TOLERANCE_M
+from physworld_core.twin.goals import SURFACE_REST_TOLERANCE_M, Surface, Top
 from physworld_core.twin.spec import GoalRegion
 
 FIT_INSIDE_CLEARANCE_M = 0.005
@@ -48,7 +48,7 @@ def goal_region(
             half_extents=tuple(map(float, goal.region.half_extents)),
             yaw=yaw,
             top_z=table_height + SURFACE_REST_TOLERANCE_M,
-            kind="surface",
+            kind=Surface.name,
             shape=goal.region.shape,
             rgba=(*map(float, goal.rgb), 1.0),
         )
@@ -61,7 +61,7 @@ def goal_region(
             half_extents=half,
             yaw=0.0,  # an object mesh's frame has world axes
             top_z=table_height + height + 0.0005,  # build_twin rests every body 0.5 mm above the plane
-            kind="top",
+            kind=Top.name,
             shape=shape,
             on=goal.name,
         )
@@ -77,7 +77,7 @@ def goal_region(
                 half_extents=(slack, slack),
                 yaw=yaw,
                 top_z=table_height + float(geom.wall_height),
-                kind="top",
+                kind=Top.name,
                 shape="disc",
             )
     return GoalRegion(

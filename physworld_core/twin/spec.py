@@ -10,7 +10,7 @@ import numpy as np
 
 from physworld_core.errors import TwinError
 from physworld_core.skills.registry import DEFAULT_SKILL, check_skill
-from physworld_core.twin.goals import GoalKind, goal_kind, goals_of
+from physworld_core.twin.goals import GoalKind, Volume, goal_kind, goals_of
 
 
 def _range_ok(name: str, value: float, lo_hi: tuple[float, float]) -> None:
@@ -91,7 +91,7 @@ class GoalRegion:
     half_extents: tuple[float, float]
     yaw: float
     top_z: float
-    kind: str = "volume"
+    kind: str = Volume.name
     shape: str = "box"
     rgba: tuple[float, float, float, float] | None = None
     on: str | None = None
@@ -129,7 +129,7 @@ class GoalRegion:
     def from_dict(cls, d: dict) -> GoalRegion:
         """Inverse of :meth:`to_dict` (fields another kind stored are ignored: older specs stored every
         kind's as null)."""
-        kind = goal_kind(d.get("kind", "volume"))
+        kind = goal_kind(d.get("kind", Volume.name))
         return cls(
             center=tuple(d["center"]),
             half_extents=tuple(d["half_extents"]),

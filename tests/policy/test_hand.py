@@ -11,7 +11,8 @@ import trimesh
 from physworld_core.policy.baseline import BaselineController, Phase
 from physworld_core.policy.grasp import best_grasp
 from physworld_core.policy.hand import arm_action, hand_yaw, rotate_z, wrap_angle
-from physworld_core.policy.plan import TaskPlan, aligning_turn, hand_turn_for
+from physworld_core.policy.plan import TaskPlan, hand_turn_for
+from physworld_core.skills.place.policy import aligning_turn
 from physworld_core.twin.spec import GoalRegion
 
 
@@ -132,7 +133,7 @@ def test_over_a_slot_the_baseline_puts_the_object_itself_on_the_waypoint_and_rea
 def test_a_blocked_descent_into_a_slot_searches_along_the_row():
     """Each time the way down is blocked above the release point (the object on a neighbour's edge), the hand
     backs up clear of it and comes down again shifted to the plan's next offset along the row."""
-    from physworld_core.policy.plan import slot_search_offsets
+    from physworld_core.skills.place.policy import slot_search_offsets
 
     goal = GoalRegion(
         center=(0.2, 0.0, 0.0), half_extents=(0.02, 0.05), yaw=np.pi / 2, top_z=0.02, kind="slot"

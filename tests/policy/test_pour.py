@@ -15,13 +15,13 @@ import pytest
 from transforms3d.axangles import axangle2mat
 
 from physworld_core.errors import PhysworldError, TwinError
-from physworld_core.policy.plan import PourPlan, TaskPlan
-from physworld_core.policy.pour import lowest_point_z, midline_direction
+from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.stage import make_plan
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
 from physworld_core.reconstruction.geometry import container_model
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction, Trajectory
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.pour.policy import PourPlan, lowest_point_z, midline_direction
 from physworld_core.skills.pour.reconstruction import WALL_M, ball_layer, ball_mesh, open_cup
 from physworld_core.twin.build import build_twin
 
@@ -116,21 +116,21 @@ def test_a_pour_twin_needs_its_contents():
 def test_pour_plan_geometry_and_json(tmp_path):
     spec = localized_twin(2, tmp_path)
     plan = make_plan(spec, closing_axis=np.array([0.0, -1.0, 0.0]))
-    assert plan.skill == "pour" and plan.pour is not None
+    assert plan.skill == "pour" and plan.payload is not None
     assert TaskPlan.from_json(plan.to_json()) == plan
     bowl = np.asarray(spec.goal.center)
-    d = np.asarray(plan.pour.direction)
+    d = np.asarray(plan.payload.direction)
     assert np.allclose(d, midline_direction(bowl[:2]))
     # The lip is poured from above the bowl's interior, high enough over its rim.
-    lip = np.asarray(plan.pour.lip_target)
+    lip = np.asarray(plan.payload.lip_target)
     assert np.linalg.norm(lip[:2] - bowl[:2]) < spec.goal.half_extents[0]
     assert lip[2] > spec.goal.top_z + 0.05
     # The fingers close along the tilt axis (across the pouring direction), the hand turned from rest.
     closing = np.array([np.cos(plan.grasp_turn - np.pi / 2), np.sin(plan.grasp_turn - np.pi / 2)])
-    assert abs(abs(closing @ plan.pour.tilt_axis[:2]) - 1.0) < 1e-6
+    assert abs(abs(closing @ plan.payload.tilt_axis[:2]) - 1.0) < 1e-6
     # Carried upright, the cup's bottom clears the rim before it comes over the bowl.
     over = plan.waypoints_array[-1]
-    assert over[2] - plan.pour.cup_height / 2 > spec.goal.top_z
+    assert over[2] - plan.payload.cup_height / 2 > spec.goal.top_z
     with pytest.raises(ValueError, match="horizontal unit"):
         PourPlan((0.0, 0.0, 1.0), tuple(lip), 120.0, 0.05, 0.03, 0.07)
 
@@ -151,8 +151,8 @@ def test_visual_imitation_pours_the_way_the_video_does(tmp_path):
 
     layout = sample_layout(3)
     d = np.array([*(np.asarray(layout.bowl.xy) - layout.cup.xy), 0.0])
-    assert np.allclose(plan.pour.direction, d / np.linalg.norm(d), atol=1e-6)
-    assert plan.pour.tilt_deg == pytest.approx(100.0, abs=0.5)
+    assert np.allclose(plan.payload.direction, d / np.linalg.norm(d), atol=1e-6)
+    assert plan.payload.tilt_deg == pytest.approx(100.0, abs=0.5)
 
 
 def test_a_cup_wider_than_the_hand_is_refused(tmp_path):
@@ -160,7 +160,7 @@ def test_a_cup_wider_than_the_hand_is_refused(tmp_path):
     wide = np.array(
         [[0.05 * np.cos(t), 0.05 * np.sin(t), z] for t in np.linspace(0, 6, 12) for z in (0, 0.07)]
     )
-    from physworld_core.policy.pour import plan_pour
+    from physworld_core.skills.pour.policy import plan_pour
 
     with pytest.raises(PhysworldError, match="wider than the open hand"):
         plan_pour(spec, wide, np.array([0.0, -1.0, 0.0]))

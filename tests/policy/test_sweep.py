@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from physworld_core.errors import PhysworldError, TwinError
-from physworld_core.policy.plan import SweepPlan, TaskPlan
+from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.stage import make_plan
-from physworld_core.policy.sweep import brush_layout
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
 from physworld_core.reconstruction.types import Reconstruction
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.sweep.policy import SweepPlan, brush_layout
 from physworld_core.skills.sweep.reconstruction import brush_parts
 from physworld_core.skills.sweep.twin import SweepGoal
 from physworld_core.twin.build import build_twin
@@ -104,11 +104,11 @@ def test_brush_layout_tells_the_head_from_the_handle():
 def test_sweep_plan_geometry_and_json(tmp_path):
     spec = localized_twin(2, tmp_path)
     plan = make_plan(spec, closing_axis=np.array([0.0, -1.0, 0.0]))
-    assert plan.skill == "sweep" and plan.sweep is not None
+    assert plan.skill == "sweep" and plan.payload is not None
     assert TaskPlan.from_json(plan.to_json()) == plan
-    d = np.asarray(plan.sweep.direction)
+    d = np.asarray(plan.payload.direction)
     assert np.allclose(d[:2], [np.cos(spec.goal.yaw), np.sin(spec.goal.yaw)])
-    stroke = plan.waypoints_array[plan.sweep.stroke_from :]
+    stroke = plan.waypoints_array[plan.payload.stroke_from :]
     # The stroke runs straight along the pan's axis, level, from behind every scrap to inside the pan.
     along = (stroke[:, :2] - stroke[0, :2]) @ d[:2]
     assert np.all(np.diff(along) > 0) and np.ptp(stroke[:, 2]) < 1e-9

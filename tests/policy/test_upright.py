@@ -18,8 +18,8 @@ from physworld_core.errors import PhysworldError
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.stage import make_plan
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
-from physworld_core.policy.upright import choose_station, stand_heights
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.skills.upright.policy import choose_station, stand_heights
 from physworld_core.skills.upright.twin import UprightGoal
 from physworld_core.twin.spec import GoalRegion, TwinObject, TwinSpec
 
@@ -140,7 +140,7 @@ def test_the_plan_grasps_across_the_body_and_tips_at_a_station():
     spec = perfect_twin(1)
     plan = make_plan(spec)
     bottle_axis = quat2mat(spec.target.pose[3:])[:, 2]  # the perfect twin's frame z, as the bottle lies
-    assert plan.skill == "upright" and np.allclose(plan.up_axis, bottle_axis, atol=1e-6)
+    assert plan.skill == "upright" and np.allclose(plan.payload.up_axis, bottle_axis, atol=1e-6)
     round_trip = TaskPlan.from_json(plan.to_json())
     assert round_trip == plan
     last = np.asarray(plan.waypoints[-1])

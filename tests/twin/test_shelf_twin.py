@@ -9,9 +9,9 @@ from transforms3d.euler import euler2quat
 from transforms3d.quaternions import quat2mat
 
 from physworld_core.evaluation.worlds import BenchmarkTask, capture_scene
-from physworld_core.policy.plan import FINGER_PAD_CLEARANCE_M, SLOT_RELEASE_GAP_M, fixture_top_near
 from physworld_core.policy.stage import make_plan, target_mesh
 from physworld_core.reconstruction.reconstruct import reconstruct
+from physworld_core.skills.place.policy import FINGER_PAD_CLEARANCE_M, SLOT_RELEASE_GAP_M, fixture_top_near
 from physworld_core.skills.place.reconstruction import ShelfGeometry
 from physworld_core.skills.place.twin import SLOT_SEAT_M
 from physworld_core.twin.build import build_twin

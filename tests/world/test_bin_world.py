@@ -10,7 +10,7 @@ import trimesh
 
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.policy.grasp import best_grasp
-from physworld_core.policy.plan import TaskPlan, _resample_path
+from physworld_core.policy.plan import TaskPlan, resample_path
 from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
 from physworld_core.scene import depth_to_points_world
 from physworld_core.world import get_family
@@ -58,7 +58,7 @@ def _oracle_plan(seed: int) -> TaskPlan:
     b = layout.bin
     top = b.wall_height + hz + 0.03
     path = np.array([centre, [*centre[:2], top + 0.02], [*b.xy, top + 0.02], [*b.xy, top]])
-    waypoints = _resample_path(path, 0.02)
+    waypoints = resample_path(path, 0.02)
     return TaskPlan(
         tuple(grasp.tcp_in_object),
         grasp.width,

@@ -27,8 +27,11 @@ from physworld_core.errors import PhysworldError
 from physworld_core.policy.baseline import BaselineConfig, BaselineController, Phase
 from physworld_core.policy.grasp import GraspConfig, best_grasp
 from physworld_core.policy.hand import rotate_z, wrap_angle
-from physworld_core.policy.plan import TaskPlan, _resample_path, release_tolerance
+from physworld_core.policy.plan import TaskPlan, release_tolerance, resample_path
+from physworld_core.policy.skill import SkillPolicy
 from physworld_core.robot import PANDA
+from physworld_core.skills.registry import skill_of
+from physworld_core.skills.upright.twin import Upright
 from physworld_core.twin.spec import TwinSpec
 
 READY_WRIST_Q = 0.785
@@ -63,6 +66,23 @@ STAND_GAP_M = 0.006
 """The object is let go with its base this far above the table."""
 BACK_OFF_M = 0.08
 """After letting go, the fingers are pulled back this far along their approach axis (and 2 cm up)."""
+
+
+@dataclass(frozen=True)
+class UprightPlan:
+    """What a stand-up plan carries.
+
+    Args:
+        tip_yaw: the direction (world yaw) the fingers point once the hand has tipped the object base-down at
+            the last waypoint (the station); the plan's ``release_position`` is then where its centre is let
+            go, standing.
+        up_axis: the object's base → top axis in the world, as it lies at rest. Not in the object's own frame:
+            a world and its twin frame the same object differently, and the plan runs in both; the controller
+            turns it by how far the object has turned since the episode began.
+    """
+
+    tip_yaw: float
+    up_axis: tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -238,7 +258,7 @@ def plan_upright(
         PhysworldError: the twin's goal is not an upright one, or no grasp closes across the object's body.
     """
     goal = spec.goal
-    if goal.kind != "upright" or goal.details is None:
+    if goal.kind != Upright.name:
         raise PhysworldError(
             f"twin {spec.task_id}: standing an object up needs an 'upright' goal with up_local"
         )
@@ -292,7 +312,7 @@ def plan_upright(
     hand_offset = rotate_z(np.asarray(grasp.tcp_in_object, dtype=np.float64), station.carry_turn)[:2]
     over = station_xy - hand_offset
     path = np.array([position, [*position[:2], carry_z], [*over, carry_z]])
-    waypoints = _resample_path(path, spacing)
+    waypoints = resample_path(path, spacing)
     release = np.array([*station_xy, spec.table_height + centre_above_base + STAND_GAP_M])
     return TaskPlan(
         grasp_offset=tuple(map(float, grasp.tcp_in_object)),
@@ -300,12 +320,13 @@ def plan_upright(
         waypoints=tuple(tuple(map(float, w)) for w in waypoints),
         release_position=tuple(map(float, release)),
         goal_center=tuple(map(float, goal.center)),
-        skill="upright",
+        skill=HOOKS.name,
         grasp_turn=station.grasp_turn,
         carry_turn=station.carry_turn,
         release_tol=release_tolerance(goal),
-        tip_yaw=station.finger_yaw,
-        up_axis=tuple(map(float, axis_world / np.linalg.norm(axis_world))),
+        payload=UprightPlan(
+            tip_yaw=station.finger_yaw, up_axis=tuple(map(float, axis_world / np.linalg.norm(axis_world)))
+        ),
     )
 
 
@@ -326,7 +347,7 @@ class UprightController(BaselineController):
     end)."""
 
     def __init__(self, plan: TaskPlan, config: BaselineConfig = BaselineConfig(), upright=None):
-        if plan.skill != "upright":
+        if plan.skill != skill_of(__name__):
             raise ValueError(f"UprightController runs an 'upright' plan, got skill {plan.skill!r}")
         self.upright = upright or UprightConfig()
         super().__init__(plan, config)
@@ -341,7 +362,7 @@ class UprightController(BaselineController):
     def _object_up(self) -> np.ndarray | None:
         if self.object_rotation is None:
             return None
-        return np.asarray(self.object_rotation, float) @ np.asarray(self.plan.up_axis, float)
+        return np.asarray(self.object_rotation, float) @ np.asarray(self.plan.payload.up_axis, float)
 
     def _tipped_rotation(self) -> np.ndarray:
         """The hand's rotation that would bring the object's axis to vertical, turning what it holds with it;
@@ -349,7 +370,7 @@ class UprightController(BaselineController):
         R = np.asarray(self.tcp_rotation, dtype=np.float64)
         up = self._object_up()
         if up is None:
-            return _rotation_between(R[:, 2], tip_approach(self.plan.tip_yaw)) @ R
+            return _rotation_between(R[:, 2], tip_approach(self.plan.payload.tip_yaw)) @ R
         return _rotation_between(up, np.array([0.0, 0.0, 1.0])) @ R
 
     def _carry(self, tcp, object_position, hand_turn, turn_error):
@@ -406,3 +427,28 @@ class UprightController(BaselineController):
             :, 2
         ]
         return self.release_anchor - BACK_OFF_M * approach + np.array([0.0, 0.0, 0.02])
+
+
+class UprightPolicy(SkillPolicy):
+    name = skill_of(__name__)
+    payload_type = UprightPlan
+    extra_steps = 60
+    """Standing an object up carries it to a station, tips it and backs the fingers out: 105–171 steps with a
+    perfect twin over 14 worlds, where a pick-and-place takes under 100."""
+
+    def plan(self, spec, vertices, faces, closing_axis, grasp_config, spacing, physical, parts) -> TaskPlan:
+        return plan_upright(spec, vertices, faces, closing_axis, grasp_config, spacing, physical)
+
+    def controller(self, plan: TaskPlan, config: BaselineConfig) -> UprightController:
+        return UprightController(plan, config)
+
+    def payload_to_dict(self, payload: UprightPlan) -> dict:
+        return {"tip_yaw": payload.tip_yaw, "up_axis": list(payload.up_axis)}
+
+    def payload_from_dict(self, d: dict) -> UprightPlan | None:
+        if d.get("tip_yaw") is None or d.get("up_axis") is None:
+            return None
+        return UprightPlan(d["tip_yaw"], tuple(d["up_axis"]))
+
+
+HOOKS = UprightPolicy()
