@@ -139,7 +139,7 @@ def _refused(f: Findings, done: Completed, fragment: str, label: str) -> None:
         done.code == 2
         and is_one_line_error(done.err)
         and fragment in done.err
-        and "unexpected" not in done.err
+        and "internal error" not in done.err  # the CLI's wording for a bug, not a refusal
     )
     extra = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
     f.expect(ok, f"{label}: {shown!r}" if ok else f"{label}: exit {done.code}, {shown!r}{extra}")

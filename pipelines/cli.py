@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--repair", action="store_true", help="re-run the stages of every task the check found damaged"
     )
+    check.add_argument(
+        "--config",
+        metavar="RUN_CONFIG.yaml",
+        help="with --repair: the run config the damaged tasks were run with (default: the job's defaults)",
+    )
     migrate = lake_sub.add_parser(
         "migrate", help="rewrite absolute blob paths as lake:// references (one Delta commit per table)"
     )
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("PHYSWORLD_DEBUG"):
             raise
         print(
-            f"physworld {args.command}: unexpected {type(error).__name__}: {_one_line(error, 300)} "
+            f"physworld {args.command}: internal error {type(error).__name__}: {_one_line(error, 300)} "
             "(set PHYSWORLD_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
@@ -186,22 +191,23 @@ def _add_task(args) -> int:
     return 0
 
 
-def _run_config(args) -> dict:
-    config: dict = {}
-    if args.config:
-        import yaml
+def _read_run_config(path: str) -> dict:
+    import yaml
 
-        try:
-            with open(args.config) as handle:
-                config = yaml.safe_load(handle) or {}
-        except OSError as error:
-            raise UsageError(f"cannot read run config {args.config}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            raise UsageError(
-                f"run config {args.config} is not valid YAML: {' '.join(str(error).split())}"
-            ) from None
-        if not isinstance(config, dict):
-            raise UsageError(f"run config {args.config} must be a mapping (ops: ...)")
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle) or {}
+    except OSError as error:
+        raise UsageError(f"cannot read run config {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"run config {path} is not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"run config {path} must be a mapping (ops: ...)")
+    return config
+
+
+def _run_config(args) -> dict:
+    config: dict = _read_run_config(args.config) if args.config else {}
     ops = config.setdefault("ops", {})
     for op, key, value in (
         ("policies", "total_env_steps", args.env_steps),
@@ -226,6 +232,7 @@ def _run(args) -> int:
     if not instance.has_dynamic_partition(tasks_partitions.name, args.task_id):
         # Registered in the lake by another Dagster instance (or before this DAGSTER_HOME existed).
         instance.add_dynamic_partitions(tasks_partitions.name, [args.task_id])
+    _refuse_a_second_run(instance, args.task_id)
     run_config = _run_config(args)
     job = build_definitions().resolve_job_def("physworld")
     try:
@@ -254,6 +261,27 @@ def _run(args) -> int:
     if not failed:
         print(f"physworld run: run {result.run_id} failed (see the Dagster UI)", file=sys.stderr)
     return 1
+
+
+def _refuse_a_second_run(instance, task_id: str) -> None:
+    """One run of a task at a time: two would train into the same checkpoint folder and race on its rows.
+    A run whose process is gone does not count (run monitoring marks it failed)."""
+    import dagster as dg
+
+    from pipelines.launcher import WorkerStatus, worker_health
+
+    active = instance.get_run_records(
+        dg.RunsFilter(
+            tags={"dagster/partition": task_id},
+            statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+        )
+    )
+    for record in active:
+        if worker_health(instance, record.dagster_run).status == WorkerStatus.RUNNING:
+            raise UsageError(
+                f"task {task_id} is already running in run {record.dagster_run.run_id}; wait for it to finish "
+                "or cancel it in the UI"
+            )
 
 
 def _list(args) -> int:
@@ -329,7 +357,8 @@ def _lake_check(args) -> int:
     if not args.repair:
         print(f"{len(report.problems)} problem(s); `physworld lake check --repair` re-runs the damaged tasks")
         return 1
-    repaired = repair_lake(store, _instance(), report, log=print)
+    run_config = _read_run_config(args.config) if args.config else None
+    repaired = repair_lake(store, _instance(), report, run_config=run_config, log=print)
     print(f"repaired {len(repaired)} task(s): {', '.join(repaired) or '-'}")
     return 0 if len(repaired) == len(report.damaged_tasks()) else 1
 

@@ -32,7 +32,8 @@ def repair_lake(
     log: Callable[[str], None] = print,
 ) -> list[str]:
     """Re-run, for each damaged task, its earliest damaged stage and everything after it; returns the tasks
-    whose run succeeded. A damaged ``tasks`` row cannot be re-run: it is what ``add-task`` wrote."""
+    whose run succeeded. ``run_config`` is the config to re-run with (the same the task was run with: the
+    job's defaults otherwise). A damaged ``tasks`` row cannot be re-run: it is what ``add-task`` wrote."""
     from pipelines.definitions import build_definitions
     from pipelines.launcher import worker_tags
     from pipelines.partitions import tasks_partitions
@@ -76,7 +77,8 @@ def repair_lake(
 
 
 def _downstream_in_job(graph, first: dg.AssetKey, job) -> set[dg.AssetKey]:
-    """``first`` and every asset downstream of it that the job materializes."""
+    """``first`` and every asset downstream of it that the job materializes, with the other outputs of any
+    step that writes two tables (a multi-asset cannot run for one of them)."""
     in_job = set(job.asset_layer.selected_asset_keys)
     selected, frontier = {first}, [first]
     while frontier:
@@ -84,4 +86,5 @@ def _downstream_in_job(graph, first: dg.AssetKey, job) -> set[dg.AssetKey]:
             if child in in_job and child not in selected:
                 selected.add(child)
                 frontier.append(child)
-    return selected
+    whole_steps = dg.AssetSelection.assets(*selected).required_multi_asset_neighbors().resolve(graph)
+    return set(whole_steps) & in_job

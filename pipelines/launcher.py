@@ -72,22 +72,27 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         return None
 
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
-        started = None
-        if PID_TAG in run.tags:
-            host, pid = run.tags.get(HOST_TAG, ""), int(run.tags[PID_TAG])
-            started = float(run.tags[STARTED_TAG]) if STARTED_TAG in run.tags else None
-        else:
-            worker = self._launched_worker(run)
-            if worker is None:
-                return CheckRunHealthResult(WorkerStatus.RUNNING, "worker not known yet or not on this host")
-            host, pid = worker
-        if host != socket.gethostname():
-            return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker on {host}, not checked from here")
-        record = self._instance.get_run_record_by_id(run.run_id)
-        not_after = record.start_time if record is not None else None
-        if _alive(pid, started, not_after):
-            return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker process {pid} is alive")
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED,
-            f"the run's worker process {pid} on {host} is gone (killed or crashed); marking the run failed",
-        )
+        return worker_health(self._instance, run, self._launched_worker)
+
+
+def worker_health(instance, run, launched_worker=None) -> CheckRunHealthResult:
+    """Is ``run``'s worker process alive? RUNNING when it is, or when it cannot be told from this host."""
+    started = None
+    if PID_TAG in run.tags:
+        host, pid = run.tags.get(HOST_TAG, ""), int(run.tags[PID_TAG])
+        started = float(run.tags[STARTED_TAG]) if STARTED_TAG in run.tags else None
+    else:
+        worker = launched_worker(run) if launched_worker is not None else None
+        if worker is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "worker not known yet or not on this host")
+        host, pid = worker
+    if host != socket.gethostname():
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker on {host}, not checked from here")
+    record = instance.get_run_record_by_id(run.run_id)
+    not_after = record.start_time if record is not None else None
+    if _alive(pid, started, not_after):
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker process {pid} is alive")
+    return CheckRunHealthResult(
+        WorkerStatus.FAILED,
+        f"the run's worker process {pid} on {host} is gone (killed or crashed); marking the run failed",
+    )

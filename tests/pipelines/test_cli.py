@@ -172,3 +172,37 @@ def test_list_and_status_print_tables(env, capsys):
     assert main(["status", "push-0001"]) == 0
     out = capsys.readouterr().out
     assert "push the cube onto the target" in out and "not materialized" in out and "{" not in out
+
+
+def test_a_second_run_of_a_running_task_is_refused_but_a_dead_one_does_not_block(env, capsys):
+    import subprocess
+    import sys
+
+    from pipelines.definitions import build_definitions
+    from pipelines.launcher import PID_TAG, STARTED_TAG, WorkerStatus, worker_health, worker_tags
+
+    assert main(["add-task", "bin-0003", "benchmark:bin:3"]) == 0
+    capsys.readouterr()
+    instance = dg.DagsterInstance.get()
+    job = build_definitions("local").resolve_job_def("physworld")
+    running = instance.create_run_for_job(
+        job, tags={"dagster/partition": "bin-0003", **worker_tags()}, status=dg.DagsterRunStatus.STARTED
+    )
+    assert main(["run", "bin-0003"]) == 2
+    assert f"already running in run {running.run_id}" in _one_line_error(capsys)
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    dead = instance.create_run_for_job(
+        job,
+        tags={
+            "dagster/partition": "bin-0003",
+            **worker_tags(),
+            PID_TAG: gone.stdout.strip(),
+            STARTED_TAG: "0",
+        },
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert worker_health(instance, dead).status == WorkerStatus.FAILED
+    assert worker_health(instance, running).status == WorkerStatus.RUNNING
