@@ -37,6 +37,7 @@ def policies(
 ) -> dg.MaterializeResult:
     from dataclasses import replace
 
+    from physworld_core.evaluation.oracle_twin import oracle_world
     from physworld_core.policy.stage import run_policy_stage
     from physworld_core.policy.train import PolicyTrainConfig
 
@@ -54,14 +55,15 @@ def policies(
             f"success {point['success_rate']}, return {point['mean_return']}"
         )
 
+    s = store.store()
     result = run_policy_stage(
-        store.store(),
+        s,
         context.partition_key,
         cfg,
         progress=True,
         log_fn=log_update,
         scratch=config.scratch_baseline,
-        oracle=config.oracle_twin,
+        oracle_world=oracle_world(s, context.partition_key) if config.oracle_twin else None,
     )
     r = result.residual
     curves = {"physworld": r.curve}  # method names, as in the policies table

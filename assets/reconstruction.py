@@ -75,7 +75,7 @@ def reconstructions(context: dg.AssetExecutionContext, config: ReconstructionRun
     from physworld_core.reconstruction.completion import load as load_completion
     from physworld_core.reconstruction.depth import load
     from physworld_core.reconstruction.reconstruct import ReconstructionConfig
-    from physworld_core.reconstruction.stage import run_reconstruction_stage
+    from physworld_core.twin.selection import run_reconstruction_stage
 
     settings = {"model_dir": config.depth_model_dir} if config.depth_model_dir else {}
     completion = load_completion("mesh_files", directory=config.mesh_dir) if config.mesh_dir else "half_turn"

@@ -34,7 +34,7 @@ def run_core(store, source: str, trials: int) -> dict:
     from physworld_core.ingest import ingest_scene, register_task
     from physworld_core.policy.stage import closing_axis_at_rest, make_plan
     from physworld_core.policy.train import PolicyTrainConfig, make_actor, twin_success_rates
-    from physworld_core.reconstruction.stage import run_reconstruction_stage
+    from physworld_core.twin.selection import run_reconstruction_stage
     from physworld_core.twin.stage import load_twin, localize, run_twin_stage
     from physworld_core.video.stage import run_video_stage
 

@@ -44,13 +44,14 @@ def run_task(
 ) -> dict:
     """One task through every stage; success and failure classes per method, and seconds per stage."""
     from physworld_core.errors import PhysworldError
+    from physworld_core.evaluation.oracle_twin import oracle_world
     from physworld_core.evaluation.rollouts import RecordConfig
     from physworld_core.evaluation.stage import run_evaluation_stage
     from physworld_core.evaluation.trials import TrialConfig
     from physworld_core.ingest import ingest_scene, register_task
     from physworld_core.policy.stage import run_policy_stage
     from physworld_core.policy.train import PolicyTrainConfig
-    from physworld_core.reconstruction.stage import run_reconstruction_stage
+    from physworld_core.twin.selection import run_reconstruction_stage
     from physworld_core.twin.stage import run_twin_stage
     from physworld_core.video.stage import run_video_stage
 
@@ -63,7 +64,12 @@ def run_task(
         ("videos", lambda: run_video_stage(store, task_id)),
         ("reconstructions", lambda: run_reconstruction_stage(store, task_id)),
         ("twins", lambda: run_twin_stage(store, task_id)),
-        ("policies", lambda: run_policy_stage(store, task_id, cfg, False, None, scratch, oracle)),
+        (
+            "policies",
+            lambda: run_policy_stage(
+                store, task_id, cfg, False, None, scratch, oracle_world(store, task_id) if oracle else None
+            ),
+        ),
         (
             "evaluations",
             lambda: run_evaluation_stage(store, task_id, TrialConfig(trials=trials), RecordConfig(0)),

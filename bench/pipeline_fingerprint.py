@@ -116,7 +116,7 @@ def fingerprint(family: str, seed: int, episodes: int, dump: dict | None = None)
     dump = {} if dump is None else dump
     from physworld_core.errors import PhysworldError
     from physworld_core.ingest import ingest_scene, register_task
-    from physworld_core.reconstruction.stage import run_reconstruction_stage
+    run_reconstruction_stage = _reconstruction_stage()
     from physworld_core.store import Store
     from physworld_core.twin.stage import run_twin_stage
     from physworld_core.video.stage import run_video_stage
@@ -150,6 +150,17 @@ def fingerprint(family: str, seed: int, episodes: int, dump: dict | None = None)
         except PhysworldError as error:
             out["error"] = f"{type(error).__name__}: {error}"
     return out
+
+
+def _reconstruction_stage():
+    """The reconstructions stage (in the twin layer since #23: it picks the sample a twin follows best)."""
+    import importlib.util
+
+    if importlib.util.find_spec("physworld_core.twin.selection") is not None:
+        from physworld_core.twin.selection import run_reconstruction_stage
+    else:
+        from physworld_core.reconstruction.stage import run_reconstruction_stage
+    return run_reconstruction_stage
 
 
 def _perception_stage():

@@ -50,7 +50,7 @@ def prepare_task(store, family: str, seed: int) -> dict:
     from physworld_core.errors import PhysworldError
     from physworld_core.ingest import ingest_scene, register_task
     from physworld_core.policy.stage import closing_axis_at_rest, make_plan
-    from physworld_core.reconstruction.stage import run_reconstruction_stage
+    from physworld_core.twin.selection import run_reconstruction_stage
     from physworld_core.twin.stage import load_twin, localize, run_twin_stage
     from physworld_core.video.stage import run_video_stage
 

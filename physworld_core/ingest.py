@@ -26,13 +26,14 @@ from physworld_core.errors import SceneError, TaskExistsError
 from physworld_core.limits import PackageLimits, quoted
 from physworld_core.scene import (
     PACKAGE_FILES,
-    CameraSpec,
     ScenePackage,
+    load_scene,  # noqa: F401 - a stored scene read back: it lives with the scene layer; its callers import it here too
     load_scene_package,
     read_package_folder,
     scene_from_files,
     validate_task_id,
 )
+from physworld_core.sources import TaskSource, register_source, source_for
 from physworld_core.store import Store
 
 TASK_COLUMNS = ("task_id", "source", "prompt", "family", "seed")
@@ -62,33 +63,11 @@ def register_task(
     label = f"task {task_id}'s prompt"
     if prompt is not None:
         prompt = limits.check_prompt(prompt, label)
-    family, seed = None, None
-    if source.startswith("benchmark:"):
-        from physworld_core.evaluation.worlds import BenchmarkTask
-
-        bench = BenchmarkTask.parse(source)
-        family, seed = bench.family, bench.seed
-        if prompt is None:
-            from physworld_core.world import get_family
-
-            fam = get_family(bench.family)
-            prompt = fam.prompt_for(fam.sample_layout(bench.seed), None)
-    elif source.startswith("maniskill:"):
-        from physworld_core.evaluation.stock import StockTask
-
-        try:
-            stock = StockTask.parse(source)
-        except ValueError as error:
-            raise SceneError(f"task {task_id}: {error}") from error
-        family, seed = stock.family, stock.seed
-        if prompt is None:
-            raise SceneError(f"task {task_id}: a ManiSkill env has no prompt of its own; give --prompt")
-    elif source.startswith(PACKAGE_PREFIX):
-        if prompt is None:
-            raise SceneError(f"task {task_id}: a stored package is registered with its prompt")
-    else:
+    kind = source_for(source)
+    if kind.kind is None:  # a folder: captured into the blob store, registered as a package
         files = read_package_folder(source, limits)
         return register_package(store, task_id, files, prompt, force=force, limits=limits, where=source)
+    prompt, family, seed = kind.describe(source, prompt, task_id)
     row = {
         "task_id": task_id,
         "source": source,
@@ -215,17 +194,7 @@ def capture_from_source(
     store: Store, task_id: str, source: str, prompt: str, *, limits: PackageLimits | None = None
 ) -> ScenePackage:
     """The scene a task's source describes: a benchmark world's render, a stored package, or a folder."""
-    if source.startswith(("benchmark:", "maniskill:")):
-        from physworld_core.evaluation.worlds import parse_world
-
-        scene = parse_world(source).capture(task_id=task_id, prompt=prompt)
-    elif source.startswith(PACKAGE_PREFIX):
-        files = read_stored_package(store, source[len(PACKAGE_PREFIX) :])
-        scene = scene_from_files(
-            files, task_id, where=f"task {task_id}'s package", source=source, limits=limits
-        )
-    else:  # a tasks row written before folders were captured as blobs
-        scene = load_scene_package(source, task_id=task_id, limits=limits)
+    scene = source_for(source).capture(store, task_id, source, prompt, limits)
     if prompt != scene.prompt:
         scene = ScenePackage(
             task_id=task_id,
@@ -236,6 +205,39 @@ def capture_from_source(
             source=source,
         )
     return scene
+
+
+@register_source
+class PackageSource(TaskSource):
+    """``package:<manifest uri>``: a user's capture, its files copied into the blob store when registered."""
+
+    kind = PACKAGE_PREFIX.rstrip(":")
+    form = "package:<manifest uri>"
+
+    def describe(self, source: str, prompt: str | None, task_id: str) -> tuple[str, str | None, int | None]:
+        if prompt is None:
+            raise SceneError(f"task {task_id}: a stored package is registered with its prompt")
+        return prompt, None, None
+
+    def capture(
+        self, store: Store, task_id: str, source: str, prompt: str, limits: PackageLimits | None
+    ) -> ScenePackage:
+        files = read_stored_package(store, source[len(PACKAGE_PREFIX) :])
+        return scene_from_files(files, task_id, where=f"task {task_id}'s package", source=source, limits=limits)
+
+
+@register_source
+class FolderSource(TaskSource):
+    """A scene package folder on disk: registering one captures it as a package (:class:`PackageSource`); a
+    task registered before folders were captured still names the folder, and is read from it."""
+
+    kind = None
+    form = "a scene package folder"
+
+    def capture(
+        self, store: Store, task_id: str, source: str, prompt: str, limits: PackageLimits | None
+    ) -> ScenePackage:
+        return load_scene_package(source, task_id=task_id, limits=limits)
 
 
 def ingest_scene(store: Store, task_id: str, *, limits: PackageLimits | None = None) -> ScenePackage:
@@ -269,18 +271,3 @@ def ingest_scene(store: Store, task_id: str, *, limits: PackageLimits | None = N
         task_id,
     )
     return scene
-
-
-def load_scene(store: Store, task_id: str) -> ScenePackage:
-    """Read a stored scene package back (blobs are hash-verified)."""
-    from PIL import Image
-
-    row = store.one_row("scenes", task_id)
-    rgb = np.asarray(
-        Image.open(io.BytesIO(store.blobs.get_bytes(row["rgb_uri"]))).convert("RGB"), dtype=np.uint8
-    )
-    depth = np.load(io.BytesIO(store.blobs.get_bytes(row["depth_uri"])), allow_pickle=False)
-    camera = CameraSpec.from_dict(json.loads(row["camera_json"]), f"scenes/{task_id}/camera_json")
-    return ScenePackage(
-        task_id=task_id, rgb=rgb, depth_m=depth, camera=camera, prompt=row["prompt"], source=row["source"]
-    )

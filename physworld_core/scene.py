@@ -22,12 +22,16 @@ import struct
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from physworld_core.errors import SceneError
 from physworld_core.limits import PackageLimits, quoted
+
+if TYPE_CHECKING:  # types only: the store sits below the scene layer but is only passed in here
+    from physworld_core.store import Store
 
 MAX_DEPTH_M = 20.0
 """Depths beyond this are not a tabletop scene; usually millimetres were passed as metres."""
@@ -510,3 +514,19 @@ def depth_to_points_world(depth_m: np.ndarray, camera: CameraSpec) -> tuple[np.n
     pts_cam = np.stack([x, y, z], 1)
     T = camera.extrinsic
     return pts_cam @ T[:3, :3].T + T[:3, 3], np.stack([rows, cols], 1)
+
+
+def load_scene(store: Store, task_id: str) -> ScenePackage:
+    """A stored scene package read back (the ``scenes`` row and its blobs, hash-verified): what every stage
+    after the scene stage starts from."""
+    from PIL import Image  # as elsewhere in this module: PIL only where an image is decoded
+
+    row = store.one_row("scenes", task_id)
+    rgb = np.asarray(
+        Image.open(io.BytesIO(store.blobs.get_bytes(row["rgb_uri"]))).convert("RGB"), dtype=np.uint8
+    )
+    depth = np.load(io.BytesIO(store.blobs.get_bytes(row["depth_uri"])), allow_pickle=False)
+    camera = CameraSpec.from_dict(json.loads(row["camera_json"]), f"scenes/{task_id}/camera_json")
+    return ScenePackage(
+        task_id=task_id, rgb=rgb, depth_m=depth, camera=camera, prompt=row["prompt"], source=row["source"]
+    )

@@ -675,9 +675,9 @@ def fidelity_for_task(store, task_id: str) -> tuple[FidelityReport, tuple[Metric
     import json
 
     from physworld_core.evaluation.worlds import BenchmarkTask
-    from physworld_core.ingest import load_scene
     from physworld_core.perception.perceive import perceive
     from physworld_core.reconstruction.stage import load_reconstruction
+    from physworld_core.scene import load_scene
     from physworld_core.twin.stage import load_twin
 
     source = store.one_row("tasks", task_id)["source"]

@@ -13,6 +13,7 @@ import numpy as np
 from physworld_core.errors import SceneError
 from physworld_core.scene import CameraSpec, ScenePackage
 from physworld_core.sim.base_env import DEFAULT_CAMERA
+from physworld_core.sources import source_for
 from physworld_core.world import get_family
 
 
@@ -65,23 +66,13 @@ class BenchmarkTask:
 
 def parse_world(source: str):
     """A task's source → the world it can be executed and scored in: a benchmark world
-    (``benchmark:<family>:<seed>``) or a stock ManiSkill env (``maniskill:<env id>:<seed>...``).
+    (``benchmark:<family>:<seed>``) or a stock ManiSkill env (``maniskill:<env id>:<seed>...``), as the
+    source registry knows them (:mod:`physworld_core.sources`).
 
     Raises:
         PhysworldError: the source names no world (a user's capture has none).
     """
-    from physworld_core.errors import PhysworldError
-
-    if source.startswith("benchmark:"):
-        return BenchmarkTask.parse(source)
-    if source.startswith("maniskill:"):
-        from physworld_core.evaluation.stock import StockTask
-
-        return StockTask.parse(source)
-    raise PhysworldError(
-        f"{source} has no simulated world to execute or score a policy in (only benchmark: and maniskill: "
-        "sources do)"
-    )
+    return source_for(source).world(source)
 
 
 def make_world_env(task: BenchmarkTask, obs_mode: str = "none", camera: CameraSpec | None = None, **kwargs):

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from physworld_core.errors import LakeError, PhysworldError, TwinError
+from physworld_core.errors import LakeError, TwinError
 from physworld_core.lake.blobs import BlobRef
 from physworld_core.lake.work import WorkArea
 from physworld_core.policy.plan import TaskPlan, plan_from_twin
 from physworld_core.policy.ppo import CHECKPOINT_NAME
+from physworld_core.policy.task_env import TaskWorld
 from physworld_core.policy.train import (
     PolicyResult,
     PolicyTrainConfig,
@@ -125,14 +126,15 @@ def run_policy_stage(
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
     scratch: bool = False,
-    oracle: bool = False,
+    oracle_world: TaskWorld | None = None,
 ) -> PolicyStageResult:
     """Plan in the twin, train residual PPO on the planner, and write one ``policies`` row per method.
 
     With ``scratch``, the same learner also trains without the planner (``scratch_rl``) on the same env-step
-    budget and seed: the ablation that shows what the residual formulation buys. With ``oracle``, residual PPO
-    also trains in the task's true world (``oracle_twin``, same plan and budget): the upper bound, what a
-    perfect twin would give. Only tasks with a simulated world (benchmark, stock ManiSkill) have one.
+    budget and seed: the ablation that shows what the residual formulation buys. With ``oracle_world`` (the
+    task's true world, which only the evaluation layer may give: :func:`~physworld_core.evaluation.oracle_twin.
+    oracle_world`), residual PPO also trains there (``oracle_twin``, same plan and budget): the upper bound,
+    what a perfect twin would give.
 
     Each learner checkpoints into its work folder under the lake (see :func:`checkpoint_key`; on S3 every
     checkpoint is uploaded as it is written), so a stage killed mid-training resumes from the last checkpoint
@@ -147,22 +149,14 @@ def run_policy_stage(
             f"task {task_id}: the twin failed its settle check ({row['settle_json']}); "
             "fix the reconstruction before learning in it"
         )
-    world_source = None
-    if oracle:
-        from physworld_core.evaluation.worlds import parse_world
-
-        world_source = store.one_row("tasks", task_id)["source"]
-        try:
-            parse_world(world_source)
-        except PhysworldError as error:
-            raise PhysworldError(f"task {task_id}: no oracle_twin: {error}") from error
     local = localize(store, spec)
     axis = closing_axis_at_rest(local)
     plan = make_plan(local, closing_axis=axis)
     imitation = make_plan(local, physical=False, closing_axis=axis)
     work = WorkArea.from_lake(store.lake)
 
-    def learn(method: str, residual: bool, source: str | None) -> tuple[PolicyResult, BlobRef]:
+    def learn(method: str, residual: bool, world: TaskWorld | None) -> tuple[PolicyResult, BlobRef]:
+        source = None if world is None else world.source
         folder = work.folder(WORK_STAGE, task_id, checkpoint_key(method, cfg, plan, row["spec_json"], source))
         found = CHECKPOINT_NAME in folder.pull()
         what = "resuming from the checkpoint" if found else "starting at update 1, checkpoints"
@@ -175,19 +169,19 @@ def run_policy_stage(
             residual=residual,
             progress=progress,
             log_fn=log_fn,
-            world_source=source,
+            world=world,
             on_checkpoint=lambda path: folder.push(path.name),
         )
         return learned, store.blobs.put_file(learned.checkpoint_path)
 
     result, ref = learn("physworld", True, None)
     extra = {}  # method → (result, checkpoint ref) of the optional learners, same plan and budget
-    for method, wanted, residual, source in (
+    for method, wanted, residual, world in (
         ("scratch_rl", scratch, False, None),
-        ("oracle_twin", world_source is not None, True, world_source),
+        ("oracle_twin", oracle_world is not None, True, oracle_world),
     ):
         if wanted:
-            extra[method] = learn(method, residual, source)
+            extra[method] = learn(method, residual, world)
     rows = [
         {
             "task_id": task_id,

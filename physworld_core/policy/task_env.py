@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -30,6 +30,18 @@ from transforms3d.quaternions import quat2mat
 from physworld_core.policy.baseline import NUM_PHASES, BaselineConfig, Phase
 from physworld_core.policy.hand import TASK_ACTION_NAMES, arm_action, hand_yaw, wrap_angle
 from physworld_core.policy.plan import TaskPlan
+
+
+class TaskWorld(Protocol):
+    """A world a policy can be executed and scored in besides the twin (a benchmark world, a stock ManiSkill
+    env): what the evaluation layer hands to training and trials, so the policy layer never imports it."""
+
+    source: str
+    """The task source it stands for (``benchmark:bin:3``), naming it in checkpoint keys."""
+
+    def make_task_world(self, target_start_xyz=None, camera=None, render_mode: str | None = None) -> gym.Env:
+        """A fresh env of the world (picklable as a bound method, for spawned vector-env workers)."""
+        ...
 
 
 def task_world(env: gym.Env):

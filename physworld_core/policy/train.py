@@ -20,7 +20,7 @@ import numpy as np
 
 from physworld_core.policy.plan import TaskPlan
 from physworld_core.policy.ppo import RESUMABLE_FIELDS, PPOConfig, TrainResult, policy_action, train_ppo
-from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, run_episode
+from physworld_core.policy.task_env import ObjectCentricTaskEnv, ObservationNoise, TaskWorld, run_episode
 from physworld_core.twin.factory import make_twin_env
 
 METHODS = ("planner_only", "physworld", "scratch_rl")
@@ -94,23 +94,22 @@ def _task_env(
 
 
 def _world_task_env(
-    source: str, plan_json: str, noise: ObservationNoise, max_steps: int
+    world: TaskWorld, plan_json: str, noise: ObservationNoise, max_steps: int
 ) -> ObjectCentricTaskEnv:
-    """The task env over the true world a task came from (for the ``oracle_twin`` upper bound)."""
-    from physworld_core.evaluation.worlds import parse_world
-
+    """The task env over a world other than the twin (the task's true world, for the ``oracle_twin`` upper
+    bound: the evaluation layer hands it over)."""
     plan = TaskPlan.from_json(plan_json)
-    factory = functools.partial(parse_world(source).make_task_world, plan.waypoints[0])
+    factory = functools.partial(world.make_task_world, plan.waypoints[0])
     return ObjectCentricTaskEnv(factory, plan, noise=noise, max_steps=max_steps)
 
 
 def make_vector_env(
-    spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0, world_source: str | None = None
+    spec_json: str, plan: TaskPlan, cfg: PolicyTrainConfig, seed: int = 0, world: TaskWorld | None = None
 ) -> gym.vector.VectorEnv:
-    """``cfg.num_envs`` task envs over the randomized twin, or over the true world of ``world_source``."""
-    if world_source is not None:
+    """``cfg.num_envs`` task envs over the randomized twin, or over ``world``."""
+    if world is not None:
         fns = [
-            functools.partial(_world_task_env, world_source, plan.to_json(), cfg.noise, cfg.max_steps)
+            functools.partial(_world_task_env, world, plan.to_json(), cfg.noise, cfg.max_steps)
             for _ in range(cfg.num_envs)
         ]
     else:
@@ -145,10 +144,10 @@ def twin_success_rates(
     plan: TaskPlan,
     cfg: PolicyTrainConfig,
     actors: dict[str, Callable],
-    world_source: str | None = None,
+    world: TaskWorld | None = None,
 ) -> dict[str, float]:
     """Success of each ``act(obs, base_action)`` in the nominal twin (no randomization), same episode seeds;
-    in the true world instead when ``world_source`` is given.
+    in ``world`` instead when one is given (the task's true world).
 
     Each actor gets an env of its own, built afresh. A reset puts the bodies back but not all of the physics
     engine's state, so an episode's outcome depends on the episodes run before it in the same env: the
@@ -158,8 +157,8 @@ def twin_success_rates(
     seeds = list(range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes))
     rates = {}
     for name, act in actors.items():
-        if world_source is not None:
-            env = _world_task_env(world_source, plan.to_json(), cfg.noise, cfg.max_steps)
+        if world is not None:
+            env = _world_task_env(world, plan.to_json(), cfg.noise, cfg.max_steps)
         else:
             env = _task_env(spec_json_local, plan.to_json(), cfg.noise, cfg.max_steps, False, 0, None)
         try:
@@ -210,18 +209,19 @@ def train_policy(
     residual: bool = True,
     progress: bool = True,
     log_fn: Callable[[dict], None] | None = None,
-    world_source: str | None = None,
+    world: TaskWorld | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
 ) -> PolicyResult:
     """Train residual (or scratch) PPO in the randomized twin; score it and the baseline in the nominal twin.
 
-    With ``world_source`` (a benchmark or stock-ManiSkill source), residual PPO trains and is scored in the
-    true world instead: the ``oracle_twin`` upper bound, a twin with no reconstruction or physics error.
+    With ``world`` (the task's true world, from the evaluation layer: a benchmark world or a stock ManiSkill
+    env), residual PPO trains and is scored there instead: the ``oracle_twin`` upper bound, a twin with no
+    reconstruction or physics error.
 
     A checkpoint already in ``checkpoint_dir`` (a killed run of the same config) is resumed, see
     :func:`~physworld_core.policy.ppo.train_ppo`; ``on_checkpoint`` gets each checkpoint's path when written."""
     start = time.time()
-    envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed, world_source=world_source)
+    envs = make_vector_env(spec_json_local, plan, cfg, seed=cfg.ppo.seed, world=world)
     try:
         result = train_ppo(
             envs,
@@ -240,10 +240,10 @@ def train_policy(
         plan,
         cfg,
         {"learned": make_actor(result.policy, meta), "baseline": make_actor(None, None)},
-        world_source=world_source,
+        world=world,
     )
     return PolicyResult(
-        method="oracle_twin" if world_source else "physworld" if residual else "scratch_rl",
+        method="oracle_twin" if world is not None else "physworld" if residual else "scratch_rl",
         checkpoint_path=result.checkpoint_path,
         env_steps=result.env_steps,
         twin_success=rates["learned"],

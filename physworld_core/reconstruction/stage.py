@@ -1,4 +1,5 @@
-"""Reconstruction stage I/O: reconstruct each candidate video, score its physics, store the best + all scores."""
+"""Reconstruction stage I/O: reconstruct each candidate video, and, once a twin has scored their physics
+(:mod:`physworld_core.twin.selection`, the stage's entry point), store the best and every score."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from physworld_core.reconstruction.types import (
     RegionGeometry,
     Trajectory,
 )
+from physworld_core.scene import ScenePackage, load_scene
 from physworld_core.store import Store
-from physworld_core.twin.feasibility import FeasibilityConfig
+from physworld_core.video.codec import decode_mp4
 
 
 def candidate_videos(store: Store, task_id: str) -> list[dict]:
@@ -69,22 +71,16 @@ class ReconstructionStageResult:
     scores: list[dict]
 
 
-def run_reconstruction_stage(
-    store: Store,
-    task_id: str,
-    config: ReconstructionConfig | None = None,
-    feasibility: FeasibilityConfig | None = None,
-) -> ReconstructionStageResult:
-    """Reconstruct every candidate video, score each for physical feasibility in a twin, keep the best.
+def reconstruct_candidates(
+    store: Store, task_id: str, config: ReconstructionConfig | None = None
+) -> tuple[ScenePackage, dict[int, Reconstruction], dict[int, str]]:
+    """(the scene, every candidate video's reconstruction by sample, why the others could not be
+    reconstructed): the first half of the reconstructions stage, before the twin scores them
+    (:func:`~physworld_core.twin.selection.run_reconstruction_stage`).
 
-    Every sample's score goes to ``video_scores`` (so "physically verified" videos can be exported); the
-    chosen sample's reconstruction goes to ``reconstructions``.
+    Raises:
+        ReconstructionError: no candidate could be reconstructed (each sample's reason is in the message).
     """
-    from physworld_core.ingest import load_scene
-    from physworld_core.twin.feasibility import score_reconstructions
-    from physworld_core.video.codec import decode_mp4
-
-    start = time.time()
     scene = load_scene(store, task_id)
     recons, failures = {}, {}
     for video in candidate_videos(store, task_id):
@@ -100,7 +96,21 @@ def run_reconstruction_stage(
         recons[video["sample"]] = recon
     if not recons:
         raise ReconstructionError(f"task {task_id}: no video sample could be reconstructed: {failures}")
-    reports = score_reconstructions(recons, scene.camera.to_json(), feasibility or FeasibilityConfig())
+    return scene, recons, failures
+
+
+def write_reconstruction(
+    store: Store,
+    task_id: str,
+    recons: dict[int, Reconstruction],
+    failures: dict[int, str],
+    reports: dict,
+    start: float,
+) -> ReconstructionStageResult:
+    """Keep the sample whose reconstruction a twin follows best (``reports``: sample → its feasibility report,
+    :class:`~physworld_core.twin.feasibility.FeasibilityReport`) and write both tables: every sample's score to
+    ``video_scores`` (so "physically verified" videos can be exported), the chosen sample's reconstruction to
+    ``reconstructions``."""
     best = max(reports, key=lambda k: (reports[k].score, -k))
     scores = [
         {

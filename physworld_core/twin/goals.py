@@ -141,14 +141,15 @@ class SkillGoals:
 
     Attributes:
         defines: the goal kinds the skill defines (classes).
-        goal_kinds: the kinds of goal the skill's twins may have (its own, or generic ones).
+        goal_kinds: the kinds of goal the skill's twins may have (its own, or generic ones: by default the
+            generic ones).
         has_contents: the skill's twins hold what the target moves into the goal (role "contents": a cup's
             balls, the scraps to sweep), and only its do.
     """
 
     name: str = ""
     defines: ClassVar[tuple[type[GoalKind], ...]] = ()
-    goal_kinds: ClassVar[tuple[str, ...]] = ()
+    goal_kinds: ClassVar[tuple[str, ...]] = tuple(kind.name for kind in GENERIC_KINDS)
     has_contents: ClassVar[bool] = False
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import Reconstruction
 from physworld_core.skills.registry import layer_hooks
-from physworld_core.twin.goals import GENERIC_KINDS, SkillGoals
+from physworld_core.twin.goals import SkillGoals
 from physworld_core.twin.regions import goal_region
 from physworld_core.twin.spec import GoalRegion
 
@@ -28,7 +28,6 @@ class SkillTwin(SkillGoals):
         contents_noun: what the contents are taken to be, for their mass, when the prompt does not say.
     """
 
-    goal_kinds: ClassVar[tuple[str, ...]] = tuple(kind.name for kind in GENERIC_KINDS)
     contents_held: ClassVar[bool] = False
     contents_noun: ClassVar[str] = ""
 

@@ -42,9 +42,8 @@ def localize(store: Store, spec: TwinSpec) -> TwinSpec:
 
 def table_colour(store: Store, task_id: str) -> tuple[float, float, float]:
     """Median colour of the pixels on the support plane (for the twin's table, so renders look alike)."""
-    from physworld_core.ingest import load_scene
     from physworld_core.perception.plane import fit_support_plane
-    from physworld_core.scene import depth_to_points_world
+    from physworld_core.scene import depth_to_points_world, load_scene
 
     scene = load_scene(store, task_id)
     plane = fit_support_plane(scene)

@@ -48,8 +48,8 @@ class VideoStageResult:
 def run_video_stage(
     store: Store, task_id: str, config: VideoStageConfig = VideoStageConfig()
 ) -> VideoStageResult:
-    from physworld_core.ingest import load_scene
     from physworld_core.perception.perceive import perceive
+    from physworld_core.scene import load_scene
     from physworld_core.video import backends
     from physworld_core.video.checks import check_video
 

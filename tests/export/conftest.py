@@ -18,7 +18,7 @@ def populate(store) -> None:
     from physworld_core.evaluation.trials import TrialConfig, run_trials
     from physworld_core.evaluation.worlds import BenchmarkTask
     from physworld_core.ingest import ingest_scene, load_scene, register_task
-    from physworld_core.reconstruction.stage import run_reconstruction_stage
+    from physworld_core.twin.selection import run_reconstruction_stage
     from physworld_core.video.stage import VideoStageConfig, run_video_stage
     from tests.world.test_bin_world import _oracle_plan
 
