@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from assets.learning import policies
 from assets.metadata import (
     OWNERS,
     Column,
@@ -14,6 +13,7 @@ from assets.metadata import (
     table,
     table_metadata,
 )
+from assets.policy import policies
 from physworld_core.evaluation.rollouts import RecordConfig
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource

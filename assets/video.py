@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from assets.metadata import OWNERS, Column, gif_md, seconds, strip_md, table, table_metadata
+from assets.perception import perceptions
 from assets.scenes import scenes
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -22,7 +23,7 @@ class VideoConfig(dg.Config):
 @dg.asset(
     owners=OWNERS,
     partitions_def=tasks_partitions,
-    deps=[scenes],
+    deps=[scenes, perceptions],
     group_name="generation",
     kinds={"deltalake", "video"},
     tags={"stage": "video"},

@@ -675,9 +675,8 @@ def fidelity_for_task(store, task_id: str) -> tuple[FidelityReport, tuple[Metric
     import json
 
     from physworld_core.evaluation.worlds import BenchmarkTask
-    from physworld_core.perception.perceive import perceive
+    from physworld_core.perception.stage import load_perception
     from physworld_core.reconstruction.stage import load_reconstruction
-    from physworld_core.scene import load_scene
     from physworld_core.twin.stage import load_twin
 
     source = store.one_row("tasks", task_id)["source"]
@@ -695,7 +694,7 @@ def fidelity_for_task(store, task_id: str) -> tuple[FidelityReport, tuple[Metric
         world_truth(task),
         recon,
         spec,
-        observed_target_points=perceive(load_scene(store, task_id)).target.points_world,
+        observed_target_points=load_perception(store, task_id).perception.target.points_world,
         rendered_transforms_world=plan.get("object_transforms_world"),
         reconstruction_seconds=float(recon.metrics.get("seconds", float("nan"))),
     )

@@ -28,14 +28,19 @@ def gravity_alignment(normal: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * K + (1 - c) * K @ K
 
 
+def tilt_from_vertical_deg(normal) -> float:
+    """How far (degrees) a support plane's normal is from the world's vertical."""
+    normal = np.asarray(normal)
+    return float(np.degrees(np.arccos(np.clip(normal[2], -1, 1))))
+
+
 def plane_tilt_deg(normal) -> float:
     """How far (degrees) a support plane's normal is from the world's vertical.
 
     Raises:
         ReconstructionError: more than :data:`MAX_TILT_DEG`: the camera's extrinsics are wrong.
     """
-    normal = np.asarray(normal)
-    tilt = float(np.degrees(np.arccos(np.clip(normal[2], -1, 1))))
+    tilt = tilt_from_vertical_deg(normal)
     if tilt > MAX_TILT_DEG:
         raise ReconstructionError(
             f"support plane is tilted {tilt:.1f} deg from the camera's vertical: check camera.json's cam_to_world"

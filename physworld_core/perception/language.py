@@ -303,6 +303,7 @@ class SkillPhrases:
         relations: the relations an instruction of this skill may have to its goal.
         has_contents: an instruction of this skill may name what is moved with the object (poured, swept).
         holds_parts: an instruction of this skill may name a part to hold the object by.
+        stored_types: the types of its instructions' ``details`` (stored with the perception).
     """
 
     name: str = ""
@@ -314,6 +315,7 @@ class SkillPhrases:
     relations: ClassVar[tuple[str, ...]] = ("in", "on")
     has_contents: ClassVar[bool] = False
     holds_parts: ClassVar[bool] = False
+    stored_types: ClassVar[tuple[type, ...]] = ()
 
     def parse(self, reading: Reading) -> Instruction | None:
         """The instruction ``reading`` asks for in this skill's wording, or ``None`` when it is not in it.

@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from physworld_core.perception.alignment import (
+    MAX_TILT_DEG,
+    aligned_scene,
+    needs_alignment,
+    tilt_from_vertical_deg,
+)
 from physworld_core.perception.grounding import Grounding, ground
 from physworld_core.perception.language import Instruction, parse_instruction
 from physworld_core.perception.plane import Plane, fit_support_plane
@@ -100,3 +106,30 @@ def perceive(scene: ScenePackage) -> Perception:
     grounding = ground(instruction, objects)
     view = skill.view(scene, plane, objects, instruction, grounding)
     return Perception(plane=plane, objects=tuple(objects), instruction=instruction, grounding=grounding, view=view)
+
+
+@dataclass(frozen=True, eq=False)
+class TaskPerception:
+    """A task's perception, as the perception stage stores it.
+
+    Args:
+        perception: the scene as captured, perceived.
+        levelled: the scene re-expressed with its table level, perceived (reconstruction models in that
+            frame), when the table is tilted by more than plane-fit noise; else ``None``.
+        tilt_deg: how far the fitted table is from level.
+    """
+
+    perception: Perception
+    levelled: Perception | None
+    tilt_deg: float
+
+
+def perceive_task(scene: ScenePackage) -> TaskPerception:
+    """The scene perceived, and again levelled when its table is tilted (a table tilted past a slope is left
+    for reconstruction to refuse, as it always has)."""
+    perception = perceive(scene)
+    tilt = tilt_from_vertical_deg(perception.plane.normal)
+    levelled = None
+    if needs_alignment(tilt) and tilt <= MAX_TILT_DEG:
+        levelled = perceive(aligned_scene(scene, perception.plane.normal))
+    return TaskPerception(perception, levelled, tilt)

@@ -33,12 +33,14 @@ class SkillPerception:
             :func:`~physworld_core.perception.grounding.shape_score`.
         goal_scorer: the same for the goal (a dustpan to sweep into).
         view_type: the type of the skill's view (:meth:`view`); ``None`` when it measures nothing more.
+        stored_types: the other types its view holds (its parts), which the perception stage stores with it.
     """
 
     name: str = ""
     target_scorer: ClassVar[ShapeScorer | None] = None
     goal_scorer: ClassVar[ShapeScorer | None] = None
     view_type: ClassVar[type | tuple[type, ...] | None] = None
+    stored_types: ClassVar[tuple[type, ...]] = ()
 
     def prepare_objects(
         self, scene: ScenePackage, plane: Plane, objects: list[SceneObject], instruction: Instruction

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.perception.stage import load_perception
 from physworld_core.reconstruction.reconstruct import ReconstructionConfig, reconstruct
 from physworld_core.reconstruction.skill import fixture_from_dict
 from physworld_core.reconstruction.types import (
@@ -82,11 +83,19 @@ def reconstruct_candidates(
         ReconstructionError: no candidate could be reconstructed (each sample's reason is in the message).
     """
     scene = load_scene(store, task_id)
+    perceived = load_perception(store, task_id)  # perceived once, by the perception stage
     recons, failures = {}, {}
     for video in candidate_videos(store, task_id):
         frames = decode_mp4(store.blobs.get_bytes(video["video_uri"]))
         try:
-            recon = reconstruct(scene, frames, video["fps"], config or ReconstructionConfig())
+            recon = reconstruct(
+                scene,
+                frames,
+                video["fps"],
+                config or ReconstructionConfig(),
+                perception=perceived.perception,
+                levelled_perception=perceived.levelled,
+            )
         except ReconstructionError as exc:
             failures[video["sample"]] = str(exc)
             continue

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from physworld_core.perception.stage import load_perception
+from physworld_core.scene import depth_to_points_world, load_scene
 from physworld_core.store import Store
 from physworld_core.twin.build import build_twin
 from physworld_core.twin.properties import PropertyPriors
@@ -41,12 +43,10 @@ def localize(store: Store, spec: TwinSpec) -> TwinSpec:
 
 
 def table_colour(store: Store, task_id: str) -> tuple[float, float, float]:
-    """Median colour of the pixels on the support plane (for the twin's table, so renders look alike)."""
-    from physworld_core.perception.plane import fit_support_plane
-    from physworld_core.scene import depth_to_points_world, load_scene
-
+    """Median colour of the pixels on the support plane (for the twin's table, so renders look alike): the
+    plane perception fitted (stored by the perception stage)."""
     scene = load_scene(store, task_id)
-    plane = fit_support_plane(scene)
+    plane = load_perception(store, task_id).perception.plane
     points, pixels = depth_to_points_world(scene.depth_m, scene.camera)
     on_table = np.abs(plane.signed_height(points)) < 0.004
     rgb = scene.rgb[pixels[on_table, 0], pixels[on_table, 1]]

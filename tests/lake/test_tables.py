@@ -11,6 +11,7 @@ from physworld_core.lake.tables import CREATED_AT_TYPE, column_doc, validate_tas
 EXPECTED_KEYS = {
     "tasks": ("task_id",),
     "scenes": ("task_id",),
+    "perceptions": ("task_id",),
     "videos": ("task_id", "sample"),
     "video_scores": ("task_id", "sample"),
     "reconstructions": ("task_id",),

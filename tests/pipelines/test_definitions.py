@@ -13,7 +13,7 @@ from pipelines.resources import StoreResource, resources_for
 
 REPO = Path(__file__).resolve().parents[2]
 
-STAGES = ("scenes", "videos", "reconstructions", "twins", "policies", "evaluations")
+STAGES = ("scenes", "perceptions", "videos", "reconstructions", "twins", "policies", "evaluations")
 
 
 def test_definitions_load():
@@ -29,7 +29,8 @@ def test_definitions_load():
 
 
 def test_blocking_checks_guard_the_expensive_stages():
-    from assets.reconstruction import reconstruction_confident, twin_settles
+    from assets.reconstruction import reconstruction_confident
+    from assets.twin import twin_settles
     from assets.video import video_usable
 
     for check in (twin_settles, reconstruction_confident, video_usable):
@@ -213,3 +214,25 @@ def test_the_tables_written_beside_another_are_checked():
         "physworld trial 0: no camera video",
     ]
     assert rollout_problems([row], lambda uri: uri != "v") == ["physworld trial 0: blob v is missing"]
+
+
+def test_assets_import_pipelines_and_pipelines_never_import_assets():
+    """One direction: the asset modules use ``pipelines`` (partitions, resources, the retry wrapper); the
+    definitions load them by name, and no module of ``pipelines`` imports ``assets``, not even in a function."""
+    import ast
+
+    from pipelines.definitions import ASSET_MODULES
+
+    for path in sorted((REPO / "pipelines").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n == "assets" or n.startswith("assets.") for n in names), (path, names)
+    for name in ASSET_MODULES:  # one module per stage, named after it
+        assert (REPO / (name.replace(".", "/") + ".py")).is_file(), name
+    assert "assets.policy" in ASSET_MODULES and "assets.twin" in ASSET_MODULES

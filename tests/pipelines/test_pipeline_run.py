@@ -24,6 +24,7 @@ TINY = {
 }
 TABLES = (
     "scenes",
+    "perceptions",
     "videos",
     "video_scores",
     "reconstructions",
@@ -55,6 +56,7 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
     counts = {t: store.lake.read_partition(t, "bin-0003").height for t in TABLES}
     assert counts == {
         "scenes": 1,
+        "perceptions": 1,
         "videos": 2,
         "video_scores": 2,
         "reconstructions": 1,
@@ -100,9 +102,12 @@ def test_full_pipeline_materializes_and_reruns_without_duplicates(lake_env):
     assert fidelity  # scored against the bin world's truth
     assert fidelity[0].metadata["target_chamfer_mm"].value < 8.0
 
+    perceived = store.one_row("perceptions", "bin-0003")
     again = _run(defs, instance, "bin-0003")
     assert again.success
     assert {t: store.lake.read_partition(t, "bin-0003").height for t in TABLES} == counts
+    # The same scene perceived again writes nothing: the stored row stands, as written the first time.
+    assert store.one_row("perceptions", "bin-0003") == perceived
 
     # The residual gate: a residual is deployed only when it did at least as well as the planner in the twin.
     policies = {
@@ -137,7 +142,8 @@ def test_prompt_naming_an_absent_object_fails_and_writes_nothing(lake_env):
     result = _run(defs, instance, "bin-absent")
     assert not result.success
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert failures[0].step_key == "videos"
+    assert failures[0].step_key == "perceptions"  # the scene's first reader, before any video is made
     reason = failure_reason(failures[0].event_specific_data.error)
     assert reason.startswith("GroundingError") and "yellow can" in reason and "pink cylinder" in reason
-    assert not store.lake.exists("videos") or store.lake.read_partition("videos", "bin-absent").height == 0
+    for table in ("perceptions", "videos"):
+        assert not store.lake.exists(table) or store.lake.read_partition(table, "bin-absent").height == 0

@@ -674,6 +674,7 @@ class SweepPerception(SkillPerception):
     target_scorer = staticmethod(sweeping_tool_score)
     goal_scorer = staticmethod(dustpan_shape_score)
     view_type = SweepView
+    stored_types = (ScrapView,)
 
     def view(
         self,

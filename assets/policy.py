@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import OWNERS, curve_md, mm, rate, seconds, table_metadata
-from assets.reconstruction import twins
+from assets.twin import twins
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 from pipelines.retry import retry_on_outage
