@@ -24,6 +24,7 @@ from assets.metadata import (
 from physworld_core.worldmodel.model import WorldModelConfig
 from physworld_core.worldmodel.train import TrainConfig
 from pipelines.resources import StoreResource
+from pipelines.retry import retry_on_outage
 
 _MODEL, _TRAIN = WorldModelConfig(), TrainConfig()  # the asset's defaults are the core's
 
@@ -84,7 +85,7 @@ class WorldModelAssetConfig(dg.Config):
 
 def latest_world_model_checkpoint(instance: dg.DagsterInstance) -> str | None:
     """The blob URI of the latest ``world_model`` materialization's checkpoint (None before the first): what
-    the evaluation's ``world_model`` method and the ``learned`` video backend run by default."""
+    the evaluation's ``world_model`` method runs by default."""
     event = instance.get_latest_materialization_event(dg.AssetKey("world_model"))
     if event is None or "checkpoint_uri" not in event.asset_materialization.metadata:
         return None
@@ -161,6 +162,7 @@ DATA_COLUMNS = (
         "fine-tuned on the LeRobot dataset; a safetensors blob."
     ),
 )
+@retry_on_outage  # a retried step resumes from the training checkpoint in the lake's work area
 def world_model(
     context: dg.AssetExecutionContext, config: WorldModelAssetConfig, store: StoreResource
 ) -> dg.MaterializeResult:

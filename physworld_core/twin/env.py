@@ -14,7 +14,6 @@ from mani_skill.utils.structs.pose import Pose
 
 from physworld_core.errors import TwinError
 from physworld_core.sim.base_env import TabletopEnv, require_collision_shapes
-from physworld_core.twin.goals import GoalKind
 from physworld_core.twin.spec import GoalRegion, PhysicsDraw, TwinObject, TwinSpec
 
 ENV_ID = "PhysWorld-Twin-v0"
@@ -158,24 +157,25 @@ class TwinEnv(TabletopEnv):
         return self._target_points
 
     def evaluate(self):
-        goal = self.twin_spec.goal
-        kind = goal.goal_kind
-        if kind.contents_fraction is not None:
-            return self._evaluate_contents(goal, kind)
-        centre = kind.test_point(self)  # a pan put on a top: what it stands on, not its handle's side
-        shift = None
-        if goal.on is not None:  # the goal is the top of a movable body: it moves with it
-            rest = next(o for o in self.twin_spec.objects if o.name == goal.on).pose[:3]
-            shift = self.actors[goal.on].pose.p[0].cpu().numpy() - np.asarray(rest)
-        inside = goal.contains(np.array([centre[0], centre[1], self.target_bottom_z()]), shift=shift)
-        if goal.max_tilt_deg is not None:
-            inside = inside and self.target_tilt_deg(kind.up_local(goal)) < goal.max_tilt_deg
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
+        """Scored as the goal's kind says (:meth:`~physworld_core.twin.goals.GoalKind.score`)."""
+        success, inside, grasped = self.twin_spec.goal.goal_kind.score(self, self.twin_spec.goal)
         return {
-            "success": torch.tensor([inside and not grasped]),
+            "success": torch.tensor([bool(success)]),
             "inside": torch.tensor([inside]),
-            "grasped": torch.tensor([grasped]),
+            "grasped": torch.tensor([bool(grasped)]),
         }
+
+    def grasping(self) -> bool:
+        """Whether the gripper holds the target now."""
+        return bool(self.agent.is_grasping(self.target_object)[0])
+
+    def goal_shift(self, goal: GoalRegion) -> np.ndarray | None:
+        """How far the body a goal rests on (``on``) has moved since the spec was made; ``None`` when the goal
+        rests on nothing that moves."""
+        if goal.on is None:
+            return None
+        rest = next(o for o in self.twin_spec.objects if o.name == goal.on).pose[:3]
+        return self.actors[goal.on].pose.p[0].cpu().numpy() - np.asarray(rest)
 
     def contents_inside(self) -> np.ndarray:
         """For a goal scored on the contents (poured, swept): which of them lie in the goal (centre inside it,
@@ -186,20 +186,3 @@ class TwinEnv(TabletopEnv):
             p = self.actors[obj.name].pose.p[0].cpu().numpy().astype(np.float64)
             inside.append(goal.contains(p, margin=0.0))
         return np.asarray(inside, dtype=bool)
-
-    def _evaluate_contents(self, goal: GoalRegion, kind: GoalKind):
-        """Enough of the contents in the goal (the kind's ``contents_fraction``); where the kind says so, the
-        target itself must not be in it (a cup poured, not dropped in with them), else it may be anywhere.
-        Whether the target is still held does not matter: the task is done once the contents are in."""
-        inside = self.contents_inside()
-        needed = int(np.ceil(kind.contents_fraction * len(inside) - 1e-9))
-        centre = self.target_pose_world()[:3]
-        target_in = kind.excludes_target and goal.contains(
-            np.array([centre[0], centre[1], self.target_bottom_z()]), margin=0.0
-        )
-        grasped = bool(self.agent.is_grasping(self.target_object)[0])
-        return {
-            "success": torch.tensor([int(inside.sum()) >= needed and not target_in]),
-            "inside": torch.tensor([int(inside.sum())]),
-            "grasped": torch.tensor([grasped]),
-        }

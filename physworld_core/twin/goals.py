@@ -50,7 +50,8 @@ class GoalKind:
         details_type: the frozen type of what a goal of this kind carries besides its region (``None``:
             nothing); its fields are stored beside the region's in the spec's JSON.
         contents_fraction: for a kind scored on the contents (what the target moves into the goal, not the
-            target itself), the share of them that must end in the goal; ``None``: scored on the target.
+            target itself: :class:`ScoredOnContents`), the share of them that must end in the goal; ``None``:
+            scored on the target.
         excludes_target: the target itself must not end in the goal (a cup poured, not dropped in).
         rests_on: the goal is the top of a body, which may move and take the goal with it (``on``).
     """
@@ -83,6 +84,19 @@ class GoalKind:
         """The object's own axis (its frame) that ``max_tilt_deg`` measures from vertical: as it stood."""
         return UP
 
+    def score(self, world, goal: GoalRegion) -> tuple[bool, Any, bool]:
+        """(success, how much is inside, whether the target is held) in a twin (``world``: a
+        :class:`~physworld_core.twin.env.TwinEnv`). By default: the object's test point in the goal, its lowest
+        point below the goal's top (:meth:`contains`), standing within ``max_tilt_deg`` when the goal says so,
+        and let go."""
+        centre = self.test_point(world)  # a pan put on a top: what it stands on, not its handle's side
+        p = np.array([centre[0], centre[1], world.target_bottom_z()])
+        inside = goal.contains(p, shift=world.goal_shift(goal))
+        if goal.max_tilt_deg is not None:
+            inside = inside and world.target_tilt_deg(self.up_local(goal)) < goal.max_tilt_deg
+        grasped = world.grasping()
+        return inside and not grasped, inside, grasped
+
     def details_from_dict(self, d: dict) -> Any:
         """The goal's details from its stored fields (``d``: the goal's dict, whatever else it holds)."""
         return None
@@ -90,6 +104,24 @@ class GoalKind:
     def details_to_dict(self, details: Any) -> dict:
         """The goal's details as fields stored beside its region's."""
         return {}
+
+
+class ScoredOnContents(GoalKind):
+    """A kind scored on what the target moves into the goal (the spec's objects of role "contents"), at least
+    :attr:`contents_fraction` of them; where :attr:`excludes_target`, the target itself must not be in it (a cup
+    poured, not dropped in with them), else it may be anywhere. Whether the target is still held does not
+    matter: the task is done once the contents are in."""
+
+    contents_fraction: ClassVar[float]
+
+    def score(self, world, goal: GoalRegion) -> tuple[bool, Any, bool]:
+        inside = world.contents_inside()
+        needed = int(np.ceil(self.contents_fraction * len(inside) - 1e-9))
+        centre = world.target_pose_world()[:3]
+        target_in = self.excludes_target and goal.contains(
+            np.array([centre[0], centre[1], world.target_bottom_z()]), margin=0.0
+        )
+        return int(inside.sum()) >= needed and not target_in, int(inside.sum()), world.grasping()
 
 
 def in_footprint(goal: GoalRegion, p: np.ndarray, margin: float, d: np.ndarray) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import Reconstruction
 from physworld_core.skills.registry import skill_of
-from physworld_core.twin.goals import GoalKind, Volume
+from physworld_core.twin.goals import ScoredOnContents, Volume
 from physworld_core.twin.skill import SkillTwin
 from physworld_core.twin.spec import GoalRegion
 
@@ -17,7 +17,7 @@ POUR_FRACTION = 0.75
 """Share of the contents that must land in the goal for a pour to count (three balls in four)."""
 
 
-class Pour(GoalKind):
+class Pour(ScoredOnContents):
     """Contents poured into a container's interior, the vessel not in it."""
 
     name = "pour"

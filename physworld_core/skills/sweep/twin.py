@@ -14,7 +14,7 @@ from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import Reconstruction
 from physworld_core.skills.registry import skill_of
 from physworld_core.skills.sweep.reconstruction import DustpanGeometry
-from physworld_core.twin.goals import GoalKind
+from physworld_core.twin.goals import ScoredOnContents
 from physworld_core.twin.skill import SkillTwin
 from physworld_core.twin.spec import GoalRegion
 
@@ -30,7 +30,7 @@ class SweepGoal:
     floor_z: float
 
 
-class Sweep(GoalKind):
+class Sweep(ScoredOnContents):
     """Scraps swept into a dustpan's interior."""
 
     name = "sweep"
