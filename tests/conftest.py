@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -406,8 +406,35 @@ def _postgres_bin() -> Path:
     return found[-1].parent
 
 
+@pytest.fixture
+def postgres_server(_postgres_cluster) -> PostgresServer:
+    """A fresh, empty database on the session's PostgreSQL for each test: one test's runs (a partition, a
+    tag) are never another's."""
+    server = replace(_postgres_cluster, database=f"dagster_{uuid.uuid4().hex[:12]}")
+    _createdb(server)
+    return server
+
+
+def _createdb(server: PostgresServer) -> None:
+    subprocess.run(
+        [
+            str(_postgres_bin() / "createdb"),
+            "-h",
+            server.host,
+            "-p",
+            str(server.port),
+            "-U",
+            server.user,
+            server.database,
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PGPASSWORD": server.password},
+    )
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def _postgres_cluster() -> Iterator[PostgresServer]:
     """Debian's PostgreSQL started for the session in a temp dir (``initdb`` + ``pg_ctl``, password auth on
     127.0.0.1, a free port), stopped at teardown. As root the server runs as the ``postgres`` user."""
     import tempfile
@@ -463,13 +490,6 @@ def postgres_server() -> Iterator[PostgresServer]:
     )
     server = PostgresServer("127.0.0.1", port, _PG_USER, _PG_PASSWORD, _PG_DB)
     try:
-        env = {**os.environ, "PGPASSWORD": _PG_PASSWORD}
-        subprocess.run(
-            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", _PG_USER, _PG_DB],
-            check=True,
-            capture_output=True,
-            env=env,
-        )
         yield server
     finally:
         subprocess.run(
