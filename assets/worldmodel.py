@@ -21,8 +21,7 @@ from assets.metadata import (
     strip_md,
     table,
 )
-from physworld_core.worldmodel.model import WorldModelConfig
-from physworld_core.worldmodel.train import TrainConfig
+from physworld_core.worldmodel.config import TrainConfig, WorldModelConfig  # torch-free: read at load
 from pipelines.resources import StoreResource
 from pipelines.retry import retry_on_outage
 

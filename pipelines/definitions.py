@@ -8,7 +8,7 @@ import os
 import dagster as dg
 
 from pipelines.code_references import with_code_references
-from pipelines.jobs import export_job, nightly_generation, physworld_job
+from pipelines.jobs import export_job, nightly_generation, physworld_job, world_model_job
 from pipelines.resources import resources_for
 from pipelines.sensors import inbox_sensor, task_status_on_failure, task_status_on_success
 
@@ -21,6 +21,7 @@ ASSET_MODULES = (
     "assets.policy",
     "assets.evaluation",
     "assets.export",
+    "assets.worldmodel",
     "assets.operations",
 )
 """The asset modules merged here, one per stage, named after it. Loaded by name: the asset modules import
@@ -35,7 +36,7 @@ def build_definitions(env_name: str | None = None) -> dg.Definitions:
         # Specs too (`tasks`, written outside runs); each asset links to the file and line that defines it.
         assets=with_code_references(dg.load_assets_from_modules(modules, include_specs=True)),
         asset_checks=dg.load_asset_checks_from_modules(modules),
-        jobs=[physworld_job, export_job],
+        jobs=[physworld_job, export_job, world_model_job],
         schedules=[nightly_generation],
         sensors=[inbox_sensor, task_status_on_success, task_status_on_failure],
         resources=resources_for(env_name, local_lake=os.environ.get("PHYSWORLD_LAKE")),

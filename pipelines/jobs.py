@@ -1,4 +1,4 @@
-"""The full-pipeline job and its nightly schedule."""
+"""The jobs (the per-task pipeline, the export, the world model) and the nightly schedule."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ export_job = dg.define_asset_job(
     "export",
     selection=dg.AssetSelection.groups("export"),
     description="LeRobot dataset and video-model training set from everything evaluated so far.",
+)
+
+world_model_job = dg.define_asset_job(
+    "world_model",
+    # Its own job, unpartitioned, not part of `export`: training takes minutes to an hour where an export takes
+    # seconds, and it reads the latest export materializations (or roots given in its config) rather than
+    # the tables, so a model can be retrained, resumed after a kill or ablated without exporting again.
+    selection=dg.AssetSelection.groups("worldmodel"),
+    description=(
+        "The world-action model trained on the latest LeRobot dataset and video clip set (run `export` first); "
+        "the evaluation's `world_model` method and the `learned` video backend use its newest checkpoint."
+    ),
 )
 
 

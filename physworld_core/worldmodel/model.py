@@ -22,96 +22,17 @@ half and starts over from it (see :class:`Rollout`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from physworld_core.worldmodel.config import WorldModelConfig
+
 FRAME, ACTION = 0, 1
 """Token types (an embedding added to each token says which it is)."""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class WorldModelConfig:
-    """The model's shape: what a checkpoint was built for.
-
-    Args:
-        image_size: frames are ``image_size`` × ``image_size`` RGB (64 on CPU; larger on a GPU).
-        latent_grid: side of the autoencoder's latent grid; ``image_size / latent_grid`` must be a power of 2
-            (one stride-2 convolution per halving).
-        latent_channels: channels of the latent grid: a frame latent has ``latent_channels * latent_grid**2``
-            numbers (8 × 8 × 8 = 512 at the defaults).
-        autoencoder_channels: channels of the autoencoder's first convolution, doubling at every halving (16
-            keeps an update of 32 frames at 64² under 0.1 s on one CPU core).
-        width: token width of the transformer (frame and action tokens alike).
-        layers, heads: transformer depth and attention heads (``width`` must divide by ``heads``, the head
-            width must be even for rotary positions).
-        mlp_ratio: hidden width of each block's MLP, as a multiple of ``width``.
-        action_dim: size of one action (the hand's task action has 5).
-        lookahead: K, the actions predicted at every frame token (L-MTP); 1 predicts the next action only.
-        context_frames: frames (each followed by its action) the transformer attends over.
-        fps: frames per second the model runs at. Data recorded faster is taken every n-th frame (its moves
-            summed over the skipped steps), so the recorded rate must be a multiple of this.
-    """
-
-    image_size: int = 64
-    latent_grid: int = 8
-    latent_channels: int = 8
-    autoencoder_channels: int = 16
-    width: int = 256
-    layers: int = 4
-    heads: int = 4
-    mlp_ratio: int = 4
-    action_dim: int = 5
-    lookahead: int = 8
-    context_frames: int = 16
-    fps: float = 10.0
-
-    def __post_init__(self) -> None:
-        ints = ("image_size", "latent_grid", "latent_channels", "autoencoder_channels", "width", "layers")
-        ints += ("heads", "mlp_ratio")
-        for name in (*ints, "action_dim", "lookahead", "context_frames"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"WorldModelConfig.{name} must be an int >= 1, got {value!r}")
-        ratio = self.image_size / self.latent_grid
-        if ratio < 1 or ratio != int(ratio) or int(ratio) & (int(ratio) - 1):
-            raise ValueError(
-                f"WorldModelConfig: image_size / latent_grid must be a power of 2, got "
-                f"{self.image_size} / {self.latent_grid}"
-            )
-        if self.width % self.heads or (self.width // self.heads) % 2:
-            raise ValueError(
-                f"WorldModelConfig: width {self.width} must split into {self.heads} heads of even width"
-            )
-        if self.context_frames < 2:
-            raise ValueError(f"WorldModelConfig.context_frames must be >= 2, got {self.context_frames}")
-        if not (isinstance(self.fps, int | float) and math.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"WorldModelConfig.fps must be a positive number, got {self.fps!r}")
-
-    @property
-    def latent_dim(self) -> int:
-        return self.latent_channels * self.latent_grid**2
-
-    @property
-    def context_tokens(self) -> int:
-        return 2 * self.context_frames
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> WorldModelConfig:
-        return cls(**values)
 
 
 # --------------------------------------------------------------------------------------------- autoencoder

@@ -128,15 +128,15 @@ def test_loading_the_definitions_prints_no_warning():
     import subprocess
     import sys
 
+    load = (
+        "import sys, pipelines.definitions as d; d.build_definitions('local'); print('torch' in sys.modules)"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", "import pipelines.definitions as d; d.build_definitions('local')"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+        [sys.executable, "-c", load], cwd=REPO, capture_output=True, text=True, timeout=300, check=True
     )
     assert "Warning" not in done.stderr, done.stderr[-2000:]
+    # Heavy libraries load in the step that needs them (the world model's configs are torch-free).
+    assert done.stdout.strip() == "False", "loading the definitions imported torch"
 
 
 def test_a_task_registered_again_makes_scenes_stale(tmp_path, monkeypatch):
@@ -236,3 +236,19 @@ def test_assets_import_pipelines_and_pipelines_never_import_assets():
     for name in ASSET_MODULES:  # one module per stage, named after it
         assert (REPO / (name.replace(".", "/") + ".py")).is_file(), name
     assert "assets.policy" in ASSET_MODULES and "assets.twin" in ASSET_MODULES
+
+
+def test_the_world_model_trains_in_its_own_unpartitioned_job_on_the_exports():
+    """One model reads every task's exported data: not a task partition, not in the per-task job; its own job
+    (training takes far longer than an export, and it reads the latest export, so it can run on its own)."""
+    defs = build_definitions("local")
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("world_model")).partitions_def is None
+    assert _parents(graph, "world_model") == {"lerobot_dataset", "video_training_set"}
+
+    def keys(job: str) -> set[str]:
+        return {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+
+    assert keys("world_model") == {"world_model"}
+    assert defs.resolve_job_def("world_model").partitions_def is None
+    assert "world_model" not in keys("physworld") | keys("export")
