@@ -102,6 +102,39 @@ def _parser() -> argparse.ArgumentParser:
         "migrate", help="rewrite absolute blob paths as lake:// references (one Delta commit per table)"
     )
     migrate.add_argument("--dry-run", action="store_true", help="only count what would change")
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit the table in a capture's depth and write camera.json with cam_to_world and a workspace box",
+    )
+    calibrate.add_argument(
+        "folder",
+        help="a capture folder: depth.png (uint16 mm) or depth.npy (float32 m), camera.json (intrinsics)",
+    )
+    calibrate.add_argument(
+        "--base",
+        nargs=2,
+        type=float,
+        metavar=("FORWARD", "LEFT"),
+        default=None,
+        help="the robot base's position in metres from the reference point, along the camera's view laid on the "
+        "table and to its left (default: -0.615 0, on the camera's side facing away from it)",
+    )
+    calibrate.add_argument(
+        "--heading",
+        type=float,
+        default=0.0,
+        help="the way the robot faces, degrees anticlockwise from forward",
+    )
+    calibrate.add_argument(
+        "--pixel",
+        nargs=2,
+        type=float,
+        metavar=("ROW", "COL"),
+        default=None,
+        help="the reference point, a pixel on the table (default: the centre of the table's visible area)",
+    )
+    calibrate.add_argument("--out", help="where to write camera.json (default: the folder's camera.json)")
     return parser
 
 
@@ -375,6 +408,73 @@ def _lake_migrate(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    """Fit the table, place the robot, write camera.json: nothing is written when any step refuses."""
+    import json
+    from pathlib import Path
+
+    from physworld_core.perception.calibration import RobotPlacement, calibrate, write_camera_json
+    from physworld_core.scene import CameraSpec, read_package_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder; give the capture's folder (depth + camera.json)")
+    files = read_package_folder(folder)
+    if "camera.json" not in files:
+        raise UsageError(f"{folder}: missing camera.json (fx, fy, cx, cy, width, height)")
+    try:
+        camera_data = json.loads(files["camera.json"])
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"{folder}/camera.json: not JSON ({error})") from None
+    intrinsics = CameraSpec.from_dict(camera_data, source=f"{folder}/camera.json")
+    depth_m = _calibration_depth(files, folder)
+    try:
+        placement = RobotPlacement(
+            **({} if args.base is None else {"base_forward_m": args.base[0], "base_left_m": args.base[1]}),
+            heading_deg=args.heading,
+            pixel=None if args.pixel is None else tuple(args.pixel),
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    calibration = calibrate(depth_m, intrinsics, placement)
+    out = write_camera_json(calibration, intrinsics, args.out or folder / "camera.json")
+    lo, hi = calibration.workspace_min, calibration.workspace_max
+    print(
+        f"wrote {out}: camera {calibration.camera_height_m:.3f} m above the table, looking "
+        f"{calibration.camera_pitch_deg:.1f} deg down; table fit RMS {1000 * calibration.plane_rms_m:.1f} mm; "
+        f"workspace x {lo[0]:+.2f}..{hi[0]:+.2f}, y {lo[1]:+.2f}..{hi[1]:+.2f}, z {lo[2]:+.2f}..{hi[2]:+.2f} m"
+    )
+    return 0
+
+
+def _calibration_depth(files: dict[str, bytes], folder) -> object:
+    """The folder's depth in metres: depth.npy (float32 m) or depth.png (uint16 mm), as scene packages hold it."""
+    import io
+
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if "depth.npy" in files:
+        try:
+            depth = np.load(io.BytesIO(files["depth.npy"]), allow_pickle=False)
+        except ValueError as error:
+            raise UsageError(f"{folder}/depth.npy: not a plain .npy array ({error})") from None
+        if depth.ndim != 2 or depth.dtype.kind != "f":
+            raise UsageError(f"{folder}/depth.npy: must be an H×W float array of metres, got {depth.dtype}")
+        return depth.astype(np.float32)
+    if "depth.png" not in files:
+        raise UsageError(f"{folder}: missing depth.png (uint16 mm) or depth.npy (float32 m)")
+    try:
+        raw = np.asarray(Image.open(io.BytesIO(files["depth.png"])))
+    except (UnidentifiedImageError, OSError) as error:
+        raise UsageError(f"{folder}/depth.png: unreadable PNG ({error})") from None
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise UsageError(
+            f"{folder}/depth.png: must be a 16-bit single-channel PNG of millimetres, got {raw.dtype}"
+        )
+    return raw.astype(np.float32) / 1000.0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "add-task": _add_task,
     "run": _run,
@@ -382,6 +482,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": _status,
     "export": _export,
     "lake": _lake,
+    "calibrate": _calibrate,
 }
 LAKE_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _lake_check,

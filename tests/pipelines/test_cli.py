@@ -206,3 +206,61 @@ def test_a_second_run_of_a_running_task_is_refused_but_a_dead_one_does_not_block
     )
     assert worker_health(instance, dead).status == WorkerStatus.FAILED
     assert worker_health(instance, running).status == WorkerStatus.RUNNING
+
+
+def _capture_folder(tmp_path: Path, name: str) -> Path:
+    """A real capture (tests/data/real) written as a user's scene-package folder without extrinsics."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.real_captures import load_capture
+
+    capture = load_capture(name)
+    folder = tmp_path / name
+    folder.mkdir()
+    Image.fromarray(capture.rgb).save(folder / "rgb.png")
+    Image.fromarray(np.round(capture.depth * 1000).astype(np.uint16)).save(folder / "depth.png")
+    camera = {k: getattr(capture.camera, k) for k in ("fx", "fy", "cx", "cy", "width", "height")}
+    (folder / "camera.json").write_text(json.dumps(camera))
+    (folder / "prompt.txt").write_text(capture.prompts[0])
+    return folder
+
+
+def test_calibrate_writes_a_camera_json_the_scene_loader_reads(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from physworld_core.scene import load_scene_package
+
+    folder = _capture_folder(tmp_path, "osd_mixed_54")
+    assert main(["calibrate", str(folder), "--base", "-0.5", "0.1", "--heading", "10"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    written = json.loads((folder / "camera.json").read_text())
+    lo, hi = np.asarray(written["workspace"]["min"]), np.asarray(written["workspace"]["max"])
+    assert np.all(lo < hi)
+    scene = load_scene_package(folder)
+    matrix = scene.camera.extrinsic
+    assert 0.3 < matrix[2, 3] < 1.0  # the camera is above the table, which is at z = 0
+    assert matrix[:3, 2] @ [0, 0, 1] < 0  # ... and looks down
+
+
+def test_calibrate_refusals_are_one_line_and_write_nothing(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    folder = _capture_folder(tmp_path, "ycbv_mug_brick_jello")
+    before = (folder / "camera.json").read_text()
+    Image.fromarray(np.zeros((480, 640), np.uint16)).save(folder / "depth.png")
+    assert main(["calibrate", str(folder)]) == 2
+    assert "depth is missing" in _one_line_error(capsys)
+    assert (folder / "camera.json").read_text() == before
+    assert main(["calibrate", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in _one_line_error(capsys)
+    folder = _capture_folder(tmp_path, "osd_mixed_54")
+    assert main(["calibrate", str(folder), "--pixel", "900", "10"]) == 2
+    assert "outside the 640x480 image" in _one_line_error(capsys)
+    assert main(["calibrate", str(folder), "--base", "0", "40"]) == 2
+    assert "metres, not millimetres" in _one_line_error(capsys)
