@@ -50,6 +50,14 @@ CHECKPOINT_NAME = "ppo.safetensors"
 # Fields that may change between a killed run and its resumption without changing what is being learned.
 RESUMABLE_FIELDS = ("total_env_steps", "checkpoint_every")
 LOSS_KEYS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
+ADAM_EPS = 1e-5
+"""Adam's epsilon (CleanRL's value, above torch's 1e-8): bounds the first steps, taken while the
+second-moment estimates are still near zero."""
+ADVANTAGE_EPS = 1e-8
+"""Added to a minibatch's advantage spread before dividing by it: equal advantages must not divide by 0."""
+FINAL_WINDOW_PARTS = 10
+"""``final_success_rate`` reads the last 1/FINAL_WINDOW_PARTS of the updates (at least one): the policy as
+it ended, not the average over its training."""
 
 
 def _is_int(value: Any) -> bool:
@@ -411,11 +419,347 @@ def _check_resumable(
 
 
 def _final_success_rate(curve: list[dict[str, Any]]) -> float | None:
-    window = curve[-max(1, len(curve) // 10) :]
+    window = curve[-max(1, len(curve) // FINAL_WINDOW_PARTS) :]
     episodes = sum(entry["episodes"] for entry in window)
     if episodes == 0:
         return None
     return sum(entry["success_rate"] * entry["episodes"] for entry in window if entry["episodes"]) / episodes
+
+
+@dataclass(frozen=True)
+class _RunShape:
+    """A run's fixed sizes, read once from the env and the config, so each step below takes one argument
+    for them instead of eight."""
+
+    residual: bool
+    obs_dim: int
+    act_dim: int
+    num_envs: int
+    autoreset_mode: AutoresetMode
+    batch_size: int
+    num_updates: int
+    warmup_updates: int
+
+
+def _run_shape(envs: gym.vector.VectorEnv, cfg: PPOConfig, residual: bool) -> _RunShape:
+    """Check the env and the config agree before anything is built, so a bad pairing fails at once."""
+    obs_dim, act_dim = _check_spaces(envs)
+    autoreset_mode = _autoreset_mode(envs)
+    num_envs = envs.num_envs
+    batch_size = num_envs * cfg.num_steps
+    if batch_size < 2 * cfg.num_minibatches:
+        raise PhysworldError(
+            f"num_envs * num_steps = {batch_size} is too small for {cfg.num_minibatches} minibatches"
+        )
+    num_updates = math.ceil(cfg.total_env_steps / batch_size)
+    return _RunShape(
+        residual=residual,
+        obs_dim=obs_dim,
+        act_dim=act_dim,
+        num_envs=num_envs,
+        autoreset_mode=autoreset_mode,
+        batch_size=batch_size,
+        num_updates=num_updates,
+        warmup_updates=min(cfg.critic_warmup_updates, num_updates // 4),
+    )
+
+
+@dataclass
+class _Learner:
+    """What the updates change: the policy, its optimizer and the minibatch shuffler (all in a checkpoint but
+    the shuffler, which a resume re-seeds)."""
+
+    policy: ActorCritic
+    optimizer: torch.optim.Optimizer
+    shuffle_rng: np.random.Generator
+
+
+def _new_learner(cfg: PPOConfig, shape: _RunShape) -> _Learner:
+    """A fresh policy and optimizer. Torch is seeded before the networks are built, so a seed fixes the
+    initial weights as well as the actions sampled later."""
+    torch.manual_seed(cfg.seed)
+    shuffle_rng = np.random.default_rng(cfg.seed)
+    policy = ActorCritic(shape.obs_dim, shape.act_dim, cfg.hidden_sizes, cfg.init_log_std)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=ADAM_EPS)
+    return _Learner(policy, optimizer, shuffle_rng)
+
+
+@dataclass
+class _Progress:
+    """How far training has got: the update it started after (0 fresh, else the checkpoint's), the env
+    steps and curve so far, and the wall time spent before this process (a resumed run reports its total)."""
+
+    start_update: int = 0
+    env_steps: int = 0
+    curve: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    wall_before: float = 0.0
+
+
+def _resume(learner: _Learner, path: Path, cfg: PPOConfig, shape: _RunShape) -> _Progress:
+    """Restore a killed or finished run from its checkpoint (refusing one from a different run).
+
+    Torch and the shuffler are re-seeded from the update index: a resumed run then draws the numbers of its
+    own position, not the first updates' again."""
+    policy_state, optimizer_state, meta = load_checkpoint(path)
+    _check_resumable(meta, cfg, shape.residual, shape.obs_dim, shape.act_dim, shape.num_envs, path)
+    learner.policy.load_state_dict(policy_state)
+    learner.optimizer.load_state_dict(optimizer_state)
+    progress = _Progress(meta["update"], meta["env_steps"], meta["curve"], meta["wall_seconds"])
+    learner.shuffle_rng = np.random.default_rng([cfg.seed, progress.start_update])
+    torch.manual_seed(cfg.seed + progress.start_update)
+    logger.info(
+        "%s: resuming from update %d of %d (%d of %d env steps done)",
+        path,
+        progress.start_update,
+        shape.num_updates,
+        progress.env_steps,
+        shape.num_updates * shape.batch_size,
+    )
+    return progress
+
+
+def _save(
+    path: Path,
+    learner: _Learner,
+    cfg: PPOConfig,
+    shape: _RunShape,
+    progress: _Progress,
+    update: int,
+    wall: float,
+) -> None:
+    """Write the checkpoint: weights, optimizer state and everything a resume checks or restores."""
+    save_checkpoint(
+        path,
+        policy_state=learner.policy.state_dict(),
+        optimizer_state=learner.optimizer.state_dict(),
+        meta={
+            "config": cfg.to_dict(),
+            "residual": shape.residual,
+            "residual_scale": cfg.residual_scale,
+            "obs_dim": shape.obs_dim,
+            "act_dim": shape.act_dim,
+            "num_envs": shape.num_envs,
+            "update": update,
+            "env_steps": progress.env_steps,
+            "wall_seconds": wall,
+            "curve": progress.curve,
+        },
+    )
+
+
+@dataclass
+class _Rollout:
+    """One update's transitions, each ``(num_steps, num_envs[, dim])``, reused from update to update.
+
+    ``valid`` is 0 for NEXT_STEP autoreset transitions (the env ignored the action and returned a reset
+    observation); ``next_values`` is the value of the observation each step reached (the final one where an
+    episode ended), so truncated episodes bootstrap (see :func:`compute_gae`)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    rewards: torch.Tensor
+    values: torch.Tensor
+    next_values: torch.Tensor
+    terminated: torch.Tensor
+    episode_ended: torch.Tensor
+    valid: torch.Tensor
+
+    @classmethod
+    def zeros(cls, num_steps: int, shape: _RunShape) -> _Rollout:
+        steps = (num_steps, shape.num_envs)
+        return cls(
+            obs=torch.zeros((*steps, shape.obs_dim)),
+            actions=torch.zeros((*steps, shape.act_dim)),
+            logprobs=torch.zeros(steps),
+            rewards=torch.zeros(steps),
+            values=torch.zeros(steps),
+            next_values=torch.zeros(steps),
+            terminated=torch.zeros(steps),
+            episode_ended=torch.zeros(steps),
+            valid=torch.zeros(steps),
+        )
+
+
+@dataclass
+class _EnvCursor:
+    """Where the vector env stands between two steps. A rollout ends mid-episode, so the next one goes on
+    from the same observation, baseline action, pending NEXT_STEP resets and partial episode returns."""
+
+    next_obs: np.ndarray
+    base_action: np.ndarray | None
+    reset_pending: np.ndarray  # NEXT_STEP: this env's next step is its reset
+    episode_return: np.ndarray
+
+
+def _reset(envs: gym.vector.VectorEnv, seed: int, shape: _RunShape) -> _EnvCursor:
+    """Reset every sub-env; the first baseline action comes with the reset's infos."""
+    next_obs, infos = envs.reset(seed=seed)
+    base_action = _base_action(infos, shape.num_envs, shape.act_dim) if shape.residual else None
+    return _EnvCursor(next_obs, base_action, np.zeros(shape.num_envs, dtype=bool), np.zeros(shape.num_envs))
+
+
+def _final_observation(
+    next_obs: np.ndarray, infos: dict[str, Any], done: np.ndarray, mode: AutoresetMode
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The observation a step reached and the infos of the episodes it ended. SAME_STEP autoreset has
+    already replaced an ended episode's observation by the reset one; its own is in ``infos["final_obs"]``."""
+    if mode == AutoresetMode.SAME_STEP and done.any():
+        final_obs = np.array(next_obs, copy=True)
+        final_obs[done] = np.stack(infos["final_obs"][done])
+        return final_obs, infos["final_info"]
+    return next_obs, infos
+
+
+def _collect(
+    envs: gym.vector.VectorEnv,
+    policy: ActorCritic,
+    cursor: _EnvCursor,
+    rollout: _Rollout,
+    cfg: PPOConfig,
+    shape: _RunShape,
+) -> tuple[list[float], list[bool]]:
+    """Fill ``rollout`` with ``cfg.num_steps`` steps of the current policy; the returns and successes of the
+    episodes that ended. The observation statistics take in each observation before it is normalised, and
+    the rollout stores normalised observations: the loss sees what the policy saw."""
+    finished_returns, finished_successes = [], []
+    for step in range(cfg.num_steps):
+        policy.obs_normalizer.update(cursor.next_obs)
+        with torch.no_grad():
+            rollout.obs[step] = policy.obs_normalizer(torch.as_tensor(cursor.next_obs))
+            action, logprob, _, value = policy.get_action_and_value(rollout.obs[step])
+        rollout.actions[step], rollout.logprobs[step], rollout.values[step] = action, logprob, value
+        rollout.valid[step] = torch.as_tensor(~cursor.reset_pending, dtype=torch.float32)
+
+        env_action = compose_action(action.numpy(), cursor.base_action, shape.residual, cfg.residual_scale)
+        cursor.next_obs, reward, term, trunc, infos = envs.step(env_action)
+        done = term | trunc
+        rollout.rewards[step] = torch.as_tensor(reward, dtype=torch.float32)
+        rollout.terminated[step] = torch.as_tensor(term, dtype=torch.float32)
+        rollout.episode_ended[step] = torch.as_tensor(done, dtype=torch.float32)
+        cursor.base_action = _base_action(infos, shape.num_envs, shape.act_dim) if shape.residual else None
+
+        final_obs, episode_info = _final_observation(cursor.next_obs, infos, done, shape.autoreset_mode)
+        with torch.no_grad():
+            rollout.next_values[step] = policy.get_value(policy.obs_normalizer(torch.as_tensor(final_obs)))
+
+        cursor.episode_return += reward * ~cursor.reset_pending
+        for env_index in np.flatnonzero(done):
+            finished_returns.append(float(cursor.episode_return[env_index]))
+            finished_successes.append(_episode_success(episode_info, env_index))
+            cursor.episode_return[env_index] = 0.0
+        if shape.autoreset_mode == AutoresetMode.NEXT_STEP:
+            cursor.reset_pending = done
+    return finished_returns, finished_successes
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A rollout flattened to the transitions the policy chose, with their GAE advantages and returns."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+
+def _batch(rollout: _Rollout, cfg: PPOConfig, shape: _RunShape) -> _Batch:
+    """Advantages by GAE, then one flat batch without the NEXT_STEP reset transitions: their action never
+    reached an env, so there is nothing to learn from them."""
+    advantages = compute_gae(
+        rollout.rewards,
+        rollout.values,
+        rollout.next_values,
+        rollout.terminated,
+        rollout.episode_ended,
+        rollout.valid,
+        cfg.gamma,
+        cfg.gae_lambda,
+    )
+    returns = advantages + rollout.values
+    keep = rollout.valid.reshape(-1).bool()
+    return _Batch(
+        obs=rollout.obs.reshape(-1, shape.obs_dim)[keep],
+        actions=rollout.actions.reshape(-1, shape.act_dim)[keep],
+        logprobs=rollout.logprobs.reshape(-1)[keep],
+        advantages=advantages.reshape(-1)[keep],
+        returns=returns.reshape(-1)[keep],
+    )
+
+
+def _minibatch_step(
+    learner: _Learner, batch: _Batch, mb_inds: np.ndarray, cfg: PPOConfig, update: int, fit_actor: bool
+) -> list[float]:
+    """One gradient step on the clipped surrogate objective over ``mb_inds``; the step's policy loss, value
+    loss, entropy, approximate KL and clip fraction (in :data:`LOSS_KEYS` order). During critic warm-up
+    (``fit_actor`` false) only the value loss is minimised, the rest still measured."""
+    policy = learner.policy
+    _, newlogprob, entropy, newvalue = policy.get_action_and_value(batch.obs[mb_inds], batch.actions[mb_inds])
+    logratio = newlogprob - batch.logprobs[mb_inds]
+    ratio = logratio.exp()
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - logratio).mean()
+        clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
+
+    mb_advantages = batch.advantages[mb_inds]
+    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std(correction=0) + ADVANTAGE_EPS)
+    pg_loss1 = -mb_advantages * ratio
+    pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)
+    pg_loss = torch.max(pg_loss1, pg_loss2).mean()
+    v_loss = 0.5 * ((newvalue - batch.returns[mb_inds]) ** 2).mean()
+    entropy_loss = entropy.mean()
+    loss = cfg.vf_coef * v_loss
+    if fit_actor:
+        loss = loss + pg_loss - cfg.ent_coef * entropy_loss
+    if not torch.isfinite(loss):
+        raise PhysworldError(
+            f"PPO loss became non-finite at update {update} (policy {pg_loss.item()}, "
+            f"value {v_loss.item()}); check the env's observations and rewards for NaN/inf"
+        )
+
+    learner.optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+    learner.optimizer.step()
+    return [t.item() for t in (pg_loss, v_loss, entropy_loss, approx_kl, clipfrac)]
+
+
+def _optimise(learner: _Learner, batch: _Batch, cfg: PPOConfig, update: int, shape: _RunShape) -> list[float]:
+    """``cfg.update_epochs`` passes over the batch in shuffled minibatches; the update's mean of each loss
+    term (:data:`LOSS_KEYS` order)."""
+    minibatch_stats = []
+    b_inds = np.arange(batch.obs.shape[0])
+    for _epoch in range(cfg.update_epochs):
+        learner.shuffle_rng.shuffle(b_inds)
+        for mb_inds in np.array_split(b_inds, cfg.num_minibatches):
+            minibatch_stats.append(
+                _minibatch_step(learner, batch, mb_inds, cfg, update, fit_actor=update > shape.warmup_updates)
+            )
+    return np.mean(minibatch_stats, axis=0).tolist()
+
+
+def _curve_entry(
+    update: int,
+    env_steps: int,
+    wall_seconds: float,
+    finished: tuple[list[float], list[bool]],
+    learner: _Learner,
+    losses: list[float],
+) -> dict[str, Any]:
+    """One update's line of the learning curve (see :class:`TrainResult`); ``finished`` holds the returns and
+    successes of the episodes that ended during it (mean ``None`` when none did)."""
+    finished_returns, finished_successes = finished
+    return {
+        "update": update,
+        "env_steps": env_steps,
+        "mean_return": float(np.mean(finished_returns)) if finished_returns else None,
+        "success_rate": float(np.mean(finished_successes)) if finished_successes else None,
+        "episodes": len(finished_returns),
+        "wall_s": round(wall_seconds, 3),
+        "learning_rate": learner.optimizer.param_groups[0]["lr"],
+        **dict(zip(LOSS_KEYS, losses, strict=True)),
+    }
 
 
 def train_ppo(
@@ -442,206 +786,60 @@ def train_ppo(
 
     ``log_fn`` is called after every update with that update's curve entry; ``on_checkpoint`` with the
     checkpoint's path each time one is written (to copy it somewhere that outlives this machine).
+
+    Each update: collect a rollout (:func:`_collect`), compute advantages (:func:`_batch`), optimise
+    (:func:`_optimise`), record the curve entry and checkpoint.
     """
-    obs_dim, act_dim = _check_spaces(envs)
-    autoreset_mode = _autoreset_mode(envs)
-    num_envs = envs.num_envs
-    batch_size = num_envs * cfg.num_steps
-    if batch_size < 2 * cfg.num_minibatches:
-        raise PhysworldError(
-            f"num_envs * num_steps = {batch_size} is too small for {cfg.num_minibatches} minibatches"
-        )
-    num_updates = math.ceil(cfg.total_env_steps / batch_size)
-    warmup_updates = min(cfg.critic_warmup_updates, num_updates // 4)
-    torch.manual_seed(cfg.seed)
-    shuffle_rng = np.random.default_rng(cfg.seed)
-
-    policy = ActorCritic(obs_dim, act_dim, cfg.hidden_sizes, cfg.init_log_std)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
-
-    # Resume from a previous run's checkpoint if there is one.
+    shape = _run_shape(envs, cfg, residual)
+    learner = _new_learner(cfg, shape)
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    start_update, env_steps, curve, wall_before = 0, 0, [], 0.0
+    run = _Progress()
     if checkpoint_path is not None and checkpoint_path.exists():
-        policy_state, optimizer_state, meta = load_checkpoint(checkpoint_path)
-        _check_resumable(meta, cfg, residual, obs_dim, act_dim, num_envs, checkpoint_path)
-        policy.load_state_dict(policy_state)
-        optimizer.load_state_dict(optimizer_state)
-        start_update, env_steps, curve = meta["update"], meta["env_steps"], meta["curve"]
-        wall_before = meta["wall_seconds"]
-        shuffle_rng = np.random.default_rng([cfg.seed, start_update])
-        torch.manual_seed(cfg.seed + start_update)
-        logger.info(
-            "%s: resuming from update %d of %d (%d of %d env steps done)",
-            checkpoint_path,
-            start_update,
-            num_updates,
-            env_steps,
-            num_updates * batch_size,
-        )
+        run = _resume(learner, checkpoint_path, cfg, shape)
 
-    def save(update: int, wall_seconds: float) -> None:
-        save_checkpoint(
-            checkpoint_path,
-            policy_state=policy.state_dict(),
-            optimizer_state=optimizer.state_dict(),
-            meta={
-                "config": cfg.to_dict(),
-                "residual": residual,
-                "residual_scale": cfg.residual_scale,
-                "obs_dim": obs_dim,
-                "act_dim": act_dim,
-                "num_envs": num_envs,
-                "update": update,
-                "env_steps": env_steps,
-                "wall_seconds": wall_seconds,
-                "curve": curve,
-            },
-        )
-
-    # Rollout storage. `valid` is 0 for NEXT_STEP autoreset transitions (action ignored, obs is a reset).
-    obs = torch.zeros((cfg.num_steps, num_envs, obs_dim))
-    actions = torch.zeros((cfg.num_steps, num_envs, act_dim))
-    logprobs = torch.zeros((cfg.num_steps, num_envs))
-    rewards = torch.zeros((cfg.num_steps, num_envs))
-    values = torch.zeros((cfg.num_steps, num_envs))
-    next_values = torch.zeros((cfg.num_steps, num_envs))
-    terminated = torch.zeros((cfg.num_steps, num_envs))
-    episode_ended = torch.zeros((cfg.num_steps, num_envs))
-    valid = torch.zeros((cfg.num_steps, num_envs))
-
+    rollout = _Rollout.zeros(cfg.num_steps, shape)
     start_time = time.perf_counter()
-    next_obs, infos = envs.reset(seed=cfg.seed + start_update)
-    base_action = _base_action(infos, num_envs, act_dim) if residual else None
-    reset_pending = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this env's next step is its reset
-    episode_return = np.zeros(num_envs)
+    cursor = _reset(envs, cfg.seed + run.start_update, shape)
     pbar = tqdm(
-        total=num_updates * batch_size,
-        initial=env_steps,
+        total=shape.num_updates * shape.batch_size,
+        initial=run.env_steps,
         disable=not progress,
         unit="step",
-        desc=f"ppo (resuming from update {start_update} of {num_updates})" if start_update else "ppo",
+        desc=f"ppo (resuming from update {run.start_update} of {shape.num_updates})"
+        if run.start_update
+        else "ppo",
     )
 
-    for update in range(start_update + 1, num_updates + 1):
+    for update in range(run.start_update + 1, shape.num_updates + 1):
         if cfg.anneal_lr:
-            optimizer.param_groups[0]["lr"] = (1.0 - (update - 1.0) / num_updates) * cfg.learning_rate
-        finished_returns, finished_successes = [], []
+            learner.optimizer.param_groups[0]["lr"] = (
+                1.0 - (update - 1.0) / shape.num_updates
+            ) * cfg.learning_rate
+        finished = _collect(envs, learner.policy, cursor, rollout, cfg, shape)
+        losses = _optimise(learner, _batch(rollout, cfg, shape), cfg, update, shape)
 
-        for step in range(cfg.num_steps):
-            policy.obs_normalizer.update(next_obs)
-            with torch.no_grad():
-                obs[step] = policy.obs_normalizer(torch.as_tensor(next_obs))
-                action, logprob, _, value = policy.get_action_and_value(obs[step])
-            actions[step], logprobs[step], values[step] = action, logprob, value
-            valid[step] = torch.as_tensor(~reset_pending, dtype=torch.float32)
-
-            env_action = compose_action(action.numpy(), base_action, residual, cfg.residual_scale)
-            next_obs, reward, term, trunc, infos = envs.step(env_action)
-            done = term | trunc
-            rewards[step] = torch.as_tensor(reward, dtype=torch.float32)
-            terminated[step] = torch.as_tensor(term, dtype=torch.float32)
-            episode_ended[step] = torch.as_tensor(done, dtype=torch.float32)
-            base_action = _base_action(infos, num_envs, act_dim) if residual else None
-
-            # Value of the observation this step reached; SAME_STEP already replaced it by a reset obs.
-            final_obs, episode_info = next_obs, infos
-            if autoreset_mode == AutoresetMode.SAME_STEP and done.any():
-                final_obs = np.array(next_obs, copy=True)
-                final_obs[done] = np.stack(infos["final_obs"][done])
-                episode_info = infos["final_info"]
-            with torch.no_grad():
-                next_values[step] = policy.get_value(policy.obs_normalizer(torch.as_tensor(final_obs)))
-
-            episode_return += reward * ~reset_pending
-            for env_index in np.flatnonzero(done):
-                finished_returns.append(float(episode_return[env_index]))
-                finished_successes.append(_episode_success(episode_info, env_index))
-                episode_return[env_index] = 0.0
-            if autoreset_mode == AutoresetMode.NEXT_STEP:
-                reset_pending = done
-
-        advantages = compute_gae(
-            rewards, values, next_values, terminated, episode_ended, valid, cfg.gamma, cfg.gae_lambda
-        )
-        returns = advantages + values
-
-        # Flatten the batch, keeping only transitions the policy actually chose.
-        keep = valid.reshape(-1).bool()
-        b_obs, b_actions = obs.reshape(-1, obs_dim)[keep], actions.reshape(-1, act_dim)[keep]
-        b_logprobs, b_advantages = logprobs.reshape(-1)[keep], advantages.reshape(-1)[keep]
-        b_returns = returns.reshape(-1)[keep]
-
-        # Optimise the clipped surrogate objective.
-        minibatch_stats = []
-        b_inds = np.arange(b_obs.shape[0])
-        for _epoch in range(cfg.update_epochs):
-            shuffle_rng.shuffle(b_inds)
-            for mb_inds in np.array_split(b_inds, cfg.num_minibatches):
-                _, newlogprob, entropy, newvalue = policy.get_action_and_value(
-                    b_obs[mb_inds], b_actions[mb_inds]
-                )
-                logratio = newlogprob - b_logprobs[mb_inds]
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - logratio).mean()
-                    clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
-
-                mb_advantages = b_advantages[mb_inds]
-                mb_advantages = (mb_advantages - mb_advantages.mean()) / (
-                    mb_advantages.std(correction=0) + 1e-8
-                )
-                pg_loss1 = -mb_advantages * ratio
-                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)
-                pg_loss = torch.max(pg_loss1, pg_loss2).mean()
-                v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
-                entropy_loss = entropy.mean()
-                loss = cfg.vf_coef * v_loss
-                if update > warmup_updates:
-                    loss = loss + pg_loss - cfg.ent_coef * entropy_loss
-                if not torch.isfinite(loss):
-                    raise PhysworldError(
-                        f"PPO loss became non-finite at update {update} (policy {pg_loss.item()}, "
-                        f"value {v_loss.item()}); check the env's observations and rewards for NaN/inf"
-                    )
-
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                minibatch_stats.append(
-                    [t.item() for t in (pg_loss, v_loss, entropy_loss, approx_kl, clipfrac)]
-                )
-
-        env_steps += batch_size
-        wall_seconds = wall_before + time.perf_counter() - start_time
-        entry = {
-            "update": update,
-            "env_steps": env_steps,
-            "mean_return": float(np.mean(finished_returns)) if finished_returns else None,
-            "success_rate": float(np.mean(finished_successes)) if finished_successes else None,
-            "episodes": len(finished_returns),
-            "wall_s": round(wall_seconds, 3),
-            "learning_rate": optimizer.param_groups[0]["lr"],
-            **dict(zip(LOSS_KEYS, np.mean(minibatch_stats, axis=0).tolist(), strict=True)),
-        }
-        curve.append(entry)
-        if checkpoint_path is not None and (update % cfg.checkpoint_every == 0 or update == num_updates):
-            save(update, wall_seconds)
+        run.env_steps += shape.batch_size
+        wall_seconds = run.wall_before + time.perf_counter() - start_time
+        entry = _curve_entry(update, run.env_steps, wall_seconds, finished, learner, losses)
+        run.curve.append(entry)
+        if checkpoint_path is not None and (
+            update % cfg.checkpoint_every == 0 or update == shape.num_updates
+        ):
+            _save(checkpoint_path, learner, cfg, shape, run, update, wall_seconds)
             if on_checkpoint is not None:
                 on_checkpoint(checkpoint_path)
-        pbar.update(batch_size)
+        pbar.update(shape.batch_size)
         pbar.set_postfix(ret=entry["mean_return"], success=entry["success_rate"], refresh=False)
         if log_fn is not None:
             log_fn(entry)
 
     pbar.close()
     return TrainResult(
-        policy=policy.eval(),
-        curve=curve,
-        env_steps=env_steps,
-        wall_seconds=wall_before + time.perf_counter() - start_time,
-        final_success_rate=_final_success_rate(curve),
+        policy=learner.policy.eval(),
+        curve=run.curve,
+        env_steps=run.env_steps,
+        wall_seconds=run.wall_before + time.perf_counter() - start_time,
+        final_success_rate=_final_success_rate(run.curve),
         checkpoint_path=checkpoint_path,
-        resumed_from_update=start_update,
+        resumed_from_update=run.start_update,
     )
