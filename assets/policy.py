@@ -5,6 +5,7 @@ import dagster as dg
 from assets.metadata import OWNERS, curve_md, mm, rate, seconds, table_metadata
 from assets.twin import twins
 from pipelines.partitions import tasks_partitions
+from pipelines.pools import SIMULATOR_POOL
 from pipelines.resources import StoreResource
 from pipelines.retry import retry_on_outage
 
@@ -24,6 +25,7 @@ class PolicyConfig(dg.Config):
 @dg.asset(
     owners=OWNERS,
     partitions_def=tasks_partitions,
+    pool=SIMULATOR_POOL,
     deps=[twins],
     group_name="learning",
     kinds={"deltalake", "pytorch", "maniskill"},

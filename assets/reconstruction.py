@@ -17,6 +17,7 @@ from assets.metadata import (
 from assets.perception import perceptions
 from assets.video import videos
 from pipelines.partitions import tasks_partitions
+from pipelines.pools import SIMULATOR_POOL
 from pipelines.resources import StoreResource
 from pipelines.retry import retry_on_outage
 
@@ -67,6 +68,7 @@ MIN_FEASIBILITY = 0.3
         ),
     ],
     partitions_def=tasks_partitions,
+    pool=SIMULATOR_POOL,  # every sample's feasibility is scored in a twin
 )
 @retry_on_outage
 def reconstructions(context: dg.AssetExecutionContext, config: ReconstructionRunConfig, store: StoreResource):

@@ -20,6 +20,7 @@ from assets.metadata import (
 from assets.perception import perceptions
 from assets.reconstruction import _typed
 from pipelines.partitions import tasks_partitions
+from pipelines.pools import SIMULATOR_POOL
 from pipelines.resources import StoreResource
 from pipelines.retry import retry_on_outage
 
@@ -27,6 +28,7 @@ from pipelines.retry import retry_on_outage
 @dg.asset(
     owners=OWNERS,
     partitions_def=tasks_partitions,
+    pool=SIMULATOR_POOL,
     deps=["reconstructions", perceptions],
     group_name="reconstruction",
     kinds={"deltalake", "maniskill"},

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from pipelines.definitions import build_definitions
     from pipelines.jobs import physworld_job
+    from pipelines.launcher import worker_tags
+    from pipelines.pools import prepare_pools
     from pipelines.tasks import add_task, failure_reason
 
     os.makedirs(
@@ -57,9 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         },
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
+    prepare_pools(instance)  # the simulator pool sized to this machine; no slot held by a killed run
     start = time.time()
     result = defs.resolve_job_def(physworld_job.name).execute_in_process(
-        partition_key=task_id, instance=instance, run_config=run_config, raise_on_error=False
+        partition_key=task_id,
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
+        tags=worker_tags(),  # run monitoring can tell this process died
     )
     total = time.time() - start
     if not result.success:

@@ -74,6 +74,14 @@ class MonitoredRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
         return worker_health(self._instance, run, self._launched_worker)
 
+    def launch_run(self, context) -> None:
+        # pipelines.pools checks workers with this module's worker_health: imported here, not at the top.
+        from pipelines.pools import prepare_pools
+
+        # Before a run starts: the simulator pool sized to this machine, no slot held by a dead run.
+        prepare_pools(self._instance, self._launched_worker)
+        super().launch_run(context)
+
 
 def worker_health(instance, run, launched_worker=None) -> CheckRunHealthResult:
     """Is ``run``'s worker process alive? RUNNING when it is, or when it cannot be told from this host."""
