@@ -257,6 +257,7 @@ def _run(args) -> int:
     from pipelines.definitions import build_definitions
     from pipelines.launcher import worker_tags
     from pipelines.partitions import tasks_partitions
+    from pipelines.pools import prepare_pools
     from pipelines.tasks import failure_reason
 
     store = _store()
@@ -266,6 +267,7 @@ def _run(args) -> int:
         # Registered in the lake by another Dagster instance (or before this DAGSTER_HOME existed).
         instance.add_dynamic_partitions(tasks_partitions.name, [args.task_id])
     _refuse_a_second_run(instance, args.task_id)
+    prepare_pools(instance)  # the simulator pool sized to this machine; no slot held by a killed run
     run_config = _run_config(args)
     job = build_definitions().resolve_job_def("physworld")
     try:
