@@ -28,6 +28,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from physworld_core.errors import SceneError
+from physworld_core.lake.tables import validate_task_id
 from physworld_core.limits import PackageLimits, quoted
 
 if TYPE_CHECKING:  # types only: the store sits below the scene layer but is only passed in here
@@ -245,17 +246,6 @@ class ScenePackage:
     @property
     def width(self) -> int:
         return int(self.rgb.shape[1])
-
-
-def validate_task_id(task_id: str) -> str:
-    """Task ids become partition keys and path components: keep them to a safe alphabet."""
-    import re
-
-    if not isinstance(task_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}", task_id):
-        raise SceneError(
-            f"task id {task_id!r} is not allowed: use 1-128 letters, digits, '-' or '_' (no paths like '../x')"
-        )
-    return task_id
 
 
 def _json_kind(value: object) -> str:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from physworld_core.errors import SceneError
+
 #: The column every table is partitioned by and every key starts with.
 PARTITION_COLUMN = "task_id"
 
@@ -28,8 +30,10 @@ PARTITION_COLUMN = "task_id"
 CREATED_AT_COLUMN = "created_at"
 CREATED_AT_TYPE = pa.timestamp("us", tz="UTC")
 
-#: Task ids end up in Delta predicates and object-store paths (hive partitions), so they are restricted.
-TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+#: Task ids end up in Delta predicates, object-store paths (hive partitions) and Dagster partition keys, so
+#: they are restricted: 1-128 letters, digits, '-' or '_', starting with a letter or digit (a leading '-'
+#: reads as a command-line option; ``fullmatch``, as ``$`` would let a trailing newline through).
+TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 _TABLE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -442,11 +446,16 @@ TABLES: dict[str, TableSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def validate_task_id(task_id: object) -> str:
-    """Return ``task_id`` if it matches ``[A-Za-z0-9_-]{1,128}``, else raise ``ValueError``.
+    """Return ``task_id`` if it matches :data:`TASK_ID_PATTERN`, else raise :class:`SceneError`.
 
-    Task ids are interpolated into Delta predicates and become partition directory names, so anything
-    outside this alphabet is refused rather than escaped.
+    The one check of a task id, for the scene layer (a package, the inbox, the CLI) and the lake alike:
+    ids are interpolated into Delta predicates and become partition directory names, so anything outside
+    this alphabet is refused rather than escaped. ``SceneError`` is a ``ValueError``: the lake turns it into
+    a ``LakeError`` naming the table.
     """
-    if not isinstance(task_id, str) or not TASK_ID_PATTERN.match(task_id):
-        raise ValueError(f"task_id {task_id!r} must match {TASK_ID_PATTERN.pattern}")
+    if not isinstance(task_id, str) or not TASK_ID_PATTERN.fullmatch(task_id):
+        raise SceneError(
+            f"task_id {task_id!r} is not allowed: use 1-128 letters, digits, '-' or '_', starting with a "
+            "letter or digit (no paths like '../x')"
+        )
     return task_id

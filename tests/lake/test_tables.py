@@ -141,6 +141,19 @@ def test_task_id_validation_rejects(task_id: object) -> None:
 
 def test_task_id_validation_accepts() -> None:
     assert validate_task_id("pick_cube-01") == "pick_cube-01"
+    assert validate_task_id("x" * 128) == "x" * 128
+
+
+@pytest.mark.parametrize("task_id", ["-x", "_x", "x\n", "-"])
+def test_one_task_id_rule_for_the_scene_and_the_lake(task_id: str) -> None:
+    """The scene layer and the lake had two copies that disagreed: the lake took a leading '-' or '_' and a
+    trailing newline. One copy now, the stricter; the scene layer (packages, inbox, CLI) uses the lake's."""
+    from physworld_core import ingest, scene
+    from physworld_core.errors import SceneError
+
+    assert scene.validate_task_id is validate_task_id and ingest.validate_task_id is validate_task_id
+    with pytest.raises(SceneError, match="task_id .* is not allowed"):
+        validate_task_id(task_id)
 
 
 def test_a_table_created_without_descriptions_gets_them_at_the_next_write(tmp_path, evaluation_rows) -> None:
