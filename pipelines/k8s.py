@@ -37,6 +37,7 @@ def _pod(cpu: str, memory: str, nodes: dict, cpu_limit: str | None = None, gpus:
 #: (ManiSkill on CPU: one env per process; PPO runs 2 envs + the learner).
 STEP_PODS: dict[str, dict] = {
     "scenes": _pod("1", "3Gi", CPU_NODES),
+    "perceptions": _pod("1", "3Gi", CPU_NODES),
     "videos": _pod("1", "4Gi", CPU_NODES),
     "reconstructions": _pod("2", "6Gi", CPU_NODES),
     "twins": _pod("1", "4Gi", CPU_NODES),
