@@ -23,7 +23,7 @@ export_job = dg.define_asset_job(
 )
 
 world_model_job = dg.define_asset_job(
-    "world_model",
+    "train_world_model",
     # Its own job, unpartitioned, not part of `export`: training takes minutes to an hour where an export takes
     # seconds, and it reads the latest export materializations (or roots given in its config) rather than
     # the tables, so a model can be retrained, resumed after a kill or ablated without exporting again.
