@@ -14,6 +14,7 @@ from assets.metadata import (
     table_metadata,
 )
 from assets.policy import policies
+from assets.worldmodel import latest_world_model_checkpoint
 from physworld_core.evaluation.rollouts import RecordConfig
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -33,11 +34,26 @@ class EvaluationConfig(dg.Config):
     record_height: int = _RECORD.height
     record_min_frames: int = _RECORD.min_frames  # a recorded episode that ends sooner is recorded on to this
     record_fps: float | None = _RECORD.fps  # None: every control step; else a divisor of the control rate
+    world_model: bool = True  # run the `world_model` method too (skipped, with a note, before any checkpoint)
+    world_model_checkpoint: str | None = None  # its blob URI; None: the latest world_model materialization's
 
     def record(self) -> RecordConfig:
         return RecordConfig(
             self.record_trials, self.record_width, self.record_height, self.record_min_frames, self.record_fps
         )
+
+
+def external_methods(instance: dg.DagsterInstance, config: EvaluationConfig, store) -> tuple:
+    """The methods trained outside the per-task stages, for the stage to run on the same trials: the world
+    model from the configured checkpoint or the latest ``world_model`` materialization's (skipped, with the
+    reason, before there is one). It sits after evaluation in the layer order, so this composition root loads
+    it and hands it to the stage."""
+    if not config.world_model:
+        return ()
+    from physworld_core.worldmodel.policy import world_model_method  # torch: only when the method runs
+
+    uri = config.world_model_checkpoint or latest_world_model_checkpoint(instance)
+    return (world_model_method(store, uri),)
 
 
 @dg.multi_asset(
@@ -77,12 +93,16 @@ def evaluations(context: dg.AssetExecutionContext, config: EvaluationConfig, sto
     from physworld_core.evaluation.trials import TrialConfig
 
     s = store.store()
+    external = external_methods(context.instance, config, s)
     result = run_evaluation_stage(
         s,
         context.partition_key,
         TrialConfig(trials=config.trials, seed=config.seed),
         config.record(),
+        external,
     )
+    for name, reason in result.skipped.items():
+        context.log.info(f"method {name} skipped: {reason}")
     summary = []
     for method, success in result.success.items():
         failures = [r["failure"] for r in result.rows if r["method"] == method and r["failure"]]
@@ -105,6 +125,8 @@ def evaluations(context: dg.AssetExecutionContext, config: EvaluationConfig, sto
                 for k, v in result.reconstruction_error.items()
                 if v is not None
             },
+            **{f"skipped_{name}": reason for name, reason in result.skipped.items()},
+            **{f"{m.name}_{k}": v for m in external if m.policy is not None for k, v in m.lineage.items()},
             "seconds": seconds(result.seconds),
         },
     )

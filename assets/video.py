@@ -7,17 +7,48 @@ import dagster as dg
 from assets.metadata import OWNERS, Column, gif_md, seconds, strip_md, table, table_metadata
 from assets.perception import perceptions
 from assets.scenes import scenes
+from assets.worldmodel import latest_world_model_checkpoint
+from physworld_core.video import backends
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
 from pipelines.retry import retry_on_outage
 
+LEARNED = "learned"
+
+
+def _learned_backend():
+    # The world model comes after the video stage in the layer order (it trains on the exports), so the
+    # composition root registers its backend; torch is imported only by a run that uses it.
+    from physworld_core.worldmodel.backend import LearnedVideoBackend
+
+    return LearnedVideoBackend
+
+
+backends.register(LEARNED, _learned_backend)
+
 
 class VideoConfig(dg.Config):
-    backend: str = "procedural"
+    backend: str = "procedural"  # or "diffusers" (local I2V weights), "learned" (the platform's world model)
     samples: int = 2
     seed: int = 0
     num_frames: int = 32
     realism: str = "none"  # procedural backend: a preset of physworld_core.video.realism.REALISM_PRESETS
+    world_model_checkpoint: str | None = None  # learned backend: blob URI; None: the latest world_model's
+
+
+def learned_settings(store, uri: str | None) -> dict:
+    """The learned backend's model: the checkpoint blob at ``uri`` (fetched to a local file), its URI kept for
+    the videos' lineage."""
+    from physworld_core.errors import PhysworldError
+    from physworld_core.worldmodel.checkpoint import fetch_checkpoint  # torch: only for the learned backend
+
+    if uri is None:
+        raise PhysworldError(
+            "the learned video backend needs a trained world model: run the `world_model` job (after `export`) "
+            "or set world_model_checkpoint to a world_model checkpoint_uri"
+        )
+    path, _ = fetch_checkpoint(store, uri)
+    return {"checkpoint": str(path), "checkpoint_uri": uri}
 
 
 @dg.asset(
@@ -36,17 +67,23 @@ def videos(
 ) -> dg.MaterializeResult:
     from physworld_core.video.stage import VideoStageConfig, run_video_stage
 
+    s = store.store()
+    settings = {"num_frames": config.num_frames}
+    settings |= {"realism": config.realism} if config.realism != "none" else {}
+    if (
+        config.backend == LEARNED
+    ):  # its model is a lake blob, found through the instance: the asset's to resolve
+        uri = config.world_model_checkpoint or latest_world_model_checkpoint(context.instance)
+        settings |= learned_settings(s, uri)
     result = run_video_stage(
-        store.store(),
+        s,
         context.partition_key,
         VideoStageConfig(
-            backend=config.backend,
-            samples=config.samples,
-            seed=config.seed,
-            backend_config={"num_frames": config.num_frames}
-            | ({"realism": config.realism} if config.realism != "none" else {}),
+            backend=config.backend, samples=config.samples, seed=config.seed, backend_config=settings
         ),
     )
+    plan = json.loads(result.rows[result.passing[0]]["plan_json"])
+    lineage = {f"model_{k}": plan[k] for k in ("checkpoint_uri", "checkpoint_sha256") if plan.get(k)}
     first = result.passing[0]
     frames = result.videos[first].frames
     samples = [
@@ -70,6 +107,7 @@ def videos(
             "checks_per_sample": table(samples, SAMPLE_COLUMNS),
             "clip_animated": gif_md(frames, result.videos[first].fps, f"sample {first}"),
             "video_uri": dg.MetadataValue.path(result.rows[first]["video_uri"]),
+            **lineage,  # which world model made the videos (learned backend)
             "seconds": seconds(sum(r["seconds"] for r in result.rows)),
         }
     )

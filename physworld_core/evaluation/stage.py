@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,34 @@ from physworld_core.store import Store
 
 EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
 OPTIONAL_METHODS = ("scratch_rl", "oracle_twin")  # evaluated when the policies stage trained them
+EPISODE_PLAN_METHOD = "planner_only"
+"""The plan an external method's episodes start from (the object's start, the goal its failures are judged by)."""
+
+
+@dataclass(frozen=True)
+class ExternalMethod:
+    """A method not trained per task by the policies stage but given to this stage by its caller: the world
+    model, trained on every task's exported data, lives after evaluation in the layer order, so the composition
+    root (the ``evaluations`` asset) loads it and hands it in.
+
+    Args:
+        name: the method's name in the ``evaluations`` rows.
+        policy: what acts: a camera policy (``observes_camera``, ``frame_size``, ``actor(world_env)``, see
+            :func:`~physworld_core.evaluation.trials.run_trials`); None when there is nothing to run yet.
+        skipped: why it was not run (shown on the asset), when ``policy`` is None.
+        lineage: which version ran (checkpoint URI and SHA-256), for the asset's metadata.
+    """
+
+    name: str
+    policy: Any = None
+    skipped: str | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.policy is None) == (self.skipped is None):
+            raise ValueError(f"method {self.name!r}: give either a policy or the reason it is skipped")
+        if self.name in EVALUATED_METHODS + OPTIONAL_METHODS:
+            raise ValueError(f"method {self.name!r} is trained by the policies stage, not given from outside")
 
 
 @dataclass(frozen=True)
@@ -30,6 +59,8 @@ class EvaluationResult:
     success: dict[str, float]
     reconstruction_error: dict
     seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Methods not run, and why (an external method with nothing to run yet)."""
 
 
 def reconstruction_error(store: Store, task_id: str, task) -> dict:
@@ -71,9 +102,13 @@ def run_evaluation_stage(
     task_id: str,
     config: TrialConfig = TrialConfig(),
     record: RecordConfig = RecordConfig(),
+    external: tuple[ExternalMethod, ...] = (),
 ) -> EvaluationResult:
     """Run every method's trials; write the ``evaluations`` rows and, for the first ``record.trials`` trials
-    of each method, a ``rollouts`` row with the rendered camera stream (seen from the scene's camera)."""
+    of each method, a ``rollouts`` row with the rendered camera stream (seen from the scene's camera).
+
+    ``external`` methods run on the same trials (same seeds, same world, the same success test), from the
+    ``planner_only`` plan's episode; one with no policy is skipped and named in the result."""
     from physworld_core.policy.checkpoint import load_policy
     from physworld_core.policy.stage import load_policy_row
     from physworld_core.scene import CameraSpec
@@ -121,9 +156,15 @@ def run_evaluation_stage(
                     lineage=lineage,
                 )
             )
+    skipped = {m.name: m.skipped for m in external if m.policy is None}
+    for method in (m for m in external if m.policy is not None):
+        plan = TaskPlan.from_json(load_policy_row(store, task_id, EPISODE_PLAN_METHOD)["plan_json"])
+        trials = run_trials(task, method.name, plan, method.policy, None, config, None, camera)
+        rows += [{"task_id": task_id, **r} for r in trials]
+    methods += tuple(m.name for m in external if m.policy is not None)
     error = reconstruction_error(store, task_id, task)
     # Rows last (blobs are content-addressed, so a failure above leaves no half-written table).
     store.lake.write_partition("rollouts", rollouts, task_id)
     store.lake.write_partition("evaluations", rows, task_id)
     success = {m: float(np.mean([r["success"] for r in rows if r["method"] == m])) for m in methods}
-    return EvaluationResult(rows, rollouts, success, error, time.time() - start)
+    return EvaluationResult(rows, rollouts, success, error, time.time() - start, skipped)

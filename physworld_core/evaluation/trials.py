@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from physworld_core.errors import PhysworldError
 from physworld_core.evaluation.rollouts import RecordConfig, RolloutRecorder, keep_renderer
 from physworld_core.evaluation.worlds import BenchmarkTask
 from physworld_core.policy.hand import TASK_ACTION_NAMES
@@ -99,9 +100,27 @@ def run_trials(
     size) and their recorders are put in ``recordings`` by trial index. The world is built once and every
     trial runs in it; only the recorded trials' recorded steps are rendered, and the renderer is kept up for
     the next world (:func:`~physworld_core.evaluation.rollouts.keep_renderer`). A recorded trial that ended in
-    fewer than ``record.min_frames`` frames is recorded on after its scored end (its row is unchanged)."""
-    recording = record is not None and record.trials > 0 and recordings is not None
+    fewer than ``record.min_frames`` frames is recorded on after its scored end (its row is unchanged).
+
+    A ``policy`` that ``observes_camera`` (the world model) acts on the world's rendered picture instead of the
+    object pose: the world renders ``camera`` at the policy's ``frame_size``, ``policy.actor(world_env)`` gives
+    the ``act`` and is reset before each trial, and ``plan`` serves only for the episode (the object's start,
+    the goal the failure classes are judged by). Its trials are not recorded: the world renders at the
+    model's size, not the record size."""
+    observes_camera = getattr(policy, "observes_camera", False)
+    if observes_camera and camera is None:
+        raise PhysworldError(
+            f"method {method!r} acts on the camera picture: the task's scene camera is needed"
+        )
+    recording = record is not None and record.trials > 0 and recordings is not None and not observes_camera
     factory = functools.partial(task.make_task_world, plan.waypoints[0])
+    if observes_camera:
+        factory = functools.partial(
+            task.make_task_world,
+            plan.waypoints[0],
+            camera=camera.resized(*policy.frame_size),
+            render_mode="rgb_array",
+        )
     if recording:
         factory = functools.partial(
             task.make_task_world,
@@ -110,7 +129,7 @@ def run_trials(
             render_mode="rgb_array",
         )
     env = _LastStepTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
-    act = make_actor(policy, meta)
+    act = None if observes_camera else make_actor(policy, meta)
     rows = []
     try:
         if recording:
@@ -121,7 +140,11 @@ def run_trials(
         )  # worlds that can say where the goal is
         goal_ok = contains(plan.goal_center[:2])  # reconstruction found the real goal
         path_end_ok = contains(plan.waypoints[-1][:2])  # the tracked path ends in it
+        if observes_camera:
+            act = policy.actor(env.env)
         for k in range(config.trials):
+            if observes_camera:
+                act.reset()  # a new episode: the model's context starts empty
             t0 = time.time()
             recorder = None
             if recording and k < record.trials:

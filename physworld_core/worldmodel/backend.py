@@ -9,10 +9,12 @@ rendered). Frames are scaled back up to the scene's size, so the video stage's c
 other backend's. ``seed`` perturbs the model's own actions (``action_noise``, in standard deviations of the
 training actions), so samples of one scene differ.
 
-The video's ``plan`` records the checkpoint's SHA-256: the ``videos`` row says which model version made it.
+The video's ``plan`` records the checkpoint's blob URI and SHA-256: the ``videos`` row says which model version
+made it.
 
 The backend lives here, after ``video`` in the layer order, and is registered by the composition root
-(``physworld_core.video.backends.register``): the video stage never imports what is built on its output.
+(``assets/video.py`` calls ``physworld_core.video.backends.register``): the video stage never imports what is
+built on its output.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class LearnedVideoConfig:
     """Args:
     checkpoint: local path of a world-model safetensors file (the ``world_model`` asset's blob,
         ``store.blobs.local_path(uri)``).
+    checkpoint_uri: the blob URI that file came from, recorded in the video's plan (lineage); "" for a file
+        that is not in the lake.
     num_frames: frames in the video, the input frame included.
     actions: the actions to follow, one per step at the model's rate (a plan's); empty: the model's own.
     action_noise: noise added to the model's own actions, in standard deviations of the training actions.
@@ -47,6 +51,7 @@ class LearnedVideoConfig:
     """
 
     checkpoint: str = ""
+    checkpoint_uri: str = ""
     num_frames: int = 32
     actions: tuple[tuple[float, ...], ...] = ()
     action_noise: float = 0.1
@@ -115,6 +120,7 @@ class LearnedVideoBackend(VideoBackend):
         video = np.concatenate([rgb[None], tensor_to_frames(upscaled)])
         plan = {
             "backend": self.name,
+            "checkpoint_uri": self.config.checkpoint_uri or None,
             "checkpoint_sha256": self.sha256,
             "model_fps": self.model.cfg.fps,
             "actions_from": "given" if self.config.actions else "model",

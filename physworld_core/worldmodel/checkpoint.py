@@ -15,6 +15,7 @@ model (without it) goes to the blob store. Writes go to a temporary file beside 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -106,3 +107,31 @@ def load_checkpoint(
                 index, state_key = key.removeprefix(OPTIMIZER_PREFIX).split("/", 1)
                 optimizer_state["state"].setdefault(int(index), {})[state_key] = tensor
     return model, json.loads(metadata["meta"]), optimizer_state
+
+
+def fetch_checkpoint(store, uri: str) -> tuple[Path, str]:
+    """The local path and SHA-256 of the world-model checkpoint stored at ``uri`` (a blob of the ``world_model``
+    asset; downloaded once from S3): what a video or a trial made with it records as its lineage.
+
+    Raises:
+        PhysworldError: no blob at ``uri``, or not a world-model checkpoint.
+    """
+    try:
+        path = store.blobs.local_path(uri)
+    except PhysworldError as error:
+        raise PhysworldError(
+            f"world-model checkpoint {uri!r} cannot be read ({error}); give the checkpoint_uri of a "
+            "world_model materialization"
+        ) from None
+    try:
+        with safe_open(path, framework="pt") as checkpoint:
+            found = (checkpoint.metadata() or {}).get("format")
+    except (OSError, SafetensorError) as error:
+        raise PhysworldError(f"{uri} is not a readable safetensors checkpoint: {error}") from None
+    if found != FORMAT:
+        raise PhysworldError(f"{uri} is not a {FORMAT} checkpoint (format={found!r})")
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return path, digest.hexdigest()

@@ -27,7 +27,9 @@ import torch
 
 from physworld_core.errors import PhysworldError
 from physworld_core.evaluation.rollouts import DELTA_PREFIX
-from physworld_core.worldmodel.checkpoint import load_checkpoint
+from physworld_core.evaluation.stage import ExternalMethod
+from physworld_core.sim.base_env import CONTROL_HZ
+from physworld_core.worldmodel.checkpoint import fetch_checkpoint, load_checkpoint
 from physworld_core.worldmodel.data import fit_frames
 from physworld_core.worldmodel.model import Rollout, WorldActionModel, frames_to_tensor
 
@@ -145,6 +147,33 @@ class WorldModelPolicy:
     def actor(self, world_env) -> WorldModelActor:
         """``act(obs, base_action)`` for one world; ``world_env.render()`` must give its camera picture."""
         return WorldModelActor(self, world_env)
+
+
+METHOD = "world_model"
+"""The evaluation method's name in the ``evaluations`` rows."""
+NO_CHECKPOINT = (
+    "no world_model checkpoint yet: run the `world_model` job (after `export`), or give the evaluation a "
+    "world_model_checkpoint"
+)
+
+
+def world_model_method(
+    store, checkpoint_uri: str | None, config: WorldModelPolicyConfig = WorldModelPolicyConfig()
+) -> ExternalMethod:
+    """The ``world_model`` evaluation method from the checkpoint blob at ``checkpoint_uri`` (a ``world_model``
+    materialization's), acting at the simulator's control rate; skipped, with the reason, when there is no
+    checkpoint yet.
+
+    Raises:
+        PhysworldError: ``checkpoint_uri`` names no readable world-model checkpoint.
+    """
+    if checkpoint_uri is None:
+        return ExternalMethod(METHOD, skipped=NO_CHECKPOINT)
+    path, sha256 = fetch_checkpoint(store, checkpoint_uri)
+    policy = WorldModelPolicy.from_checkpoint(path, CONTROL_HZ, sha256, config)
+    return ExternalMethod(
+        METHOD, policy, lineage={"checkpoint_uri": checkpoint_uri, "checkpoint_sha256": sha256}
+    )
 
 
 class WorldModelActor:

@@ -17,6 +17,7 @@ import json
 import numpy as np
 import pytest
 
+from physworld_core.worldmodel.config import WorldModelConfig
 from physworld_core.worldmodel.data import Episode
 
 ACTION_NAMES = ("delta_x", "delta_y", "delta_z", "delta_yaw", "gripper")
@@ -118,3 +119,29 @@ def tiny_lake(tmp_path_factory):
     lerobot = export_lerobot(store, str(root / "lerobot"), progress=False)
     clips = export_video_set(store, str(root / "clips"), config=VideoSetConfig(("rollouts",)), progress=False)
     return store, lerobot.uri, clips.uri, episodes
+
+
+SMALL = WorldModelConfig(
+    image_size=16, latent_grid=4, width=48, layers=2, heads=2, lookahead=4, context_frames=6
+)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A model trained on moving squares (16², 10 fps), saved as the world_model stage saves it."""
+    from physworld_core.worldmodel.checkpoint import save_checkpoint
+    from physworld_core.worldmodel.train import TrainConfig, prepare_data, train_world_model
+
+    data = prepare_data(SMALL, moving_square(16, 20, 16, seed=3), validation_fraction=0.2)
+    cfg = TrainConfig(
+        autoencoder_updates=400,
+        video_updates=0,
+        action_updates=400,
+        batch_size=8,
+        autoencoder_batch=16,
+        eval_every=50,
+        threads=1,
+    )
+    result = train_world_model(data, SMALL, cfg, progress=False)
+    path = tmp_path_factory.mktemp("world-model") / "world_model.safetensors"
+    return save_checkpoint(path, result.model, {"action_names": list(ACTION_NAMES), "curve": result.curve})

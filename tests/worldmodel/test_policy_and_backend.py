@@ -14,32 +14,11 @@ from physworld_core.worldmodel.backend import LearnedVideoBackend, LearnedVideoC
 from physworld_core.worldmodel.checkpoint import save_checkpoint
 from physworld_core.worldmodel.model import WorldActionModel, WorldModelConfig
 from physworld_core.worldmodel.policy import WorldModelPolicy
-from physworld_core.worldmodel.train import TrainConfig, prepare_data, train_world_model
-from tests.worldmodel.conftest import ACTION_NAMES, moving_square, square_frame
+from physworld_core.worldmodel.train import prepare_data
+from tests.worldmodel.conftest import ACTION_NAMES, SMALL, moving_square, square_frame
 
 DOWN = ((1.0, 0.0, 0.0, 0.0), (0.0, -1.0, 0.0, 0.0), (0.0, 0.0, -1.0, 0.6), (0.0, 0.0, 0.0, 1.0))
 """A camera 0.6 m above the table looking straight down."""
-SMALL = WorldModelConfig(
-    image_size=16, latent_grid=4, width=48, layers=2, heads=2, lookahead=4, context_frames=6
-)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A model trained on moving squares (16², 10 fps), saved as the world_model stage saves it."""
-    data = prepare_data(SMALL, moving_square(16, 20, 16, seed=3), validation_fraction=0.2)
-    cfg = TrainConfig(
-        autoencoder_updates=400,
-        video_updates=0,
-        action_updates=400,
-        batch_size=8,
-        autoencoder_batch=16,
-        eval_every=50,
-        threads=1,
-    )
-    result = train_world_model(data, SMALL, cfg, progress=False)
-    path = tmp_path_factory.mktemp("world-model") / "world_model.safetensors"
-    return save_checkpoint(path, result.model, {"action_names": list(ACTION_NAMES), "curve": result.curve})
 
 
 def _scene(size: int) -> ScenePackage:
