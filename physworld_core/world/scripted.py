@@ -18,6 +18,10 @@ from transforms3d.axangles import mat2axangle
 from transforms3d.euler import euler2mat
 from transforms3d.quaternions import quat2mat
 
+# One copy of the angle wrap, the policy layer's (world may import the core's lower layers); the families
+# import it from here.
+from physworld_core.policy.hand import wrap_angle  # noqa: F401
+
 CONTROL_MODE = "pd_ee_delta_pose"
 OPEN, CLOSED = 1.0, -1.0
 _POS_LIMIT, _ROT_LIMIT = 0.1, 0.1  # the Panda controller's action bounds (m, rad)
@@ -35,11 +39,6 @@ def rz(angle: float) -> np.ndarray:
     """Rotation by ``angle`` about the world's vertical."""
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def wrap_angle(angle: float) -> float:
-    """An angle in [-π, π)."""
-    return float((angle + np.pi) % (2 * np.pi) - np.pi)
 
 
 def wrap_half_turn(angle: float) -> float:

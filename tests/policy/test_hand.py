@@ -168,3 +168,16 @@ def test_a_blocked_descent_into_a_slot_searches_along_the_row():
     np.testing.assert_allclose(tried, offsets[:3])
     with pytest.raises(ValueError, match="precise_from"):
         dataclasses.replace(plan, precise_from=None)
+
+
+def test_one_angle_wrap_for_the_controllers_and_the_oracles():
+    """The policy layer and the world's oracles had a copy each; the oracles now use the policy's. It wraps
+    into [-pi, pi): a half turn either way is -pi, so two readings of one turn never differ by 2 pi."""
+    from physworld_core.world import scripted
+
+    assert scripted.wrap_angle is wrap_angle
+    assert wrap_angle(np.pi) == -np.pi and wrap_angle(-np.pi) == -np.pi
+    assert np.isclose(wrap_angle(3 * np.pi / 2), -np.pi / 2) and np.isclose(
+        wrap_angle(-7.0), -7.0 + 2 * np.pi
+    )
+    assert isinstance(wrap_angle(np.float32(1.0)), float)
