@@ -18,8 +18,8 @@ so a killed ``record`` continues. Held-out tasks (``--test-seeds``) get their pl
 with vs without video pretraining, L-MTP (lookahead 8) vs next-action only (updates to the same validation
 next-action loss), KV cache vs recomputing the context (ms per closed-loop step), and validation loss curves
 against the number of training episodes (50, 200, all). ``evaluate`` runs ``world_model`` (with and without
-video pretraining) and ``visual_imitation`` on the held-out tasks and scores each trial by the world's own
-success test.
+video pretraining) and ``visual_imitation`` on the held-out tasks through the evaluation stage's
+``run_trials`` (same seeds, same worlds) and scores each trial by the world's own success test.
 """
 
 from __future__ import annotations
@@ -380,45 +380,6 @@ def ablate(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------------ evaluate
 
 
-def run_world_model_trials(task, plan, policy, camera, trials: int, seed: int) -> list[dict]:
-    """``world_model`` trials, as ``run_trials`` runs a method, with the world rendered from the scene camera
-    at the model's size (what ``run_trials`` does for a camera policy once it takes them; see the report)."""
-    import functools
-
-    from physworld_core.evaluation.trials import TrialConfig, classify_failure
-    from physworld_core.policy.task_env import ObjectCentricTaskEnv, run_episode
-
-    config = TrialConfig(trials=trials, seed=seed)
-    factory = functools.partial(
-        task.make_task_world,
-        plan.waypoints[0],
-        camera=camera.resized(*policy.frame_size),
-        render_mode="rgb_array",
-    )
-    env = ObjectCentricTaskEnv(factory, plan, noise=config.noise, max_steps=config.max_steps)
-    rows = []
-    try:
-        world = env.world
-        contains = getattr(world, "goal_contains_xy", lambda xy: None)
-        goal_ok, path_end_ok = contains(plan.goal_center[:2]), contains(plan.waypoints[-1][:2])
-        act = policy.actor(env.env)
-        for k in range(trials):
-            act.reset()
-            start = time.perf_counter()
-            result = run_episode(env, act, seed=seed + k)
-            rows.append(
-                {
-                    "success": result["success"],
-                    "failure": classify_failure(result, goal_ok, path_end_ok, plan.skill),
-                    "steps": result["steps"],
-                    "seconds": time.perf_counter() - start,
-                }
-            )
-    finally:
-        env.close()
-    return rows
-
-
 def evaluate(args: argparse.Namespace) -> None:
     from collections import Counter
 
@@ -452,16 +413,16 @@ def evaluate(args: argparse.Namespace) -> None:
             if (task_id, method) in done:
                 continue
             start = time.perf_counter()
-            if method in policies:
-                plan = TaskPlan.from_json(entry[DEMO_METHOD])  # the episode's length and failure classes
-                rows = run_world_model_trials(task, plan, policies[method], camera, args.trials, args.seed)
-            else:
-                rows = run_trials(
-                    task,
-                    method,
-                    TaskPlan.from_json(entry[method]),
-                    config=TrialConfig(args.trials, seed=args.seed),
-                )
+            # The world model's episodes start from the planner_only plan (its object start, the goal its
+            # failures are judged by), as the evaluation stage runs it; it acts on the rendered camera.
+            rows = run_trials(
+                task,
+                method,
+                TaskPlan.from_json(entry[DEMO_METHOD if method in policies else method]),
+                policies.get(method),
+                config=TrialConfig(args.trials, seed=args.seed),
+                camera=camera,
+            )
             row = {
                 "task_id": task_id,
                 "family": entry["family"],
