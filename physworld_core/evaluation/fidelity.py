@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from physworld_core.reconstruction.tracking import sample_surface
 from physworld_core.robot import PANDA
 
 SAMPLES_PER_M2 = 1.0e6
@@ -208,24 +209,6 @@ def _halfspaces(vertices: np.ndarray) -> np.ndarray | None:
         return ConvexHull(vertices).equations
     except QhullError:
         return None
-
-
-def sample_surface(
-    vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``count`` points uniformly distributed over a triangle mesh's surface (area-weighted)."""
-    triangles = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
-    areas = 0.5 * np.linalg.norm(
-        np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1
-    )
-    if areas.sum() <= 0:
-        raise ValueError("cannot sample a surface with zero area")
-    chosen = rng.choice(len(triangles), size=count, p=areas / areas.sum())
-    u, v = rng.random(count), rng.random(count)
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    a, b, c = triangles[chosen, 0], triangles[chosen, 1], triangles[chosen, 2]
-    return a + u[:, None] * (b - a) + v[:, None] * (c - a)
 
 
 def union_surface_points(

@@ -146,15 +146,27 @@ class HeightMap:
         return out
 
 
-def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    tri = vertices[faces]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    idx = rng.choice(len(faces), size=n, p=area / area.sum())
-    a, b = rng.random((2, n))
-    swap = a + b > 1
-    a[swap], b[swap] = 1 - a[swap], 1 - b[swap]
-    t = tri[idx]
-    return t[:, 0] + a[:, None] * (t[:, 1] - t[:, 0]) + b[:, None] * (t[:, 2] - t[:, 0])
+def sample_surface(
+    vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``count`` points spread uniformly over a triangle mesh's surface: a triangle is drawn in proportion to
+    its area, then a point uniformly inside it (a draw past the diagonal is folded back).
+
+    The one copy for tracking's model points and the fidelity metrics. Computed in float64 whatever the
+    mesh's dtype; a mesh without area (or with a non-finite one) has no surface to sample and is refused."""
+    triangles = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
+    areas = 0.5 * np.linalg.norm(
+        np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1
+    )
+    total = areas.sum()
+    if not (np.isfinite(total) and total > 0):
+        raise ValueError(f"cannot sample a surface of area {total}: the mesh has no (finite) area")
+    chosen = rng.choice(len(triangles), size=count, p=areas / total)
+    u, v = rng.random(count), rng.random(count)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    a, b, c = triangles[chosen, 0], triangles[chosen, 1], triangles[chosen, 2]
+    return a + u[:, None] * (b - a) + v[:, None] * (c - a)
 
 
 def project_points(camera: CameraSpec, world_to_cam: np.ndarray, points_world: np.ndarray) -> np.ndarray:
