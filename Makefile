@@ -35,6 +35,7 @@ bench: setup
 	$(PY) -m bench.stock_adapter --env PullCube-v1 --prompt "pull the cube onto the red and white target" --seeds 0-1
 	$(PY) -m bench.throughput --tasks 8 --families bin,push --concurrency 1,2
 	$(PY) -m bench.faults
+	$(PY) -m bench.real_captures
 	$(PY) -m bench.world_model all
 
 ui: setup

@@ -8,11 +8,15 @@ footprint on the table (where to grasp from and where to drop into).
 
 Holes in the depth (0 or NaN, where the sensor saw nothing) are handled in two ways. Thin ones (cracks and
 specks at most two pixels across) are filled from the nearest valid depth: left alone, a crack would split an
-object in two. Larger ones are measured against the objects they touch: an object whose region lacks depth
-over more than :data:`MAX_MISSING_DEPTH_FRACTION`, or an object-sized hole on the table in the robot's
-workspace that touches no object, raises :class:`~physworld_core.errors.SceneError` naming the pixels.
-Without depth there the object would be built from its few remaining pixels (a can missing its top becomes a
-short stub) or, missing its lower half, be dropped as floating, and the twin would be silently wrong.
+object in two. Larger ones are measured against the objects they touch: each object carries the share of its
+region that lacks depth (``missing_depth_fraction``), and :func:`depth_hole_report` names the objects over
+:data:`MAX_MISSING_DEPTH_FRACTION` and the object-sized holes on the table in the robot's workspace that touch
+no object. Without depth there an object would be built from its few remaining pixels (a can missing its top
+becomes a short stub) or, missing its lower half, be dropped as floating. Whether that refuses the scene
+depends on which objects the task needs: real sensors always leave holes at depth edges and on dark or shiny
+surfaces, so the perception pass refuses only when the target or goal is unmeasurable
+(:func:`~physworld_core.perception.perceive.perceive`); :func:`segment_objects` alone refuses any such hole
+unless asked to report them.
 
 Limitations, on purpose: one view sees only the front of an object, so the footprint is the top-view extent of
 the *visible* points; a container is recognised only when some of its interior floor is visible (true for the
@@ -79,6 +83,8 @@ class SceneObject:
         floor_height: for containers, the interior floor height above the plane; ``None`` otherwise.
         colours: every palette colour covering a good share of the pixels, most common first (a patterned
             marking is "red and white"); defaults to ``(colour,)``.
+        missing_depth_fraction: share of the object's region (its pixels plus the larger depth holes touching
+            them) without depth; over :data:`MAX_MISSING_DEPTH_FRACTION` its size and position are guessed.
     """
 
     index: int
@@ -95,9 +101,14 @@ class SceneObject:
     roundness: float
     floor_height: float | None = None
     colours: tuple[str, ...] = ()
+    missing_depth_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "colours", tuple(self.colours) or (self.colour,))
+        if not 0.0 <= self.missing_depth_fraction <= 1.0:
+            raise ValueError(
+                f"SceneObject.missing_depth_fraction must lie in [0, 1], got {self.missing_depth_fraction!r}"
+            )
         if self.index < 0:
             raise ValueError(f"SceneObject.index must be non-negative, got {self.index}")
         mask = np.asarray(self.mask)
@@ -168,6 +179,7 @@ class SceneObject:
             "roundness": self.roundness,
             "floor_height": self.floor_height,
             "pixel_count": self.pixel_count,
+            "missing_depth_fraction": self.missing_depth_fraction,
             "bbox_rc": [int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1],
         }
 
@@ -181,6 +193,7 @@ def segment_objects(
     neighbour_gap_m: float = 0.015,
     neighbour_gap_px: float = 3.0,
     robot: RobotSetup | None = PANDA,
+    refuse_depth_holes: bool = True,
 ) -> list[SceneObject]:
     """Find and describe the objects standing on ``plane``.
 
@@ -197,13 +210,17 @@ def segment_objects(
         robot: the robot setup whose workspace box crops the point cloud, as real pipelines do, so the
             robot's own base and arm, or the floor past the table edge, never become "objects". ``None``
             keeps every point (a capture in a frame without a calibrated robot).
+        refuse_depth_holes: raise on a depth hole over an object or on the table (below); ``False`` only
+            measures them (``missing_depth_fraction``; :func:`depth_hole_report`), for a caller that knows
+            which objects matter.
 
     Returns:
         Objects ordered left to right by image centroid, ``index`` matching the position.
 
     Raises:
-        SceneError: the depth has a hole over an object (see :data:`MAX_MISSING_DEPTH_FRACTION`) or an
-            object-sized hole on the table inside the workspace where no object could be measured.
+        SceneError: with ``refuse_depth_holes``, the depth has a hole over an object (see
+            :data:`MAX_MISSING_DEPTH_FRACTION`) or an object-sized hole on the table inside the workspace where
+            no object could be measured.
     """
     if min_height_m <= 0:
         raise ValueError(f"min_height_m must be positive, got {min_height_m}")
@@ -257,7 +274,14 @@ def segment_objects(
     objects = _merge_container_interiors(scene, plane, grid, heights, objects, table_noise)
     objects = _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise)
     objects = [item for item in objects if not _is_fringe(item[1], min_height_m)]
-    _refuse_depth_holes(scene, plane, holes, [fields for _, fields in objects], min_pixels, robot)
+    object_findings, table_findings = _depth_holes(
+        scene, plane, holes, [fields for _, fields in objects], min_pixels, robot
+    )
+    if refuse_depth_holes:
+        for message in table_findings + [message for _, message in object_findings if message]:
+            raise SceneError(message)
+    for (_, fields), (fraction, _) in zip(objects, object_findings):
+        fields["missing_depth_fraction"] = fraction
     objects.sort(key=lambda item: (item[0][1], item[0][0]))
     return [SceneObject(index=i, **fields) for i, (_, fields) in enumerate(objects)]
 
@@ -300,22 +324,63 @@ def _span(rows: np.ndarray, cols: np.ndarray) -> str:
     return f"rows {rows.min()}-{rows.max()}, cols {cols.min()}-{cols.max()}"
 
 
-def _refuse_depth_holes(
+@dataclass(frozen=True)
+class DepthHoleReport:
+    """The depth holes that hide an object or most of one (module docstring), each as a one-line reason.
+
+    Args:
+        object_errors: object index → why its size and position would be guessed (over
+            :data:`MAX_MISSING_DEPTH_FRACTION` of it has no depth).
+        table_errors: object-sized holes on the table in the workspace touching no object: something standing
+            there could not be measured.
+    """
+
+    object_errors: dict[int, str]
+    table_errors: tuple[str, ...]
+
+
+def depth_hole_report(
+    scene: ScenePackage,
+    plane: Plane,
+    objects: list[SceneObject],
+    *,
+    min_pixels: int | None = None,
+    robot: RobotSetup | None = PANDA,
+) -> DepthHoleReport:
+    """Measure the depth holes against ``objects`` (from :func:`segment_objects` with the same ``robot`` and
+    ``min_pixels``) without refusing anything: the caller decides which objects must be measurable."""
+    if min_pixels is None:
+        min_pixels = max(15, int(0.001 * scene.height * scene.width))
+    _, holes = _fill_thin_holes(scene.depth_m)
+    fields = [{"mask": o.mask, "colour": o.colour, "shape": o.shape} for o in objects]
+    object_findings, table_findings = _depth_holes(scene, plane, holes, fields, min_pixels, robot)
+    return DepthHoleReport(
+        object_errors={o.index: message for o, (_, message) in zip(objects, object_findings) if message},
+        table_errors=tuple(table_findings),
+    )
+
+
+def _depth_holes(
     scene: ScenePackage,
     plane: Plane,
     holes: np.ndarray,
     objects: list[dict],
     min_pixels: int,
     robot: RobotSetup | None,
-) -> None:
-    """Raise :class:`SceneError` for depth holes that hide an object, or most of one (module docstring).
+) -> tuple[list[tuple[float, str | None]], list[str]]:
+    """Depth holes that hide an object, or most of one (module docstring): per object, the share of it without
+    depth and, over :data:`MAX_MISSING_DEPTH_FRACTION`, why that is refused; and the refusals of holes on the
+    table.
 
-    A hole touching an object counts against that object. A hole touching none is refused when it is
+    A hole touching an object counts against that object, as far as it reaches within the object's own
+    size of it (:func:`_hole_within_reach`). A hole touching none is refused when it is
     object-sized (``min_pixels``), does not reach the image border (the edge of the sensor's range, not a
     spot on the table) and its pixels look at the table inside the robot's workspace.
     """
     if not holes.any():
-        return
+        return [(0.0, None) for _ in objects], []
+    table_findings: list[str] = []
+    object_findings: list[tuple[float, str | None]] = []
     missing = np.zeros(len(objects), dtype=np.int64)
     missing_pixels: list[list[np.ndarray]] = [[] for _ in objects]
     height_px, width_px = holes.shape
@@ -329,8 +394,9 @@ def _refuse_depth_holes(
         rows, cols = rows + grown[0].start, cols + grown[1].start
         touching = [i for i, fields in enumerate(objects) if (ring & fields["mask"][grown]).any()]
         for i in touching:
-            missing[i] += len(rows)
-            missing_pixels[i].append(np.stack([rows, cols], 1))
+            near = _hole_within_reach(objects[i]["mask"], rows, cols)
+            missing[i] += int(near.sum())
+            missing_pixels[i].append(np.stack([rows[near], cols[near]], 1))
         at_border = (
             min(rows.min(), cols.min()) == 0 or rows.max() == height_px - 1 or cols.max() == width_px - 1
         )
@@ -347,7 +413,7 @@ def _refuse_depth_holes(
         on_table = origin + t[np.isfinite(t), None] * rays_world[np.isfinite(t)]
         in_reach = len(on_table) if robot is None else int(robot.in_workspace(on_table).sum())
         if in_reach >= min_pixels:
-            raise SceneError(
+            table_findings.append(
                 f"task {scene.task_id}: depth is missing (0 or NaN) over {len(rows)} pixels at "
                 f"{_span(rows, cols)}, on the table where no object could be measured (an object whose "
                 "lower part has no depth looks like it floats): anything standing there would be left out of "
@@ -355,18 +421,40 @@ def _refuse_depth_holes(
             )
     for i, fields in enumerate(objects):
         seen = int(fields["mask"].sum())
-        fraction = missing[i] / (missing[i] + seen)
+        fraction = float(missing[i] / (missing[i] + seen))
+        object_findings.append((fraction, None))
         if fraction > MAX_MISSING_DEPTH_FRACTION:
             hole_pixels = np.concatenate(missing_pixels[i])
             hole_span = _span(hole_pixels[:, 0], hole_pixels[:, 1])
             object_span = _span(*np.nonzero(fields["mask"]))
-            raise SceneError(
-                f"task {scene.task_id}: depth is missing (0 or NaN) over {missing[i]} pixels at "
-                f"{hole_span}, on the object at {object_span} (read as a {fields['colour']} "
-                f"{fields['shape']} from its {seen} pixels with depth): {fraction:.0%} of it has no depth, "
-                f"more than {MAX_MISSING_DEPTH_FRACTION:.0%}, so its size and position would be guessed; "
-                "re-capture the depth frame or fill the hole"
+            object_findings[-1] = (
+                fraction,
+                (
+                    f"task {scene.task_id}: depth is missing (0 or NaN) over {missing[i]} pixels at "
+                    f"{hole_span}, on the object at {object_span} (read as a {fields['colour']} "
+                    f"{fields['shape']} from its {seen} pixels with depth): {fraction:.0%} of it has no depth, "
+                    f"more than {MAX_MISSING_DEPTH_FRACTION:.0%}, so its size and position would be guessed; "
+                    "re-capture the depth frame or fill the hole"
+                ),
             )
+    return object_findings, table_findings
+
+
+def _hole_within_reach(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Which hole pixels (``rows``, ``cols``) lie within the object's own width (its image bounding box's
+    shorter side) of its mask: a hole hides the object's continuation, a band about as thick as the object,
+    not everything beyond it. Without this cap a sensor's out-of-range region (the floor past a table edge,
+    40 % of a frame) or a dark neighbour's hole that an object touches would count whole against it."""
+    object_rows, object_cols = np.nonzero(mask)
+    reach = min(np.ptp(object_rows), np.ptp(object_cols)) + 1
+    top, left = max(object_rows.min() - reach, 0), max(object_cols.min() - reach, 0)
+    bottom, right = object_rows.max() + reach + 1, object_cols.max() + reach + 1
+    window = mask[top:bottom, left:right]
+    distance = ndimage.distance_transform_edt(~window)
+    inside = (rows >= top) & (rows < top + window.shape[0]) & (cols >= left) & (cols < left + window.shape[1])
+    near = np.zeros(len(rows), dtype=bool)
+    near[inside] = distance[rows[inside] - top, cols[inside] - left] <= reach
+    return near
 
 
 def _merge_container_interiors(scene, plane, grid, heights, objects, table_noise):
