@@ -67,10 +67,6 @@ class InboxDecision:
     reason: str | None = None
 
 
-def inbox_root(store: Store) -> str:
-    return posixpath.join(store.lake.root, "inbox")
-
-
 def pending(store: Store) -> list[str]:
     """Names of the package folders waiting in the inbox, in name order (on S3 also those being processed:
     their objects stay until they are decided)."""

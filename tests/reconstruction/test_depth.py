@@ -237,7 +237,7 @@ def test_registry_and_config_errors(tmp_path):
 
 def test_importing_the_module_loads_no_model_library():
     code = (
-        "import sys, physworld_core.reconstruction.depth, physworld_core.perception.open_vocab;"
+        "import sys, physworld_core.reconstruction.depth;"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -82,11 +82,6 @@ class StandingAxis:
         object.__setattr__(self, "length", float(self.length))
         object.__setattr__(self, "radius", float(self.radius))
 
-    @property
-    def top_end(self) -> np.ndarray:
-        """The point of the axis at the top end."""
-        return self.centre + self.axis * (self.length / 2)
-
     def to_dict(self) -> dict:
         return {
             "centre": self.centre.tolist(),
