@@ -15,7 +15,7 @@ from physworld_core.world import get_family
 @register_source
 class BenchmarkSource(TaskSource):
     kind = "benchmark"
-    form = "benchmark:<family>:<seed>"
+    form = "benchmark:<family>:<seed>[:<sensor>]"
     has_world = True
 
     def describe(self, source: str, prompt: str | None, task_id: str) -> tuple[str, str | None, int | None]:

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from physworld_core.errors import SceneError
+from physworld_core.evaluation.sensor import DEFAULT_SENSOR, get_sensor
 from physworld_core.scene import CameraSpec, ScenePackage
 from physworld_core.sim.base_env import DEFAULT_CAMERA
 from physworld_core.sources import source_for
@@ -19,10 +20,12 @@ from physworld_core.world import get_family
 
 @dataclass(frozen=True)
 class BenchmarkTask:
-    """A (family, seed) pair named as a task id, e.g. ``bin-0007``."""
+    """A (family, seed) pair named as a task id, e.g. ``bin-0007``, captured by a depth sensor preset
+    (:mod:`physworld_core.evaluation.sensor`: ``ideal`` gives the rendered depth as it is)."""
 
     family: str
     seed: int
+    sensor: str = DEFAULT_SENSOR
 
     def __post_init__(self) -> None:
         try:
@@ -31,6 +34,7 @@ class BenchmarkTask:
             raise SceneError(f"benchmark source: {error.args[0]}") from None
         if self.seed < 0:
             raise SceneError(f"benchmark seed must be >= 0, got {self.seed}")
+        get_sensor(self.sensor)
 
     @property
     def task_id(self) -> str:
@@ -38,15 +42,18 @@ class BenchmarkTask:
 
     @classmethod
     def parse(cls, source: str) -> BenchmarkTask:
-        """``benchmark:<family>:<seed>`` → task."""
+        """``benchmark:<family>:<seed>[:<sensor>]`` → task."""
         parts = source.split(":")
-        if len(parts) != 3 or parts[0] != "benchmark" or not parts[2].isdigit():
-            raise SceneError(f"not a benchmark source: {source!r} (expected benchmark:<family>:<seed>)")
-        return cls(parts[1], int(parts[2]))
+        if len(parts) not in (3, 4) or parts[0] != "benchmark" or not parts[2].isdigit():
+            raise SceneError(
+                f"not a benchmark source: {source!r} (expected benchmark:<family>:<seed>[:<sensor>])"
+            )
+        return cls(parts[1], int(parts[2]), *parts[3:])
 
     @property
     def source(self) -> str:
-        return f"benchmark:{self.family}:{self.seed}"
+        suffix = "" if self.sensor == DEFAULT_SENSOR else f":{self.sensor}"
+        return f"benchmark:{self.family}:{self.seed}{suffix}"
 
     has_truth = True
     """A benchmark world knows its layout: failures can be classified and reconstructions scored."""
@@ -99,9 +106,14 @@ def capture_scene(
         obs, _ = env.reset(seed=task.seed)
         family = get_family(task.family)
         prompt = family.prompt_for(env.unwrapped.layout, None)
-        return sensor_scene(obs, "scene_camera", task_id or task.task_id, prompt, task.source)
+        scene = sensor_scene(obs, "scene_camera", task_id or task.task_id, prompt, task.source)
     finally:
         env.close()
+    sensor = get_sensor(task.sensor)
+    if sensor.is_ideal:
+        return scene
+    depth = sensor.apply(scene.depth_m, scene.rgb, scene.camera.fx, seed=task.seed)
+    return replace(scene, depth_m=depth)
 
 
 def sensor_scene(obs: dict, camera: str, task_id: str, prompt: str, source: str) -> ScenePackage:
