@@ -189,6 +189,11 @@ def main() -> None:
         "--sources", default="", help="comma-separated task sources instead of families x seeds"
     )
     parser.add_argument("--prompt", default=None, help="prompt for --sources that have none (maniskill:)")
+    parser.add_argument(
+        "--sensor",
+        default="ideal",
+        help="depth sensor preset of the benchmark captures (physworld_core/evaluation/sensor.py): ideal, realistic",
+    )
     parser.add_argument("--env-steps", type=int, default=8192)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--scratch", action="store_true", help="also train scratch PPO (same budget)")
@@ -205,7 +210,7 @@ def main() -> None:
     from physworld_core.store import Store
 
     sources = [s for s in args.sources.split(",") if s] or [
-        f"benchmark:{family}:{seed}"
+        f"benchmark:{family}:{seed}" + ("" if args.sensor == "ideal" else f":{args.sensor}")
         for family in args.families.split(",")
         for seed in parse_seeds(args.seeds)
     ]
