@@ -42,6 +42,9 @@ the table (15° down), both pass; a wall seen head-on or a ceiling does not."""
 MIN_CAMERA_HEIGHT_M = 0.05
 """A camera closer than this to the fitted plane is not looking at a table from above."""
 
+TABLE_PIECE_SHARE = 0.1
+"""A piece of the plane's inliers this large against the largest piece is table too (see :func:`_table_region`)."""
+
 TABLE_EXTENT_PERCENTILES = (1.0, 99.0)
 """The table's visible extent, robust to the odd stray inlier far away (a coplanar strip of floor)."""
 
@@ -227,7 +230,7 @@ def calibrate(
     heights = points_cam @ normal - offset
     on_plane = np.zeros(depth.shape, dtype=bool)
     on_plane[rows, cols] = np.abs(heights) < inlier_threshold_m
-    table = _largest_region(on_plane)
+    table = _table_region(on_plane)
     table_points = _backproject(depth, intrinsics, table)
 
     forward = np.array([0.0, 0.0, 1.0]) - normal[2] * normal  # the optical axis laid on the table
@@ -303,15 +306,17 @@ def _rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + sine * cross + (1.0 - cosine) * cross @ cross
 
 
-def _largest_region(mask: np.ndarray) -> np.ndarray:
-    """The largest 8-connected region of ``mask`` after closing one-pixel gaps (objects cut the table's image
-    into pieces, but the table stays one surface around them)."""
+def _table_region(mask: np.ndarray) -> np.ndarray:
+    """The table's pixels among the plane's inliers: the largest 8-connected region after closing one-pixel
+    gaps, and every region at least :data:`TABLE_PIECE_SHARE` of its size (objects standing across the table
+    cut its image into pieces: the table behind a row of objects is the same table), but not the odd strip
+    of a coplanar surface elsewhere."""
     closed = ndimage.binary_closing(mask, structure=np.ones((3, 3)), iterations=2) & mask
     labels, count = ndimage.label(closed, structure=np.ones((3, 3)))
     if count == 0:
         return mask
     sizes = np.bincount(labels.ravel())[1:]
-    return labels == 1 + int(np.argmax(sizes))
+    return np.isin(labels, 1 + np.nonzero(sizes >= TABLE_PIECE_SHARE * sizes.max())[0])
 
 
 def _backproject(depth: np.ndarray, intrinsics: CameraSpec, mask: np.ndarray) -> np.ndarray:

@@ -29,6 +29,8 @@ def _world(capture, calibration, mask: np.ndarray, depth: np.ndarray | None = No
 def test_the_table_is_level_at_zero_and_objects_stand_on_it(name):
     capture = load_capture(name)
     calibration = calibrate(capture.depth, capture.camera)
+    table_only = calibrate(capture.depth, capture.camera, robot=None)
+    assert table_only.cam_to_world == calibration.cam_to_world
     assert 0.2 < calibration.camera_height_m < 1.5
     assert 10.0 < calibration.camera_pitch_deg < 90.0
     matrix = np.asarray(calibration.cam_to_world)
@@ -43,8 +45,12 @@ def test_the_table_is_level_at_zero_and_objects_stand_on_it(name):
             continue
         # The sensor sees through ClearGrasp's glass bottles: their true surface is the reference depth.
         true_depth = capture.depth if capture.depth_reference is None else capture.depth_reference
-        top = np.percentile(_world(capture, calibration, capture.mask(object_id), true_depth)[:, 2], 90)
-        assert top > 0.005, f"{name}: object {object_id} does not rise above the calibrated table"
+        points = _world(capture, calibration, capture.mask(object_id), true_depth)
+        assert np.percentile(points[:, 2], 90) > 0.005, f"{name}: object {object_id} is not above the table"
+        # Without a robot's reach to clip it, the workspace box is the visible table: every object is in it.
+        lo, hi = np.asarray(table_only.workspace_min), np.asarray(table_only.workspace_max)
+        inside = np.all((points >= lo) & (points <= hi), axis=1).mean()
+        assert inside > 0.5, f"{name}: object {object_id} lies outside the table's box ({inside:.0%} inside)"
     for pose in capture.poses.values():  # YCB-Video: every object's centre is above the table
         centre = matrix[:3, :3] @ pose[:3, 3] + matrix[:3, 3]
         assert 0.0 < centre[2] < 0.3
