@@ -23,6 +23,7 @@ inside it ("hidden": occluded, or no longer looking like frame 0). What is bridg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,6 +265,28 @@ fit whose silhouette overlaps the mask best is kept. A cup poured in a generated
 at its fastest, more than the spin carried over from the frames before predicts, and the local fit from the
 prediction stays near it with a good overlap (IoU 0.8 at 6° where the clip had tipped it 38°, pour-0000): a
 tipped cylinder's silhouette changes slowly with its tilt."""
+RETRY_MIN_GAIN_IOU = 0.02
+"""A retried turn replaces the fit from the prediction only when its silhouette IoU is higher by this much:
+a tie keeps the prediction's, so a retry never makes the track jump between two looks alike."""
+SEED_MASK_DILATION_PX = 3
+"""Frame 0's colour mask is kept within this many pixels of the geometric (depth) mask: the same colour rule
+as every later frame, seeded where the object really is."""
+SCALE_RANGE = (0.6, 1.4)
+"""How much larger or smaller than the object's pixels frame 0's calibration may find the completed model's
+silhouette: mirroring guesses the unseen depth, not the size twice over."""
+SILHOUETTE_LOSS_SCALE_PX = 2.0
+"""Residuals (pixels) past which the robust loss counts linearly: stray or occluded pixels pull, not steer."""
+OFF_IMAGE_PENALTY_PX = 5.0
+"""Added to a model point's residual when it projects outside the image (no mask there to pay against)."""
+FIT_STEP = (0.01, 0.1)
+"""Typical step of the pose fit's variables, metres for the shift and radians for the turn (least squares'
+``x_scale``); the calibration's scale steps by ``SCALE_STEP``."""
+SCALE_STEP = 0.05
+FIT_MAX_EVALUATIONS = 80
+"""Cost evaluations per pose fit: a frame starts next to the prediction, so a fit that needs more is lost."""
+MOTION_MEMORY = 0.5
+"""Weight of the previous estimate when velocity and spin are updated from a fitted frame (exponential
+smoothing): one frame's fit error does not become the prediction of all the frames after it."""
 
 
 def _pose(params: np.ndarray, base: np.ndarray, axis: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
@@ -274,6 +297,241 @@ def _pose(params: np.ndarray, base: np.ndarray, axis: np.ndarray = np.array([0.0
     T[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix() @ base[:3, :3]
     T[:3, 3] = base[:3, 3] + params[:3]
     return T
+
+
+def _placed(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Object-frame ``points`` in the world at ``pose``."""
+    return points @ pose[:3, :3].T + pose[:3, 3]
+
+
+@dataclass(frozen=True, eq=False)
+class _View:
+    """How the tracked model is seen: the camera, its world-to-camera transform and the image's (H, W)."""
+
+    camera: CameraSpec
+    world_to_cam: np.ndarray
+    shape: tuple[int, int]
+
+    def project(self, points_world: np.ndarray) -> np.ndarray:
+        return project_points(self.camera, self.world_to_cam, points_world)
+
+    def iou(self, uv: np.ndarray, mask: np.ndarray) -> float:
+        """Overlap of the silhouette of projected points ``uv`` with ``mask``: a fit's confidence."""
+        raster = silhouette_raster(uv, self.shape)
+        return float((raster & mask).sum() / max((raster | mask).sum(), 1))
+
+
+@dataclass
+class _Motion:
+    """What one frame hands the next: the last pose, the velocity and spin (rotation vector) per frame that
+    predict the next pose, and in "axis" mode the turn about the axis since frame 0 (kept in ``turn_range``)."""
+
+    prev: np.ndarray
+    velocity: np.ndarray
+    spin: np.ndarray
+    angle: float = 0.0
+
+    def predict(self, config: TrackingConfig) -> tuple[np.ndarray, np.ndarray]:
+        """This frame's predicted pose and the turn predicted since the last one.
+
+        Constant velocity; unless in "yaw" mode, constant spin too: an object turned a quarter turn (stood
+        up) turns several degrees a frame, and predicting it keeps turning lets the fit follow, where the
+        no-turn prior alone holds it back. The turn is never predicted past ``turn_range``."""
+        predicted = self.prev.copy()
+        predicted[:3, 3] += self.velocity
+        step = self.spin
+        if config.rotation != "yaw":
+            if config.turn_range is not None:
+                turned = float(np.clip(self.angle + self.spin @ config.axis, *config.turn_range))
+                step = config.axis * (turned - self.angle)
+            predicted[:3, :3] = Rotation.from_rotvec(step).as_matrix() @ self.prev[:3, :3]
+        return predicted, step
+
+    def follow(self, pose: np.ndarray) -> None:
+        """Take a fitted frame's pose: velocity and spin move towards what this frame did (``MOTION_MEMORY``)."""
+        self.velocity = MOTION_MEMORY * self.velocity + (1 - MOTION_MEMORY) * (pose[:3, 3] - self.prev[:3, 3])
+        turned = Rotation.from_matrix(pose[:3, :3] @ self.prev[:3, :3].T).as_rotvec()
+        self.spin = MOTION_MEMORY * self.spin + (1 - MOTION_MEMORY) * turned
+
+
+@dataclass
+class _Track:
+    """Per-frame results: pose, confidence (the fit's silhouette IoU, 0 when the target was not found), IoU,
+    and the share of the model projected inside the image (how a lost target is told to have left it)."""
+
+    poses: np.ndarray
+    confidence: np.ndarray
+    ious: np.ndarray
+    inside: np.ndarray
+
+    @classmethod
+    def empty(cls, count: int) -> _Track:
+        return cls(np.zeros((count, 4, 4)), np.zeros(count), np.zeros(count), np.zeros(count))
+
+
+def _target_mask(
+    t: int, frame: np.ndarray, colour: ColourModel, mask0: np.ndarray, centre_uv: np.ndarray
+) -> np.ndarray:
+    """The target's pixels in ``frame``: its colour, in the connected part nearest the predicted position;
+    in frame 0 the same colour rule, seeded by the geometric mask."""
+    colour_mask = colour.mask(frame)
+    if t == 0:
+        return colour_mask & ndimage.binary_dilation(mask0, iterations=SEED_MASK_DILATION_PX)
+    return _pick_component(colour_mask, centre_uv)
+
+
+def _silhouette_cost(
+    mask: np.ndarray, view: _View, rng: np.random.Generator, config: TrackingConfig
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Residuals (pixels) of model ``points`` at ``pose`` against ``mask``: every (sampled) mask pixel should be
+    covered by a projected point, every projected point should fall on the mask. Mask pixels are subsampled
+    to ``max_mask_pixels`` to bound the cost per frame."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) > config.max_mask_pixels:
+        keep = rng.choice(len(rows), config.max_mask_pixels, replace=False)
+        rows, cols = rows[keep], cols[keep]
+    mask_uv = np.stack([cols + 0.5, rows + 0.5], 1)
+    outside = ndimage.distance_transform_edt(~mask)
+    height, width = view.shape
+
+    def residuals(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        uv = view.project(_placed(points, pose))
+        coverage = cKDTree(uv).query(mask_uv)[0]
+        # Bilinear lookup keeps the term differentiable: a model drifting towards the camera grows past
+        # the mask's edge and pays for it (integer lookups would leave that direction unconstrained).
+        off_mask = ndimage.map_coordinates(outside, [uv[:, 1] - 0.5, uv[:, 0] - 0.5], order=1, mode="nearest")
+        off_image = (uv[:, 0] < 0) | (uv[:, 0] >= width) | (uv[:, 1] < 0) | (uv[:, 1] >= height)
+        return np.concatenate([coverage, np.where(off_image, off_mask + OFF_IMAGE_PENALTY_PX, off_mask)])
+
+    return residuals
+
+
+def _below_support(
+    model: np.ndarray, pose: np.ndarray, support_z: float, static: HeightMap | None, config: TrackingConfig
+) -> float:
+    """Penalty for the model at ``pose`` sinking below the table it started on or the static scene (see
+    :class:`HeightMap`): solid objects do not sink into what they rest on, and silhouettes alone let an
+    object whose lower part hides behind a container wall slide down the viewing ray below the table."""
+    placed = _placed(model, pose)
+    floor = np.full(len(placed), support_z)
+    if static is not None:
+        floor = np.fmax(floor, static.at(placed[:, :2]))
+    return config.support_weight * max(0.0, float((floor - placed[:, 2]).max()))
+
+
+def _calibrate_scale(model: np.ndarray, cost: Callable, pose0: np.ndarray) -> tuple[np.ndarray, float]:
+    """Frame 0 is the real depth frame: its pose is known. Fit how much larger or smaller the completed model's
+    silhouette is than the object's pixels (mirroring guesses the unseen depth), with the same cost as
+    tracking; uncalibrated, that bias becomes a drift along the viewing ray. The scaled model and its scale."""
+    centroid = model.mean(0)
+
+    def scaled(scale: float) -> np.ndarray:
+        return centroid + scale * (model - centroid)
+
+    fit = least_squares(
+        lambda x: cost(scaled(x[0]), pose0),
+        [1.0],
+        bounds=([SCALE_RANGE[0]], [SCALE_RANGE[1]]),
+        loss="soft_l1",
+        f_scale=SILHOUETTE_LOSS_SCALE_PX,
+        x_scale=[SCALE_STEP],
+    )
+    scale = float(fit.x[0])
+    return scaled(scale), scale
+
+
+def _fit_pose(
+    model: np.ndarray,
+    lever: float,
+    cost: Callable,
+    support: Callable[[np.ndarray], float],
+    predicted: np.ndarray,
+    turn_bounds: tuple[np.ndarray, np.ndarray],
+    mask: np.ndarray,
+    view: _View,
+    config: TrackingConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A later frame's pose by robust least squares from the prediction: the silhouette cost, a prior keeping
+    the pose near the prediction, the support penalty. In "axis" mode, also from each of
+    :data:`RETRY_TURNS_RAD`, keeping the best overlap. The fit's parameters (relative to ``predicted``) and
+    pose."""
+    dofs = 6 if config.rotation == "full" else 4
+    prior_scale = np.ones(dofs)
+    if config.rotation == "axis":  # a turn costs what it moves the model's points by
+        prior_scale[3] = lever
+    lower, upper = turn_bounds
+
+    def fit_from(x0: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        fit = least_squares(
+            lambda x: np.concatenate(
+                [
+                    cost(model, _pose(x, predicted, config.axis)),
+                    config.prior_weight * x * prior_scale,
+                    [support(_pose(x, predicted, config.axis))],
+                ]
+            ),
+            x0,
+            loss="soft_l1",
+            f_scale=SILHOUETTE_LOSS_SCALE_PX,
+            x_scale=[FIT_STEP[0]] * 3 + [FIT_STEP[1]] * (dofs - 3),
+            max_nfev=FIT_MAX_EVALUATIONS,
+            bounds=(lower, upper),
+        )
+        pose = _pose(fit.x, predicted, config.axis)
+        return fit.x, pose, view.iou(view.project(_placed(model, pose)), mask)
+
+    x, pose, iou = fit_from(np.zeros(dofs))
+    if config.rotation == "axis":  # one angle: cheap to try it from several turns
+        for offset in RETRY_TURNS_RAD:
+            if not lower[3] < offset < upper[3]:
+                continue
+            tried = fit_from(np.array([0.0, 0.0, 0.0, offset]))
+            if tried[2] > iou + RETRY_MIN_GAIN_IOU:
+                x, pose, iou = tried
+    return x, pose
+
+
+def _turn_bounds(config: TrackingConfig, predicted_angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the fit's parameters: free, but for the turn, which keeps the total in ``turn_range``."""
+    dofs = 6 if config.rotation == "full" else 4
+    lower, upper = np.full(dofs, -np.inf), np.full(dofs, np.inf)
+    if config.turn_range is not None:
+        lower[3] = config.turn_range[0] - predicted_angle - 1e-9
+        upper[3] = config.turn_range[1] - predicted_angle + 1e-9
+    return lower, upper
+
+
+def _check_enough_seen(good: np.ndarray, runs: list[tuple[int, int, bool]], config: TrackingConfig) -> None:
+    """Raise when the target is unseen too long at a stretch (:func:`_check_unseen`) or, in many short gaps,
+    in more than half the frames: interpolation would then invent the motion rather than bridge it."""
+    count = len(good)
+    if good.sum() < max(2, count // 2):  # many short gaps
+        spans = ", ".join(
+            f"{_frame_span(first, last)} ({'outside the image' if left else 'hidden'})"
+            for first, last, left in runs
+        )
+        raise ReconstructionError(
+            f"tracking lost the target: only {int(good.sum())} of {count} frames fit with silhouette IoU >= "
+            f"{config.min_confidence}; unseen in {spans}"
+        )
+
+
+def _bridged_positions(
+    poses: np.ndarray, good: np.ndarray, times: np.ndarray, config: TrackingConfig
+) -> np.ndarray:
+    """Positions with low-confidence frames replaced by interpolation between good ones, then lightly smoothed
+    (a moving average of ``smooth_window``, ends kept): a single frame's fit error is not motion."""
+    count = len(poses)
+    positions = poses[:, :3, 3].copy()
+    for axis in range(3):
+        positions[~good, axis] = np.interp(times[~good], times[good], positions[good, axis])
+    if config.smooth_window > 1:
+        k = config.smooth_window // 2
+        padded = np.pad(positions, ((k, k), (0, 0)), mode="edge")
+        smooth = np.stack([padded[i : i + count] for i in range(2 * k + 1)]).mean(0)
+        smooth[0], smooth[-1] = positions[0], positions[-1]
+        positions = smooth
+    return positions
 
 
 def track_target(
@@ -291,182 +549,83 @@ def track_target(
     """Track the model (object-frame ``vertices``/``faces``, at ``pose0`` in frame 0) through ``frames``.
 
     ``static``: the static scene seen in the real depth frame; the model never sinks into it (see
-    :class:`HeightMap`). Without it, only the table the target started on bounds it from below."""
-    T, H, W, _ = frames.shape
+    :class:`HeightMap`). Without it, only the table the target started on bounds it from below.
+
+    Per frame (see the module docstring): predict the pose (:meth:`_Motion.predict`), find the target's
+    pixels (:func:`_target_mask`), fit the pose to them (:func:`_calibrate_scale` in frame 0, whose pose is
+    known; :func:`_fit_pose` after), score it; then refuse a track with the target lost too long
+    (:func:`_check_unseen`, :func:`_check_enough_seen`) and bridge the short gaps (:func:`_bridged_positions`).
+    """
+    count, height, width, _ = frames.shape
     if mask0.sum() < config.min_pixels:
         raise ReconstructionError("the target is not visible in the first video frame")
     rng = np.random.default_rng(seed)
     model = sample_surface(vertices, faces, config.model_points, rng)
-    world_to_cam = np.linalg.inv(camera.extrinsic)
+    view = _View(camera, np.linalg.inv(camera.extrinsic), (height, width))
     colour = ColourModel(frames[0], mask0, rng, config.colour_distance)
-    poses = np.zeros((T, 4, 4))
-    confidence = np.zeros(T)
-    ious = np.zeros(T)
-    inside = np.zeros(T)  # share of the model projected inside the image at the frame's pose
-    prev, velocity = pose0.copy(), np.zeros(3)
-    # Solid objects do not sink into the table they started on. Without this, an object whose lower part
-    # hides behind a container wall slides down the viewing ray below the table (silhouettes allow it).
-    support_z = float((vertices @ pose0[:3, :3].T + pose0[:3, 3])[:, 2].min())
-
-    def below_support(pose: np.ndarray) -> float:
-        placed = model @ pose[:3, :3].T + pose[:3, 3]
-        floor = np.full(len(placed), support_z)
-        if static is not None:
-            floor = np.fmax(floor, static.at(placed[:, :2]))
-        return config.support_weight * max(0.0, float((floor - placed[:, 2]).max()))
-
-    spin = np.zeros(3)  # rotation per frame (rotation vector), predicted on unless in "yaw" mode
-    angle = 0.0  # in "axis" mode: the turn about the axis since frame 0, kept within ``turn_range``
-    for t in range(T):
-        predicted = prev.copy()
-        predicted[:3, 3] += velocity
-        if config.rotation != "yaw":
-            # An object turned a quarter turn (stood up) turns several degrees a frame: predicting it keeps
-            # turning lets the fit follow, where the no-turn prior alone holds it back.
-            step = spin
-            if config.turn_range is not None:  # never predicted past the turn the motion can make
-                step = config.axis * (float(np.clip(angle + spin @ config.axis, *config.turn_range)) - angle)
-            predicted[:3, :3] = Rotation.from_rotvec(step).as_matrix() @ prev[:3, :3]
-        centre_uv = project_points(
-            camera, world_to_cam, (model @ predicted[:3, :3].T + predicted[:3, 3]).mean(0)[None]
-        )[0]
-        colour_mask = colour.mask(frames[t])
-        if t == 0:  # the same colour rule as every later frame, seeded by the geometric mask
-            mask = colour_mask & ndimage.binary_dilation(mask0, iterations=3)
-        else:
-            mask = _pick_component(colour_mask, centre_uv)
+    track = _Track.empty(count)
+    motion = _Motion(prev=pose0.copy(), velocity=np.zeros(3), spin=np.zeros(3))
+    support_z = float(_placed(vertices, pose0)[:, 2].min())  # the table the target started on
+    for t in range(count):
+        predicted, step = motion.predict(config)
+        centre_uv = view.project(_placed(model, predicted).mean(0)[None])[0]
+        mask = _target_mask(t, frames[t], colour, mask0, centre_uv)
         if mask.sum() < config.min_pixels:
-            poses[t], confidence[t] = predicted, 0.0
-            inside[t] = _inside_image(
-                project_points(camera, world_to_cam, model @ predicted[:3, :3].T + predicted[:3, 3]),
-                (H, W),
-                config.edge_margin_px,
+            if t == 0:  # its pose is known but its colour is not: every later frame would be guesswork
+                raise ReconstructionError(
+                    "the target's colour is not found in the first video frame, where its mask is; use a "
+                    "video whose first frame is the scene's image"
+                )
+            track.poses[t], track.confidence[t] = predicted, 0.0
+            track.inside[t] = _inside_image(
+                view.project(_placed(model, predicted)), view.shape, config.edge_margin_px
             )
-            prev = predicted
+            motion.prev = predicted
             continue
-        rows, cols = np.nonzero(mask)
-        if len(rows) > config.max_mask_pixels:
-            keep = rng.choice(len(rows), config.max_mask_pixels, replace=False)
-            rows, cols = rows[keep], cols[keep]
-        mask_uv = np.stack([cols + 0.5, rows + 0.5], 1)
-        outside = ndimage.distance_transform_edt(~mask)
-
-        def silhouette_residuals(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-            uv = project_points(camera, world_to_cam, points @ pose[:3, :3].T + pose[:3, 3])
-            coverage = cKDTree(uv).query(mask_uv)[0]
-            # Bilinear lookup keeps the term differentiable: a model drifting towards the camera grows past
-            # the mask's edge and pays for it (integer lookups would leave that direction unconstrained).
-            inside = ndimage.map_coordinates(
-                outside, [uv[:, 1] - 0.5, uv[:, 0] - 0.5], order=1, mode="nearest"
-            )
-            off_image = (uv[:, 0] < 0) | (uv[:, 0] >= W) | (uv[:, 1] < 0) | (uv[:, 1] >= H)
-            return np.concatenate([coverage, np.where(off_image, inside + 5.0, inside)])
-
+        cost = _silhouette_cost(mask, view, rng, config)
         if t == 0:
-            # Frame 0 is the real depth frame: its pose is known. Use it to calibrate how much larger or
-            # smaller the completed model's silhouette is than the object's pixels (mirroring guesses the
-            # unseen depth), with the same cost as tracking; uncalibrated, that bias becomes a drift along
-            # the viewing ray.
-            centroid = model.mean(0)
-
-            def scaled(scale: float) -> np.ndarray:
-                return centroid + scale * (model - centroid)
-
-            fit = least_squares(
-                lambda x: silhouette_residuals(scaled(x[0]), pose0),
-                [1.0],
-                bounds=([0.6], [1.4]),
-                loss="soft_l1",
-                f_scale=2.0,
-                x_scale=[0.05],
-            )
-            silhouette_scale = float(fit.x[0])
-            model = scaled(silhouette_scale)
+            model, silhouette_scale = _calibrate_scale(model, cost, pose0)
             lever = float(np.linalg.norm(model - model.mean(0), axis=1).mean())
             pose = pose0.copy()
         else:
-            dofs = 6 if config.rotation == "full" else 4
-            prior_scale = np.ones(dofs)
-            if config.rotation == "axis":  # a turn costs what it moves the model's points by
-                prior_scale[3] = lever
-            lower, upper = np.full(dofs, -np.inf), np.full(dofs, np.inf)
-            predicted_angle = angle + float(step @ config.axis) if config.turn_range is not None else 0.0
+            predicted_angle = (
+                motion.angle + float(step @ config.axis) if config.turn_range is not None else 0.0
+            )
+            x, pose = _fit_pose(
+                model,
+                lever,
+                cost,
+                lambda pose: _below_support(model, pose, support_z, static, config),
+                predicted,
+                _turn_bounds(config, predicted_angle),
+                mask,
+                view,
+                config,
+            )
             if config.turn_range is not None:
-                lower[3] = config.turn_range[0] - predicted_angle - 1e-9
-                upper[3] = config.turn_range[1] - predicted_angle + 1e-9
-
-            def fit_from(x0: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-                fit = least_squares(
-                    lambda x: np.concatenate(
-                        [
-                            silhouette_residuals(model, _pose(x, predicted, config.axis)),
-                            config.prior_weight * x * prior_scale,
-                            [below_support(_pose(x, predicted, config.axis))],
-                        ]
-                    ),
-                    x0,
-                    loss="soft_l1",
-                    f_scale=2.0,
-                    x_scale=[0.01] * 3 + [0.1] * (dofs - 3),
-                    max_nfev=80,
-                    bounds=(lower, upper),
-                )
-                pose = _pose(fit.x, predicted, config.axis)
-                uv = project_points(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
-                raster = silhouette_raster(uv, (H, W))
-                return fit.x, pose, float((raster & mask).sum() / max((raster | mask).sum(), 1))
-
-            x, pose, iou = fit_from(np.zeros(dofs))
-            if config.rotation == "axis":  # one angle: cheap to try it from several turns
-                for offset in RETRY_TURNS_RAD:
-                    if not lower[3] < offset < upper[3]:
-                        continue
-                    tried = fit_from(np.array([0.0, 0.0, 0.0, offset]))
-                    if tried[2] > iou + 0.02:
-                        x, pose, iou = tried
-            if config.turn_range is not None:
-                angle = predicted_angle + float(x[3])
-        uv = project_points(camera, world_to_cam, model @ pose[:3, :3].T + pose[:3, 3])
-        raster = silhouette_raster(uv, (H, W))
-        iou = float((raster & mask).sum() / max((raster | mask).sum(), 1))
-        poses[t], ious[t], confidence[t] = pose, iou, iou
-        inside[t] = _inside_image(uv, (H, W), config.edge_margin_px)
+                motion.angle = predicted_angle + float(x[3])
+        uv = view.project(_placed(model, pose))
+        iou = view.iou(uv, mask)
+        track.poses[t], track.ious[t], track.confidence[t] = pose, iou, iou
+        track.inside[t] = _inside_image(uv, view.shape, config.edge_margin_px)
         if t > 0:
-            velocity = 0.5 * velocity + 0.5 * (pose[:3, 3] - prev[:3, 3])
-            turned = Rotation.from_matrix(pose[:3, :3] @ prev[:3, :3].T).as_rotvec()
-            spin = 0.5 * spin + 0.5 * turned
-        prev = pose
-    good = confidence >= config.min_confidence
-    runs = _unseen_runs(good, inside)
-    _check_unseen(runs, T, fps, config)
-    if good.sum() < max(2, T // 2):  # many short gaps
-        spans = ", ".join(
-            f"{_frame_span(first, last)} ({'outside the image' if left else 'hidden'})"
-            for first, last, left in runs
-        )
-        raise ReconstructionError(
-            f"tracking lost the target: only {int(good.sum())} of {T} frames fit with silhouette IoU >= "
-            f"{config.min_confidence}; unseen in {spans}"
-        )
-    times = np.arange(T) / fps
-    positions = poses[:, :3, 3].copy()
-    for axis in range(3):  # replace low-confidence frames by interpolation between good ones
-        positions[~good, axis] = np.interp(times[~good], times[good], positions[good, axis])
-    if config.smooth_window > 1:
-        k = config.smooth_window // 2
-        padded = np.pad(positions, ((k, k), (0, 0)), mode="edge")
-        smooth = np.stack([padded[i : i + T] for i in range(2 * k + 1)]).mean(0)
-        smooth[0], smooth[-1] = positions[0], positions[-1]
-        positions = smooth
-    poses[:, :3, 3] = positions
+            motion.follow(pose)
+        motion.prev = pose
+    good = track.confidence >= config.min_confidence
+    runs = _unseen_runs(good, track.inside)
+    _check_unseen(runs, count, fps, config)
+    _check_enough_seen(good, runs, config)
+    times = np.arange(count) / fps
+    poses = track.poses
+    poses[:, :3, 3] = _bridged_positions(poses, good, times, config)
     stats = {
-        "mean_iou": float(ious.mean()),
-        "min_iou": float(ious.min()),
-        "frames": T,
+        "mean_iou": float(track.ious.mean()),
+        "min_iou": float(track.ious.min()),
+        "frames": count,
         "silhouette_scale": silhouette_scale,
         "low_confidence_frames": int((~good).sum()),
         "visible_fraction": float(good.mean()),
         "unseen_frames": [int(t) for t in np.nonzero(~good)[0]],
         "outside_image_frames": [t for first, last, left in runs if left for t in range(first, last + 1)],
     }
-    return Trajectory(times=times, poses_world=poses, confidence=confidence), stats
+    return Trajectory(times=times, poses_world=poses, confidence=track.confidence), stats
