@@ -99,17 +99,17 @@ class TrackingConfig:
             if axis.shape != (3,) or not np.linalg.norm(axis) > 1e-6:
                 raise ValueError(f"turn_axis must be a non-zero 3-vector, got {self.turn_axis!r}")
             object.__setattr__(self, "turn_axis", tuple(map(float, axis / np.linalg.norm(axis))))
-
-    @property
-    def axis(self) -> np.ndarray:
-        """The world axis a 4-parameter pose turns about: the vertical, or ``turn_axis``."""
-        return np.array([0.0, 0.0, 1.0]) if self.turn_axis is None else np.asarray(self.turn_axis)
         if not 0 <= self.min_confidence < 1:
             raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
         if not self.max_unseen_seconds >= 0:
             raise ValueError(f"max_unseen_seconds must be >= 0, got {self.max_unseen_seconds}")
         if not self.edge_margin_px >= 0:
             raise ValueError(f"edge_margin_px must be >= 0, got {self.edge_margin_px}")
+
+    @property
+    def axis(self) -> np.ndarray:
+        """The world axis a 4-parameter pose turns about: the vertical, or ``turn_axis``."""
+        return np.array([0.0, 0.0, 1.0]) if self.turn_axis is None else np.asarray(self.turn_axis)
 
 
 @dataclass(frozen=True, eq=False)
