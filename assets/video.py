@@ -70,9 +70,9 @@ def videos(
     s = store.store()
     settings = {"num_frames": config.num_frames}
     settings |= {"realism": config.realism} if config.realism != "none" else {}
-    if (
-        config.backend == LEARNED
-    ):  # its model is a lake blob, found through the instance: the asset's to resolve
+    if config.backend == LEARNED:
+        # Its model is a lake blob found through the Dagster instance (the latest world_model), so the asset
+        # resolves it; the backend gets a local file and the URI for the videos' lineage.
         uri = config.world_model_checkpoint or latest_world_model_checkpoint(context.instance)
         settings |= learned_settings(s, uri)
     result = run_video_stage(
@@ -82,9 +82,9 @@ def videos(
             backend=config.backend, samples=config.samples, seed=config.seed, backend_config=settings
         ),
     )
-    plan = json.loads(result.rows[result.passing[0]]["plan_json"])
-    lineage = {f"model_{k}": plan[k] for k in ("checkpoint_uri", "checkpoint_sha256") if plan.get(k)}
     first = result.passing[0]
+    plan = json.loads(result.rows[first]["plan_json"])
+    lineage = {f"model_{k}": plan[k] for k in ("checkpoint_uri", "checkpoint_sha256") if plan.get(k)}
     frames = result.videos[first].frames
     samples = [
         {
