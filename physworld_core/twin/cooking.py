@@ -1,12 +1,12 @@
 """PhysX convex cooking, checked where a crash cannot take the run down.
 
 PhysX's convex-hull cooking crashes the whole process (SIGSEGV, no exception to catch) on a few inputs, such as
-exactly coplanar vertex sets that an extruded, grid-snapped reconstruction produces (seen on bin-0001 and
-lid-0063). A twin's collision parts are therefore cooked once in a child process when the twin is built. A part
-that crashes it is nudged (scaled about its centroid by a ten-thousandth and re-hulled), then tried again. So is
-a part that cooks to no collision shape at all: PhysX's hull sometimes gives up on a well-formed small hull
-("findSimplex: … points appear to be almost at the same place", a 3 cm cylinder on upright-0005), and the
-body would fall through the table.
+exactly coplanar vertex sets that an extruded, grid-snapped reconstruction produces. A twin's collision parts
+are therefore cooked once in a child process when the twin is built. A part that crashes it is nudged (scaled
+about its centroid by a ten-thousandth and re-hulled), then tried again. So is a part that cooks to no
+collision shape at all: PhysX's hull sometimes gives up on a well-formed small hull ("findSimplex: … points
+appear to be almost at the same place", seen on a 3 cm cylinder), and the body would fall through the table.
+Hulls from real runs that did each are kept as regression tests (tests/twin/test_cooking.py).
 """
 
 from __future__ import annotations

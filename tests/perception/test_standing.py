@@ -107,7 +107,7 @@ def test_the_axis_is_validated():
         StandingAxis(np.zeros(3), np.array([1.0, 1.0, 0.0]), 0.1, 0.02, np.zeros(3))
 
 
-def test_with_the_neck_hidden_the_end_showing_a_flat_face_is_the_base():
+def test_upright_0065_with_the_neck_hidden_the_end_showing_a_flat_face_is_the_base():
     """The heights of the two ends tie (only the body is seen), but the camera sees the base's flat face:
     its points crowd that end (upright-0065: the neck lay behind the body)."""
     z, phi = np.meshgrid(np.linspace(0, 0.11, 56), np.linspace(0.0, np.pi, 24))

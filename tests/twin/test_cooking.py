@@ -13,7 +13,7 @@ CRASHING_HULL = Path(__file__).parent / "data" / "physx_crash_hull.ply"
 """A reconstructed obstacle's hull (bin-0001) on which PhysX's convex cooking segfaults."""
 
 
-def test_a_reconstructed_hull_that_crashed_the_cooker_is_made_cookable(tmp_path):
+def test_bin_0001_a_reconstructed_hull_that_crashed_the_cooker_is_made_cookable(tmp_path):
     files = {"obstacle_collision_0.ply": CRASHING_HULL.read_bytes()}
     safe = ensure_cookable(files)["obstacle_collision_0.ply"]
     out = tmp_path / "obstacle_collision_0.ply"
@@ -22,7 +22,7 @@ def test_a_reconstructed_hull_that_crashed_the_cooker_is_made_cookable(tmp_path)
     assert cook_in_child([out]) == 1
 
 
-def test_a_part_that_crashes_the_cooker_is_nudged_until_it_cooks(tmp_path):
+def test_lid_0063_a_part_that_crashes_the_cooker_is_nudged_until_it_cooks(tmp_path):
     knob = Path(__file__).parent / "data" / "physx_crash_knob.ply"  # lid-0063's knob
     plain = trimesh.creation.box((0.05, 0.05, 0.05))
     plain_path = tmp_path / "box_collision_0.ply"
@@ -40,7 +40,7 @@ def test_a_part_that_crashes_the_cooker_is_nudged_until_it_cooks(tmp_path):
     assert np.allclose(again.bounds, original.bounds, atol=1e-5)
 
 
-def test_a_hull_that_cooks_to_no_shape_is_nudged_until_it_has_one(tmp_path):
+def test_upright_0005_a_hull_that_cooks_to_no_shape_is_nudged_until_it_has_one(tmp_path):
     """upright-0005's small cylinder: PhysX's hull gives up on it without crashing ("findSimplex: … points
     appear to be almost at the same place") and the body would have no collision shape at all."""
     empty = Path(__file__).parent / "data" / "physx_empty_hull.ply"

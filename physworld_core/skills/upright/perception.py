@@ -45,8 +45,9 @@ PROFILE_BIN_M = 0.004
 FACE_DEPTH_M = 0.004
 """Depth along the axis of the end slab that a flat end face seen by the camera crowds with points."""
 FACE_CROWDING = 2.0
-"""An end slab holding this many times a typical slab's points shows a flat face (upright-0065's base, its
-neck hidden behind its body: 11×; a rounded or hidden end: about 1 or less)."""
+"""An end slab holding this many times a typical slab's points shows a flat face: a base seen face-on while the
+neck hides behind the body crowds its slab about 11×, a rounded or hidden end about 1× or less (regression
+test: ``test_upright_0065_…``)."""
 
 
 @dataclass(frozen=True)
