@@ -208,7 +208,7 @@ def _slot_path(path: np.ndarray, goal: np.ndarray, release_z: float, clear_z: fl
     offsets = path[:, :2] - start
     along = np.clip(offsets @ along_unit, 0.0, length)
     # The side-to-side slack narrows to nothing at the slot (a cone), so the path does not swing past it and
-    # back: that had cost book-0001 ten of its 150 steps.
+    # back, steps an episode cannot spare (regression test: test_book_0001_...).
     span = np.minimum(SLOT_CARRY_SPAN_M, length - along)
     across = np.clip(offsets @ across_unit, -span, span)
     path[:, :2] = start + along[:, None] * along_unit + across[:, None] * across_unit

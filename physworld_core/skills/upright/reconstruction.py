@@ -80,7 +80,7 @@ def revolved(along: np.ndarray, radii: np.ndarray, sections: int = SECTIONS) -> 
 
     The rings are polygons whose flats touch the circle, one flat at the bottom (-z): the body rests on a flat,
     as a real bottle's facets of mould or the world's polygonal one do. Resting on an edge, the twin's bottle
-    rolled 28 cm away from the fingers as they closed (upright-0008)."""
+    rolls away from the fingers as they close (regression test: ``test_upright_0008_…``)."""
     theta = np.linspace(0.0, 2 * np.pi, sections, endpoint=False) + np.pi / sections - np.pi / 2
     corner = radii / np.cos(np.pi / sections)
     rings = np.stack(
