@@ -12,8 +12,6 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 TABLE_RGB = (0.6, 0.4, 0.3)
 """The twin's table colour (display only)."""
 
@@ -94,8 +92,3 @@ def run_in_twin(spec, plan, act=None, seed: int = 1000) -> dict:
         return run_episode(env, act or (lambda obs, base: base), seed=seed)
     finally:
         env.close()
-
-
-def still_video(scene) -> np.ndarray:
-    """A video in which nothing happens: the scene's image, repeated."""
-    return np.repeat(scene.rgb[None], 32, axis=0)
