@@ -56,9 +56,7 @@ _UNITS_M = {
     "inches": 0.0254,
 }
 _UNIT = r"(?:mm|cm|m|in|inch(?:es)?|(?:milli|centi)?met(?:re|er)s?)"  # what the letters-only text keeps of "10 cm"
-_HEIGHT_NUMBER = re.compile(
-    r"(?P<number>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>mm|cm|m|in|inch(?:es)?|(?:milli|centi)?met(?:re|er)s?)\b"
-)
+_HEIGHT_NUMBER = re.compile(rf"(?P<number>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>{_UNIT})\b")
 _LIFT_VERBS = r"(?:pick\s+up|pick|lift(?:\s+up)?|raise(?:\s+up)?|hold\s+up|hold|grab|take)"
 _HEIGHT = (
     rf"(?P<height>(?:\s+(?:by|to|about|around|some|roughly|approximately))?\s+{_UNIT}"
