@@ -47,8 +47,9 @@ class TrackingConfig:
     min_pixels: fewer target pixels than this and the frame is "not seen".
     min_confidence: silhouette IoU below which a frame's pose is replaced by interpolation.
     prior_weight: strength of the constant-velocity / no-rotation prior, per metre; in the "axis" mode a turn
-        costs what it moves the model's points by (radians × their mean distance from its centre): costed per
-        radian, a cup tipped 20° a frame was cheaper to fit by sliding it down and aside (pour-0061).
+        costs what it moves the model's points by (radians × their mean distance from its centre), so a turn
+        and a shift that move the silhouette alike cost alike: costed per radian, a small object turned fast
+        is cheaper to fit by sliding it (regression test: ``test_pour_0061_…``).
     smooth_window: moving-average window over positions (odd; 1 disables).
     max_unseen_seconds: longest run of unseen frames bridged by interpolation (0.5 s: a hand or a bin wall
         passing in front of the object); longer runs raise, since the motion there is unknown.
@@ -263,8 +264,8 @@ RETRY_TURNS_RAD = (-0.5, -0.25, 0.25, 0.5)
 """In the one-angle ("axis") mode every frame is also fit from these turns either side of the prediction, and the
 fit whose silhouette overlaps the mask best is kept. A cup poured in a generated clip turns up to ~25° a frame
 at its fastest, more than the spin carried over from the frames before predicts, and the local fit from the
-prediction stays near it with a good overlap (IoU 0.8 at 6° where the clip had tipped it 38°, pour-0000): a
-tipped cylinder's silhouette changes slowly with its tilt."""
+prediction stays near it with a good overlap: a tipped cylinder's silhouette changes slowly with its tilt, so
+a fit tens of degrees short still overlaps well (regression test: ``test_pour_0000_…``)."""
 RETRY_MIN_GAIN_IOU = 0.02
 """A retried turn replaces the fit from the prediction only when its silhouette IoU is higher by this much:
 a tie keeps the prediction's, so a retry never makes the track jump between two looks alike."""
