@@ -43,10 +43,10 @@ STATION_GRID_X = (-0.06, 0.0, 0.05)
 STATION_GRID_Y = (-0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
 """Candidate stations (world xy, m) near the middle of the workspace, where the wrist reaches every tipped pose
 the plan may ask for (measured: fingers 45° or 90° either side of the radial direction from the robot base
-converge within ~40 steps there). The rows at ±15 cm reach a goal's disc off the middle: on upright-0013 the
-bottle lies at y = -17 cm, a can crowds every station of the rows up to -10 cm inside the disc, and the plan
-stood it up 26 cm from the goal (twin 0/2); with them, twin and world 2/2, and 11 of 11 tasks stood up in the
-twin and the world (seeds 0, 4, 8, 13, 20, 21, 60–64)."""
+converge within ~40 steps there). The rows at ±15 cm reach a goal's disc off the middle: without them, a goal
+far to one side whose nearer stations another object crowds has no station inside its disc, and the object is
+stood up off the goal. With them, 11 of 11 tasks stood up in the twin and the world (seeds 0, 4, 8, 13, 20,
+21, 60–64)."""
 STATION_CLEARANCE_M = 0.07
 """A station keeps the object this far from any other object's footprint, and the tipped hand 6 cm."""
 STATION_GOAL_MARGIN_M = 0.03
@@ -56,12 +56,12 @@ HAND_REACH_M = 0.18
 TIP_LIFT_M = 0.06
 """While carried and tipped, the object's lowest point (lying or standing) is this far above the table."""
 TIP_CENTRE_WEIGHT = 2.0
-"""The grasp's ``centre_weight`` for a tip: across the middle of the body, not the narrow neck (measured on
-upright-0000: held by its neck, 8 cm from the middle, the bottle swung down 25° as it was lifted and fell out)."""
+"""The grasp's ``centre_weight`` for a tip: across the middle of the body, not the narrow neck. Held by its
+neck, far from its centre of mass, a bottle swings down about the fingers as it is lifted and falls out."""
 TIP_TCP_HEIGHT_M = 0.15
 """The hand is at least this high above the table while it tips: lower, with the fingers horizontal and
-reaching forward, the shoulder (joint 2) runs into its limit and the arm drifts (measured on world upright-17:
-tipped at 9 cm, the bottle swung back to lying)."""
+reaching forward, the shoulder (joint 2) runs into its limit and the arm drifts, and a bottle tipped that low
+swings back to lying."""
 STAND_GAP_M = 0.006
 """The object is let go with its base this far above the table."""
 BACK_OFF_M = 0.08
