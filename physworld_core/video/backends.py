@@ -55,8 +55,9 @@ def backend_class(name: str) -> type[VideoBackend]:
             raise ValueError(f"video backend {name!r} was registered with a function that gives {imported!r}")
         BACKENDS[name] = imported
     if name not in BACKENDS:
-        known = ", ".join(sorted(set(BACKENDS) | set(DEFERRED)))
-        raise ValueError(f"unknown video backend {name!r}; registered: {known}")
+        known = ", ".join(sorted(set(BACKENDS) - set(DEFERRED)))
+        later = f" (and from later layers: {', '.join(sorted(DEFERRED))})" if DEFERRED else ""
+        raise ValueError(f"unknown video backend {name!r}; registered: {known}{later}")
     return BACKENDS[name]
 
 

@@ -112,3 +112,13 @@ def test_the_evaluations_asset_runs_the_world_model_from_the_latest_checkpoint_o
         external_methods(
             instance, EvaluationConfig(world_model_checkpoint=str(tmp_path / "none.safetensors")), store
         )
+
+
+def test_an_unknown_backend_names_the_stage_s_own_and_the_registered_ones():
+    import assets.video  # noqa: F401  (registers the learned backend)
+    from physworld_core.video import backends
+
+    with pytest.raises(
+        ValueError, match=r"registered: diffusers, procedural \(and from later layers: learned\)"
+    ):
+        backends.load("sora")
