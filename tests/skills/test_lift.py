@@ -1,6 +1,6 @@
 """The lift skill, added as one folder (``physworld_core/skills/lift/``): its phrases, its goal kind (met only while
-held), and the pipeline holding a benchmark object above the bin in the twin; lifting in place is the contract
-test's case."""
+held), and the pipeline holding a benchmark object above another (a hollow bin, a solid carton) in the twin;
+lifting in place is the contract test's case."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from physworld_core.twin.spec import GoalRegion
 from tests.skills.staging import run_in_twin
 
 BIN_SEED = 3
-"""The bin world with a pink soda can, asked held 8 cm over the trash bin."""
+"""The bin world with a pink soda can and a trash bin."""
 
 
 @pytest.mark.parametrize(
@@ -109,32 +109,52 @@ def test_a_lift_goal_is_met_only_held_at_the_height_over_its_footprint():
         GoalRegion((0, 0, 0), (0.1, 0.1), 0.0, 0.1, kind=Lift.name, details=LiftGoal(0.2))
 
 
-def test_the_can_held_above_the_bin_in_the_twin(staged, monkeypatch):
-    """Through every stage: the twin's goal is the band 8 cm over the bin's walls, over the bin; the baseline holds
-    the can there. The place baseline on the same plan (which lets go at the end) fails it: the goal is met held.
-    (The bin world's own success test is a placement, so the plan is not scored in the true world here.)"""
-    from physworld_core.policy.baseline import BaselineController
-    from physworld_core.skills.lift.policy import LiftPolicy
+def _target_name(seed: int, role: str = "target") -> str:
     from physworld_core.world.bin import sample_layout
 
-    target = sample_layout(BIN_SEED).target
-    got = staged("bin", BIN_SEED, f"hold the {target.colour_name} {target.noun} 8 cm over the bin")
+    obj = getattr(sample_layout(seed), role)
+    return f"{obj.colour_name} {obj.noun}"
+
+
+def top_of(spec, role: str) -> tuple[np.ndarray, float]:
+    """(x, y) of the middle and world height of the top of the twin's object of ``role``, from its collision
+    geometry."""
+    from transforms3d.quaternions import quat2mat
+
+    from physworld_core.twin.env import collision_points
+
+    obj = next(o for o in spec.objects if o.role == role)
+    points = collision_points(obj) @ quat2mat(obj.pose[3:]).T + np.asarray(obj.pose[:3])
+    return 0.5 * (points[:, :2].min(0) + points[:, :2].max(0)), float(points[:, 2].max())
+
+
+@pytest.mark.parametrize(
+    ("seed", "prompt", "role", "height"),
+    [
+        (BIN_SEED, "hold the {obj} 8 cm over the bin", "container", 0.08),  # hollow: an open box
+        (2, "raise the {obj} 6 cm above the {other}", "support", 0.06),  # a solid carton
+    ],
+)
+def test_the_object_held_above_another_in_the_twin(staged, seed, prompt, role, height):
+    """Through every stage: the twin's goal is the band the asked height makes over the named object's model
+    (the walls of a bin, the top of a carton), over it; the baseline holds the object there."""
+    got = staged("bin", seed, prompt.format(obj=_target_name(seed), other=_target_name(seed, "distractor")))
     assert got.checks["passed"], got.checks
-    goal, bin_model = got.twin.goal, next(o for o in got.twin.objects if o.role == "container")
-    assert goal.kind == "lift"
-    assert np.linalg.norm(np.subtract(goal.center[:2], bin_model.pose[:2])) < 0.02
-    assert goal.details.bottom_z == pytest.approx(
-        bin_model_top(got.twin) + 0.08 - HEIGHT_TOLERANCE_M, abs=0.01
-    )
+    goal = got.twin.goal
+    middle, top = top_of(got.twin, role)
+    assert goal.kind == "lift" and np.linalg.norm(np.subtract(goal.center[:2], middle)) < 0.02
+    assert goal.details.bottom_z == pytest.approx(top + height - HEIGHT_TOLERANCE_M, abs=0.01)
     result = run_in_twin(got.twin, got.plan)
     assert result["success"] and result["ever_grasped"], result
 
+
+def test_letting_go_over_the_bin_fails_the_lift(staged, monkeypatch):
+    """The place baseline on the same plan (which lets go at the end of the path) fails the lift goal: it is met
+    held. (The bin world's own success test is a placement, so the plan is not scored in the true world here.)"""
+    from physworld_core.policy.baseline import BaselineController
+    from physworld_core.skills.lift.policy import LiftPolicy
+
+    got = staged("bin", BIN_SEED, f"hold the {_target_name(BIN_SEED)} 8 cm over the bin")
     monkeypatch.setattr(LiftPolicy, "controller", lambda self, plan, config: BaselineController(plan, config))
     released = run_in_twin(got.twin, got.plan)
     assert released["ever_grasped"] and not released["success"], released
-
-
-def bin_model_top(spec) -> float:
-    """World height of the top of the twin's bin walls."""
-    container = next(o for o in spec.objects if o.role == "container")
-    return container.pose[2] + max(centre[2] + half[2] for centre, half in container.collision_boxes)
