@@ -9,14 +9,15 @@ higher than :attr:`ShelfConfig.standing_m` above the board top), *free* when onl
 bins that are not occupied, closed on both sides by occupied bins; the slot is the widest gap that fits the
 object's thickness and shows some board. A gap the camera barely saw into is taken only when no seen one
 fits: seen along the row, the board between two books is hidden by the nearer one, yet the prompt says a
-slot is there (book-0102, -0107, -0109, -0116, -0119, -0132, -0135, -0020: each such gap was the real slot, its
-centre within 2 mm). A short book hidden whole behind a taller one would read as such a gap too, which is
-why a seen gap wins.
+slot is there, and such a gap is the real slot (regression tests on worlds seen that way:
+``test_a_slot_seen_along_the_row_is_where_the_world_has_it``). A short book hidden whole behind a taller one
+would read as such a gap too, which is why a seen gap wins.
 
 The row usually runs along the footprint's long side, but not always: a short row of thick books on a deep
-board is as deep as it is long, and which side the footprint fit calls long is then chance (book-0016: 110 mm
-of row on a 112 mm deep board). So when the footprint is nearly square, the short side is tried too, and
-taken when it has the better kind of gap (seen into, or any at all).
+board is as deep as it is long, and which side the footprint fit calls long is then chance (a row a few
+millimetres shorter than the board is deep; regression test ``test_book_0016_…``). So when the footprint is
+nearly square, the short side is tried too, and taken when it has the better kind of gap (seen into, or any at
+all).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ class ShelfConfig:
         seen; one seen less is taken only when no seen gap fits.
     square_ratio: a footprint whose short side is at least this share of its long side is "square": which
         side the row runs along is then not told by the footprint, and the short side is tried too. A more
-        oblong one is not: a piece of a shelf cut off by segmentation can show a false gap across its row
-        (book-0107: an 86 x 60 mm piece of a 157 mm row).
+        oblong one is not: a piece of a shelf cut off by segmentation (a row's end, seen alone) can show a
+        false gap across its row.
     """
 
     bin_m: float = 0.002

@@ -2,12 +2,12 @@
 
 Why this exists: the default completion turns the seen half about a *vertical* line, which suits things standing
 on the table. A bottle lying along the camera's line of sight shows its top and one end; turned about a vertical
-line, that becomes a fat slab (upright-0013: 17 × 11.5 × 4.5 cm for a bottle 4.4 cm across), and a tracker fitting
-that slab to a bottle being stood up cannot follow the turn. A fallen bottle is round about its own axis, and
-perception already found that axis and the base's radius (:class:`~physworld_core.skills.upright.perception.
-StandingAxis`). Along the axis, the body's radius is how far its top surface stands above the axis, which a
-camera above the table sees whole from any side. Revolving that profile gives the whole bottle, neck and
-shoulder included.
+line, that becomes a slab several times as wide as the bottle (regression test: ``test_upright_0013_…``), and
+a tracker fitting that slab to a bottle being stood up cannot follow the turn. A fallen bottle is round about
+its own axis, and perception already found that axis and the base's radius
+(:class:`~physworld_core.skills.upright.perception.StandingAxis`). Along the axis, the body's radius is how far
+its top surface stands above the axis, which a camera above the table sees whole from any side. Revolving that
+profile gives the whole bottle, neck and shoulder included.
 
 An object that is not round about its axis (a lying box: its seen points stand farther from the axis at its
 edges than its top does) gets no model here; the caller keeps the default completion.
