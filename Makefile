@@ -28,6 +28,7 @@ bench: setup
 	$(PY) -m bench.export --episodes 100
 	$(PY) -m bench.coverage --families $(ALL_FAMILIES) --seeds 60-64 --trials 5
 	$(PY) -m bench.methods_table --families $(ALL_FAMILIES) --seeds 60-61 --env-steps 8192
+	$(PY) -m bench.methods_table --families $(ALL_FAMILIES) --seeds 60-61 --env-steps 8192 --sensor realistic --out bench/out/methods_table_realistic.md
 	$(PY) -m bench.methods_table --families bin,push --seeds 60-62 --env-steps 8192 --scratch --oracle
 	$(PY) -m bench.fidelity --seeds $(or $(BENCH_SEEDS),0-19) --families $(ALL_FAMILIES)
 	$(PY) -m bench.depth_calibration
