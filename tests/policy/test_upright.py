@@ -126,6 +126,14 @@ def test_the_station_stays_in_the_goal_and_clear_of_other_objects():
         )
 
 
+def test_upright_0013_a_goal_off_the_middle_is_reached_from_the_outer_station_rows():
+    """upright-0013: the bottle lies 17 cm to the side and the can crowds every station of the inner rows that
+    lies in the goal's disc; without the rows at 15 cm the plan stood the bottle up 27 cm from the goal."""
+    spec = perfect_twin(13)
+    release = np.asarray(make_plan(spec).release_position)
+    assert np.linalg.norm(release[:2] - np.asarray(spec.goal.center[:2])) < spec.goal.half_extents[0]
+
+
 def test_stand_heights_of_a_lying_cylinder():
     import trimesh
 

@@ -45,8 +45,8 @@ STATION_GRID_Y = (-0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
 the plan may ask for (measured: fingers 45° or 90° either side of the radial direction from the robot base
 converge within ~40 steps there). The rows at ±15 cm reach a goal's disc off the middle: without them, a goal
 far to one side whose nearer stations another object crowds has no station inside its disc, and the object is
-stood up off the goal. With them, 11 of 11 tasks stood up in the twin and the world (seeds 0, 4, 8, 13, 20,
-21, 60–64)."""
+stood up off the goal (regression test: ``test_upright_0013_…``). With them, 11 of 11 tasks stood up in the
+twin and the world (seeds 0, 4, 8, 13, 20, 21, 60–64)."""
 STATION_CLEARANCE_M = 0.07
 """A station keeps the object this far from any other object's footprint, and the tipped hand 6 cm."""
 STATION_GOAL_MARGIN_M = 0.03
