@@ -61,21 +61,6 @@ INSIDE_TOLERANCE_M = 1e-6
 
 # --- the truth (the only function here that touches a world) ---------------------------------------------
 
-GOAL_ACTORS: dict[str, str | None] = {
-    "bin": "bin",
-    "stack": "base",
-    "book": "shelf",
-    "lid": "pot",
-    "pan": "plate",
-    "pour": "bowl",
-    "push": "region",
-    "shoe": "shoebox",
-    "sweep": "dustpan",
-    "upright": None,
-}
-"""Attribute of each family's world env holding the container / goal object (``None``: the family has none)."""
-
-
 ConvexPart = tuple[np.ndarray, np.ndarray]
 """(V×3 vertices, F×3 faces) of one convex piece, world frame."""
 
@@ -88,7 +73,8 @@ class WorldTruth:
         task_id: the benchmark task id.
         family: the world family.
         target_parts: convex collision parts of the target (world frame).
-        goal_parts: convex collision parts of the container / goal object; ``None`` when the family has none.
+        goal_parts: convex collision parts of the container / goal object (the world's ``goal_actor``);
+            ``None`` when the world has none.
         obstacle_parts: convex collision parts of every object on the table (target and goal included), for the
             support region.
         table_top_z: height of the table's top face.
@@ -164,9 +150,6 @@ def world_truth(task) -> WorldTruth:
     """
     from physworld_core.evaluation.worlds import make_world_env
 
-    if task.family not in GOAL_ACTORS:
-        raise KeyError(f"family {task.family!r} has no entry in GOAL_ACTORS: which actor is its goal?")
-    goal_name = GOAL_ACTORS[task.family]
     env = make_world_env(task, obs_mode="none", robot_pose="capture")
     try:
         env.reset(seed=task.seed)
@@ -182,12 +165,13 @@ def world_truth(task) -> WorldTruth:
         table_vertices = np.vstack([v for v, _ in actor_parts(table)])
         lo, hi = table_vertices.min(0), table_vertices.max(0)
         body = _body(world.target_object)
+        goal = world.goal_actor()
         frictions = [s.get_physical_material().static_friction for s in body.get_collision_shapes()]
         return WorldTruth(
             task_id=task.task_id,
             family=task.family,
             target_parts=actor_parts(world.target_object),
-            goal_parts=None if goal_name is None else actor_parts(getattr(world, goal_name)),
+            goal_parts=None if goal is None else actor_parts(goal),
             obstacle_parts=obstacles,
             table_top_z=float(hi[2]),
             table_rect=(float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
@@ -666,8 +650,6 @@ def fidelity_for_task(store, task_id: str) -> tuple[FidelityReport, tuple[Metric
     if not source.startswith("benchmark:"):
         return None
     task = BenchmarkTask.parse(source)
-    if task.family not in GOAL_ACTORS:
-        return None
     recon = load_reconstruction(store, task_id)
     spec, _ = load_twin(store, task_id)
     sample = int(store.one_row("reconstructions", task_id)["sample"])

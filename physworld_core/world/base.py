@@ -17,7 +17,7 @@ class WorldEnv(TabletopEnv):
 
     Subclasses set ``sample_layout`` (as a ``staticmethod``) and ``MASSES`` (the layout fields whose mass the
     truth reports), and implement ``_build_world`` (the objects on the table; ``target_object`` must be set),
-    ``_place_objects`` and ``evaluate``.
+    ``_place_objects``, ``evaluate`` and ``goal_actor``.
     """
 
     sample_layout: Callable[[int], Any]
@@ -54,6 +54,13 @@ class WorldEnv(TabletopEnv):
 
         dx, dy = self._jitter()
         self._set_at_rest(actor, (xy[0] + dx, xy[1] + dy, z), euler2quat(0, 0, yaw))
+
+    def goal_actor(self):
+        """The actor the task brings the target to (a bin, a shelf, a marked region), or ``None`` when it has
+        none. Fidelity scores the reconstructed container / goal object against this actor's collision surface.
+        A method of the world rather than of the family, because a family may have a goal in some worlds and
+        none in others."""
+        raise NotImplementedError(f"{type(self).__name__} must say which actor is its goal (or None)")
 
     def truth(self) -> dict:
         """Hidden truth for scoring: the layout, with the mass of each object named in ``MASSES``."""

@@ -232,6 +232,9 @@ class BinWorldEnv(WorldEnv):
         local = to_local_xy(np.asarray(xy, dtype=np.float64)[:2], b.xy, b.yaw)
         return bool(np.all(np.abs(local) <= np.asarray(b.inner_half) - margin))
 
+    def goal_actor(self):
+        return self.bin
+
     def evaluate(self):
         p = self.target_object.pose.p[0].cpu().numpy()
         footprint = self.goal_contains_xy(p[:2], margin=0.005)

@@ -308,6 +308,9 @@ class BookWorldEnv(WorldEnv):
         centre = R_inv @ (raw[:3] - [s.xy[0], s.xy[1], 0.0])
         return centre, R_inv @ quat2mat(raw[3:])
 
+    def goal_actor(self):
+        return self.shelf
+
     def evaluate(self):
         s = self.layout.shelf
         centre, _ = self.book_in_shelf_frame()

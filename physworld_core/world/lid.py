@@ -315,6 +315,9 @@ class LidWorldEnv(WorldEnv):
         lid, pot = self.layout.lid, self.layout.pot
         return float(min(0.015, lid.radius - pot.inner_radius - 0.004))
 
+    def goal_actor(self):
+        return self.pot
+
     def evaluate(self):
         pot = self.layout.pot
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)

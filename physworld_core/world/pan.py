@@ -280,6 +280,9 @@ class PanWorldEnv(WorldEnv):
     def body_bottom_z(self) -> float:
         return float(actor_points_world(self.pan, self._body_points)[:, 2].min())
 
+    def goal_actor(self):
+        return self.plate
+
     def evaluate(self):
         pl = self.layout.plate
         p, R = self._pan_state()

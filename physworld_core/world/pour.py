@@ -315,6 +315,9 @@ class PourWorldEnv(WorldEnv):
         over = float(np.hypot(centre[0] - b.xy[0], centre[1] - b.xy[1])) <= b.outer_radius
         return over and float(points[:, 2].min()) < b.height
 
+    def goal_actor(self):
+        return self.bowl
+
     def evaluate(self):
         inside = self.balls_in_bowl()
         needed = math.ceil(_SUCCESS_FRACTION * len(inside) - 1e-9)

@@ -295,6 +295,9 @@ class PushWorldEnv(WorldEnv):
         """Is a table point inside the target region (shrunk by ``margin``)?"""
         return self.layout.region.contains(xy, margin)
 
+    def goal_actor(self):
+        return self.region
+
     def evaluate(self):
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         inside = self.goal_contains_xy(raw[:2])  # the frame is centred: its origin is the footprint centre

@@ -306,6 +306,9 @@ class ShoeWorldEnv(WorldEnv):
         b = self.layout.box
         return np.column_stack([to_local_xy(points_world[:, :2], b.xy, b.yaw), points_world[:, 2]])
 
+    def goal_actor(self):
+        return self.shoebox
+
     def evaluate(self):
         local = self.points_in_box_frame(self.target_points_world())
         footprint = bool(np.all(np.abs(local[:, :2]) <= np.asarray(self.layout.box.inner_half) + 0.003))

@@ -207,6 +207,9 @@ class StackWorldEnv(WorldEnv):
             return bool(np.hypot(local[0], local[1]) <= b.extents[0] / 2 - margin)
         return bool(np.all(np.abs(local[:2]) <= np.asarray(b.extents[:2]) / 2 - margin))
 
+    def goal_actor(self):
+        return self.base
+
     def evaluate(self):
         top_points = actor_points_world(self.target_object, _points(self.layout.top))
         centre = 0.5 * (top_points.min(0) + top_points.max(0))

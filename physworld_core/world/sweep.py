@@ -396,6 +396,9 @@ class SweepWorldEnv(WorldEnv):
             & (centres[:, 2] < p.floor_thickness + p.wall_height)
         )
 
+    def goal_actor(self):
+        return self.dustpan
+
     def evaluate(self):
         inside = self.scraps_in_pan()
         needed = math.ceil(_SUCCESS_FRACTION * len(inside) - 1e-9)

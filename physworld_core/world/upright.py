@@ -296,6 +296,9 @@ class UprightWorldEnv(WorldEnv):
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         return quat2mat(raw[3:])[:, 2]
 
+    def goal_actor(self) -> None:
+        return None  # the bottle is stood up on the table: no goal object
+
     def evaluate(self):
         tilt = self.target_tilt_deg()  # the bottle's axis is its frame's z
         upright = tilt < _MAX_TILT_DEG

@@ -22,6 +22,7 @@ from physworld_core.evaluation.fidelity import (
     union_surface_points,
 )
 from physworld_core.reconstruction.types import ContainerGeometry, ReconstructedObject
+from physworld_core.world import family_names
 
 
 def _box(extents, centre=(0.0, 0.0, 0.0)):
@@ -236,8 +237,27 @@ def test_a_bin_world_scores_within_its_limits(bin_scene, bin_video, bin_reconstr
     assert moved.target_chamfer_mm > report.target_chamfer_mm + 5
 
 
-def test_every_family_says_which_actor_is_its_goal():
-    from physworld_core.evaluation.fidelity import GOAL_ACTORS
-    from physworld_core.world import family_names
+@pytest.mark.parametrize("family", family_names())
+def test_every_family_says_which_actor_is_its_goal(family):
+    """Each world answers ``goal_actor``: one of its own actors other than the target, or ``None``; truth's goal
+    parts are that actor's collision surface."""
+    from physworld_core.evaluation.fidelity import actor_parts, world_truth
+    from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 
-    assert set(GOAL_ACTORS) == set(family_names())
+    task = BenchmarkTask(family, 0)
+    env = make_world_env(task, obs_mode="none", robot_pose="capture")
+    try:
+        env.reset(seed=task.seed)
+        world = env.unwrapped
+        goal = world.goal_actor()
+        assert goal is None or (goal.name in world.scene.actors and goal is not world.target_object)
+        expected = None if goal is None else actor_parts(goal)
+    finally:
+        env.close()
+    truth = world_truth(task)
+    if expected is None:
+        assert truth.goal_parts is None
+    else:
+        assert len(truth.goal_parts) == len(expected)  # a drawn region has no collision parts
+        for (found, _), (want, _) in zip(truth.goal_parts, expected, strict=True):
+            np.testing.assert_allclose(found, want, atol=1e-6)

@@ -60,8 +60,7 @@ WORLD_CASES: dict[str, WorldCase] = {
     "upright": WorldCase("upright", 4),
     "pour": WorldCase("pour", 0),
     "sweep": WorldCase("sweep", 3),
-    # No world family of its own (a family needs an entry in evaluation/fidelity.py's GOAL_ACTORS): the bin
-    # world's object, picked up where it stands.
+    # The bin world's object, picked up where it stands.
     "lift": WorldCase(
         "bin", 2, lambda layout: f"pick up the {layout.target.colour_name} {layout.target.noun}"
     ),
