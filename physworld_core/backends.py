@@ -1,4 +1,4 @@
-"""What every pluggable backend family shares (video generators, depth predictors, phrase segmenters): a base
+"""What every pluggable backend family shares (video generators, depth predictors, mesh completers): a base
 class that holds a validated config, and a name → class registry whose ``load`` builds that config from an
 instance, a dict (what a Dagster ``Config`` converts to) or keyword settings.
 
