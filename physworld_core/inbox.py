@@ -36,8 +36,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import botocore.session
+import fsspec
+from botocore.exceptions import ClientError
+
 from physworld_core.errors import PhysworldError, SceneError, TaskExistsError
 from physworld_core.ingest import register_package, store_package  # noqa: F401 - store_package: public here too
+from physworld_core.lake.storage import s3fs_kwargs
 from physworld_core.limits import PackageLimits, quoted
 from physworld_core.scene import (
     PACKAGE_FILES,
@@ -300,11 +305,6 @@ class _S3Inbox:
     """
 
     def __init__(self, store: Store) -> None:
-        # s3fs (through fsspec) is loaded only for a lake on S3.
-        import fsspec
-
-        from physworld_core.lake.storage import s3fs_kwargs
-
         options = s3fs_kwargs(store.lake.storage_options)
         self.fs = fsspec.filesystem("s3", **options)
         self.inbox = posixpath.join(store.lake.root[len("s3://") :], "inbox")
@@ -313,8 +313,6 @@ class _S3Inbox:
 
     def _client(self):
         # botocore directly: conditional PUT/DELETE with their 412 answer, which s3fs translates ambiguously.
-        import botocore.session
-
         options = self._client_options
         return botocore.session.get_session().create_client(
             "s3",
@@ -350,8 +348,6 @@ class _S3Inbox:
         }
 
     def claims(self, stale_after_s: float) -> Iterator[_Claim]:
-        from botocore.exceptions import ClientError
-
         client = self._client()
         for name in self.waiting():
             try:

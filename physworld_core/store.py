@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from physworld_core.errors import LakeError
 from physworld_core.lake import BlobStore, Lake
 
 
@@ -19,8 +20,6 @@ class Store:
 
     def one_row(self, table: str, task_id: str) -> dict:
         """The single row of a one-row-per-task table, with a clear error when the stage has not run."""
-        from physworld_core.errors import LakeError
-
         frame = self.lake.read_partition(table, task_id)
         if frame.height == 0:
             raise LakeError(f"table {table!r} has no row for task {task_id!r}: materialize that stage first")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import fsspec
 
 from physworld_core.errors import LakeError
+from physworld_core.lake.storage import s3fs_kwargs
 
 if TYPE_CHECKING:
     from physworld_core.lake.delta import Lake
@@ -59,8 +60,6 @@ class JournalEntry:
 
 def _filesystem(lake: Lake) -> tuple[fsspec.AbstractFileSystem, str]:
     if lake.is_s3:
-        from physworld_core.lake.storage import s3fs_kwargs
-
         return fsspec.filesystem("s3", **s3fs_kwargs(lake.storage_options)), lake.root[len("s3://") :]
     return fsspec.filesystem("file"), lake.root
 
