@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib import format as npy_format
+from PIL import Image
 
 from physworld_core.errors import SceneError
 from physworld_core.lake.tables import validate_task_id
@@ -365,8 +366,6 @@ def _read_file(dir_fd: int, name: str, where: str, limits: PackageLimits) -> byt
 
 def _png(data: bytes, label: str, limits: PackageLimits):
     """Open PNG bytes after checking the size its header declares (PIL decodes pixels only on ``load``)."""
-    from PIL import Image  # as elsewhere in this module: PIL only where an image is decoded
-
     if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
         raise SceneError(f"{label}: unreadable PNG (no PNG signature and header)")
     width, height = struct.unpack(">II", data[16:24])
@@ -484,8 +483,6 @@ def load_scene_package(
 
 def save_scene_package(scene: ScenePackage, folder: str | Path) -> Path:
     """Write the documented folder layout (depth as float32 metres)."""
-    from PIL import Image
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     Image.fromarray(scene.rgb).save(folder / "rgb.png")
@@ -509,8 +506,6 @@ def depth_to_points_world(depth_m: np.ndarray, camera: CameraSpec) -> tuple[np.n
 def load_scene(store: Store, task_id: str) -> ScenePackage:
     """A stored scene package read back (the ``scenes`` row and its blobs, hash-verified): what every stage
     after the scene stage starts from."""
-    from PIL import Image  # as elsewhere in this module: PIL only where an image is decoded
-
     row = store.one_row("scenes", task_id)
     rgb = np.asarray(
         Image.open(io.BytesIO(store.blobs.get_bytes(row["rgb_uri"]))).convert("RGB"), dtype=np.uint8
