@@ -109,6 +109,7 @@ class BaselineController:
         self.searches = 0  # how many of the plan's search offsets have been tried
         self.search_offset = np.zeros(3)
         self.grasp_shift = np.zeros(3)  # where a skill that feels for its grasp has moved it to
+        self.hold_target: np.ndarray | None = None  # where a skill that never lets go holds
 
     @property
     def progress(self) -> float:
@@ -156,6 +157,11 @@ class BaselineController:
         done = min(1.0, self.progress / self.config.turn_done_at)
         return self.plan.grasp_turn + done * self.plan.carry_turn
 
+    releases = True
+    """Whether the hand lets go when the carry ends (at the last waypoint, blocked, or out of time). A skill
+    whose goal is met held (``False``) switches to RETREAT there instead and stays, fingers closed, aiming at
+    the last carry target."""
+
     hand_rotation: np.ndarray | None = None
     """The whole rotation the hand should have (see :func:`~physworld_core.policy.hand.arm_action`); ``None``:
     pointing down at the commanded turn, for a skill that never tips what it holds."""
@@ -180,12 +186,15 @@ class BaselineController:
         target, gripper = self._take_hold(tcp, object_position, hand_turn, turn_error)
         if self.phase == Phase.CARRY:
             target, gripper = self._carry(tcp, object_position, hand_turn, turn_error)
+            if self.phase == Phase.RELEASE and not self.releases:  # the carry is over: hold there
+                self._advance(Phase.RETREAT)
+                self.hold_target = target
         if self.phase == Phase.RELEASE:
             target, gripper = self.release_anchor, 1.0
             if self.phase_steps >= c.release_steps:
                 self._advance(Phase.RETREAT)
         if self.phase == Phase.RETREAT:
-            target, gripper = self._retreat_target(), 1.0
+            target, gripper = (self._retreat_target(), 1.0) if self.releases else (self.hold_target, -1.0)
         move = np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1)
         turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad)
         return np.array([*move, np.clip(turn, -1, 1), gripper], dtype=np.float32)

@@ -158,3 +158,32 @@ def test_letting_go_over_the_bin_fails_the_lift(staged, monkeypatch):
     monkeypatch.setattr(LiftPolicy, "controller", lambda self, plan, config: BaselineController(plan, config))
     released = run_in_twin(got.twin, got.plan)
     assert released["ever_grasped"] and not released["success"], released
+
+
+def test_at_the_end_of_the_path_the_lift_controller_holds_where_the_place_baseline_lets_go():
+    """Settled at the last waypoint, the place baseline opens and rises away; the lift controller
+    (``releases = False``) stays there with the fingers closed."""
+    from physworld_core.policy.baseline import BaselineConfig, BaselineController, Phase
+    from physworld_core.policy.plan import TaskPlan
+    from physworld_core.skills.lift.policy import LiftController
+
+    plan = TaskPlan(
+        grasp_offset=(0.0, 0.0, 0.0),
+        grasp_width=0.04,
+        waypoints=((0.0, 0.0, 0.05), (0.0, 0.0, 0.15)),
+        release_position=(0.0, 0.0, 0.15),
+        goal_center=(0.0, 0.0, 0.0),
+    )
+    held = np.array([0.0, 0.0, 0.15])  # the object, and the hand on it, at the end of the path
+    for controller, opens in (
+        (BaselineController(plan), True),
+        (LiftController(plan, BaselineConfig()), False),
+    ):
+        controller.phase, controller.waypoint_index = Phase.CARRY, 1
+        controller.carry_offset, controller.turn_at_grasp = np.zeros(3), 0.0
+        actions = np.array([controller.act(held, held) for _ in range(3 * BaselineConfig().release_steps)])
+        assert controller.phase == Phase.RETREAT
+        if opens:
+            assert actions[-1][4] == 1.0 and actions[-1][2] > 0  # open, rising away
+        else:
+            assert np.all(actions[:, 4] == -1.0) and np.allclose(actions[-1][:3], 0.0)  # closed, still

@@ -14,16 +14,12 @@ from __future__ import annotations
 import numpy as np
 from transforms3d.quaternions import quat2mat
 
-from physworld_core.policy.baseline import BaselineConfig, BaselineController, Phase
+from physworld_core.policy.baseline import BaselineConfig, BaselineController
 from physworld_core.policy.grasp import GraspConfig, best_grasp
-from physworld_core.policy.hand import saturated_move, saturated_turn, wrap_angle
 from physworld_core.policy.plan import TaskPlan, hand_turn_for, resample_path
 from physworld_core.policy.skill import SkillPolicy
 from physworld_core.skills.registry import skill_of
 from physworld_core.twin.spec import TwinSpec
-
-CLOSED = -1.0
-"""The gripper command that keeps the fingers closed."""
 
 
 def plan_lift(
@@ -90,34 +86,7 @@ class LiftController(BaselineController):
     go: where the place baseline would switch to RELEASE (at the last waypoint, blocked, or out of time), this
     one switches to RETREAT and stays there holding, aiming at that last carry target with the fingers closed."""
 
-    def reset(self) -> None:
-        super().reset()
-        self.hold_target: np.ndarray | None = None
-
-    def act(
-        self,
-        tcp: np.ndarray,
-        object_position: np.ndarray,
-        hand_turn: float = 0.0,
-        *,
-        tcp_rotation: np.ndarray | None = None,
-        object_rotation: np.ndarray | None = None,
-    ) -> np.ndarray:
-        c = self.config
-        self.phase_steps += 1
-        self.tcp_rotation, self.object_rotation = tcp_rotation, object_rotation
-        turn_error = abs(wrap_angle(self.target_turn - hand_turn))
-        target, gripper = self._take_hold(tcp, object_position, hand_turn, turn_error)
-        if self.phase == Phase.CARRY:
-            target, gripper = self._carry(tcp, object_position, hand_turn, turn_error)
-            if self.phase == Phase.RELEASE:  # the carry is over: hold here, do not let go
-                self._advance(Phase.RETREAT)
-                self.hold_target = target
-        if self.phase == Phase.RETREAT:
-            target, gripper = self.hold_target, CLOSED
-        move = np.clip(saturated_move(tcp, target, c.gain, c.max_step_m, c.controller_limit_m), -1, 1)
-        turn = saturated_turn(hand_turn, self.target_turn, c.gain, c.max_turn_rad)
-        return np.array([*move, np.clip(turn, -1, 1), gripper], dtype=np.float32)
+    releases = False
 
 
 class LiftPolicy(SkillPolicy):
