@@ -16,6 +16,8 @@ from mani_skill.agents.robots import Panda
 from mani_skill.envs.sapien_env import BaseEnv
 from mani_skill.sensors.camera import CameraConfig
 from mani_skill.utils.structs.pose import Pose
+from mani_skill.utils.structs.types import SimConfig
+from transforms3d.quaternions import mat2quat, quat2mat
 
 from physworld_core.robot import PANDA
 from physworld_core.scene import CameraSpec
@@ -29,15 +31,11 @@ DEFAULT_CAMERA = look_at_camera(
 
 
 def matrix_to_pose(T: np.ndarray) -> sapien.Pose:
-    from transforms3d.quaternions import mat2quat
-
     return sapien.Pose(p=np.asarray(T[:3, 3], dtype=np.float32), q=mat2quat(np.asarray(T[:3, :3])))
 
 
 def actor_points_world(actor, points_local: np.ndarray) -> np.ndarray:
     """Points given in an actor's frame, where the actor stands now (first sub-scene)."""
-    from transforms3d.quaternions import quat2mat
-
     raw = actor.pose.raw_pose[0].cpu().numpy().astype(np.float64)
     return points_local @ quat2mat(raw[3:]).T + raw[:3]
 
@@ -89,8 +87,6 @@ class TabletopEnv(BaseEnv):
 
     @property
     def _default_sim_config(self):
-        from mani_skill.utils.structs.types import SimConfig
-
         return SimConfig(sim_freq=SIM_HZ, control_freq=CONTROL_HZ)
 
     @property
@@ -158,16 +154,12 @@ class TabletopEnv(BaseEnv):
 
     def tcp_rotation(self) -> np.ndarray:
         """3×3 orientation of the TCP frame (z: the approach axis, y: the fingers' closing axis)."""
-        from transforms3d.quaternions import quat2mat
-
         return quat2mat(self.agent.tcp.pose.q[0].cpu().numpy().astype(np.float64))
 
     def target_pose_world(self) -> np.ndarray:
         """[x, y, z, qw, qx, qy, qz] of the manipulated object: orientation of its frame, position of the centre
         of its bounding box. Actor frames differ (a world's primitive is centred, a twin's mesh starts at its
         footprint), so policies and plans always speak of the box centre."""
-        from transforms3d.quaternions import quat2mat
-
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         raw[:3] += quat2mat(raw[3:]) @ self.target_center_local()
         return raw
@@ -193,8 +185,6 @@ class TabletopEnv(BaseEnv):
     def target_tilt_deg(self, axis_local=(0.0, 0.0, 1.0)) -> float:
         """Angle between the target's ``axis_local`` (its frame's z by default) and the vertical: how far an
         object that should stand or lie flat has tipped."""
-        from transforms3d.quaternions import quat2mat
-
         raw = self.target_object.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         up = quat2mat(raw[3:]) @ np.asarray(axis_local, dtype=np.float64)
         return float(np.degrees(np.arccos(np.clip(up[2] / np.linalg.norm(up), -1.0, 1.0))))
