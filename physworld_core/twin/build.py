@@ -20,6 +20,7 @@ from physworld_core.errors import TwinError
 from physworld_core.reconstruction.types import ReconstructedObject, Reconstruction
 from physworld_core.skills.registry import DEFAULT_SKILL
 from physworld_core.twin.cooking import ensure_cookable
+from physworld_core.twin.decompose import convex_decompose
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.skill import twin_of
 from physworld_core.twin.spec import TwinObject, TwinSpec
@@ -51,8 +52,6 @@ def _collision_parts(obj: ReconstructedObject) -> list[tuple[np.ndarray, np.ndar
     mesh = trimesh.Trimesh(vertices=obj.vertices, faces=obj.faces, process=True)
     hull = mesh.convex_hull
     if mesh.is_volume and hull.volume / max(mesh.volume, 1e-12) > CONCAVITY_FOR_COACD:
-        from physworld_core.twin.decompose import convex_decompose
-
         return convex_decompose(mesh.vertices, mesh.faces)
     return [(np.asarray(hull.vertices), np.asarray(hull.faces))]
 

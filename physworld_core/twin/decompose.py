@@ -15,6 +15,8 @@ from physworld_core.errors import TwinError
 
 
 def _run(vertices: np.ndarray, faces: np.ndarray, threshold: float, queue) -> None:
+    # CoACD's native code is loaded only in the spawned child that runs it (the parent never calls it), so a
+    # crash in it stays in the process this module isolates.
     import coacd
 
     parts = coacd.run_coacd(

@@ -6,13 +6,18 @@ frictions from the spec's uncertainty ranges; pass ``reconfiguration_freq=k`` to
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import sapien
 import torch
+import trimesh
 from mani_skill.utils.registration import register_env
 from mani_skill.utils.structs.pose import Pose
+from transforms3d.euler import euler2quat
 
 from physworld_core.errors import TwinError
+from physworld_core.scene import CameraSpec
 from physworld_core.sim.base_env import TabletopEnv, require_collision_shapes
 from physworld_core.twin.spec import GoalRegion, PhysicsDraw, TwinObject, TwinSpec
 
@@ -22,8 +27,6 @@ TABLE_CENTER_XY = (-0.1, 0.0)
 
 
 def _mesh_volume(path: str) -> float:
-    import trimesh
-
     mesh = trimesh.load(path, force="mesh", process=True)
     volume = float(abs(mesh.volume)) if mesh.is_volume else float(mesh.convex_hull.volume)
     if not np.isfinite(volume) or volume <= 0:
@@ -39,8 +42,6 @@ def _object_volume(obj: TwinObject) -> float:
 
 def collision_points(obj: TwinObject) -> np.ndarray:
     """Vertices of an object's collision geometry (convex parts and box corners), in its frame."""
-    import trimesh
-
     points = [np.asarray(trimesh.load(p, force="mesh", process=False).vertices) for p in obj.collision_meshes]
     points += [np.asarray(c) + np.asarray(h) * s for c, h in obj.collision_boxes for s in (-1, 1)]
     return np.vstack(points)
@@ -69,10 +70,6 @@ class TwinEnv(TabletopEnv):
         self.physics = PhysicsDraw.nominal(twin_spec)
         kwargs.setdefault("scene_camera", None)
         if kwargs["scene_camera"] is None:
-            import json
-
-            from physworld_core.scene import CameraSpec
-
             kwargs["scene_camera"] = CameraSpec.from_dict(json.loads(twin_spec.camera_json), "twin camera")
         super().__init__(*args, **kwargs)
 
@@ -110,8 +107,6 @@ class TwinEnv(TabletopEnv):
             )
         else:
             builder.add_box_visual(half_size=[*goal.half_extents, 0.0005], material=material)
-        from transforms3d.euler import euler2quat
-
         builder.initial_pose = sapien.Pose(
             p=[goal.center[0], goal.center[1], self.twin_spec.table_height + 0.0006],
             q=euler2quat(0, 0, goal.yaw),

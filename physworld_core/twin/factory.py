@@ -20,6 +20,8 @@ def make_twin_env(
     ``obs_mode="none"``: policies read object-centric state through the env's accessors, so ManiSkill need
     not assemble its own observation dict every step.
     """
+    # Function-level: the env module loads ManiSkill (~6 s cold); stages import this factory and pickle it
+    # into spawn workers without needing a simulator until an env is made.
     import physworld_core.twin.env  # noqa: F401  (registers the env id)
 
     kwargs = {

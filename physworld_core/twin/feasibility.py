@@ -15,9 +15,15 @@ The score is a product of soft pass factors in [0, 1]; 1 means "physically follo
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
+
+from physworld_core.twin.build import build_twin
+from physworld_core.twin.factory import make_twin_env
+from physworld_core.twin.settle import deepest_contact
 
 GRAVITY = 9.81
 
@@ -69,9 +75,9 @@ def score_trajectory(
     env, times: np.ndarray, positions: np.ndarray, config: FeasibilityConfig = FeasibilityConfig()
 ) -> FeasibilityReport:
     """Drive ``env``'s target (a TwinEnv, robot tucked away) along ``positions`` (box-centre, world) at ``times``."""
+    # torch (~3 s cold) only where a twin env is driven (the env brings it anyway): importing this module for
+    # its config or the numpy-only trajectory_peak_accel stays torch-free.
     import torch
-
-    from physworld_core.twin.settle import deepest_contact
 
     u = env.unwrapped
     env.reset(seed=0)
@@ -124,12 +130,6 @@ def score_reconstructions(
     ``reconstructions`` maps sample index → Reconstruction of that sample; the scene geometry is taken from
     the first (every sample starts from the same RGB-D frame), the trajectories from each.
     """
-    import tempfile
-    from pathlib import Path
-
-    from physworld_core.twin.build import build_twin
-    from physworld_core.twin.factory import make_twin_env
-
     first = reconstructions[min(reconstructions)]
     built = build_twin(first, camera_json, (0.5, 0.5, 0.5))
     reports = {}

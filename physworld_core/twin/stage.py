@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from physworld_core.perception.stage import load_perception
+from physworld_core.reconstruction.stage import load_reconstruction
 from physworld_core.scene import depth_to_points_world, load_scene
 from physworld_core.store import Store
 from physworld_core.twin.build import build_twin
+from physworld_core.twin.factory import make_twin_env
 from physworld_core.twin.properties import PropertyPriors
 from physworld_core.twin.settle import SettleConfig, SettleReport, settle_twin
 from physworld_core.twin.spec import TwinSpec
@@ -27,8 +29,6 @@ class TwinStageResult:
 def render_twin(store: Store, spec: TwinSpec) -> np.ndarray:
     """The twin as the input camera sees it (arm tucked, as at capture): set beside the input frame, a person
     sees at once whether objects are where, and as big as, the photo says."""
-    from physworld_core.twin.factory import make_twin_env
-
     env = make_twin_env(localize(store, spec).to_json(), obs_mode="rgb", robot_pose="capture")
     try:
         obs, _ = env.reset(seed=0)
@@ -64,9 +64,6 @@ def run_twin_stage(
     priors: PropertyPriors = PropertyPriors(),
     settle: SettleConfig = SettleConfig(),
 ) -> TwinStageResult:
-    from physworld_core.reconstruction.stage import load_reconstruction
-    from physworld_core.twin.factory import make_twin_env
-
     start = time.time()
     recon = load_reconstruction(store, task_id)
     camera_json = store.one_row("scenes", task_id)["camera_json"]
