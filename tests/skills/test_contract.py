@@ -60,10 +60,7 @@ WORLD_CASES: dict[str, WorldCase] = {
     "upright": WorldCase("upright", 4),
     "pour": WorldCase("pour", 0),
     "sweep": WorldCase("sweep", 3),
-    # The bin world's object, picked up where it stands.
-    "lift": WorldCase(
-        "bin", 2, lambda layout: f"pick up the {layout.target.colour_name} {layout.target.noun}"
-    ),
+    "lift": WorldCase("lift", 2),  # lifted where it stands
 }
 """Where each registered skill is tried: a world and seed whose scene the skill's baseline is known to do."""
 
