@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,6 @@ def _disc(radius_cells: int) -> np.ndarray:
 def _footprint(xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occupancy raster of the points' footprint, each point splatted as a disc of the points' spacing (so a
     sparse scan is one connected area), each point's cell and the raster's origin."""
-    from scipy import ndimage
-    from scipy.spatial import cKDTree
-
     # The third neighbour's distance: points can come in near-duplicate pairs (two video samples' first
     # frames), which would make the nearest neighbour's distance say nothing of the scan's spacing.
     spacing = float(np.median(cKDTree(xy).query(xy, k=4)[0][:, 3])) if len(xy) > 4 else cell
@@ -86,8 +85,6 @@ def arm_labels(points: np.ndarray, config: ArmConfig = ArmConfig()) -> np.ndarra
     ``points`` are an object's seen surface points, z up. The footprint is closed and filled first (see
     :func:`_star_fill`): one view sees a pan's rim but little of its floor, and the body is what the rim
     encloses."""
-    from scipy import ndimage
-
     pts = np.asarray(points, float)
     labels = np.zeros(len(pts), dtype=np.int64)
     if len(pts) < 2 * config.min_points:

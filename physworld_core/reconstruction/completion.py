@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import trimesh
 from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 
 from physworld_core.backends import ConfiguredBackend, Registry
 from physworld_core.errors import ReconstructionError
 from physworld_core.reconstruction.geometry import ObjectMesh, convex_mesh, object_mesh
+from physworld_core.reconstruction.tracking import sample_surface
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl")
 
@@ -155,8 +157,6 @@ class MeshFilesCompletion(CompletionBackend):
 
 
 def _load_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    import trimesh
-
     try:
         mesh = trimesh.load(path, force="mesh")
     except Exception as exc:  # noqa: BLE001  (trimesh raises many types for an unreadable file)
@@ -196,8 +196,6 @@ def fit_mesh(
     vertices: np.ndarray, faces: np.ndarray, seen: np.ndarray, table: float, config: MeshFilesConfig
 ) -> MeshFit:
     """Turn, scale and place a z-up mesh so the seen points lie on its surface, resting on the table."""
-    from physworld_core.reconstruction.tracking import sample_surface
-
     lo, hi = vertices.min(0), vertices.max(0)
     centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
     samples = sample_surface(vertices, faces, 3000, np.random.default_rng(0))

@@ -42,6 +42,7 @@ from scipy import ndimage
 from physworld_core.backends import ConfiguredBackend, Registry
 from physworld_core.errors import ReconstructionError
 from physworld_core.models import load_transformers_model, pick_device, require_models_extra
+from physworld_core.perception.plane import fit_support_plane
 from physworld_core.scene import MAX_DEPTH_M, CameraSpec, ScenePackage, depth_to_points_world
 
 KINDS = ("depth", "disparity")
@@ -635,8 +636,6 @@ class GeometricDepthBackend(DepthBackend):
     shapes_moved_objects = False  # a moved object is a flat layer: it has no shape to add views of
 
     def predict(self, frames: np.ndarray, scene: ScenePackage | None = None) -> DepthPrediction:
-        from physworld_core.perception.plane import fit_support_plane
-
         if scene is None:
             raise ReconstructionError(
                 "the geometric depth backend builds on the scene's real depth frame: pass the scene"
@@ -841,6 +840,8 @@ class TransformersDepthBackend(DepthBackend):
 
     def predict(self, frames: np.ndarray, scene: ScenePackage | None = None) -> DepthPrediction:
         """Predict every frame (``scene`` is not used: a learned model sees only pixels)."""
+        # torch (~3 s cold, the models extra) only in this learned backend: the default geometric backend and
+        # every module importing this one stay torch-free.
         import torch
 
         frames = as_frames(frames)

@@ -17,8 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 import trimesh
+from scipy.spatial import ConvexHull, QhullError
 
 from physworld_core.errors import ReconstructionError
+from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL
 from physworld_core.reconstruction.arms import ArmConfig, arm_labels, arm_underside
 from physworld_core.reconstruction.layers import LayerConfig, layer_cuts
 from physworld_core.reconstruction.types import ContainerGeometry, RegionGeometry
@@ -151,8 +153,6 @@ def _arm_part(points: np.ndarray, table_height: float, config: ArmConfig) -> np.
 
 
 def convex_mesh(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.spatial import ConvexHull, QhullError
-
     try:
         hull = ConvexHull(points)
     except QhullError as exc:
@@ -258,8 +258,6 @@ def region_model(
 ) -> tuple[RegionGeometry, np.ndarray, np.ndarray, np.ndarray]:
     """A flat marking as a region (disc when its footprint is round, else a box) and a 1 mm plate mesh for
     display, posed at its centre on the table."""
-    from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL
-
     length, width = float(extents[0]), float(extents[1])
     if roundness < ROUND_FOOTPRINT_MAX_FILL:
         radius = 0.25 * (length + width)

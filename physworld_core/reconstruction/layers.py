@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,6 @@ def _areas_above(points: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 def _prism_volume(points: np.ndarray, floor: float) -> float:
     """Volume of the convex hull of ``points`` extruded down to height ``floor``."""
-    from scipy.spatial import ConvexHull, QhullError
-
     try:
         base = points[ConvexHull(points[:, :2]).vertices]  # the footprint's corners: all the shadow adds
         base[:, 2] = floor

@@ -74,7 +74,9 @@ class SkillReconstruction:
         an obstacle of its own."""
         return False
 
-    def goal_fixture(self, goal: SceneObject, perception: Perception, table_height: float) -> Fixture3D | None:
+    def goal_fixture(
+        self, goal: SceneObject, perception: Perception, table_height: float
+    ) -> Fixture3D | None:
         """The goal as a fixture: an open box when the target goes in it; ``None`` for a solid to put the
         target on ("on the blue block": the prompt says "on" and the goal is not hollow). "On the tray" and "on
         the pot" keep their walls: whether the object then rests inside or on the rim is the twin's call."""

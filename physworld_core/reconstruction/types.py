@@ -77,7 +77,9 @@ class ContainerGeometry(Fixture):
     @classmethod
     def from_dict(cls, d: dict) -> ContainerGeometry:
         return cls(
-            inner_half=tuple(d["inner_half"]), wall_height=d["wall_height"], wall_thickness=d["wall_thickness"]
+            inner_half=tuple(d["inner_half"]),
+            wall_height=d["wall_height"],
+            wall_thickness=d["wall_thickness"],
         )
 
 
