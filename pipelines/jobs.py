@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from pipelines.partitions import tasks_partitions
@@ -35,6 +37,29 @@ world_model_job = dg.define_asset_job(
 )
 
 
+NIGHTLY_VIDEO_BACKEND = "PHYSWORLD_NIGHTLY_VIDEO_BACKEND"
+"""Names the video backend of the nightly runs (``learned``: the latest world model, trained on earlier
+verified data, generates the night's videos); unset, the ``videos`` asset's default."""
+
+
+def nightly_run_config() -> dict:
+    """The nightly runs' run config: the video backend ``PHYSWORLD_NIGHTLY_VIDEO_BACKEND`` names, if any.
+
+    Raises:
+        ValueError: no video backend is registered under that name (the message lists those that are).
+    """
+    name = os.environ.get(NIGHTLY_VIDEO_BACKEND, "").strip()
+    if not name:
+        return {}
+    # The registry is complete once the definitions are loaded (assets/video.py registers `learned`).
+    from physworld_core.video.backends import BACKENDS, DEFERRED
+
+    if name not in BACKENDS and name not in DEFERRED:
+        known = ", ".join(sorted({*BACKENDS, *DEFERRED}))
+        raise ValueError(f"{NIGHTLY_VIDEO_BACKEND}={name!r} names no video backend; registered: {known}")
+    return {"ops": {"videos": {"config": {"backend": name}}}}
+
+
 @dg.schedule(
     job=physworld_job,
     cron_schedule="0 2 * * *",
@@ -44,7 +69,7 @@ world_model_job = dg.define_asset_job(
         "Nightly at 02:00 UTC (off until started): one run per registered task that is not evaluated yet, "
         "was re-registered (add-task --force) since, or last failed for a reason worth retrying (storage, a "
         "dead worker, twice at most for an internal error); a task whose input is wrong waits until it is "
-        "registered again."
+        "registered again. PHYSWORLD_NIGHTLY_VIDEO_BACKEND picks the video backend (e.g. learned)."
     ),
 )
 def nightly_generation(context: dg.ScheduleEvaluationContext, store: StoreResource):
@@ -66,12 +91,20 @@ def nightly_generation(context: dg.ScheduleEvaluationContext, store: StoreResour
             pending.append(key)
         else:
             waiting.append(key)
+    try:
+        run_config = nightly_run_config()
+    except ValueError as error:
+        return dg.SkipReason(str(error))
     if not pending:
         reason = "every registered task is evaluated and up to date"
         if waiting:
             reason += f"; {len(waiting)} wait for a new registration after a failure of their input"
         return dg.SkipReason(reason)
     return [
-        dg.RunRequest(run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}", partition_key=key)
+        dg.RunRequest(
+            run_key=f"{context.scheduled_execution_time:%Y-%m-%d}-{key}",
+            partition_key=key,
+            run_config=run_config,
+        )
         for key in pending
     ]

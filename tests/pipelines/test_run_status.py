@@ -109,6 +109,42 @@ def test_the_nightly_schedule_skips_wrong_inputs_until_registered_again(tmp_path
     assert nightly() == ["bin-0001", "bin-0002", "bin-0003"]
 
 
+def test_the_nightly_runs_generate_with_the_backend_the_operator_names(tmp_path, monkeypatch):
+    """Closing the loop: with PHYSWORLD_NIGHTLY_VIDEO_BACKEND=learned the night's runs generate their videos
+    with the world model trained on earlier data; a name no backend has skips the tick, saying so."""
+    from pipelines.definitions import build_definitions
+    from pipelines.tasks import add_task
+
+    monkeypatch.setenv("PHYSWORLD_LAKE", str(tmp_path / "lake"))
+    defs = build_definitions("local")
+    store = defs.resources["store"].store()
+    (tmp_path / "home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+    add_task(instance, store, "bin-0001", "benchmark:bin:1")
+    schedule = defs.resolve_schedule_def("nightly_generation")
+
+    def tick():
+        with dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=dt.datetime(2026, 12, 8, 2, tzinfo=dt.UTC),
+            repository_def=defs.get_repository_def(),
+            resources={"store": defs.resources["store"]},
+        ) as context:
+            return schedule.evaluate_tick(context)
+
+    [request] = tick().run_requests
+    assert request.run_config == {}  # the asset's default backend
+    monkeypatch.setenv("PHYSWORLD_NIGHTLY_VIDEO_BACKEND", "learned")
+    [request] = tick().run_requests
+    assert request.run_config == {"ops": {"videos": {"config": {"backend": "learned"}}}}
+    assert dg.validate_run_config(defs.resolve_job_def("physworld"), request.run_config)  # the job takes it
+    monkeypatch.setenv("PHYSWORLD_NIGHTLY_VIDEO_BACKEND", "sora")
+    result = tick()
+    assert not result.run_requests
+    assert "PHYSWORLD_NIGHTLY_VIDEO_BACKEND='sora' names no video backend" in result.skip_message
+    assert "learned" in result.skip_message and "procedural" in result.skip_message
+
+
 def test_retry_rules():
     assert retryable(None) and retryable({"status": "success"})
     assert not retryable({"status": "failure", "failure_class": "input", "failures": 1})
