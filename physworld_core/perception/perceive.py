@@ -92,12 +92,15 @@ class Perception:
         }
 
 
-def perceive(scene: ScenePackage, robot: RobotSetup | None = PANDA) -> Perception:
+def perceive(
+    scene: ScenePackage, robot: RobotSetup | None = PANDA, split_touching: bool = True
+) -> Perception:
     """Fit the table, segment the objects (and the flat markings, when the goal is one), parse the prompt,
     ground it and take the skill's view.
 
     The prompt is parsed first: a malformed prompt is the cheapest error to report. ``robot``'s workspace box
-    crops what is segmented (a calibrated capture's own box: :meth:`.calibration.Calibration.robot`).
+    crops what is segmented (a calibrated capture's own box: :meth:`.calibration.Calibration.robot`);
+    ``split_touching`` chooses how touching objects are parted (:func:`segment_objects`).
 
     Depth holes refuse the scene only where the task needs depth: over the target or the goal, or, when the
     prompt names an object the scene does not show, anywhere on the table an object could hide. Elsewhere
@@ -115,7 +118,9 @@ def perceive(scene: ScenePackage, robot: RobotSetup | None = PANDA) -> Perceptio
     instruction = parse_instruction(scene.prompt)
     skill = perception_of(instruction.skill)
     plane = fit_support_plane(scene)
-    objects = segment_objects(scene, plane, robot=robot, refuse_depth_holes=False)
+    objects = segment_objects(
+        scene, plane, robot=robot, refuse_depth_holes=False, split_touching=split_touching
+    )
     objects = skill.prepare_objects(scene, plane, objects, instruction)
     if instruction.goal_shape == REGION:  # flat markings are looked for only when the prompt names one
         objects += segment_regions(scene, plane, objects, first_index=len(objects))

@@ -2,7 +2,9 @@
 
 A pixel belongs to an object when its 3D point is clearly above the support plane. Neighbouring object pixels
 are linked only when their 3D points are close, so a can in front of a bin splits from it at the depth jump
-even where their image regions touch. Each object is then described by what grounding and planning need:
+even where their image regions touch. Objects that touch without a depth jump (a can on a box, a pitcher
+against one) are parted where their surfaces meet in a concave crease between two paints
+(:mod:`physworld_core.perception.clutter`, LCCP-style); ``split_touching=False`` keeps the path without it. Each object is then described by what grounding and planning need:
 a colour name (prompts name colours), a shape class from geometry (prompts name kinds: can, box, bin), and a
 footprint on the table (where to grasp from and where to drop into).
 
@@ -36,6 +38,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
 from physworld_core.errors import SceneError
+from physworld_core.perception.clutter import SAME_PAINT_CHROMA, chromaticity_distance, lccp_labels
 from physworld_core.perception.colour import PALETTE, object_colours
 from physworld_core.perception.plane import Plane
 from physworld_core.robot import PANDA, RobotSetup
@@ -194,6 +197,7 @@ def segment_objects(
     neighbour_gap_px: float = 3.0,
     robot: RobotSetup | None = PANDA,
     refuse_depth_holes: bool = True,
+    split_touching: bool = True,
 ) -> list[SceneObject]:
     """Find and describe the objects standing on ``plane``.
 
@@ -210,6 +214,10 @@ def segment_objects(
         robot: the robot setup whose workspace box crops the point cloud, as real pipelines do, so the
             robot's own base and arm, or the floor past the table edge, never become "objects". ``None``
             keeps every point (a capture in a frame without a calibrated robot).
+        split_touching: also part objects that touch without a depth jump, where their surfaces meet in a
+            concave crease between two paints (:func:`~physworld_core.perception.clutter.lccp_labels`);
+            ``False`` makes every continuous surface one object (the fallback: the path before clutter was
+            handled).
         refuse_depth_holes: raise on a depth hole over an object or on the table (below); ``False`` only
             measures them (``missing_depth_fraction``; :func:`depth_hole_report`), for a caller that knows
             which objects matter.
@@ -234,11 +242,15 @@ def segment_objects(
         outside = ~robot.in_workspace(points_world)
         above[pixels[outside, 0], pixels[outside, 1]] = False
 
-    labels = _connected_by_distance(
-        grid,
-        above,
-        np.maximum(neighbour_gap_m, neighbour_gap_px * depth / min(scene.camera.fx, scene.camera.fy)),
-    )
+    pixel_size = depth / min(scene.camera.fx, scene.camera.fy)
+    tolerance = np.maximum(neighbour_gap_m, neighbour_gap_px * pixel_size)
+    cut_pairs: set[tuple[int, int]] = set()
+    if split_touching:
+        labels, cut_pairs = _lccp(
+            grid, scene.rgb, above, pixel_size, tolerance, scene.camera.extrinsic[:3, 3]
+        )
+    else:
+        labels = _connected_by_distance(grid, above, tolerance)
     counts = np.bincount(labels[above], minlength=labels.max() + 1)
     kept = [label for label in np.nonzero(counts >= min_pixels)[0]]
     table_noise = _table_noise(plane)
@@ -272,7 +284,9 @@ def segment_objects(
             objects.append(described)
             claimed |= described[1]["mask"]
     objects = _merge_container_interiors(scene, plane, grid, heights, objects, table_noise)
-    objects = _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise)
+    objects = _merge_same_colour_pieces(
+        scene, plane, grid, heights, objects, table_noise, cut=(labels, cut_pairs) if cut_pairs else None
+    )
     objects = [item for item in objects if not _is_fringe(item[1], min_height_m)]
     object_findings, table_findings = _depth_holes(
         scene, plane, holes, [fields for _, fields in objects], min_pixels, robot
@@ -440,6 +454,14 @@ def _depth_holes(
     return object_findings, table_findings
 
 
+def _parted_at_a_crease(cut, mask_a: np.ndarray, mask_b: np.ndarray) -> bool:
+    """Whether a label under ``mask_a`` and one under ``mask_b`` were cut apart (``cut`` = labels, pairs)."""
+    labels, cut_pairs = cut
+    in_a = set(np.unique(labels[mask_a & (labels >= 0)]).tolist())
+    in_b = set(np.unique(labels[mask_b & (labels >= 0)]).tolist())
+    return any((min(a, b), max(a, b)) in cut_pairs for a in in_a for b in in_b)
+
+
 def _hole_within_reach(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Which hole pixels (``rows``, ``cols``) lie within the object's own width (its image bounding box's
     shorter side) of its mask: a hole hides the object's continuation, a band about as thick as the object,
@@ -526,10 +548,15 @@ fringe (the bevelled edge of a flat plate poking over the threshold), not an obj
 be grasped or told apart by its shape."""
 
 
-def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise):
+def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise, cut=None):
     """Join pieces of one colour that nearly touch in 3D: one object that the height threshold or a depth jump
     cut in two. A piece is merged into the larger one; two separate objects of one paint this close could not
-    be told apart by a prompt anyway."""
+    be told apart by a prompt anyway.
+
+    ``cut`` (labels and label pairs from :func:`~physworld_core.perception.clutter.lccp_labels`) keeps apart
+    pieces that the over-segmentation parted at a concave crease between two paints (two touching objects
+    whose mean colours happen to be close) where they meet without a depth jump. Pieces split by a depth
+    jump (a pan's rim around a floor too low to count as above the table, its handle) still join."""
     from scipy.spatial import cKDTree
 
     def pairs(objects):
@@ -538,6 +565,10 @@ def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise)
 
     def joins(big, small) -> bool:
         if np.linalg.norm(np.subtract(big["mean_rgb"], small["mean_rgb"])) > SAME_COLOUR_RGB:
+            return False
+        if chromaticity_distance(big["mean_rgb"], small["mean_rgb"]) >= SAME_PAINT_CHROMA:
+            return False  # two paints of one brightness: touching objects that clutter.lccp_labels cut apart
+        if cut is not None and _parted_at_a_crease(cut, big["mask"], small["mask"]):
             return False
         gaps = cKDTree(big["points_world"]).query(
             small["points_world"], distance_upper_bound=SAME_COLOUR_GAP_M
@@ -560,18 +591,32 @@ def join_row_pieces(
 ) -> list[SceneObject]:
     """``objects`` (from :func:`segment_objects`) with the pieces of a row of things standing side by side
     joined (see :func:`_join_row_pieces`); the objects indexed in ``keep_apart`` (what the prompt asks to
-    move) are never joined. Asked for when the prompt's goal is a shelf."""
+    move) are never joined. Asked for when the prompt's goal is a shelf.
+
+    A shelf's books and bookends touch and differ in colour, so the clutter cut (``split_touching``) parts
+    them; a shelf is their union. The row is therefore read from the fallback segmentation (every continuous
+    surface one object): an object there made of one piece in ``keep_apart`` stays apart."""
     _, _, grid, heights, _, _ = _measured(scene, plane)
-    fields = [
-        {f.name: getattr(o, f.name) for f in dataclasses.fields(o) if f.name != "index"} for o in objects
-    ]
-    items = [(o.image_centroid, f) for o, f in zip(objects, fields)]
     keep_apart = set(keep_apart)
-    apart = [item for o, item in zip(objects, items) if o.index in keep_apart]
-    rest = [item for o, item in zip(objects, items) if o.index not in keep_apart]
+    whole = segment_objects(scene, plane, split_touching=False, refuse_depth_holes=False)
+    covered = np.zeros(scene.depth_m.shape, dtype=bool)
+    apart, rest = [], []
+    for fallback in whole:
+        pieces = [o for o in objects if (o.mask & fallback.mask).sum() > 0.5 * o.pixel_count]
+        item = (fallback.image_centroid, _fields_of(fallback))
+        alone = len(pieces) == 1 and pieces[0].index in keep_apart
+        (apart if alone else rest).append(item)
+        covered |= fallback.mask
+    for o in objects:  # anything the fallback did not find stays as it was
+        if (o.mask & covered).sum() <= 0.5 * o.pixel_count:
+            (apart if o.index in keep_apart else rest).append((o.image_centroid, _fields_of(o)))
     joined = _join_row_pieces(scene, plane, grid, heights, rest, _table_noise(plane)) + apart
     joined.sort(key=lambda item: (item[0][1], item[0][0]))
     return [SceneObject(index=i, **f) for i, (_, f) in enumerate(joined)]
+
+
+def _fields_of(o: SceneObject) -> dict:
+    return {f.name: getattr(o, f.name) for f in dataclasses.fields(o) if f.name != "index"}
 
 
 def _join_row_pieces(scene, plane, grid, heights, objects, table_noise):
@@ -617,6 +662,16 @@ def _join_row_pieces(scene, plane, grid, heights, objects, table_noise):
 def _is_fringe(fields: dict, min_height_m: float) -> bool:
     length, width, top = fields["extents"]
     return top <= min_height_m + FRINGE_RISE_M and min(length, width) < FRINGE_WIDTH_M
+
+
+def _lccp(grid, rgb, above, pixel_size, tolerance, camera_position):
+    """:func:`lccp_labels`, with the few pixels it leaves unlabelled given their nearest patch's label."""
+    labels, cut_pairs = lccp_labels(grid, rgb, above, pixel_size, tolerance, camera_position)
+    missing = above & (labels < 0)
+    if missing.any() and (labels >= 0).any():
+        _, (nearest_rows, nearest_cols) = ndimage.distance_transform_edt(labels < 0, return_indices=True)
+        labels = np.where(missing, labels[nearest_rows, nearest_cols], labels)
+    return labels, cut_pairs
 
 
 def _connected_by_distance(grid: np.ndarray, above: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

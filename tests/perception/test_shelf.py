@@ -136,7 +136,8 @@ def test_a_row_cut_at_its_near_bookend_is_joined_into_one_shelf():
     scene = _book_scene(64)
     plane = fit_support_plane(scene)
     pieces = segment_objects(scene, plane)
-    assert len(pieces) == 3
+    assert len(pieces) >= 3  # the bookend on its own; the clutter cut also parts the row's touching books
+    assert len(segment_objects(scene, plane, split_touching=False)) == 3
     blue = [o.index for o in pieces if o.colour == "blue"]
     joined = join_row_pieces(scene, plane, pieces, keep_apart=blue)
     assert sorted(o.shape for o in joined) == ["box", "container"]
