@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull
 
 from physworld_core.errors import PhysworldError
+from physworld_core.policy.hand import rotate_z
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,6 @@ def sample_grasps(
     """Grasps ranked best first. ``vertices_world`` is the target mesh in world coordinates (its origin is
     taken as the object position); ``closing_axis`` the horizontal direction the fingers close along;
     ``min_tcp_z`` the lowest TCP height allowed (fingers that must stay above a slot's neighbours)."""
-    from scipy.spatial import ConvexHull
-
     # Parallel fingers touch the convex hull, so contacts are line-hull intersections: exact and cheap.
     hull = ConvexHull(vertices_world)
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
@@ -186,8 +186,6 @@ def best_grasp(
     ``grip_parts``: indices into ``parts`` of the only parts to grasp (the prompt said "by its handle").
     ``min_tcp_z``: the lowest TCP height at rest (see :func:`sample_grasps`).
     """
-    from physworld_core.policy.hand import rotate_z
-
     parts = [np.asarray(vertices_world)] if not parts else [np.asarray(p) for p in parts]
     turns = (np.arange(config.num_turns) - (config.num_turns - 1) // 2) * np.pi / config.num_turns
     candidates = []

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
+from transforms3d.quaternions import quat2mat
 
 from physworld_core.errors import LakeError, TwinError
 from physworld_core.lake.blobs import BlobRef
@@ -31,7 +33,9 @@ from physworld_core.policy.train import (
     twin_success_rates,
 )
 from physworld_core.store import Store
+from physworld_core.twin.factory import make_twin_env
 from physworld_core.twin.spec import TwinSpec
+from physworld_core.twin.stage import load_twin, localize
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +54,6 @@ class PolicyStageResult:
 
 def closing_axis_at_rest(spec_local: TwinSpec) -> np.ndarray:
     """The gripper's closing direction at the rest pose (proprioception: the robot knows its own hand)."""
-    from transforms3d.quaternions import quat2mat
-
-    from physworld_core.twin.factory import make_twin_env
-
     env = make_twin_env(spec_local.to_json())
     try:
         env.reset(seed=0)
@@ -64,8 +64,6 @@ def closing_axis_at_rest(spec_local: TwinSpec) -> np.ndarray:
 
 def target_mesh(spec_local: TwinSpec) -> tuple[np.ndarray, np.ndarray]:
     """The target's collision geometry (object frame), merged: what the grasp sampler plans on."""
-    import trimesh
-
     parts = [trimesh.load(p, force="mesh", process=False) for p in spec_local.target.collision_meshes]
     merged = trimesh.util.concatenate(parts)
     return np.asarray(merged.vertices), np.asarray(merged.faces)
@@ -73,8 +71,6 @@ def target_mesh(spec_local: TwinSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def target_parts(spec_local: TwinSpec) -> list[np.ndarray]:
     """Vertices (object frame) of each convex collision part of the target: a lid's body and its knob."""
-    import trimesh
-
     return [
         np.asarray(trimesh.load(p, force="mesh", process=False).vertices)
         for p in spec_local.target.collision_meshes
@@ -140,8 +136,6 @@ def run_policy_stage(
     checkpoint is uploaded as it is written), so a stage killed mid-training resumes from the last checkpoint
     (``cfg.ppo.checkpoint_every`` updates at most are lost) and a learner that had finished is only scored.
     Once the rows are written the task's work folders are removed, stale ones of other settings included."""
-    from physworld_core.twin.stage import load_twin, localize
-
     start = time.time()
     spec, row = load_twin(store, task_id)
     if not row["passed"]:
