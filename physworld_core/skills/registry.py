@@ -31,6 +31,7 @@ import pkgutil
 from functools import cache
 from typing import TypeVar
 
+import physworld_core.skills as package
 from physworld_core.errors import PhysworldError
 
 LAYERS = ("language", "perception", "video", "reconstruction", "twin", "policy")
@@ -51,8 +52,6 @@ class UnknownSkillError(PhysworldError):
 @cache
 def skill_names() -> tuple[str, ...]:
     """Every registered skill, in the order they are listed to a person (each skill's ``RANK``)."""
-    import physworld_core.skills as package
-
     ranked = []
     for info in pkgutil.iter_modules(package.__path__):
         if not info.ispkg or info.name.startswith("_"):

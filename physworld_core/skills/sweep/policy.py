@@ -199,6 +199,8 @@ def _stroke(spec: TwinSpec, brush: dict, d: np.ndarray) -> np.ndarray:
     half_depth, half_width = goal.half_extents
     mouth = np.asarray(goal.center, dtype=np.float64) - half_depth * d
     side = np.array([-d[1], d[0], 0.0])
+    # The twin env module loads ManiSkill (~6 s cold); this module is also loaded (by name) to read a sweep plan
+    # or build its controller, which need no simulator, so ManiSkill comes only with a stroke being planned.
     from physworld_core.twin.env import collision_points
 
     behind, lateral = [], []

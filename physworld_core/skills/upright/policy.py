@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import trimesh
 from transforms3d.axangles import axangle2mat
 from transforms3d.quaternions import quat2mat
 
@@ -220,8 +221,6 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _other_footprints(spec: TwinSpec) -> list[tuple[np.ndarray, float]]:
     """(xy, footprint radius) of every object but the target, from its collision geometry (localized spec)."""
-    import trimesh
-
     out = []
     for obj in spec.objects:
         if obj.role == "target":
