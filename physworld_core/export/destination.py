@@ -18,6 +18,7 @@ from pathlib import Path
 import fsspec
 
 from physworld_core.errors import ExportError
+from physworld_core.lake.storage import s3fs_kwargs
 
 MARKER = "physworld_export.json"
 
@@ -43,8 +44,6 @@ class ExportResult:
 
 def _fs(uri: str, storage_options: dict | None) -> tuple[fsspec.AbstractFileSystem, str]:
     if uri.startswith("s3://"):
-        from physworld_core.lake.storage import s3fs_kwargs
-
         return fsspec.filesystem("s3", **s3fs_kwargs(storage_options)), uri[len("s3://") :].rstrip("/")
     return fsspec.filesystem("file"), str(Path(uri).resolve())
 

@@ -34,6 +34,7 @@ from physworld_core.errors import ExportError
 from physworld_core.evaluation.rollouts import ENV_STATE_NAMES, STATE_NAMES, load_arrays
 from physworld_core.export.destination import ExportResult, default_destination, write_export
 from physworld_core.export.selection import Selection
+from physworld_core.video.codec import Mp4Writer, decode_mp4
 
 CODEBASE_VERSION = "v3.0"
 CAMERA_KEY = "observation.images.scene"
@@ -144,8 +145,6 @@ class _FilePacker:
 def _build(
     store, rows: list[dict], root: Path, config: LeRobotExportConfig, progress: bool, log_fn=None
 ) -> dict:
-    from physworld_core.video.codec import Mp4Writer, decode_mp4
-
     fps = float(rows[0]["fps"])
     tasks = sorted({r["prompt"] for r in rows})
     task_index = {t: i for i, t in enumerate(tasks)}
