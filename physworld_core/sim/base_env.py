@@ -22,8 +22,7 @@ from transforms3d.quaternions import mat2quat, quat2mat
 from physworld_core.robot import PANDA
 from physworld_core.scene import CameraSpec
 from physworld_core.sim.camera import look_at_camera, sapien_pose_matrix
-
-SIM_HZ, CONTROL_HZ = 100, 20  # physics and policy rates of every physworld env
+from physworld_core.sim.rates import CONTROL_HZ, SIM_HZ
 
 DEFAULT_CAMERA = look_at_camera(
     eye=(0.45, 0.0, 0.6), target=(0.0, 0.0, 0.0), width=128, height=128, fov_y_deg=58
