@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from physworld_core.scene import CameraSpec
+from physworld_core.sim.rates import CONTROL_HZ
 
 #: ``observation.state``: Panda joint positions, then the TCP pose (position, wxyz quaternion).
 STATE_NAMES = (
@@ -80,10 +81,6 @@ class RecordConfig:
 
     def frame_step(self) -> int:
         """Control steps per recorded frame."""
-        # Function-level: the simulator module imports ManiSkill, which the exporters reading this module's
-        # array helpers do not need.
-        from physworld_core.sim.base_env import CONTROL_HZ
-
         if self.fps is None:
             return 1
         step = CONTROL_HZ / self.fps if self.fps > 0 else 0.0
@@ -95,8 +92,6 @@ class RecordConfig:
         return round(step)
 
     def recorded_fps(self) -> float:
-        from physworld_core.sim.base_env import CONTROL_HZ  # see frame_step
-
         return float(CONTROL_HZ) / self.frame_step()
 
 
@@ -132,6 +127,8 @@ class RolloutRecorder:
             raise ValueError("recording below the control rate needs action_names (which dimensions to sum)")
 
     def __call__(self, env, action: np.ndarray) -> None:
+        # Function-level: the task env module brings gymnasium and the policy layer, which the exporters and the
+        # world model importing this module for its array helpers and names do not need.
         from physworld_core.policy.task_env import task_world
 
         action = np.asarray(action, dtype=np.float32).reshape(-1)
@@ -180,7 +177,9 @@ def keep_renderer(env) -> None:
     except RuntimeError:  # SAPIEN's answer for a scene with no render system
         return
     if str(device) not in _KEPT_RENDERERS:
-        import sapien  # function-level: the exporters reading this module's array helpers need no simulator
+        # Function-level: the exporters reading this module's array helpers need no simulator (SAPIEN's native
+        # renderer libraries load with it).
+        import sapien
 
         _KEPT_RENDERERS[str(device)] = sapien.render.RenderSystem(device)
 
@@ -213,6 +212,8 @@ def rollout_row(
 ) -> dict:
     """Store the recorder's arrays (and frames) as blobs and return the ``rollouts`` row. ``fps`` defaults to
     the recorder's rate; a different one is an error (the video would play at the wrong speed)."""
+    # Function-level: PyAV and the video package (its procedural renderer) only where frames are encoded; the
+    # world model's data module imports this one for DELTA_PREFIX and keeps PyAV lazy too.
     from physworld_core.video.codec import encode_mp4
 
     if fps is None:

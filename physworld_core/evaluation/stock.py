@@ -16,12 +16,19 @@ import re
 from dataclasses import dataclass
 
 import gymnasium as gym
+import mani_skill.envs  # noqa: F401  (registers the stock envs)
 import numpy as np
+import torch
+from mani_skill.utils.registration import REGISTERED_ENVS
+from mani_skill.utils.structs.pose import Pose
+from transforms3d.quaternions import quat2mat
 
 from physworld_core.errors import SceneError
+from physworld_core.evaluation.worlds import sensor_scene
 from physworld_core.robot import PANDA
 from physworld_core.scene import CameraSpec, ScenePackage
-from physworld_core.sim.base_env import CONTROL_HZ, SIM_HZ
+from physworld_core.sim.base_env import CONTROL_HZ, SIM_HZ, matrix_to_pose
+from physworld_core.sim.camera import sapien_pose_matrix
 
 ASSOCIATION_RADIUS_M = 0.06
 """How far the reconstructed target may be from a simulated body and still be that body: beyond a few
@@ -56,9 +63,6 @@ class StockTask:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if not (32 <= self.width <= 2048 and 32 <= self.height <= 2048):
             raise ValueError(f"capture size must be 32..2048 pixels a side, got {self.width}x{self.height}")
-        import mani_skill.envs  # noqa: F401  (registers the stock envs)
-        from mani_skill.utils.registration import REGISTERED_ENVS
-
         if self.env_id not in REGISTERED_ENVS:
             raise SceneError(f"{self.env_id!r} is not a registered ManiSkill env id")
 
@@ -120,14 +124,10 @@ class StockTask:
     ) -> ScenePackage:
         """Reset at the seed, tuck the arm out of view (as physworld's worlds do), and package the sensor
         camera's RGB-D frame with the prompt. ``camera`` is ignored: a stock task is seen from its own camera."""
-        from physworld_core.evaluation.worlds import sensor_scene
-
         env = self.make_env(obs_mode="rgb+depth")
         try:
             env.reset(seed=self.seed)
             u = env.unwrapped
-            import torch
-
             u.agent.reset(torch.tensor([PANDA.capture_qpos], dtype=torch.float32))
             obs = u.get_obs()
             name = self.camera or next(iter(obs["sensor_data"]))
@@ -147,9 +147,6 @@ class StockTask:
 
 
 def _camera_config_dict(camera: CameraSpec) -> dict:
-    from physworld_core.sim.base_env import matrix_to_pose
-    from physworld_core.sim.camera import sapien_pose_matrix
-
     return {
         "pose": matrix_to_pose(sapien_pose_matrix(camera)),
         "width": camera.width,
@@ -216,9 +213,6 @@ class StockWorld(gym.Wrapper):
 
     # --- gym ---------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        import torch
-        from mani_skill.utils.structs.pose import Pose
-
         obs, info = self.env.reset(seed=self.layout_seed, options=options)
         u = self.env.unwrapped
         u.agent.reset(torch.tensor([PANDA.ready_qpos], dtype=torch.float32))
@@ -248,13 +242,9 @@ class StockWorld(gym.Wrapper):
 
     def tcp_rotation(self) -> np.ndarray:
         """3×3 orientation of the TCP frame (z: the approach axis, y: the fingers' closing axis)."""
-        from transforms3d.quaternions import quat2mat
-
         return quat2mat(self.agent.tcp.pose.q[0].cpu().numpy().astype(np.float64))
 
     def _centre_world(self, actor, name: str) -> np.ndarray:
-        from transforms3d.quaternions import quat2mat
-
         raw = actor.pose.raw_pose[0].cpu().numpy().astype(np.float64)
         return raw[:3] + quat2mat(raw[3:]) @ self._centres_local[name]
 
