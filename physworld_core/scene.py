@@ -62,6 +62,9 @@ class CameraSpec:
         cam_to_world: 4×4 row-major camera-to-world transform (OpenCV camera axes), bottom row
             ``[0, 0, 0, 1]``. ``None`` means the camera frame is the world frame, which later stages reject
             because gravity is unknown.
+        workspace: ``(min corner, max corner)`` of the world-frame box outside which nothing is segmented, as
+            ``physworld calibrate`` writes it (``camera.json``'s ``"workspace": {"min": […], "max": […]}``);
+            ``None``: the robot's own reach.
     """
 
     fx: float
@@ -71,6 +74,7 @@ class CameraSpec:
     width: int
     height: int
     cam_to_world: tuple[tuple[float, ...], ...] | None = None
+    workspace: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("fx", "fy", "cx", "cy"):
@@ -109,6 +113,15 @@ class CameraSpec:
             if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-3) or np.linalg.det(rot) < 0:
                 raise SceneError("camera: cam_to_world rotation is not orthonormal (right-handed)")
             object.__setattr__(self, "cam_to_world", tuple(tuple(float(v) for v in row) for row in m))
+        if self.workspace is not None:
+            box = np.asarray(self.workspace, dtype=np.float64)
+            if box.shape != (2, 3) or not np.all(np.isfinite(box)):
+                raise SceneError(f"camera: workspace must be two finite 3-D corners, got {self.workspace!r}")
+            if not np.all(box[0] < box[1]):
+                raise SceneError(
+                    f"camera: workspace min {box[0].tolist()} must lie below max {box[1].tolist()} on every axis"
+                )
+            object.__setattr__(self, "workspace", tuple(tuple(float(v) for v in corner) for corner in box))
 
     @property
     def K(self) -> np.ndarray:
@@ -120,8 +133,20 @@ class CameraSpec:
             raise SceneError("camera.json has no cam_to_world extrinsics; gravity and the table are unknown")
         return np.asarray(self.cam_to_world, dtype=np.float64)
 
+    def to_dict(self) -> dict:
+        """The camera as ``camera.json`` holds it (no ``workspace`` key when there is none, so a camera
+        written before workspaces existed reads and writes the same bytes)."""
+        data = asdict(self)
+        if self.cam_to_world is not None:
+            data["cam_to_world"] = [list(row) for row in self.cam_to_world]
+        if data["workspace"] is None:
+            del data["workspace"]
+        else:
+            data["workspace"] = {"min": list(self.workspace[0]), "max": list(self.workspace[1])}
+        return data
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps(self.to_dict())
 
     def resized(self, width: int, height: int) -> CameraSpec:
         """The same camera (pose, field of view) rendering ``width`` × ``height`` pixels."""
@@ -134,6 +159,7 @@ class CameraSpec:
             width=int(width),
             height=int(height),
             cam_to_world=self.cam_to_world,
+            workspace=self.workspace,
         )
 
     @classmethod
@@ -168,8 +194,23 @@ class CameraSpec:
                 [_json_number(v, f"{source}: cam_to_world[{r}][{c}]") for c, v in enumerate(row)]
                 for r, row in enumerate(matrix)
             ]
+        workspace = data.get("workspace")
+        if workspace is not None:
+            if not isinstance(workspace, dict) or set(workspace) != {"min", "max"}:
+                raise SceneError(
+                    f'{source}: workspace must be {{"min": [x, y, z], "max": [x, y, z]}}, got {_short(workspace)}'
+                )
+            corners = []
+            for key in ("min", "max"):
+                corner = workspace[key]
+                if not isinstance(corner, list) or len(corner) != 3:
+                    raise SceneError(f"{source}: workspace.{key} must be 3 numbers, got {_short(corner)}")
+                corners.append(
+                    tuple(_json_number(v, f"{source}: workspace.{key}[{i}]") for i, v in enumerate(corner))
+                )
+            workspace = tuple(corners)
         try:
-            return cls(**values, cam_to_world=matrix)
+            return cls(**values, cam_to_world=matrix, workspace=workspace)
         except SceneError as exc:
             raise SceneError(f"{source}: {str(exc).removeprefix('camera: ')}") from None
 
@@ -487,7 +528,7 @@ def save_scene_package(scene: ScenePackage, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     Image.fromarray(scene.rgb).save(folder / "rgb.png")
     np.save(folder / "depth.npy", scene.depth_m.astype(np.float32))
-    (folder / "camera.json").write_text(json.dumps(asdict(scene.camera), indent=2))
+    (folder / "camera.json").write_text(json.dumps(scene.camera.to_dict(), indent=2))
     (folder / "prompt.txt").write_text(scene.prompt + "\n")
     return folder
 

@@ -7,7 +7,7 @@ grounding), and the perception stage stores its result once per task (:mod:`.sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from physworld_core.errors import GroundingError, SceneError
@@ -24,7 +24,7 @@ from physworld_core.perception.regions import segment_regions
 from physworld_core.perception.segment import SceneObject, depth_hole_report, segment_objects
 from physworld_core.perception.skill import SkillPerception, perception_of
 from physworld_core.robot import PANDA, RobotSetup
-from physworld_core.scene import ScenePackage
+from physworld_core.scene import CameraSpec, ScenePackage
 
 REGION = "region"
 """The goal shape of a flat marking on the table, looked for only when the prompt names one."""
@@ -162,12 +162,21 @@ class TaskPerception:
     tilt_deg: float
 
 
+def workspace_robot(camera: CameraSpec, robot: RobotSetup = PANDA) -> RobotSetup:
+    """``robot`` with the workspace box of a calibrated camera (``physworld calibrate``), else as it is: what
+    segmentation crops to."""
+    if camera.workspace is None:
+        return robot
+    return replace(robot, workspace_min=camera.workspace[0], workspace_max=camera.workspace[1])
+
+
 def perceive_task(scene: ScenePackage) -> TaskPerception:
     """The scene perceived, and again levelled when its table is tilted (a table tilted past a slope is left
     for reconstruction to refuse, as it always has)."""
-    perception = perceive(scene)
+    robot = workspace_robot(scene.camera)
+    perception = perceive(scene, robot)
     tilt = tilt_from_vertical_deg(perception.plane.normal)
     levelled = None
     if needs_alignment(tilt) and tilt <= MAX_TILT_DEG:
-        levelled = perceive(aligned_scene(scene, perception.plane.normal))
+        levelled = perceive(aligned_scene(scene, perception.plane.normal), robot)
     return TaskPerception(perception, levelled, tilt)

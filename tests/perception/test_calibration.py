@@ -123,3 +123,52 @@ def test_a_synthetic_table_gives_the_camera_height_and_pitch():
 def test_no_table_below_the_camera_is_refused_with_the_reason(depth, reason):
     with pytest.raises(SceneError, match=reason):
         calibrate(depth, CAMERA)
+
+
+def test_a_calibrated_camera_carries_its_workspace_and_perception_crops_to_it(monkeypatch):
+    """calibrate → camera.json → the scene's camera → what perception segments: the workspace box travels with
+    the camera (also through the lake's camera_json), and nothing outside it is segmented."""
+    from dataclasses import replace
+
+    import physworld_core.perception.perceive as perceive_module
+    from physworld_core.perception.plane import fit_support_plane
+    from physworld_core.perception.segment import segment_objects
+    from physworld_core.scene import ScenePackage
+
+    capture = load_capture("osd_complex_64")
+    calibration = calibrate(capture.depth, capture.camera, robot=None)
+    written = calibration.camera_json(capture.camera)
+    camera = CameraSpec.from_dict(written)
+    assert camera.workspace == (calibration.workspace_min, calibration.workspace_max)
+    assert (
+        CameraSpec.from_dict(camera.to_dict()) == camera
+        and camera.to_dict()["workspace"] == written["workspace"]
+    )
+    assert "workspace" not in capture.camera.to_dict()  # an uncalibrated camera's JSON is as it was
+
+    scene = ScenePackage(capture.name, capture.rgb, capture.depth, camera, capture.prompts[0], "test")
+    seen = []
+    monkeypatch.setattr(perceive_module, "perceive", lambda s, robot=None: seen.append(robot) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        perceive_module.perceive_task(scene)
+    assert (seen[0].workspace_min, seen[0].workspace_max) == camera.workspace  # the stage crops to it
+
+    plane = fit_support_plane(scene)
+    lo, hi = np.asarray(camera.workspace)
+    half = replace(camera, workspace=(tuple(lo), (float((lo[0] + hi[0]) / 2), *hi[1:])))
+    whole = segment_objects(
+        scene, plane, robot=perceive_module.workspace_robot(camera), refuse_depth_holes=False
+    )
+    cropped = segment_objects(
+        replace(scene, camera=half),
+        plane,
+        robot=perceive_module.workspace_robot(half),
+        refuse_depth_holes=False,
+    )
+    assert 0 < len(cropped) < len(whole)
+    for obj in cropped:
+        assert obj.points_world[:, 0].max() <= half.workspace[1][0] + 1e-6
+    with pytest.raises(SceneError, match="workspace min .* must lie below max"):
+        replace(camera, workspace=(tuple(hi), tuple(lo)))
+    with pytest.raises(SceneError, match="workspace.min must be 3 numbers"):
+        CameraSpec.from_dict({**written, "workspace": {"min": [0, 0], "max": [1, 1, 1]}})
