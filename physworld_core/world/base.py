@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+from mani_skill.utils.scene_builder.table import TableSceneBuilder
+from transforms3d.euler import euler2quat
 
 from physworld_core.sim.base_env import TabletopEnv
 
@@ -29,8 +31,6 @@ class WorldEnv(TabletopEnv):
         super().__init__(*args, **kwargs)
 
     def _build_objects(self) -> None:
-        from mani_skill.utils.scene_builder.table import TableSceneBuilder
-
         # No robot pose noise of the table's own: the robot's rest pose is set in ``_initialize_episode``.
         self.table_scene = TableSceneBuilder(self, robot_init_qpos_noise=0.0)
         self.table_scene.build()
@@ -50,8 +50,6 @@ class WorldEnv(TabletopEnv):
     def _place_jittered(self, actor, xy, z: float, yaw: float) -> None:
         """Stand an actor at rest at its layout pose (``xy``, height ``z``, turned ``yaw`` about z) plus this
         trial's jitter."""
-        from transforms3d.euler import euler2quat
-
         dx, dy = self._jitter()
         self._set_at_rest(actor, (xy[0] + dx, xy[1] + dy, z), euler2quat(0, 0, yaw))
 

@@ -36,6 +36,7 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import actor_pose, pick_and_place
 from physworld_core.world.shapes import (
     UPRIGHT_CYLINDER,
     add_open_box,
@@ -248,8 +249,6 @@ class BinWorldEnv(WorldEnv):
 
 def oracle(env: BinWorldEnv):
     """Top-down grasp across the target's narrow side, carry over the bin's centre, release above the floor."""
-    from physworld_core.world.scripted import actor_pose, pick_and_place
-
     t, b = env.layout.target, env.layout.bin
     hx, hy, hz = t.half_size
     yaw = t.yaw + (np.pi / 2 if hx > hy else 0.0)  # close across the narrow side of a box

@@ -22,7 +22,7 @@ table), standing upright between its neighbours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import sapien
@@ -43,6 +43,21 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import (
+    CLOSED,
+    OPEN,
+    Grip,
+    Move,
+    Script,
+    actor_pose,
+    carry_to,
+    down_rotation,
+    grasp_from_above,
+    lift_to,
+    rise_by,
+    square_to,
+    wrist_safe,
+)
 from physworld_core.world.shapes import (
     add_convex_mesh,
     build_actor,
@@ -342,24 +357,6 @@ def oracle(env: BookWorldEnv):
     """Grasp the standing book from above across its thickness near its top, lift it over the shelf, turn it
     so its thickness runs along the row, servo its centre over the slot, lower it in until it almost touches
     the base board (the fingers stay above the neighbours), let go."""
-    from functools import partial
-
-    from physworld_core.world.scripted import (
-        CLOSED,
-        OPEN,
-        Grip,
-        Move,
-        Script,
-        actor_pose,
-        carry_to,
-        down_rotation,
-        grasp_from_above,
-        lift_to,
-        rise_by,
-        square_to,
-        wrist_safe,
-    )
-
     book, shelf = env.layout.book, env.layout.shelf
     move = partial(Move, symmetric=False)  # rotations below are already the twin the wrist can reach
     grasp_dz = book.height / 2 - 0.02  # TCP above the book's centre: pads on its top 3 cm

@@ -33,6 +33,19 @@ from physworld_core.world.base import WorldEnv
 from physworld_core.world.layout import Record, colour_noun, phrase, placed_at, rejection_sample, separated
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import (
+    CLOSED,
+    OPEN,
+    Grip,
+    Move,
+    Script,
+    actor_pose,
+    carry_to,
+    down_rotation,
+    grasp_from_above,
+    lift_to,
+    rise_by,
+)
 from physworld_core.world.shapes import (
     UPRIGHT_CYLINDER,
     add_ring_wall,
@@ -347,20 +360,6 @@ class LidWorldEnv(WorldEnv):
 def oracle(env: LidWorldEnv):
     """Grasp the knob from above (fingertips clear of the dome, palm clear of the knob), carry the lid over
     the pot while servoing its axis onto the pot's, lower it to just above the rim, let go."""
-    from physworld_core.world.scripted import (
-        CLOSED,
-        OPEN,
-        Grip,
-        Move,
-        Script,
-        actor_pose,
-        carry_to,
-        down_rotation,
-        grasp_from_above,
-        lift_to,
-        rise_by,
-    )
-
     lid, pot = env.layout.lid, env.layout.pot
     # TCP height above the lid's underside: fingertips (9.5 mm below the TCP) 5 mm above the dome, pads on
     # the knob's head.

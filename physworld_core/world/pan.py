@@ -41,6 +41,17 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import (
+    CLOSED,
+    Grip,
+    Move,
+    Script,
+    actor_pose,
+    down_rotation,
+    lift_to,
+    rise_by,
+    tcp_pose,
+)
 from physworld_core.world.shapes import (
     add_convex_mesh,
     add_open_cylinder,
@@ -303,18 +314,6 @@ def oracle(env: PanWorldEnv):
     """Grasp the handle across its width, lift, carry the body's centre over the plate's, lower it until it
     almost touches, open, retreat. Carry and descent targets are measured from the held pan (it may sag in the
     grip), so the body, not the gripper, is what lands on the plate."""
-    from physworld_core.world.scripted import (
-        CLOSED,
-        Grip,
-        Move,
-        Script,
-        actor_pose,
-        down_rotation,
-        lift_to,
-        rise_by,
-        tcp_pose,
-    )
-
     p, pl = env.layout.pan, env.layout.plate
     grasp_local = p.handle_point(0.55)
     # Tilted handle: aim at the centre line, but keep the fingertips off the table.

@@ -31,6 +31,7 @@ from functools import cached_property
 import numpy as np
 import sapien
 from mani_skill.utils.registration import register_env
+from transforms3d.axangles import axangle2mat
 from transforms3d.euler import euler2quat
 
 from physworld_core.sim.base_env import actor_points_world
@@ -47,6 +48,7 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import CLOSED, Grip, Move, Script, actor_pose, down_rotation, tcp_pose
 from physworld_core.world.shapes import (
     add_open_cylinder,
     build_actor,
@@ -348,10 +350,6 @@ def oracle(env: PourWorldEnv):
     """Top grasp across the cup's rim (fingers closing across the pouring direction), lift over the bowl's
     rim, tilt about the fingers' closing axis while holding the cup's lip (the rim point facing the bowl)
     still above the bowl, wait for the balls to roll out between the rim and the palm."""
-    from transforms3d.axangles import axangle2mat
-
-    from physworld_core.world.scripted import CLOSED, Grip, Move, Script, actor_pose, down_rotation, tcp_pose
-
     c, b = env.layout.cup, env.layout.bowl
     # The pouring direction is free (the cup is carried to the bowl): pour across the table towards the
     # robot's midline, the one tilt the arm reaches everywhere over the table (measured: ~125° for any

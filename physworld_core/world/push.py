@@ -44,6 +44,7 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import CLOSED, Grip, PushTo, Script, rise_by
 from physworld_core.world.shapes import (
     UPRIGHT_CYLINDER,
     build_actor,
@@ -319,8 +320,6 @@ class PushWorldEnv(WorldEnv):
 
 def oracle(env: PushWorldEnv):
     """Close the gripper, push the object's centre onto the region's centre (closed loop), lift away."""
-    from physworld_core.world.scripted import CLOSED, Grip, PushTo, Script, rise_by
-
     t = env.layout.target
     return Script(
         env,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -59,12 +62,7 @@ _NOT_FAMILIES = frozenset({"registry", "palette", "scripted", "shapes", "layout"
 def _load_builtin() -> None:
     """Import every family module of this package (each registers itself on import), so adding a family is
     adding a file."""
-    import importlib
-    import pkgutil
-
-    import physworld_core.world as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name not in _NOT_FAMILIES and not info.name.startswith("_"):
             importlib.import_module(f"physworld_core.world.{info.name}")
 

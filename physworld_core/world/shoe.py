@@ -23,7 +23,7 @@ elsewhere on the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import sapien
@@ -44,6 +44,21 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import (
+    CLOSED,
+    OPEN,
+    Grip,
+    Move,
+    Script,
+    actor_pose,
+    carry_to,
+    down_rotation,
+    grasp_from_above,
+    lift_to,
+    rise_by,
+    square_to,
+    wrist_safe,
+)
 from physworld_core.world.shapes import (
     add_convex_mesh,
     add_open_box,
@@ -328,24 +343,6 @@ def oracle(env: ShoeWorldEnv):
     """Grasp across the shoe's width over its middle (palm clear of the heel), lift it over the rim, turn it
     lengthwise to the box, servo its centre over the box's centre, lower it to just above the floor (fingers
     never below the rim), let go."""
-    from functools import partial
-
-    from physworld_core.world.scripted import (
-        CLOSED,
-        OPEN,
-        Grip,
-        Move,
-        Script,
-        actor_pose,
-        carry_to,
-        down_rotation,
-        grasp_from_above,
-        lift_to,
-        rise_by,
-        square_to,
-        wrist_safe,
-    )
-
     shoe, box = env.layout.shoe, env.layout.box
     move = partial(Move, symmetric=False)  # rotations below are already the twin the wrist can reach
     top = float(env.target_points_local()[:, 2].max())

@@ -33,6 +33,7 @@ from physworld_core.world.base import WorldEnv
 from physworld_core.world.layout import Record, discs_apart, phrase, rejection_sample, sample_in_workspace
 from physworld_core.world.palette import PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import actor_pose, pick_and_place
 from physworld_core.world.shapes import build_convex_actor, chamfered_cylinder, pose_on_table, rounded_box
 
 ENV_ID = "PhysWorld-Stack-v0"
@@ -238,8 +239,6 @@ def _points(block: BlockTruth) -> np.ndarray:
 def oracle(env: StackWorldEnv):
     """Top-down grasp across the block's narrow side, carry it over the base's centre, lower it until it
     almost touches the base's top, release."""
-    from physworld_core.world.scripted import actor_pose, pick_and_place
-
     t = env.layout.top
     ex, ey, ez = t.extents
     yaw = t.yaw + (np.pi / 2 if t.shape == "box" and ex > ey else 0.0)  # close across the narrow side

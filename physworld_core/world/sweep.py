@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 from mani_skill.utils.registration import register_env
+from transforms3d.euler import euler2mat
 
 from physworld_core.world.base import WorldEnv
 from physworld_core.world.layout import (
@@ -45,6 +46,17 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import CONTAINER_PALETTE, PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
+from physworld_core.world.scripted import (
+    CLOSED,
+    Grip,
+    Move,
+    Script,
+    actor_pose,
+    down_rotation,
+    rise_by,
+    tcp_pose,
+    wrap_angle,
+)
 from physworld_core.world.shapes import (
     build_convex_actor,
     pose_on_table,
@@ -427,20 +439,6 @@ def oracle(env: SweepWorldEnv):
 
     Brush targets become TCP targets through the grip measured after the lift (the brush may have shifted in
     the fingers), so the head, not the gripper, follows the lane."""
-    from transforms3d.euler import euler2mat
-
-    from physworld_core.world.scripted import (
-        CLOSED,
-        Grip,
-        Move,
-        Script,
-        actor_pose,
-        down_rotation,
-        rise_by,
-        tcp_pose,
-        wrap_angle,
-    )
-
     b, p = env.layout.brush, env.layout.dustpan
     d = np.array([np.cos(p.yaw), np.sin(p.yaw)])
     mouth = np.asarray(p.xy)
@@ -490,8 +488,6 @@ def oracle(env: SweepWorldEnv):
 
 def _level(R: np.ndarray) -> np.ndarray:
     """The brush's rotation with its yaw removed (whatever tilt it has in the grip)."""
-    from transforms3d.euler import euler2mat
-
     yaw = float(np.arctan2(R[1, 0], R[0, 0]))
     return euler2mat(0, 0, -yaw) @ R
 

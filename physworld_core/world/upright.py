@@ -48,7 +48,18 @@ from physworld_core.world.layout import (
 )
 from physworld_core.world.palette import PALETTE, jitter_colour
 from physworld_core.world.registry import WorldFamily, register_family
-from physworld_core.world.scripted import wrap_angle
+from physworld_core.world.scripted import (
+    CLOSED,
+    OPEN,
+    Grip,
+    Move,
+    Script,
+    actor_pose,
+    down_rotation,
+    lift_to,
+    tcp_pose,
+    wrap_angle,
+)
 from physworld_core.world.shapes import build_actor, material, mesh_file, pose_on_table, revolve, rounded_box
 
 ENV_ID = "PhysWorld-Upright-v0"
@@ -378,18 +389,6 @@ def oracle(env: UprightWorldEnv):
     (turning it about the vertical on the way, see ``_tip_plan``), tip its top up about the closing axis
     (closed loop on the bottle's live axis, so slip in the fingers is corrected), lower it until its base
     nearly touches the table, open, and pull the fingers back out."""
-    from physworld_core.world.scripted import (
-        CLOSED,
-        OPEN,
-        Grip,
-        Move,
-        Script,
-        actor_pose,
-        down_rotation,
-        lift_to,
-        tcp_pose,
-    )
-
     b = env.layout.bottle
     grip_s = 0.5 * b.body_height  # grasp the middle of the body, near the centre of mass
     tip_z = max(0.15, grip_s + 0.08)
