@@ -36,12 +36,20 @@ Metrics (one :class:`FidelityReport` per task):
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+import trimesh
+from scipy.spatial import ConvexHull, QhullError, cKDTree
+from transforms3d.quaternions import quat2mat
 
+from physworld_core.perception.stage import load_perception
+from physworld_core.reconstruction.geometry import boxes_mesh
+from physworld_core.reconstruction.stage import load_reconstruction
 from physworld_core.reconstruction.tracking import sample_surface
 from physworld_core.robot import PANDA
+from physworld_core.twin.stage import load_twin
 
 SAMPLES_PER_M2 = 1.0e6
 """Surface samples per m² (≈ 1 per mm²): mean nearest-neighbour spacing ≈ 0.5 mm, so a perfect reconstruction
@@ -100,8 +108,8 @@ def shape_mesh(shape) -> ConvexPart:
     Written here rather than taken from ManiSkill's ``get_component_meshes``: that helper builds cylinders and
     capsules along z and then applies the shape's local pose, which assumes PhysX's x axis, so every upright
     can comes out lying on its side."""
+    # sapien (~0.9 s) only where a simulated actor is read: the geometry helpers here run without a simulator.
     import sapien
-    import trimesh
 
     physx = sapien.physx
     to_x = trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0])  # trimesh's z axis → PhysX's x axis
@@ -124,6 +132,7 @@ def shape_mesh(shape) -> ConvexPart:
 
 
 def _body(actor):
+    # sapien (~0.9 s) only where a simulated actor is read: the geometry helpers here run without a simulator.
     import sapien
 
     return actor._objs[0].find_component_by_type(sapien.physx.PhysxRigidBaseComponent)
@@ -131,8 +140,6 @@ def _body(actor):
 
 def actor_parts(actor) -> tuple[ConvexPart, ...]:
     """An actor's convex collision parts in the world frame, where it stands now (first sub-scene)."""
-    from transforms3d.quaternions import quat2mat
-
     raw = actor.pose.raw_pose[0].cpu().numpy().astype(np.float64)
     R, t = quat2mat(raw[3:]), raw[:3]
     parts = []
@@ -148,6 +155,7 @@ def world_truth(task) -> WorldTruth:
     ``capture_scene`` resets with ``seed=task.seed``; the reset jitter comes from the episode seed, so the same
     reset puts every object exactly where the captured frame saw it.
     """
+    # evaluation.worlds loads ManiSkill (~10 s cold): only scoring against a true world needs it.
     from physworld_core.evaluation.worlds import make_world_env
 
     env = make_world_env(task, obs_mode="none", robot_pose="capture")
@@ -187,8 +195,6 @@ def world_truth(task) -> WorldTruth:
 
 def _halfspaces(vertices: np.ndarray) -> np.ndarray | None:
     """Outward face planes (n, d) with n·p + d <= 0 inside; ``None`` for a flat or degenerate part."""
-    from scipy.spatial import ConvexHull, QhullError
-
     try:
         return ConvexHull(vertices).equations
     except QhullError:
@@ -231,8 +237,6 @@ def union_surface_points(
 
 def nearest_distances(from_points: np.ndarray, to_points: np.ndarray) -> np.ndarray:
     """Distance from each of ``from_points`` to its nearest neighbour in ``to_points``."""
-    from scipy.spatial import cKDTree
-
     return cKDTree(np.asarray(to_points, dtype=np.float64)).query(np.asarray(from_points, dtype=np.float64))[
         0
     ]
@@ -260,8 +264,6 @@ def reconstructed_parts(obj) -> tuple[ConvexPart, ...]:
     """A :class:`~physworld_core.reconstruction.types.ReconstructedObject` as convex parts in the world: a
     container's floor and walls (its display mesh is those boxes), the layers of a layered mesh (a lid and its
     knob), otherwise its completed convex mesh."""
-    from physworld_core.reconstruction.geometry import boxes_mesh
-
     pose = np.asarray(obj.pose_world, dtype=np.float64)
     if obj.container is not None:
         local = [boxes_mesh([box]) for box in obj.container.boxes()]
@@ -315,8 +317,6 @@ def support_mask(
 ) -> np.ndarray:
     """Cells where the table top is the first surface seen from above: on the table, under no part's footprint
     (parts no taller than ``flat_m`` above the table do not count)."""
-    from scipy.spatial import ConvexHull, QhullError
-
     x0, x1, y0, y1 = table_rect
     xy = np.asarray(centres_xy, dtype=np.float64)
     support = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
@@ -463,6 +463,7 @@ def score_fidelity(
         reconstruction_seconds: wall time of the reconstruction.
         grid: the top-view grid of the support IoU.
     """
+    # twin.env loads ManiSkill and torch (~3 s): only scoring a whole task needs its table constants.
     from physworld_core.twin.env import TABLE_CENTER_XY, TABLE_HALF
 
     target_surface = union_surface_points(truth.target_parts, seed=0)
@@ -639,12 +640,8 @@ def fidelity_for_task(store, task_id: str) -> tuple[FidelityReport, tuple[Metric
 
     Reads what the stages stored (scene, chosen video sample's plan, reconstruction, twin); truth is used only
     here, to score."""
-    import json
-
+    # evaluation.worlds loads ManiSkill (~10 s cold): only scoring against a true world needs it.
     from physworld_core.evaluation.worlds import BenchmarkTask
-    from physworld_core.perception.stage import load_perception
-    from physworld_core.reconstruction.stage import load_reconstruction
-    from physworld_core.twin.stage import load_twin
 
     source = store.one_row("tasks", task_id)["source"]
     if not source.startswith("benchmark:"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from mani_skill.utils.registration import REGISTERED_ENVS
+
 from physworld_core.evaluation.worlds import BenchmarkTask, make_world_env
 from physworld_core.world import get_family
 
@@ -12,8 +14,6 @@ from physworld_core.world import get_family
 def episode_limit(env_id: str) -> int:
     """The family's registered episode length. ManiSkill enforces it in its own TimeLimitWrapper, so the
     gymnasium spec ``gym.make`` returns says ``max_episode_steps=None``; read ManiSkill's registry instead."""
-    from mani_skill.utils.registration import REGISTERED_ENVS
-
     return int(REGISTERED_ENVS[env_id].max_episode_steps or 200)
 
 

@@ -17,7 +17,11 @@ from physworld_core.errors import PhysworldError
 from physworld_core.evaluation.rollouts import RecordConfig, rollout_row
 from physworld_core.evaluation.trials import TrialConfig, run_trials
 from physworld_core.evaluation.worlds import parse_world
+from physworld_core.policy.checkpoint import load_policy
 from physworld_core.policy.plan import TaskPlan
+from physworld_core.policy.stage import load_policy_row
+from physworld_core.reconstruction.stage import load_reconstruction
+from physworld_core.scene import CameraSpec
 from physworld_core.store import Store
 
 EVALUATED_METHODS = ("planner_only", "physworld", "visual_imitation")
@@ -66,8 +70,6 @@ class EvaluationResult:
 def reconstruction_error(store: Store, task_id: str, task) -> dict:
     """Reconstructed vs true target placement and size, and whether the reconstructed goal lies in the true
     one (truth used only to score). Worlds without truth (stock ManiSkill envs) get an empty dict."""
-    from physworld_core.reconstruction.stage import load_reconstruction
-
     if not task.has_truth:
         return {}
     recon = load_reconstruction(store, task_id)
@@ -109,10 +111,6 @@ def run_evaluation_stage(
 
     ``external`` methods run on the same trials (same seeds, same world, the same success test), from the
     ``planner_only`` plan's episode; one with no policy is skipped and named in the result."""
-    from physworld_core.policy.checkpoint import load_policy
-    from physworld_core.policy.stage import load_policy_row
-    from physworld_core.scene import CameraSpec
-
     start = time.time()
     task_row = store.one_row("tasks", task_id)
     try:

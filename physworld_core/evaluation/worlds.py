@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import gymnasium as gym
 import numpy as np
 
 from physworld_core.errors import SceneError
@@ -84,8 +85,6 @@ def parse_world(source: str):
 
 def make_world_env(task: BenchmarkTask, obs_mode: str = "none", camera: CameraSpec | None = None, **kwargs):
     """The ground-truth world as a ManiSkill env (one env, CPU sim)."""
-    import gymnasium as gym
-
     family = get_family(task.family)
     return gym.make(
         family.env_id,
