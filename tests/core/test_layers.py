@@ -25,7 +25,7 @@ import pytest
 import physworld_core
 
 sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import build_graph  # noqa: E402  (a helper beside this test, not a package module)
+from import_graph import build_graph  # a helper beside this test, not a package module
 
 ROOT = Path(physworld_core.__file__).resolve().parent
 
@@ -206,7 +206,9 @@ def test_an_indirect_import_of_the_truth_from_a_stage_fails(tmp_path):
     )
     graph = build_graph(root)
     assert any("policy.train -> physworld_core.evaluation.worlds" in c for c in reaches_truth(graph))
-    assert any("policy.train (policy) imports physworld_core.evaluation.worlds" in v for v in violations(graph))
+    assert any(
+        "policy.train (policy) imports physworld_core.evaluation.worlds" in v for v in violations(graph)
+    )
 
 
 def test_a_skill_loaded_by_name_counts_and_type_checking_imports_do_not(tmp_path):
@@ -238,3 +240,11 @@ def test_every_layer_has_modules(layer):
     """The map names real packages (a renamed package would silently leave the order)."""
     graph = build_graph(ROOT)
     assert LAYERS.index(layer) in set(layers_of(graph).values())
+
+
+def test_the_readme_states_this_order():
+    """The order a reader sees in the README's layout section is the one enforced here."""
+    readme = (ROOT.parent / "README.md").read_text()
+    section = readme[readme.index("## Layout") :]
+    [line] = [ln for ln in section.splitlines() if ln.startswith("foundation →")]
+    assert tuple(part.strip() for part in line.split("→")) == LAYERS
