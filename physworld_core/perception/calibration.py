@@ -23,7 +23,7 @@ The plane is fitted in the camera frame by the same RANSAC + least-squares fit p
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,8 +133,6 @@ class Calibration:
 
     def robot(self, robot: RobotSetup = PANDA) -> RobotSetup:
         """``robot`` with its workspace box replaced by this calibration's (what segmentation crops to)."""
-        from dataclasses import replace
-
         return replace(robot, workspace_min=self.workspace_min, workspace_max=self.workspace_max)
 
     def camera_json(self, intrinsics: CameraSpec) -> dict:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 NORMAL_STEP_M = 0.008
 """Surface distance over which pixel normals are measured: a few times a real sensor's depth noise, under the
@@ -124,9 +126,6 @@ def lccp_labels(
         tolerance_m: H×W largest 3D gap between neighbouring pixels of one surface.
         camera_position: the camera's centre in the world frame (normals are turned towards it).
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     height_px, width_px = above.shape
     labels = np.full(above.shape, -1, dtype=np.int64)
     cut_pairs: set[tuple[int, int]] = set()

@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial import ConvexHull, QhullError, cKDTree
 
 from physworld_core.errors import SceneError
 from physworld_core.perception.clutter import SAME_PAINT_CHROMA, chromaticity_distance, lccp_labels
@@ -557,7 +557,6 @@ def _merge_same_colour_pieces(scene, plane, grid, heights, objects, table_noise,
     pieces that the over-segmentation parted at a concave crease between two paints (two touching objects
     whose mean colours happen to be close) where they meet without a depth jump. Pieces split by a depth
     jump (a pan's rim around a floor too low to count as above the table, its handle) still join."""
-    from scipy.spatial import cKDTree
 
     def pairs(objects):
         order = sorted(range(len(objects)), key=lambda k: -objects[k][1]["mask"].sum())
@@ -628,7 +627,6 @@ def _join_row_pieces(scene, plane, grid, heights, objects, table_noise):
     no wider across its long axis than the wider piece, :data:`ROW_SLACK_M`), and their union is a container
     with a floor: the board. Trade-off: something standing in line with a shelf's row and close to its end
     becomes part of the shelf, as an obstacle it would be anyway."""
-    from scipy.spatial import cKDTree
 
     def across_extent(points: np.ndarray, yaw: float) -> float:
         uv = plane.to_plane_coords(points)[:, :2]
