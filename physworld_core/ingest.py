@@ -21,6 +21,7 @@ import posixpath
 from collections.abc import Mapping
 
 import numpy as np
+from PIL import Image
 
 from physworld_core.errors import SceneError, TaskExistsError
 from physworld_core.limits import PackageLimits, quoted
@@ -223,7 +224,9 @@ class PackageSource(TaskSource):
         self, store: Store, task_id: str, source: str, prompt: str, limits: PackageLimits | None
     ) -> ScenePackage:
         files = read_stored_package(store, source[len(PACKAGE_PREFIX) :])
-        return scene_from_files(files, task_id, where=f"task {task_id}'s package", source=source, limits=limits)
+        return scene_from_files(
+            files, task_id, where=f"task {task_id}'s package", source=source, limits=limits
+        )
 
 
 @register_source
@@ -242,8 +245,6 @@ class FolderSource(TaskSource):
 
 def ingest_scene(store: Store, task_id: str, *, limits: PackageLimits | None = None) -> ScenePackage:
     """The ``scenes`` stage: capture/load, validate, store blobs, write the row (last, so failures write nothing)."""
-    from PIL import Image
-
     task = store.one_row("tasks", task_id)
     scene = capture_from_source(store, task_id, task["source"], task["prompt"], limits=limits)
     png = io.BytesIO()
