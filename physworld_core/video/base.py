@@ -17,6 +17,7 @@ import numpy as np
 
 from physworld_core.backends import ConfiguredBackend
 from physworld_core.scene import ScenePackage
+from physworld_core.video.codec import encode_mp4
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,8 +65,6 @@ class GeneratedVideo:
 
     def to_mp4(self, **kwargs) -> bytes:
         """Encode with :func:`physworld_core.video.codec.encode_mp4`."""
-        from physworld_core.video.codec import encode_mp4
-
         return encode_mp4(self.frames, self.fps, **kwargs)
 
 

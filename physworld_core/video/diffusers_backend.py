@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from physworld_core.errors import VideoModelError
 from physworld_core.models import pick_device, require_models_extra
@@ -222,6 +223,8 @@ class DiffusersI2VBackend(VideoBackend):
     def __init__(self, config: DiffusersVideoConfig | None = None) -> None:
         super().__init__(config)
         require_models_extra(WHAT, VideoModelError, "torch", "diffusers", "transformers")
+        # diffusers (the models extra, seconds to import) only when this backend is built: the registry that
+        # lists it is loaded by every video run, procedural ones included.
         import diffusers
 
         self.model_dir, index = read_model_index(self.config.model_dir)
@@ -262,6 +265,7 @@ class DiffusersI2VBackend(VideoBackend):
         return self._pipeline
 
     def _load(self) -> Any:
+        # torch and diffusers (the models extra) only when the weights load: the video package needs neither.
         import diffusers
         import torch
 
@@ -288,8 +292,8 @@ class DiffusersI2VBackend(VideoBackend):
 
     def generate(self, scene: ScenePackage) -> GeneratedVideo:
         """Generate ``num_frames`` frames of ``height`` × ``width`` from the scene's image and prompt."""
+        # torch (the models extra) only when a video is generated: the video package imports without it.
         import torch
-        from PIL import Image
 
         config = self.config
         pipe = self.pipeline

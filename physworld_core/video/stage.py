@@ -16,7 +16,9 @@ from physworld_core.errors import PhysworldError
 from physworld_core.perception.stage import load_perception
 from physworld_core.scene import load_scene
 from physworld_core.store import Store
+from physworld_core.video import backends
 from physworld_core.video.base import GeneratedVideo
+from physworld_core.video.checks import check_video
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,6 @@ class VideoStageResult:
 def run_video_stage(
     store: Store, task_id: str, config: VideoStageConfig = VideoStageConfig()
 ) -> VideoStageResult:
-    from physworld_core.video import backends
-    from physworld_core.video.checks import check_video
-
     scene = load_scene(store, task_id)
     perception = load_perception(store, task_id).perception  # perceived once, by the perception stage
     rows, videos = [], []
