@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 MODELS_EXTRA_HINT = (
@@ -41,6 +42,7 @@ def require_models_extra(what: str, error: type[Exception], *modules: str) -> No
 
 def pick_device(device: str, error: type[Exception]) -> str:
     """``"auto"`` → CUDA when present, else CPU; an asked-for CUDA device that is absent is an ``error``."""
+    # torch (the models extra) only when a device is picked: every layer imports this foundation module.
     import torch
 
     if device == "auto":
@@ -79,8 +81,7 @@ def load_transformers_model(
 ) -> tuple[Any, Any]:
     """``(model, processor)`` of transformers classes ``model_class`` / ``processor_class`` from a local
     ``model_dir`` on ``device``, in eval mode, cached per :func:`cached_pretrained`."""
-    from pathlib import Path
-
+    # transformers (the models extra) only when a model loads: every layer imports this foundation module.
     import transformers
 
     folder = Path(model_dir)
