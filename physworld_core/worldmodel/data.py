@@ -28,10 +28,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from PIL import Image
 
 from physworld_core.errors import PhysworldError
 from physworld_core.evaluation.rollouts import DELTA_PREFIX
 from physworld_core.lake.storage import s3fs_kwargs
+from physworld_core.video.codec import decode_mp4, mp4_fps
 
 SUPPORTED_CODEBASE_VERSIONS = ("v3.0",)
 """LeRobot dataset layouts this reader knows (v2.x keeps one file per episode and another episodes table)."""
@@ -241,10 +243,6 @@ def read_lerobot(
                 file_index=episode[f"videos/{camera}/file_index"],
             )
             if video_path not in videos:
-                from physworld_core.video.codec import (
-                    decode_mp4,
-                )  # the codec (PyAV) only where videos are read
-
                 with fs.open(f"{path}/{video_path}", "rb") as handle:
                     videos = {video_path: decode_mp4(handle.read())}
             video = videos[video_path]
@@ -289,8 +287,6 @@ def _tasks(fs: fsspec.AbstractFileSystem, path: str) -> dict[int, str]:
 
 def _decode_image(item) -> np.ndarray:
     """An ``image`` feature's cell (``{"bytes": png/jpeg, "path": …}``) → H×W×3 uint8."""
-    from PIL import Image  # only image-feature datasets need it
-
     data = item["bytes"] if isinstance(item, dict) else item
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
@@ -308,8 +304,6 @@ def read_clip_set(
     Raises:
         WorldModelDataError: no shards, a sample without a video, an unreadable sidecar, no clips at all.
     """
-    from physworld_core.video.codec import decode_mp4, mp4_fps  # PyAV only where videos are read
-
     fs, path = filesystem(root, storage_options)
     manifest_path = f"{path}/manifest.json"
     if fs.exists(manifest_path):

@@ -28,7 +28,7 @@ import torch
 from physworld_core.errors import PhysworldError
 from physworld_core.evaluation.rollouts import DELTA_PREFIX
 from physworld_core.evaluation.stage import ExternalMethod
-from physworld_core.sim.base_env import CONTROL_HZ
+from physworld_core.sim.rates import CONTROL_HZ
 from physworld_core.worldmodel.checkpoint import fetch_checkpoint, load_checkpoint
 from physworld_core.worldmodel.data import fit_frames
 from physworld_core.worldmodel.model import Rollout, WorldActionModel, frames_to_tensor
