@@ -134,7 +134,7 @@ def print_summary(store, task_id: str, durations: dict[str, float], total: float
         ("ground truth planner_only", f"{gt['planner_only']:.0%} of {n['planner_only']} trials"),
         ("ground truth visual_imitation", f"{gt['visual_imitation']:.0%} of {n['visual_imitation']} trials"),
     ]
-    for stage in ("scenes", "videos", "reconstructions", "twins", "policies", "evaluations"):
+    for stage in ("scenes", "perceptions", "videos", "reconstructions", "twins", "policies", "evaluations"):
         checks = sum(v for k, v in durations.items() if k.startswith(stage + "_"))
         rows.append((f"time {stage}", f"{durations.get(stage, float('nan')):.1f} s (+{checks:.1f} s checks)"))
     rows.append(("time total", f"{total:.1f} s"))
