@@ -3,8 +3,6 @@ one queued run per task, picked up by the daemon like the nightly schedule's run
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,20 +12,10 @@ import dagster as dg
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_backfill_queues_one_run_per_task(tmp_path, monkeypatch):
+def test_backfill_queues_one_run_per_task(home):
     from pipelines.cli import main
 
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "infra" / "dagster.local.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "PHYSWORLD_LAKE": str(tmp_path / "lake"),
-        "PHYSWORLD_ENV": "local",
-    }
-    for key in ("DAGSTER_HOME", "PHYSWORLD_LAKE", "PHYSWORLD_ENV"):
-        monkeypatch.setenv(key, env[key])
+    home, env = home
     for task_id, seed in (("bin-0001", 1), ("bin-0002", 2)):
         assert main(["add-task", task_id, f"benchmark:bin:{seed}"]) == 0
     dagster = Path(sys.executable).parent / "dagster"

@@ -5,7 +5,6 @@ configured from ``infra/dagster.local.yaml``."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,11 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def instance(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "infra" / "dagster.local.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+def instance(home, monkeypatch):
     monkeypatch.delenv("PHYSWORLD_SIMULATOR_SLOTS", raising=False)
     with dg.DagsterInstance.get() as instance:
         yield instance

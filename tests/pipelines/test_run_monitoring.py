@@ -8,7 +8,6 @@ the queue, and ``dagster-daemon`` does the rest.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,22 +33,6 @@ def _wait(predicate, timeout: float, what: str, poll: float = 0.5):
 
 def _runs(instance: dg.DagsterInstance, **filters) -> list:
     return [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(**filters))]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "infra" / "dagster.local.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "PHYSWORLD_LAKE": str(tmp_path / "lake"),
-        "PHYSWORLD_ENV": "local",
-    }
-    for key in ("DAGSTER_HOME", "PHYSWORLD_LAKE", "PHYSWORLD_ENV"):
-        monkeypatch.setenv(key, env[key])
-    return home, env
 
 
 def test_the_local_instance_monitors_runs():
