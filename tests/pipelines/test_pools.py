@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import dagster as dg
 import psutil
@@ -20,8 +19,6 @@ from pipelines.pools import (
     free_slots_of_dead_runs,
     simulator_slots,
 )
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
