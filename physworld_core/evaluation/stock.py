@@ -6,12 +6,18 @@ robot setup says (ManiSkill's tabletop scenes put it at the same place), a camer
 simulated body is the one the pipeline reconstructed. The last is association, as an object tracker does it:
 the movable actor nearest to where the reconstruction says the target stands at the start.
 
+The robot: an env that takes the plain Panda gets it; one that insists on a variant of it (the same arm with a
+wrist camera bolted on, say) keeps its robot, and physworld drives that robot's arm in its own control mode
+once the built articulation shows it is the Panda's arm: the same joints in the same order and the same
+end-effector link. Anything else is refused with the robot named.
+
 Source strings: ``maniskill:<env id>:<seed>[:<width>x<height>[:<sensor camera>]]``, e.g.
 ``maniskill:PushCube-v1:3:256x256``.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 
@@ -19,6 +25,8 @@ import gymnasium as gym
 import mani_skill.envs  # noqa: F401  (registers the stock envs)
 import numpy as np
 import torch
+from mani_skill.agents.registration import REGISTERED_AGENTS
+from mani_skill.utils import assets
 from mani_skill.utils.registration import REGISTERED_ENVS
 from mani_skill.utils.structs.pose import Pose
 from transforms3d.quaternions import quat2mat
@@ -49,7 +57,8 @@ class StockTask:
         env_id: a registered ManiSkill env id whose robot is a Panda.
         seed: the reset seed: the env's layout for this task (every trial resets to it).
         width, height: capture resolution in pixels (the sensor camera's field of view is kept).
-        camera: which sensor camera; default the env's first.
+        camera: which sensor camera; default the env's first one that is not mounted on the robot (a wrist
+            camera moves with the arm, which is tucked out of view for the capture).
     """
 
     env_id: str
@@ -97,7 +106,14 @@ class StockTask:
         self, obs_mode: str = "none", camera: CameraSpec | None = None, render_mode: str | None = None
     ):
         """The env with physworld's controller and rates; with ``render_mode``, ``render()`` shows ``camera``."""
-        kwargs = {}
+        missing = _missing_assets(self.env_id)
+        if missing:
+            listed = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise SceneError(
+                f"{self.env_id} needs ManiSkill assets that are not installed here ({listed}); install them with "
+                f"`python -m mani_skill.utils.download_asset {self.env_id}`"
+            )
+        kwargs = _plain_panda(self.env_id)
         if render_mode is not None and camera is not None:
             kwargs["human_render_camera_configs"] = _camera_config_dict(camera)
         if "rgb" in obs_mode or "depth" in obs_mode:
@@ -113,10 +129,15 @@ class StockTask:
                 **kwargs,
             )
         except Exception as error:  # a stock env that cannot take physworld's robot setup says so here
+            _refuse_unmakeable_robot(self.env_id, kwargs.get("robot_uids"))
             raise SceneError(
                 f"{self.env_id}: cannot be made with the Panda in {PANDA.control_mode}: {error}"
             ) from error
-        _check_robot(env.unwrapped, self.env_id)
+        try:
+            _check_robot(env.unwrapped, self.env_id)
+        except SceneError:
+            env.close()
+            raise
         return env
 
     def capture(
@@ -130,11 +151,7 @@ class StockTask:
             u = env.unwrapped
             u.agent.reset(torch.tensor([PANDA.capture_qpos], dtype=torch.float32))
             obs = u.get_obs()
-            name = self.camera or next(iter(obs["sensor_data"]))
-            if name not in obs["sensor_data"]:
-                raise SceneError(
-                    f"{self.env_id} has no sensor camera {name!r}; it has {', '.join(obs['sensor_data'])}"
-                )
+            name = _scene_camera(u, self.env_id, self.camera)
             return sensor_scene(obs, name, task_id or self.task_id, prompt, self.source)
         finally:
             env.close()
@@ -156,17 +173,123 @@ def _camera_config_dict(camera: CameraSpec) -> dict:
     }
 
 
-def _check_robot(u, env_id: str) -> None:
-    if getattr(u.agent, "uid", None) != PANDA.uid:
-        raise SceneError(
-            f"{env_id}: its robot is {getattr(u.agent, 'uid', None)!r}; physworld drives a Panda"
+def _missing_assets(env_id: str) -> list[str]:
+    """The ManiSkill data sources ``env_id`` needs that are not on this machine. ManiSkill itself would ask on
+    stdin whether to download them and exit on "no": a pipeline run has nobody to answer."""
+    missing = []
+    for asset_id in REGISTERED_ENVS[env_id].asset_download_ids or []:
+        if asset_id in assets.DATA_GROUPS:
+            sources = assets.expand_data_group_into_individual_data_source_ids(asset_id)
+        else:
+            sources = [asset_id]
+        missing += [source for source in sources if not assets.is_data_source_downloaded(source)]
+    return missing
+
+
+def _plain_panda(env_id: str) -> dict:
+    """``{"robot_uids": "panda"}`` when the env takes the plain Panda (its constructor has a ``robot_uids``
+    argument and its supported robots, if it lists any, include it); otherwise nothing: the env keeps its own
+    robot, which :func:`_check_robot` then judges."""
+    cls = REGISTERED_ENVS[env_id].cls
+    takes_robot = "robot_uids" in inspect.signature(cls.__init__).parameters
+    supported = cls.SUPPORTED_ROBOTS
+    if takes_robot and (supported is None or PANDA.uid in supported):
+        return {"robot_uids": PANDA.uid}
+    return {}
+
+
+def _panda_arm() -> tuple[list[str], list[str], str]:
+    """The arm joints, finger joints (each in order) and end-effector link of ManiSkill's Panda: what physworld's
+    ready poses, recorded actions and controller assume."""
+    panda = REGISTERED_AGENTS[PANDA.uid].agent_cls
+    return list(panda.arm_joint_names), list(panda.gripper_joint_names), panda.ee_link_name
+
+
+def _robot_problem(agent) -> str | None:
+    """Why ``agent`` is not a Panda arm physworld can drive, or None if it is (the plain Panda or a variant of it:
+    same joints in the same order, same end-effector link, judged on the built articulation)."""
+    if not hasattr(agent, "robot"):  # ManiSkill's MultiAgent: one agent per robot
+        uids = ", ".join(repr(a.uid) for a in getattr(agent, "agents", []))
+        return f"it has several robots ({uids})"
+    joints = [joint.name for joint in agent.robot.get_active_joints()]
+    arm, fingers, ee_link = _panda_arm()
+    panda_joints = arm + fingers
+    missing = [j for j in panda_joints if j not in joints]
+    extra = [j for j in joints if j not in panda_joints]
+    if len(missing) == len(panda_joints):
+        return f"its robot {agent.uid!r} has joints {', '.join(joints)}"
+    if missing or extra:
+        lacks = f" lacks {', '.join(missing)}" if missing else ""
+        has = f" has the extra joints {', '.join(extra)}" if extra else ""
+        return f"its robot {agent.uid!r}{lacks}{' and' if lacks and has else ''}{has}"
+    if joints != panda_joints:
+        return f"its robot {agent.uid!r} orders its joints {', '.join(joints)}"
+    if ee_link not in agent.robot.links_map:
+        return f"its robot {agent.uid!r} has no end-effector link {ee_link!r}"
+    return None
+
+
+def _refusal(env_id: str, problem: str) -> SceneError:
+    arm, fingers, ee_link = _panda_arm()
+    return SceneError(
+        f"{env_id}: {problem}; physworld drives one Panda arm ({arm[0]}..{arm[-1]}, {', '.join(fingers)}; end "
+        f"effector {ee_link}) in {PANDA.control_mode}"
+    )
+
+
+def _refuse_unmakeable_robot(env_id: str, robot_uids: str | None) -> None:
+    """After the env failed to build in physworld's control mode: build it once more as its author meant it
+    (own controller, renderer on) and, if its robot is not a Panda arm, raise that, the real reason."""
+    try:
+        probe = gym.make(
+            env_id,
+            obs_mode="none",
+            render_backend="cpu",
+            **({"robot_uids": robot_uids} if robot_uids else {}),
         )
+    except Exception:  # noqa: BLE001 - it does not build at all: the caller reports its own error
+        return
+    try:
+        problem = _robot_problem(probe.unwrapped.agent)
+    finally:
+        probe.close()
+    if problem is not None:
+        raise _refusal(env_id, problem)
+
+
+def _check_robot(u, env_id: str) -> None:
+    problem = _robot_problem(u.agent)
+    if problem is not None:
+        raise _refusal(env_id, problem)
     base = u.agent.robot.pose.p[0].cpu().numpy()
     if np.linalg.norm(base - np.asarray(PANDA.base_xyz)) > 0.01:
         raise SceneError(
-            f"{env_id}: the Panda stands at {np.round(base, 3).tolist()}, but physworld's robot setup (the frame "
+            f"{env_id}: the Panda stands at {np.round(base.astype(np.float64), 3).tolist()}, but physworld's robot setup (the frame "
             f"every twin is built in) puts it at {list(PANDA.base_xyz)}"
         )
+
+
+def _scene_camera(u, env_id: str, name: str | None) -> str:
+    """The sensor camera to capture from: ``name``, or the env's first camera not mounted on the robot. A camera
+    on the robot (a wrist camera) is refused: the capture tucks the arm away, and that camera with it."""
+    on_robot = [
+        n for n, sensor in u._sensors.items() if getattr(sensor.entity, "articulation", None) is u.agent.robot
+    ]
+    scene = [n for n in u._sensors if n not in on_robot]
+    if name is None:
+        if not scene:
+            raise SceneError(
+                f"{env_id} has no sensor camera off the robot (it has only {', '.join(on_robot)})"
+            )
+        return scene[0]
+    if name in on_robot:
+        raise SceneError(
+            f"{env_id}: sensor camera {name!r} rides on the robot, which is tucked out of view for the capture; "
+            f"choose a scene camera: {', '.join(scene) or 'the env has none'}"
+        )
+    if name not in scene:
+        raise SceneError(f"{env_id} has no sensor camera {name!r}; it has {', '.join(u._sensors)}")
+    return name
 
 
 def _movable_actors(u) -> dict:

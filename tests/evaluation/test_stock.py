@@ -105,3 +105,98 @@ def test_the_physworld_job_runs_on_a_stock_env_and_scores_with_its_evaluate(tmp_
     planner = evaluations.filter(evaluations["method"] == "planner_only")
     assert planner["success"].sum() >= 1  # the env's own evaluate(): the cube is on its target
     assert store.lake.read_partition("rollouts", "pushcube-3").height == 4
+
+
+# --- robots: the plain Panda where the env takes it, a Panda variant's arm where it insists on one ---------------
+PLUG_CHARGER = "maniskill:PlugCharger-v1:5:64x64"  # its author lists only the Panda with a wrist camera
+
+
+def test_an_env_that_takes_the_plain_panda_gets_it_even_if_its_default_is_a_variant():
+    env = StockTask("StackCube-v1", 0, 64, 64).make_env(obs_mode="rgb+depth")
+    try:
+        obs, _ = env.reset(seed=0)
+        assert env.unwrapped.agent.uid == "panda"  # its default is panda_wristcam
+        assert list(obs["sensor_data"]) == ["base_camera"]
+    finally:
+        env.close()
+
+
+def test_an_env_that_insists_on_a_panda_variant_is_captured_reset_driven_and_scored_by_its_evaluate():
+    from physworld_core.evaluation.stock import RESET_JITTER_M
+    from physworld_core.evaluation.worlds import sensor_scene
+    from physworld_core.robot import PANDA
+
+    task = StockTask.parse(PLUG_CHARGER)
+    scene = task.capture(prompt="plug the charger into the receptacle")
+    assert scene.rgb.shape == (64, 64, 3) and np.median(scene.depth_m) > 0.1
+    env = task.make_env(obs_mode="rgb+depth")
+    try:
+        obs, _ = env.reset(seed=task.seed)
+        assert env.unwrapped.agent.uid == "panda_wristcam" and "hand_camera" in obs["sensor_data"]
+        base = sensor_scene(obs, "base_camera", "t", "x", task.source).camera.cam_to_world
+        hand = sensor_scene(obs, "hand_camera", "t", "x", task.source).camera.cam_to_world
+    finally:
+        env.close()
+    assert np.allclose(scene.camera.cam_to_world, base, atol=1e-5)  # the scene camera, not the wrist one
+    assert not np.allclose(scene.camera.cam_to_world, hand, atol=1e-2)
+
+    env = task.make_env()
+    u = env.unwrapped
+    assert u.control_mode == PANDA.control_mode and env.action_space.shape == (7,)
+    env.reset(seed=task.seed)
+    layout = {name: a.pose.raw_pose[0].numpy().copy() for name, a in u.scene.actors.items()}
+    world = StockWorld(env, task.seed, layout["charger"][:3])
+    try:
+        assert world.target_name == "charger"
+        for trial in (0, 1):
+            world.reset(seed=trial)
+            assert np.allclose(u.agent.robot.get_qpos()[0].numpy(), PANDA.ready_qpos, atol=1e-4)
+            for name, actor in u.scene.actors.items():
+                pose = actor.pose.raw_pose[0].numpy()
+                if name == "charger":  # the seed's layout, moved by a few millimetres of jitter
+                    assert np.linalg.norm(pose[:2] - layout[name][:2]) < 5 * RESET_JITTER_M
+                else:
+                    assert np.allclose(pose, layout[name], atol=1e-5)
+        tcp_start = world.tcp_position()
+        for _ in range(5):  # physworld's control mode drives the variant's arm: +x, gripper open
+            _, _, _, _, info = world.step(np.array([1, 0, 0, 0, 0, 0, 1], dtype=np.float32))
+        moved = world.tcp_position() - tcp_start
+        assert moved[0] > 0.02 and abs(moved[1]) < 0.01
+        assert not bool(info["success"][0]) and not world.is_grasping_target()
+        world.target_object.set_pose(u.goal_pose)  # plugged in: the env's own evaluate() says so
+        assert bool(u.evaluate()["success"][0])
+    finally:
+        world.close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "problem"),
+    [
+        ("PickCubeSO100-v1", "its robot 'so100' has joints shoulder_pan"),
+        ("PushT-v1", "its robot 'panda_stick' lacks panda_finger_joint1, panda_finger_joint2"),
+        ("TwoRobotPickCube-v1", "it has several robots"),
+    ],
+)
+def test_a_robot_that_is_not_one_panda_arm_is_refused_in_one_line(env_id, problem):
+    with pytest.raises(SceneError) as refused:
+        StockTask(env_id, 0, 64, 64).make_env()
+    message = str(refused.value)
+    assert message.startswith(f"{env_id}: {problem}") and "\n" not in message
+    assert "physworld drives one Panda arm" in message and "pd_ee_delta_pose" in message
+
+
+def test_the_capture_camera_must_be_a_scene_camera_of_the_env():
+    with pytest.raises(
+        SceneError, match="'hand_camera' rides on the robot.*choose a scene camera: base_camera$"
+    ):
+        StockTask.parse(PLUG_CHARGER + ":hand_camera").capture(prompt="x")
+    with pytest.raises(SceneError, match="no sensor camera 'side_camera'; it has base_camera, hand_camera$"):
+        StockTask.parse(PLUG_CHARGER + ":side_camera").capture(prompt="x")
+
+
+def test_missing_maniskill_assets_are_named_with_the_command_that_installs_them(monkeypatch):
+    from mani_skill.utils import assets
+
+    monkeypatch.setattr(assets, "is_data_source_downloaded", lambda data_source_id: False)
+    with pytest.raises(SceneError, match=r"\(assembling_kits\); install them with `python -m mani_skill"):
+        StockTask("AssemblingKits-v1", 0, 64, 64).make_env()
