@@ -1,9 +1,12 @@
 """Match the prompt's words to the segmented objects.
 
-Each object is scored by how well its colour name and shape class agree with what the prompt asks for.
-Grounding refuses rather than guesses: if nothing fits, or two objects fit equally well, it raises a
-:class:`GroundingError` that says what was asked and what was seen, so a person can fix the prompt (or the
-scene) instead of getting a video of the wrong object.
+Each object is scored by how well its colour name and shape class agree with what the prompt asks for. A noun
+with no shape prior (anything outside ``language.NOUN_SHAPES``: "banana", "teddy bear") asks for no shape:
+such an object is told apart by what else the prompt says — its colour, its size ("the big one"), its side of
+the picture, the object it is next to — and, failing those, by elimination: the object to move is the one that
+is not the goal, and never a flat marking. Grounding refuses rather than guesses: if nothing fits, or two
+objects still fit equally well, it raises a :class:`GroundingError` that lists the candidates and what the
+scene has, so a person can fix the prompt (or the scene) instead of getting a video of the wrong object.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from physworld_core.errors import GroundingError
 from physworld_core.perception.colour import colour_similarity, normalise_colour_word
-from physworld_core.perception.language import NOUN_SHAPES, Instruction
+from physworld_core.perception.language import NOUN_SHAPES, SIZES, Instruction
 from physworld_core.perception.segment import ROUND_FOOTPRINT_MAX_FILL, SceneObject
 from physworld_core.perception.skill import ShapeScorer, perception_of
 
@@ -37,6 +40,10 @@ only when the colour was asked for and matches; a hollow object is never confuse
 round container asked for as a cup / mug (which are hollow cylinders): see :func:`shape_score`."""
 
 _TIE = 1e-9
+
+
+class Ambiguous(GroundingError):
+    """Two or more objects match a phrase equally well (as opposed to none matching it)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,28 +138,58 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         GroundingError: an asked-for object is absent, or two objects match it equally well.
     """
     hooks = perception_of(instruction.skill)
-    target, target_scores = _pick(
-        instruction.object_phrase,
-        instruction.object_colour,
-        instruction.object_shape,
-        objects,
-        exclude=None,
-        where=instruction.object_where,
-        shape_scorer=hooks.target_scorer or shape_score,
-    )
+
+    def pick_target(exclude: int | None) -> tuple[SceneObject, dict[int, float]]:
+        return _pick(
+            instruction.object_phrase,
+            instruction.object_colour,
+            instruction.object_shape,
+            objects,
+            exclude=exclude,
+            where=instruction.object_where,
+            shape_scorer=movable(hooks.target_scorer or shape_score),
+        )
+
+    def pick_goal(exclude: int | None) -> tuple[SceneObject, dict[int, float]]:
+        return _pick(
+            instruction.goal_phrase,
+            instruction.goal_colour,
+            instruction.goal_shape,
+            objects,
+            exclude=exclude,
+            also=instruction.goal_colours[1:],
+            where=instruction.goal_where,
+            shape_scorer=hooks.goal_scorer or shape_score,
+        )
+
     if not instruction.has_goal_object:
+        target, target_scores = pick_target(None)
         return Grounding(target=target, goal=None, scores={"target": target_scores})
-    goal, goal_scores = _pick(
-        instruction.goal_phrase,
-        instruction.goal_colour,
-        instruction.goal_shape,
-        objects,
-        exclude=target.index,
-        also=instruction.goal_colours[1:],
-        where=instruction.goal_where,
-        shape_scorer=perception_of(instruction.skill).goal_scorer or shape_score,
-    )
+    try:
+        target, target_scores = pick_target(None)
+    except Ambiguous:
+        # By elimination: the goal, if the prompt singles it out, is not the object to move.
+        try:
+            goal, goal_scores = pick_goal(None)
+        except GroundingError:
+            raise_first = True
+        else:
+            raise_first = False
+        if raise_first:
+            target, target_scores = pick_target(None)  # raises the target's own ambiguity
+        target, target_scores = pick_target(goal.index)
+        return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
+    goal, goal_scores = pick_goal(target.index)
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
+
+
+def movable(scorer: ShapeScorer) -> ShapeScorer:
+    """``scorer`` for the object to move: a flat marking on the table is never one, whatever the words."""
+
+    def score(asked: str | None, seen: SceneObject) -> float | None:
+        return None if seen.shape == "region" else scorer(asked, seen)
+
+    return score
 
 
 def target_candidates(instruction: Instruction, objects: list[SceneObject]) -> list[int]:
@@ -217,7 +254,7 @@ def _pick(
     if len(tied) > 1:
         by_index = {o.index: o for o in objects}
         listed = ", ".join(f"{by_index[i].description} {_where(by_index[i])}" for i in tied)
-        raise GroundingError(
+        raise Ambiguous(
             f"prompt asks for '{phrase}' but {len(tied)} objects match it equally well: {listed}; "
             f"the scene has: {describe_scene(objects)}. Name the colour (or another distinguishing word)."
         )
@@ -228,6 +265,8 @@ def _by_where(tied: list[SceneObject], where: str, objects: list[SceneObject]) -
     """The one of ``tied`` the prompt places ("the bin on the left": leftmost in the image; "the bin next to
     the box": nearest, on the table, to the one object the phrase "box" names), or None if that does not
     settle it (nothing named "box", or two bins equally near it)."""
+    if where in SIZES:
+        return _by_size(tied, where)
     if where in ("left", "right", "front", "back"):
         key = {
             "left": lambda o: o.image_centroid[1],
@@ -239,13 +278,13 @@ def _by_where(tied: list[SceneObject], where: str, objects: list[SceneObject]) -
     words = where.removeprefix("near ").split()
     noun = next((" ".join(words[i:]) for i in range(len(words)) if " ".join(words[i:]) in NOUN_SHAPES), None)
     colour = next((c for c in (normalise_colour_word(w) for w in words) if c), None)
-    if noun is None:
-        return None
     tied_ids = {o.index for o in tied}
+    # A landmark with no shape prior ("next to the lamp") is found by its colour, or as the one other object.
     scored = [
         (score, o)
         for o in objects
-        if o.index not in tied_ids and (score := score_object(colour, NOUN_SHAPES[noun], o)) is not None
+        if o.index not in tied_ids
+        and (score := score_object(colour, NOUN_SHAPES.get(noun) if noun else None, o)) is not None
     ]
     if not scored:
         return None
@@ -259,6 +298,25 @@ def _by_where(tied: list[SceneObject], where: str, objects: list[SceneObject]) -
     if distances[1][0] - distances[0][0] < 0.02:  # about as near as each other
         return None
     return next(o for o in tied if o.index == distances[0][1])
+
+
+SIZE_MARGIN = 1.25
+"""How much bigger (or taller) than every other candidate an object must be for "the big one" to name it: a
+size a person can see, not a few millimetres of segmentation noise."""
+
+
+def _by_size(tied: list[SceneObject], size: str) -> SceneObject | None:
+    """The one of ``tied`` the size word names ("big"/"small": footprint area; "tall"/"short": height above
+    the table), or ``None`` when no candidate stands out by :data:`SIZE_MARGIN`."""
+    measure = (
+        (lambda o: o.extents[0] * o.extents[1]) if size in ("big", "small") else (lambda o: o.top_height)
+    )
+    ranked = sorted(tied, key=measure, reverse=size in ("big", "tall"))
+    first, second = measure(ranked[0]), measure(ranked[1])
+    larger, smaller = max(first, second), min(first, second)
+    if smaller <= 0 or larger / smaller >= SIZE_MARGIN:
+        return ranked[0]
+    return None
 
 
 def _where(obj: SceneObject) -> str:

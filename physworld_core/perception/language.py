@@ -25,7 +25,9 @@ from functools import cache
 from typing import Any, ClassVar
 
 from physworld_core.errors import GroundingError
+from physworld_core.perception import nlp
 from physworld_core.perception.colour import normalise_colour_word
+from physworld_core.perception.nlp import SIZE_WORDS, noun_phrase
 from physworld_core.skills.registry import DEFAULT_SKILL, all_layer_hooks, check_skill, layer_hooks
 
 NOUN_SHAPES: dict[str, str | None] = {
@@ -252,6 +254,10 @@ _SIDE_WORDS = re.compile(
 """A side named after a noun, anywhere in the prompt: it is turned into a "side-left" token glued to the noun
 before the prompt's form is matched, so "the can on the right" is not read as a relation ("on")."""
 _SIDE_TOKEN = re.compile(r"\s+side-(?P<side>left|right|front|back)$")
+SIZES: tuple[str, ...] = ("big", "small", "tall", "short")
+"""Relative sizes a prompt may give an object ("the big bowl", "the smallest cube"), as
+:data:`~physworld_core.perception.nlp.SIZE_WORDS` reads them: used, like a side, only to choose among objects
+that match equally well otherwise."""
 _SIDE_PREFIX = re.compile(r"^(?P<side>left|right|front|back)(?:most)?\s+")
 _NEAR_WORDS = re.compile(
     r"\s+(?:that\s+is\s+|which\s+is\s+)?(?:next\s+to|near|beside|close\s+to)\s+(?:the|a)\s+"
@@ -325,16 +331,19 @@ class SkillPhrases:
         return None
 
     def check(self, instruction: Instruction) -> None:
-        """Raise ``ValueError`` if ``instruction`` is not one this skill can have (called when it is made)."""
-        if (
-            instruction.goal_noun not in NOUN_SHAPES
-            and instruction.goal_noun not in REGION_NOUNS | SHELF_NOUNS
-        ):
-            raise ValueError(f"Instruction.goal_noun {instruction.goal_noun!r} is not a known noun")
+        """Raise ``ValueError`` if ``instruction`` is not one this skill can have (called when it is made).
+
+        By default its goal is a thing on the table, not the table itself (see :func:`refuse_table_goal`)."""
+        if instruction.goal_noun in SUPPORT_NOUNS:
+            raise ValueError(
+                f"Instruction.goal_noun {instruction.goal_noun!r} is the table everything stands on; a "
+                f"{instruction.skill!r} goal is a thing on it"
+            )
 
     def object_shape(self, instruction: Instruction) -> str | None:
-        """Shape class the object noun implies (``None`` for "object", "thing")."""
-        return NOUN_SHAPES[instruction.object_noun]
+        """Shape class the object noun implies (``None`` for "object", "thing", and for a noun the reader has
+        no prior for: its shape is then read from geometry alone)."""
+        return NOUN_SHAPES.get(instruction.object_noun)
 
     def goal_shape(self, instruction: Instruction) -> str | None:
         """Shape class of the goal: "region" for a flat marking, "shelf" for a shelf, else as
@@ -343,7 +352,7 @@ class SkillPhrases:
             return "region"
         if instruction.goal_noun in SHELF_NOUNS:
             return "shelf"
-        shape = NOUN_SHAPES[instruction.goal_noun]
+        shape = NOUN_SHAPES.get(instruction.goal_noun)
         # Only a hollow thing holds an object: "in the box" asks for an open box, not a solid block.
         return "container" if instruction.relation == "in" and shape in ("box", None) else shape
 
@@ -400,9 +409,9 @@ class Instruction:
         goal_colours: every colour named for the goal (a patterned region: "red and white"); the first is
             ``goal_colour``.
         hold: the part of the object to hold it by ("handle"), or ``None``: anywhere the hand can.
-        object_where, goal_where: where the prompt says the object or the goal is, to choose among objects
-            that match equally well otherwise: one of :data:`SIDES`, or "near <phrase>" ("the bin next to the
-            box"); ``None`` when it says nothing.
+        object_where, goal_where: where the prompt says the object or the goal is, or how big, to choose
+            among objects that match equally well otherwise: one of :data:`SIDES` or :data:`SIZES`, or "near
+            <phrase>" ("the bin next to the box"); ``None`` when it says nothing.
         contents_noun: what the skill moves along with the object and into the goal, as the prompt names it
             (what is poured out of a cup, what a brush sweeps); ``None`` when it names nothing or the skill
             moves nothing else (:attr:`SkillPhrases.has_contents`).
@@ -429,12 +438,13 @@ class Instruction:
 
     def __post_init__(self) -> None:
         for where in (self.object_where, self.goal_where):
-            if where is not None and where not in SIDES and not where.startswith("near "):
+            if where is not None and where not in SIDES + SIZES and not where.startswith("near "):
                 raise ValueError(
-                    f"Instruction: where must be one of {SIDES} or 'near <phrase>', got {where!r}"
+                    f"Instruction: where must be one of {SIDES + SIZES} or 'near <phrase>', got {where!r}"
                 )
-        if self.object_noun not in NOUN_SHAPES:
-            raise ValueError(f"Instruction.object_noun {self.object_noun!r} is not a known noun")
+        for role, noun in (("object_noun", self.object_noun), ("goal_noun", self.goal_noun)):
+            if not isinstance(noun, str) or not re.fullmatch(r"[a-z][a-z\- ]*", noun):
+                raise ValueError(f"Instruction.{role} must be lower-case words, got {noun!r}")
         phrases = phrases_of(check_skill(self.skill, "Instruction.skill"))
         if not phrases.has_contents and (self.contents_noun, self.contents_colour) != (None, None):
             movers = " or ".join(p.name for p in all_layer_hooks("language", SkillPhrases) if p.has_contents)
@@ -498,12 +508,115 @@ def parse_instruction(prompt: str) -> Instruction:
     if not isinstance(prompt, str) or not prompt.strip():
         raise GroundingError(f"the prompt is empty; {expected_form()}")
     reading = normalise(prompt)
-    for phrases in _in_parse_order():
-        instruction = phrases.parse(reading)
+    unread = None
+    try:
+        instruction = _claimed(reading)
+    except UnreadPhrase as error:
+        instruction, unread = None, error
+    if instruction is not None:
+        return instruction
+    # In no skill's wording (or cut in the wrong place by one): read the sentence's grammar and offer the
+    # skills what it asks, said plainly. A skill's refusal of the plain wording with the prompt's own verb
+    # stands: "push the can into the bin" is not turned into a placement by the fallback verb.
+    parsed = nlp.parse(prompt)
+    for plain in rephrasings(parsed):
+        try:
+            instruction = _claimed(normalise(plain), prompt)
+        except GroundingError as error:
+            raise (unread or error) from None
         if instruction is not None:
             return instruction
     refuse_unsupported(without_attitude(reading.text), prompt)
+    why = unplanned(parsed)
+    if why is not None:
+        raise GroundingError(
+            f"prompt {prompt!r} reads as: {parsed.describe()}; {why}. The pipeline plans {_planned_skills()} "
+            f"tasks: {expected_form()}"
+        )
+    if unread is not None:
+        raise unread
     raise GroundingError(f"cannot read the prompt {prompt!r}: {expected_form()}")
+
+
+def _claimed(reading: Reading, prompt: str | None = None) -> Instruction | None:
+    """The instruction of the first skill whose phrases read ``reading``; ``None`` when none does. With
+    ``prompt`` (a rephrasing of it), an error a skill raises names the prompt as the user gave it."""
+    try:
+        for phrases in _in_parse_order():
+            instruction = phrases.parse(reading)
+            if instruction is not None:
+                return instruction
+    except GroundingError as error:
+        if prompt is None:
+            raise
+        raise GroundingError(f"{error} (read from {prompt!r})") from None
+    return None
+
+
+PLAIN_RELATIONS: dict[str, str] = {
+    "in": "in",
+    "into": "in",
+    "inside": "in",
+    "within": "in",
+    "inside of": "in",
+    "in the middle of": "in",
+    "on": "on",
+    "onto": "on",
+    "upon": "on",
+    "on top of": "on",
+    "over": "on",
+    "to": "to",
+    "towards": "to",
+    "toward": "to",
+    "above": "above",
+}
+"""Prepositions of a goal (as :func:`~physworld_core.perception.nlp.parse` reads them) → the relation the
+skills' plain wording uses. A relation outside it ("next to", "behind", "left of") is one no skill plans."""
+
+PLAIN_VERB = "put"
+"""The verb a rephrasing falls back to when the prompt's own verb is in no skill's wording: "tidy the spoon
+into the drawer" asks for what "put the spoon into the drawer" does (the default skill's verb)."""
+
+
+def rephrasings(parsed: nlp.Parse) -> list[str]:
+    """Plain wordings of what ``parsed`` asks, best first, for the skills' phrases to read: the prompt's own
+    verb, then :data:`PLAIN_VERB`. Empty when it asks for nothing the plain wordings can say (a goal given as
+    a distance or beside something, a tool)."""
+    if parsed.object is None or parsed.tool is not None:
+        return []
+    part = f" by its {parsed.part}" if parsed.part else ""
+    verbs = list(dict.fromkeys(v for v in (parsed.verb, PLAIN_VERB) if v))
+    if parsed.state == "upright" and parsed.goal is None and parsed.offset is None:
+        return [f"stand the {parsed.object.text} upright{part}"]
+    if parsed.offset is not None:
+        if parsed.goal is None and parsed.offset.direction == "up" and parsed.offset.reference is None:
+            distance = "" if parsed.offset.metres is None else f" {parsed.offset.metres * 100:g} cm"
+            return [f"lift the {parsed.object.text}{distance}"]
+        return []
+    if parsed.goal is None or parsed.relation not in PLAIN_RELATIONS:
+        return []
+    relation = PLAIN_RELATIONS[parsed.relation]
+    return [f"{verb} the {parsed.object.text} {relation} the {parsed.goal.text}{part}" for verb in verbs]
+
+
+def unplanned(parsed: nlp.Parse) -> str | None:
+    """Why no skill plans what ``parsed`` asks, in words; ``None`` when the prompt was not understood."""
+    if parsed.object is None:
+        return None
+    if parsed.tool is not None:
+        return f"no skill plans using a tool (the {parsed.tool.text}) yet"
+    if parsed.offset is not None:
+        return "no skill plans a goal given as a distance or a direction yet"
+    if parsed.goal is not None and parsed.relation not in PLAIN_RELATIONS:
+        return f"no skill plans placing an object '{parsed.relation}' another yet"
+    if parsed.goal is None:
+        return "it names no place for the object to go"
+    return None
+
+
+class UnreadPhrase(GroundingError):
+    """A skill's wording matched the prompt but one of its phrases is no noun phrase ("the basket for me"): the
+    pattern cut the sentence in the wrong place, so the sentence's grammar gets to read it instead."""
 
 
 def normalise(prompt: str) -> Reading:
@@ -617,6 +730,16 @@ def _read_move(reading: Reading) -> MoveReading | None:
     )
 
 
+def refuse_table_goal(move: MoveReading, prompt: str) -> None:
+    """Refuse a prompt whose goal is the table the object already stands on ("put the can on the table"):
+    it names no place on the table to go to."""
+    if move.goal_noun in SUPPORT_NOUNS:
+        raise GroundingError(
+            f"prompt {prompt!r}: the {move.object_text} already stands on the {move.goal_noun}; name where on it "
+            "it should go (an object or a marking on the table)"
+        )
+
+
 def refuse_unsupported(text: str, prompt: str) -> None:
     """Refuse, naming the skill, a prompt whose words ask for a skill in a wording no skill reads yet
     (:attr:`SkillPhrases.unsupported`); return when none does."""
@@ -640,7 +763,8 @@ def read_noun(phrase: str, nouns: frozenset[str] | set[str]) -> str | None:
 
 def split_where(phrase: str) -> tuple[str, str | None]:
     """ "bin on the left" → ("bin", "left"); "left bin" → ("bin", "left"); "bin next to the box" → ("bin",
-    "near box"); anything else is returned as it is, with ``None``."""
+    "near box"); "big red bowl" → ("big red bowl", "big") (:data:`SIZES`); anything else is returned as it is,
+    with ``None``."""
     for pattern in (_SIDE_TOKEN, _NEAR_TOKEN):
         found = pattern.search(phrase)
         if found:
@@ -651,11 +775,20 @@ def split_where(phrase: str) -> tuple[str, str | None]:
     found = _SIDE_PREFIX.match(phrase)
     if found:
         return phrase[found.end() :].strip(), found["side"]
+    sizes = [SIZE_WORDS[w] for w in phrase.split()[:-1] if w in SIZE_WORDS]
+    if sizes:
+        return phrase, sizes[0]  # the size stays in the phrase: "big" also names it
     return phrase, None
 
 
 def read_phrase(phrase: str, prompt: str, role: str, goal: bool) -> tuple[tuple[str, ...], str]:
-    """Split "big red soda can" into colours ("red",) and noun "soda can" (the longest known noun at the end).
+    """Split "big red soda can" into colours ("red",) and noun "soda can".
+
+    The noun is the longest noun with a shape prior (:data:`NOUN_SHAPES`, or a region or shelf for a goal) the
+    phrase ends with; any other noun is read from the phrase's grammar (:func:`~physworld_core.perception.nlp.
+    noun_phrase`: "wooden spoon" → "spoon") and has no shape prior: perception reads its shape from geometry,
+    and grounding finds it by its colour, size, place or by elimination. A phrase that is only a colour ("the
+    red one", "the orange") names an object by that colour.
 
     Several colours are accepted only for a goal region ("red and white target"); an object named by two
     colours is ambiguous and refused."""
@@ -668,11 +801,14 @@ def read_phrase(phrase: str, prompt: str, role: str, goal: bool) -> tuple[tuple[
             noun = candidate
             break
     if noun is None:
-        known = sorted({n for n in known_nouns if " " not in n})
-        raise GroundingError(
-            f"prompt {prompt!r}: the {role}, {phrase.strip()!r}, is not a kind of object perception can "
-            f"recognise; use one of: {', '.join(known)}"
-        )
+        read = noun_phrase(phrase)
+        if read is None or not read.plain or not re.fullmatch(r"[a-z][a-z\- ]*", read.noun):
+            raise UnreadPhrase(f"prompt {prompt!r}: the {role}, {phrase.strip()!r}, names no object")
+        noun = read.noun
+        if normalise_colour_word(noun) and len(noun.split()) == 1 and noun == words[-1]:
+            # "the red" (one): named by its colour alone; the colour is read below with the others
+            words = [*words, "object"]
+            noun = "object"
     colours = [c for c in (normalise_colour_word(w) for w in words[: len(words) - len(noun.split())]) if c]
     colours = list(dict.fromkeys(colours))
     if len(colours) > 1 and not (goal and noun in REGION_NOUNS):

@@ -56,7 +56,7 @@ def test_phrases_are_kept():
     [
         ("make me a sandwich", "expected an instruction like 'put the red can in the bin'"),
         ("   ", "empty"),
-        ("put the red banana in the bin", "'red banana', is not a kind of object"),
+        ("put the red can on the table", "already stands on the table; name where on it"),
         ("put the red blue can in the bin", "several colours"),
         ("the red can", "expected an instruction like"),
         ("put the red can with the blue can", "expected an instruction like"),  # "with" only covers
@@ -135,11 +135,12 @@ def test_stack_cover_and_pack_phrasings(prompt, expected):
     ("prompt", "skill"),
     [
         ("clean the table by sweeping it", "sweeping in this wording"),
-        ("put the handle on the plate", "a named part in this wording"),
     ],
 )
 def test_skills_the_pipeline_cannot_plan_are_named(prompt, skill):
-    with pytest.raises(GroundingError, match=f"asks for .*{skill}.*pick-and-place, push, stand-upright") as info:
+    with pytest.raises(
+        GroundingError, match=f"asks for .*{skill}.*pick-and-place, push, stand-upright"
+    ) as info:
         parse_instruction(prompt)
     # every registered skill is offered, each with an example
     from physworld_core.skills.base import all_skills
@@ -189,7 +190,6 @@ def test_standing_an_object_upright(prompt, expected):
         ("set the can upright on the blue box", "upright on the blue box; .*say 'stand the can upright'"),
         ("stand the bottle upright and put it in the bin", "more than one task"),
         ("stand the pan upright by its handle", "does not say how to hold it"),
-        ("stand the red banana upright", "'red banana', is not a kind of object"),
     ],
 )
 def test_standing_upright_elsewhere_than_the_table_is_refused(prompt, message):
@@ -205,7 +205,7 @@ def test_a_book_upright_in_a_shelf_is_a_placement():
 def test_only_the_upright_skill_has_the_table_as_its_goal():
     from physworld_core.perception.language import Instruction
 
-    with pytest.raises(ValueError, match="not a known noun"):
+    with pytest.raises(ValueError, match="is the table everything stands on"):
         Instruction("can", None, "can", "table", None, "table", "on", skill="place")
     with pytest.raises(ValueError, match="upright Instruction stands the object on the table"):
         Instruction("can", None, "can", "bin", None, "bin", "in", skill="upright")
@@ -501,7 +501,10 @@ def test_brushes_and_pushes_outside_a_sweep_keep_their_reading(prompt, expected)
             "use the cup to sweep the crumbs into the dustpan",
             "a sweep pushes with a brush, and a cup is not one",
         ),
-        ("pick up the cup and push the balls into the bowl", "cannot read the prompt"),
+        (
+            "pick up the cup and push the balls into the bowl",
+            "a push ends with the object lying on a flat marking",
+        ),
         ("sweep the scraps into the dustpan with the brush by its handle", "always holds the brush by its"),
         (
             "sweep the scraps into the dustpan with the brush and put the brush in the bin",

@@ -16,6 +16,7 @@ from physworld_core.perception.language import (
     Reading,
     SkillPhrases,
     read_move,
+    refuse_table_goal,
 )
 from physworld_core.skills.registry import skill_of
 
@@ -39,6 +40,7 @@ class PlacePhrases(SkillPhrases):
         into_shelf = move.push_verb and move.goal_noun in SHELF_NOUNS and not reading.by_pushing
         if move.pushed and not into_shelf:
             return None  # the push skill's
+        refuse_table_goal(move, reading.prompt)
         return Instruction(
             object_phrase=move.object_phrase,
             object_colour=move.object_colours[0] if move.object_colours else None,
