@@ -272,7 +272,7 @@ def noun_phrase(phrase: str) -> Phrase | None:
     modifiers = tuple(t.lower_ for t in before[: len(before) - len(compounds)])
     head_word = head.lemma_.lower() if head.pos_ == "NOUN" else head.lower_
     noun = " ".join([*(t.lower_ for t in compounds), head_word])
-    return Phrase(" ".join(t.lower_ for t in tokens), noun, modifiers, plain)
+    return Phrase(_text(tokens), noun, modifiers, plain)
 
 
 def _qualifies(word: str) -> bool:
@@ -313,6 +313,12 @@ def parse(prompt: str) -> Parse:
     own = _object_of(goal_verb) if goal_verb is not None else None
     objects = [own] if own is not None and own.lower_ not in _PRONOUNS else []
     objects += [o for v in verbs if (o := _object_of(v)) is not None and o.lower_ not in _PRONOUNS]
+    # "grab the stick and drag the cube ...": a thing taken up first and not the one moved is held as a tool.
+    if tool is None and own is not None and own.lower_ not in _PRONOUNS:
+        earlier = [o for v in verbs if v.i < goal_verb.i and (o := _object_of(v)) is not None]
+        held = [o for o in earlier if o.lower_ not in _PRONOUNS and o.lemma_ != own.lemma_]
+        if held:
+            tool = _phrase(held[0])
     offset = _offset(sentence, relation, goal)
     if offset is not None and goal is not None and _is_self(goal):
         goal, relation = None, None
@@ -488,7 +494,9 @@ def _offset(sentence, relation: str | None, goal: Phrase | None) -> Offset | Non
             if word in ("above", "below") and goal is not None:
                 continue  # "above the bin" names a goal
             direction = DIRECTIONS[word]
-            prep = _child(token, "prep")
+            prep = next(
+                (c for c in token.children if c.dep_ == "prep" and c.lower_ in _REFERENCE_PREPS), None
+            )
             pobj = _child(prep, "pobj") if prep is not None else (_child(token, "pobj"))
             if pobj is not None:
                 reference = ROBOT if pobj.lower_ in SELF_WORDS else _phrase(pobj)
@@ -501,6 +509,11 @@ def _offset(sentence, relation: str | None, goal: Phrase | None) -> Offset | Non
     if reference is not None and reference.noun in SELF_WORDS:
         reference = ROBOT
     return Offset(direction, metres, reference)
+
+
+_REFERENCE_PREPS = ("to", "towards", "toward", "from", "of", "than")
+"""Prepositions that name what a direction is measured from ("closer to the robot", "away from the bin");
+"with" names a tool, not a reference."""
 
 
 def _is_self(phrase: Phrase) -> bool:
@@ -525,5 +538,10 @@ def _phrase(head) -> Phrase:
         if token.i != start - 1:
             break
         start = token.i
-    text = " ".join(t.lower_ for t in words if t.i >= start)
+    text = _text([t for t in words if t.i >= start])
     return noun_phrase(text) or Phrase(head.lower_, head.lower_)
+
+
+def _text(tokens) -> str:
+    """The tokens as written, with the spaces between them (a hyphenated word stays one: "l-shaped")."""
+    return "".join(t.lower_ + t.whitespace_ for t in tokens).strip()
