@@ -261,10 +261,10 @@ def _check_robot(u, env_id: str) -> None:
     problem = _robot_problem(u.agent)
     if problem is not None:
         raise _refusal(env_id, problem)
-    base = u.agent.robot.pose.p[0].cpu().numpy()
+    base = u.agent.robot.pose.p[0].cpu().numpy().astype(np.float64)
     if np.linalg.norm(base - np.asarray(PANDA.base_xyz)) > 0.01:
         raise SceneError(
-            f"{env_id}: the Panda stands at {np.round(base.astype(np.float64), 3).tolist()}, but physworld's robot setup (the frame "
+            f"{env_id}: the Panda stands at {np.round(base, 3).tolist()}, but physworld's robot setup (the frame "
             f"every twin is built in) puts it at {list(PANDA.base_xyz)}"
         )
 
@@ -273,9 +273,11 @@ def _scene_camera(u, env_id: str, name: str | None) -> str:
     """The sensor camera to capture from: ``name``, or the env's first camera not mounted on the robot. A camera
     on the robot (a wrist camera) is refused: the capture tucks the arm away, and that camera with it."""
     on_robot = [
-        n for n, sensor in u._sensors.items() if getattr(sensor.entity, "articulation", None) is u.agent.robot
+        n
+        for n, sensor in u.scene.sensors.items()
+        if getattr(sensor.entity, "articulation", None) is u.agent.robot
     ]
-    scene = [n for n in u._sensors if n not in on_robot]
+    scene = [n for n in u.scene.sensors if n not in on_robot]
     if name is None:
         if not scene:
             raise SceneError(
@@ -288,7 +290,7 @@ def _scene_camera(u, env_id: str, name: str | None) -> str:
             f"choose a scene camera: {', '.join(scene) or 'the env has none'}"
         )
     if name not in scene:
-        raise SceneError(f"{env_id} has no sensor camera {name!r}; it has {', '.join(u._sensors)}")
+        raise SceneError(f"{env_id} has no sensor camera {name!r}; it has {', '.join(u.scene.sensors)}")
     return name
 
 
