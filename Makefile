@@ -34,6 +34,9 @@ bench: setup
 	$(PY) -m bench.depth_calibration
 	$(PY) -m bench.stock_adapter --env PushCube-v1 --seeds 0-2 --trials 10
 	$(PY) -m bench.stock_adapter --env PullCube-v1 --prompt "pull the cube onto the red and white target" --seeds 0-1
+	$(PY) -m bench.stock_adapter --survey
+	$(PY) -m bench.paraphrases --set held-out
+	$(PY) -m bench.open_world --seeds 1000-1009 --env-steps 8192 --trials 10
 	$(PY) -m bench.throughput --tasks 8 --families bin,push --concurrency 1,2
 	$(PY) -m bench.faults
 	$(PY) -m bench.real_captures

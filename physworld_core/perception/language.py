@@ -200,10 +200,10 @@ ATTITUDE = r"(?:back\s+)?(?:upright|up\s*right|on\s+(?:its|their)\s+(?:base|bott
 placement ("put the book upright on the shelf": a shelf's row stands the book up anyway)."""
 
 _MOVE_PATTERNS = (
-    # "pick up the red can and put it in the bin"
+    # "pick up the red can and put it in the bin", "pick the can up and put it in the bin"
     # "pick up the yellow brick and set it down on the blue drum"
     re.compile(
-        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})\s+and\s+{_VERBS}(?:\s+it)?"
+        rf"^{_PICK_VERBS}\s+{_ARTICLE}(?P<object>{_PHRASE})(?:\s+up)?\s+and\s+{_VERBS}(?:\s+it)?"
         rf"{_PARTICLE}\s+(?P<relation>{_RELATION})\s+{_ARTICLE}(?P<goal>{_PHRASE})$"
     ),
     # "put the red can in the bin", "move the mug into the container"
@@ -519,7 +519,7 @@ def parse_instruction(prompt: str) -> Instruction:
     # skills what it asks, said plainly. A skill's refusal of the plain wording with the prompt's own verb
     # stands: "push the can into the bin" is not turned into a placement by the fallback verb.
     parsed = nlp.parse(prompt)
-    for plain in rephrasings(parsed):
+    for plain in rephrasings(parsed, prompt):
         try:
             instruction = _claimed(normalise(plain), prompt)
         except GroundingError as error:
@@ -578,10 +578,24 @@ PLAIN_VERB = "put"
 into the drawer" asks for what "put the spoon into the drawer" does (the default skill's verb)."""
 
 
-def rephrasings(parsed: nlp.Parse) -> list[str]:
-    """Plain wordings of what ``parsed`` asks, best first, for the skills' phrases to read: the prompt's own
-    verb, then :data:`PLAIN_VERB`. Empty when it asks for nothing the plain wordings can say (a goal given as
-    a distance or beside something, a tool)."""
+_REQUEST = re.compile(
+    r"^(?:please\s+)?(?:i|we)\s*(?:'d|would)?\s+(?:want|need|like|prefer)\s+(?P<rest>the\s+.+)$"
+)
+"""A request for how things should end up: "I want the lid on the pot", "we'd like the cube in the bin"."""
+
+
+def rephrasings(parsed: nlp.Parse, prompt: str = "") -> list[str]:
+    """Plain wordings of what ``parsed`` (``prompt``'s parse) asks, best first, for the skills' phrases to
+    read: the prompt's own verb, then :data:`PLAIN_VERB`; a request for an end state ("I want the lid on the
+    pot") as the placement that makes it, whatever the parser made of it. Empty when it asks for nothing the
+    plain wordings can say (a goal given as a distance or beside something, a tool)."""
+    request = _REQUEST.match(nlp.clean(prompt))
+    if parsed.tool is None and parsed.offset is None and request is not None:
+        return [*_rephrased(parsed), f"{PLAIN_VERB} {request['rest']}"]
+    return _rephrased(parsed)
+
+
+def _rephrased(parsed: nlp.Parse) -> list[str]:
     if parsed.object is None or parsed.tool is not None:
         return []
     part = f" by its {parsed.part}" if parsed.part else ""
@@ -596,7 +610,10 @@ def rephrasings(parsed: nlp.Parse) -> list[str]:
     if parsed.goal is None or parsed.relation not in PLAIN_RELATIONS:
         return []
     relation = PLAIN_RELATIONS[parsed.relation]
-    return [f"{verb} the {parsed.object.text} {relation} the {parsed.goal.text}{part}" for verb in verbs]
+    source = f" from the {parsed.source.text}" if parsed.source is not None else ""
+    return [
+        f"{verb} the {parsed.object.text}{source} {relation} the {parsed.goal.text}{part}" for verb in verbs
+    ]
 
 
 def unplanned(parsed: nlp.Parse) -> str | None:

@@ -207,6 +207,7 @@ class Parse:
         part: the part of the object to hold it by ("by its handle"), or ``None``.
         offset: a goal given as a distance or direction, or ``None``.
         state: how the object should end up standing ("upright"), or ``None``.
+        source: what the object comes out of ("pour the beads out of the cup into the bowl"), or ``None``.
     """
 
     verb: str | None
@@ -217,6 +218,7 @@ class Parse:
     part: str | None = None
     offset: Offset | None = None
     state: str | None = None
+    source: Phrase | None = None
 
     def describe(self) -> str:
         """The parse in words, for messages: "move the 'cube' 10 cm left (tool: 'hook')"."""
@@ -225,6 +227,8 @@ class Parse:
             words.append(f"the {self.object.text!r}")
         if self.state is not None:
             words.append(self.state)
+        if self.source is not None:
+            words.append(f"from the {self.source.text!r}")
         if self.goal is not None:
             words.append(f"{self.relation} the {self.goal.text!r}")
         if self.offset is not None:
@@ -353,7 +357,23 @@ def parse(prompt: str) -> Parse:
         part=_part(sentence),
         offset=offset,
         state=_state(goal_verb, sentence) if goal_verb is not None else None,
+        source=_source(goal_verb) if goal_verb is not None else None,
     )
+
+
+def _source(verb) -> Phrase | None:
+    """What the object comes out of: "from the cup", "out of the cup" (on the verb or on its object)."""
+    obj = _object_of(verb)
+    for token in [*verb.children, *(obj.children if obj is not None else ())]:
+        if token.dep_ != "prep":
+            continue
+        if token.lower_ == "out" and (of := _child(token, "prep")) is not None and of.lower_ == "of":
+            token = of
+        elif token.lower_ != "from":
+            continue
+        if (pobj := _child(token, "pobj")) is not None:
+            return _phrase(pobj)
+    return None
 
 
 def _verbs(root) -> list:
@@ -434,9 +454,10 @@ def _goal_prep(verb):
     return None
 
 
-_GOAL_ADVERBS = ("back", "over", "across", "down", "up", "out")
-"""Adverbs that lead to a goal without changing it ("drag the cube back to the target" goes to the target);
-"closer to" and "away from" make a relative goal instead (:func:`_offset`)."""
+_GOAL_ADVERBS = ("back", "over", "across", "down", "up", "out", "away")
+"""Adverbs that lead to a goal without changing it ("drag the cube back to the target", "tidy the block away
+into the basket"); "closer to" and "away from" make a relative goal instead (:func:`_offset`): "from" is no
+placing preposition."""
 
 
 def _goal(prep) -> tuple[str, Phrase]:
@@ -489,7 +510,7 @@ def _offset(sentence, relation: str | None, goal: Phrase | None) -> Offset | Non
             if of is not None and _child(of, "pobj") is not None:
                 reference = _phrase(_child(of, "pobj"))
         elif word in DIRECTIONS and token.pos_ in ("ADV", "ADJ", "ADP") and word not in ("up", "down"):
-            if word in ("toward", "towards", "back") and goal is not None and not _is_self(goal):
+            if word in ("toward", "towards", "back", "away") and goal is not None and not _is_self(goal):
                 continue  # "towards the bin" names a goal, not a direction
             if word in ("above", "below") and goal is not None:
                 continue  # "above the bin" names a goal
