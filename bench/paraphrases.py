@@ -57,7 +57,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 pouring and sweeping ({o}: the object, {g}: the goal, {c}: what is poured or swept, as the family's prompt
 named them)."""
 
-HELD_OUT: dict[str, tuple[str, ...]] = {
+SECOND: dict[str, tuple[str, ...]] = {
     "in": (
         "would you mind putting the {o} in the {g}",
         "the {o} should go into the {g}",
@@ -90,7 +90,43 @@ HELD_OUT: dict[str, tuple[str, ...]] = {
         "sweep all the {c} into the {g} using the {o}",
     ),
 }
-"""A second set, written after the first was fixed and never run before it was reported: the measure of what
+"""A second set, written after the first was fixed. Its first run (73 %) is reported in the issue; the reader
+was then fixed on it, so it is development data now."""
+
+HELD_OUT: dict[str, tuple[str, ...]] = {
+    "in": (
+        "hey robot, put the {o} into the {g}",
+        "load the {o} into the {g}",
+        "i would like you to place the {o} in the {g}",
+    ),
+    "on": (
+        "set the {o} onto the {g} for me",
+        "please place the {o} on top of the {g}",
+        "the {o} goes on the {g}",
+    ),
+    "push": (
+        "push the {o} over onto the {g}",
+        "could you please slide the {o} onto the {g}",
+        "move the {o} onto the {g} by pushing it",
+    ),
+    "upright": (
+        "put the {o} back on its base",
+        "could you make the {o} stand up",
+        "stand the {o} back up, please",
+    ),
+    "lift": ("lift up the {o}", "can you hold the {o} up in the air"),
+    "pour": (
+        "pour the {c} out of the {o} and into the {g}",
+        "transfer the {c} from the {o} into the {g} by pouring",
+        "please pour the {o} into the {g}",
+    ),
+    "sweep": (
+        "with the {o}, sweep the {c} into the {g}",
+        "sweep the {c} into the {g}; use the {o}",
+        "get the {o} and sweep the {c} into the {g}",
+    ),
+}
+"""The held-out set, written after the second was fixed and run once, unchanged, for the figure reported: what
 the reader does with phrasings it was not developed on."""
 
 
@@ -106,9 +142,9 @@ def main() -> None:
     )
     parser.add_argument("--families", default="bin,push,stack,lid,shoe,pan,book,upright,pour,sweep")
     parser.add_argument("--seeds", default="60-61")
-    parser.add_argument("--set", choices=("development", "held-out"), default="held-out")
+    parser.add_argument("--set", choices=("first", "second", "held-out"), default="held-out")
     args = parser.parse_args()
-    templates = TEMPLATES if args.set == "development" else HELD_OUT
+    templates = {"first": TEMPLATES, "second": SECOND, "held-out": HELD_OUT}[args.set]
     from physworld_core.errors import PhysworldError
     from physworld_core.evaluation.worlds import BenchmarkTask
     from physworld_core.perception.language import parse_instruction

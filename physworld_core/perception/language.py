@@ -523,6 +523,8 @@ def parse_instruction(prompt: str) -> Instruction:
         try:
             instruction = _claimed(normalise(plain), prompt)
         except GroundingError as error:
+            if parsed.tool is not None:
+                break  # the skill that read it makes no use of the tool: refused below, naming the tool
             raise (unread or error) from None
         if instruction is not None:
             return instruction
@@ -592,11 +594,15 @@ def rephrasings(parsed: nlp.Parse, prompt: str = "") -> list[str]:
     request = _REQUEST.match(nlp.clean(prompt))
     if parsed.tool is None and parsed.offset is None and request is not None:
         return [*_rephrased(parsed), f"{PLAIN_VERB} {request['rest']}"]
+    if parsed.tool is not None:
+        # A skill whose wording names a tool ("sweep the scraps into the dustpan with the brush") may read it;
+        # with the fallback verb a tool would be dropped silently, so only the prompt's own verb is offered.
+        return [f"{plain} with the {parsed.tool.text}" for plain in _rephrased(parsed)[:1]]
     return _rephrased(parsed)
 
 
 def _rephrased(parsed: nlp.Parse) -> list[str]:
-    if parsed.object is None or parsed.tool is not None:
+    if parsed.object is None:
         return []
     part = f" by its {parsed.part}" if parsed.part else ""
     verbs = list(dict.fromkeys(v for v in (parsed.verb, PLAIN_VERB) if v))
@@ -720,6 +726,8 @@ def _read_move(reading: Reading) -> MoveReading | None:
     try:
         object_colours, object_noun = read_phrase(object_phrase, prompt, role="object to move", goal=False)
         goal_colours, goal_noun = read_phrase(goal_phrase, prompt, role="place to put it", goal=True)
+    except UnreadPhrase:
+        raise  # cut in the wrong place: the sentence's grammar reads it (parse_instruction)
     except GroundingError:
         refuse_unsupported(text, prompt)  # "the pan by the handle" is a skill, not an unknown noun
         raise

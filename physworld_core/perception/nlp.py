@@ -300,7 +300,8 @@ def parse(prompt: str) -> Parse:
     verbs = _verbs(sentence.root)
     tool = None
     # "use the hook to pull the cube": the first verb's object is the tool, the clause after it the task.
-    if len(verbs) > 1 and verbs[1].dep_ in ("xcomp", "advcl") and _child(verbs[0], "dobj") is not None:
+    infinitive = len(verbs) > 1 and any(c.dep_ == "aux" and c.lower_ == "to" for c in verbs[1].children)
+    if infinitive and verbs[1].dep_ in ("xcomp", "advcl") and _child(verbs[0], "dobj") is not None:
         tool = _phrase(_child(verbs[0], "dobj"))
         verbs = verbs[1:]
     # The object is the goal verb's own, or what its pronoun stands for ("pick up the can and put it in ...").
@@ -310,11 +311,23 @@ def parse(prompt: str) -> Parse:
         return Parse(
             verb=verb.lemma_, object=_phrase(obj), state=_state(verb, sentence), part=_part(sentence)
         )
+    # "push the block until it reaches the pad", "move the block so it sits on the drum": the clause about
+    # "it" says where the object ends; the action is the verb it hangs on.
+    result = next((v for v in verbs if _is_result_clause(v)), None)
+    if result is not None:
+        verbs = [v for v in verbs if v is not result]
     goal_verb = next((v for v in reversed(verbs) if _goal_prep(v) is not None), verbs[-1] if verbs else None)
     relation, goal = None, None
-    if goal_verb is not None and (prep := _goal_prep(goal_verb)) is not None:
+    if result is not None and (prep := _goal_prep(result)) is not None:
+        relation, goal = _goal(prep)
+    elif result is not None and (reached := _child(result, "dobj")) is not None:
+        relation, goal = "to", _phrase(reached)
+    elif goal_verb is not None and (prep := _goal_prep(goal_verb)) is not None:
         relation, goal = _goal(prep)
     own = _object_of(goal_verb) if goal_verb is not None else None
+    # "the block should go into the basket", "the cube belongs in the bin": the thing is the subject.
+    if own is None and goal_verb is not None and (subject := _child(goal_verb, "nsubj")) is not None:
+        own = subject if subject.lower_ not in SELF_WORDS | {"we", "it"} else None
     objects = [own] if own is not None and own.lower_ not in _PRONOUNS else []
     objects += [o for v in verbs if (o := _object_of(v)) is not None and o.lower_ not in _PRONOUNS]
     # "grab the stick and drag the cube ...": a thing taken up first and not the one moved is held as a tool.
@@ -395,6 +408,18 @@ def _verbs(root) -> list:
     return sorted(verbs, key=lambda t: t.i)
 
 
+def _is_result_clause(verb) -> bool:
+    """Whether ``verb`` heads a clause about where the object ends up ("until it reaches the pad", "so that it
+    sits on the drum"): a subordinate clause whose subject is a pronoun standing for the object."""
+    subject = _child(verb, "nsubj")
+    return (
+        verb.dep_ in ("advcl", "ccomp")
+        and subject is not None
+        and subject.lower_ in ("it", "they")
+        and (_goal_prep(verb) is not None or _child(verb, "dobj") is not None)
+    )
+
+
 def _child(token, *deps):
     return next((c for c in token.children if c.dep_ in deps), None)
 
@@ -429,6 +454,8 @@ def _state(verb, sentence) -> str | None:
     words = {t.lower_ for t in sentence}
     if "upright" in words or "vertical" in words or "erect" in words:
         return "upright"
+    if re.search(r"\b(?:right|correct) (?:side|way) up\b", sentence.text):  # the idiom for upright
+        return "upright"
     if verb is not None and verb.lemma_ == "stand" and any(c.lower_ == "up" for c in verb.children):
         return "upright"
     return None
@@ -440,8 +467,10 @@ def _goal_prep(verb):
     obj = _object_of(verb)
     if obj is not None:
         candidates += list(obj.children)
+    # "out of the cup and into the bowl": a goal conjoined to the source
+    candidates += [c for t in list(candidates) if t.dep_ == "prep" for c in t.children if c.dep_ == "conj"]
     for token in candidates:
-        if token.dep_ == "prep" and token.lower_ in PLACING_PREPOSITIONS and _names_place(token):
+        if token.dep_ in ("prep", "conj") and token.lower_ in PLACING_PREPOSITIONS and _names_place(token):
             return token
         # "next to the lamp", "back to the target", "over to the bin": an adverb heading the preposition
         if (
@@ -500,6 +529,8 @@ def _offset(sentence, relation: str | None, goal: Phrase | None) -> Offset | Non
     direction, reference = None, None
     for token in sentence:
         word = token.lower_
+        if word == "right" and re.match(r"right (?:side|way) up\b", sentence[token.i :].text):
+            continue  # "right side up": upright, not a direction
         if (
             word in ("left", "right")
             and token.head.lower_ in ("to", "the", "of")
@@ -559,8 +590,16 @@ def _phrase(head) -> Phrase:
         if token.i != start - 1:
             break
         start = token.i
-    text = _text([t for t in words if t.i >= start])
-    return noun_phrase(text) or Phrase(head.lower_, head.lower_)
+    words = [t for t in words if t.i >= start]
+    # A noun phrase runs to the last of a row of nouns: a bare noun right after the head that the parser hung
+    # elsewhere ("the book rack" read as "book" and a conjoined "rack") is still part of the name.
+    end = head.i + 1
+    while (
+        end < len(head.doc) and head.doc[end].pos_ in ("NOUN", "PROPN") and not list(head.doc[end].children)
+    ):
+        words.append(head.doc[end])
+        end += 1
+    return noun_phrase(_text(words)) or Phrase(head.lower_, head.lower_)
 
 
 def _text(tokens) -> str:

@@ -35,6 +35,24 @@ READ = [
     ("I need the mug standing up", ("upright", "mug", "on", "table")),
     ("get the bottle upright", ("upright", "bottle", "on", "table")),
     ("lift the apple 10 cm higher", ("lift", "apple", "above", "table")),
+    # clauses about where it ends, the thing as the subject, idioms, rows of nouns, tools and sources
+    ("gently push the hex block until it reaches the blue pad", ("push", "hex block", "on", "pad")),
+    (
+        "can you move the paperback so it sits on top of the book rack",
+        ("place", "paperback", "on", "book rack"),
+    ),
+    ("slide the cube so that it ends up on the target", ("push", "cube", "on", "target")),
+    ("the purple block should go into the basket", ("place", "block", "in", "basket")),
+    ("the cube belongs in the bin", ("place", "cube", "in", "bin")),
+    ("turn the blue bottle right side up", ("upright", "bottle", "on", "table")),
+    ("tidy the purple block away into the basket, please", ("place", "block", "in", "basket")),
+    ("pick the blue pot lid up and place it onto the pot", ("place", "pot lid", "on", "pot")),
+    ("I want the blue pot lid on the pot", ("place", "pot lid", "on", "pot")),
+    (
+        "get the orange hand brush and sweep the scraps into the dust pan",
+        ("sweep", "hand brush", "in", "dust pan"),
+    ),
+    ("pour the beads out of the purple beaker and into the dish", ("pour", "beaker", "in", "dish")),
     # development envs, their goals visible to the camera
     ("push the cube to the goal", ("push", "cube", "on", "goal")),
     ("push the cube onto the red and white target", ("push", "cube", "on", "target")),
@@ -70,7 +88,10 @@ def test_a_rephrased_prompt_keeps_its_part_size_and_colours():
     ("prompt", "message"),
     [
         # read, but asking for what no skill plans yet: the message says what was read
-        ("use the hook to pull the cube towards you", r"pull the 'cube' closer to the robot \(tool: 'hook'\)"),
+        (
+            "use the hook to pull the cube towards you",
+            r"pull the 'cube' closer to the robot \(tool: 'hook'\)",
+        ),
         ("move the cube 10 cm to the left", "move the 'cube' 10 cm left; no skill plans a goal given as a"),
         ("pull the cube closer to the robot", "pull the 'cube' closer to the robot; no skill plans"),
         ("put the banana 20 cm to the left of the plate", "20 cm left of the plate"),
@@ -102,7 +123,11 @@ def test_what_no_skill_plans_is_refused_saying_what_was_read(prompt, message):
 def test_metric_and_relative_goals(prompt, offset):
     got = nlp.parse(prompt).offset
     assert got is not None
-    assert (got.direction, got.metres and round(got.metres, 4), got.reference and got.reference.noun) == offset
+    assert (
+        got.direction,
+        got.metres and round(got.metres, 4),
+        got.reference and got.reference.noun,
+    ) == offset
 
 
 def test_tools_and_parts():
