@@ -15,6 +15,7 @@ from assets.metadata import (
 )
 from assets.policy import policies
 from assets.worldmodel import latest_world_model_checkpoint
+from physworld_core.evaluation.methods import EVALUATED_METHODS
 from physworld_core.evaluation.rollouts import RecordConfig
 from pipelines.partitions import tasks_partitions
 from pipelines.resources import StoreResource
@@ -166,8 +167,6 @@ def _rollout_metadata(store, rollouts: list[dict]) -> dict:
 )
 def enough_trials(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     frame = store.store().lake.read_partition("evaluations", context.partition_key)
-    from physworld_core.evaluation.stage import EVALUATED_METHODS
-
     counts = {m: frame.filter(frame["method"] == m).height for m in EVALUATED_METHODS}
     return dg.AssetCheckResult(passed=min(counts.values()) >= MIN_TRIALS, metadata=counts)
 

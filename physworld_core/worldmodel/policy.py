@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from physworld_core.errors import PhysworldError
+from physworld_core.evaluation.methods import ExternalMethod
 from physworld_core.evaluation.rollouts import DELTA_PREFIX
-from physworld_core.evaluation.stage import ExternalMethod
 from physworld_core.sim.rates import CONTROL_HZ
 from physworld_core.worldmodel.checkpoint import fetch_checkpoint, load_checkpoint
 from physworld_core.worldmodel.data import fit_frames

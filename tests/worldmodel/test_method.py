@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from physworld_core.errors import PhysworldError
-from physworld_core.evaluation.stage import ExternalMethod
+from physworld_core.evaluation.methods import ExternalMethod
 from physworld_core.store import Store
 from physworld_core.worldmodel.policy import METHOD, WorldModelPolicy, world_model_method
 
@@ -38,6 +38,19 @@ def test_world_model_method_is_skipped_before_any_checkpoint_and_refuses_a_bad_o
     garbage = store.blobs.put_bytes(b"not a model at all", ".safetensors")
     with pytest.raises(PhysworldError, match="not a readable safetensors checkpoint"):
         world_model_method(store, garbage.uri)
+
+
+def test_the_world_model_names_itself_to_the_evaluation_stage_without_loading_the_simulator():
+    """A process that only trains or serves the world model must not pay for ManiSkill's import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, physworld_core.worldmodel.policy; "
+        "print(sorted(m for m in ('mani_skill', 'sapien', 'physworld_core.evaluation.stage') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_an_external_method_has_a_policy_or_a_reason_and_no_stage_trained_name():
