@@ -204,3 +204,54 @@ def world_model(
         },
         data_version=dg.DataVersion(result.checkpoint_sha256[:16]),
     )
+
+
+LOSSES = ("reconstruction", "frame", "action", "next_action")
+"""The validation losses the learning curve carries (those a run trained)."""
+
+
+@dg.asset_check(
+    asset="world_model",
+    description=(
+        "The latest model is the blob its metadata names (SHA-256), loads, and learned: every validation loss is "
+        "finite, and each fell from its first evaluation to its last (a WARN when one did not)."
+    ),
+)
+def world_model_learned(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    from physworld_core.errors import PhysworldError
+    from physworld_core.worldmodel.checkpoint import fetch_checkpoint, load_checkpoint  # torch: only here
+
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("world_model"))
+    if event is None or event.asset_materialization is None:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "no world_model materialization yet"})
+    metadata = event.asset_materialization.metadata
+    uri, recorded = str(metadata["checkpoint_uri"].value), str(metadata["checkpoint_sha256"].value)
+    try:
+        path, sha256 = fetch_checkpoint(store.store(), uri)
+        _, meta, _ = load_checkpoint(path)
+    except PhysworldError as error:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": str(error)})
+    if sha256 != recorded:
+        return dg.AssetCheckResult(
+            passed=False,
+            metadata={"reason": f"blob {uri} has SHA-256 {sha256}, the asset recorded {recorded}"},
+        )
+    first_last = {}
+    for name in LOSSES:
+        values = [e[f"val_{name}"] for e in meta.get("curve", []) if f"val_{name}" in e]
+        if values:
+            first_last[name] = (float(values[0]), float(values[-1]))
+    if not first_last or not all(np.isfinite(v).all() for v in first_last.values()):
+        return dg.AssetCheckResult(
+            passed=False, metadata={"reason": "a validation loss is missing or not finite", **_fl(first_last)}
+        )
+    stalled = [name for name, (first, last) in first_last.items() if not last < first]
+    return dg.AssetCheckResult(
+        passed=not stalled,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"stalled": ", ".join(stalled) or "none", **_fl(first_last)},
+    )
+
+
+def _fl(first_last: dict[str, tuple[float, float]]) -> dict[str, str]:
+    return {f"val_{name}": f"{first:.4f} -> {last:.4f}" for name, (first, last) in first_last.items()}

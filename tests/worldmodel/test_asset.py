@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.export import lerobot_dataset, video_training_set
 from assets.metadata import INLINE_MARKDOWN_LIMIT
-from assets.worldmodel import latest_world_model_checkpoint, world_model
+from assets.worldmodel import latest_world_model_checkpoint, world_model, world_model_learned
 from physworld_core.worldmodel.checkpoint import load_checkpoint
 from pipelines.resources import StoreResource
 
@@ -31,13 +31,17 @@ def test_world_model_asset_trains_on_the_latest_exports(tiny_lake):
     store, *_ = tiny_lake
     instance = dg.DagsterInstance.ephemeral()
     assert latest_world_model_checkpoint(instance) is None
+    resources = {"store": StoreResource(root=store.lake.root)}
     result = dg.materialize(
-        [lerobot_dataset, video_training_set, world_model],
-        resources={"store": StoreResource(root=store.lake.root)},
+        [lerobot_dataset, video_training_set, world_model, world_model_learned],
+        resources=resources,
         run_config={"ops": {"world_model": {"config": TINY}}},
         instance=instance,
     )
     assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert {"val_action", "val_next_action"} <= set(check.metadata)  # "first -> last", shown on the check
+    assert check.passed or check.severity == dg.AssetCheckSeverity.WARN
     events = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
     metadata = events["world_model"].step_materialization_data.materialization.metadata
     exports = {
@@ -56,6 +60,20 @@ def test_world_model_asset_trains_on_the_latest_exports(tiny_lake):
     version = events["world_model"].step_materialization_data.materialization.tags["dagster/data_version"]
     assert metadata["checkpoint_sha256"].value.startswith(version)
     assert latest_world_model_checkpoint(instance) == metadata["checkpoint_uri"].value
+
+    # A model blob changed after it was recorded fails the check (an ERROR), with the reason.
+    path = store.blobs.local_path(metadata["checkpoint_uri"].value)
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:-8] + b"00000000")
+    rerun = dg.materialize(
+        [world_model, world_model_learned],
+        selection=dg.AssetSelection.checks(world_model_learned),
+        resources=resources,
+        instance=instance,
+    )
+    (check,) = rerun.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "cannot be read" in check.metadata["reason"].value
 
 
 def test_world_model_asset_without_pretraining_reads_only_the_dataset(tiny_lake):
