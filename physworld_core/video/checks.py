@@ -2,7 +2,8 @@
 
 They catch what makes a video useless downstream, whatever backend made it: too few frames, blank frames
 (a decoder or a diffusion model gone wrong), the target vanishing, the target never moving, the target not
-ending at the goal. How a video shows a skill done is the skill's own test
+ending at the goal, and another object moved instead of (or as well as) the target — the video decides what
+moves, and it must be what the prompt named. How a video shows a skill done is the skill's own test
 (:meth:`~physworld_core.video.skill.SkillVideo.ends_in_goal`): by default the target ends over the goal; a
 bottle stood up where it lay, a cup tipped over a bowl or scraps swept into a dustpan are judged in the skills'
 folders. The checks look only at pixels and the scene's own perception (never at the backend's plan), so they
@@ -44,6 +45,9 @@ class VideoCheckConfig:
         goal_margin: the bottom-centre of the target's final blob may lie this fraction of the goal's image
             box outside it.
         change_threshold: RGB distance (0–441) from the first frame above which a pixel has changed.
+        max_other_change: the share of another object's pixels (neither the target's nor the goal's) that may
+            look different in the last frame than in the first — the target ending in front of it, a shadow —
+            before the video counts as having moved that object.
         skill: the thresholds of the skill's own test, of its type
             (:attr:`~physworld_core.video.skill.SkillVideo.check_config_type`); ``None``: its defaults.
     """
@@ -55,6 +59,7 @@ class VideoCheckConfig:
     min_displacement_fraction: float = 0.04
     goal_margin: float = 0.15
     change_threshold: float = 20.0
+    max_other_change: float = 0.3
     skill: Any = None
 
     def __post_init__(self) -> None:
@@ -74,6 +79,8 @@ class VideoCheckConfig:
             raise ValueError(f"goal_margin must lie in [0, 1], got {self.goal_margin}")
         if not 0 < self.change_threshold < 441:
             raise ValueError(f"change_threshold must lie in (0, 441), got {self.change_threshold}")
+        if not 0 < self.max_other_change <= 1:
+            raise ValueError(f"max_other_change must lie in (0, 1], got {self.max_other_change}")
 
 
 def check_video(
@@ -87,7 +94,9 @@ def check_video(
 
     Keys: ``num_frames``, ``frame_count_ok``, ``size_ok``, ``blank_frames``, ``no_blank_frames``,
     ``target_visible_fraction``, ``target_visible``, ``target_displacement_px``, ``target_moves``,
-    ``target_ends_in_goal``, ``passed``, and the figures of the skill's own test (see the skill's
+    ``target_ends_in_goal``, ``others_still`` (no object but the target and the goal moved), ``others_changed``
+    (the largest share of such an object's pixels changed by the end) and ``moved_object`` (its index in the
+    perception, -1 when none moved), ``passed``, and the figures of the skill's own test (see the skill's
     ``video.py``: the upright skill's ``target_ends_upright``, the pour skill's ``target_pours``, the sweep
     skill's ``target_sweeps``, and the numbers behind them).
 
@@ -127,6 +136,8 @@ def check_video(
             target_ends_in_goal=False,
         )
         results.update(skill.not_done())
+    results.update(_others_still(frames, perception, config) if size_ok and num_frames > 0 else {})
+    results.setdefault("others_still", False)
     results["passed"] = all(
         bool(results[key])
         for key in (
@@ -136,9 +147,29 @@ def check_video(
             "target_visible",
             "target_moves",
             "target_ends_in_goal",
+            "others_still",
         )
     )
     return results
+
+
+def _others_still(frames: np.ndarray, perception: Perception, config: VideoCheckConfig) -> dict:
+    """Whether every object but the target and the goal looks at the end as it did at the start (its own pixels,
+    less those the target's colour covers in the last frame: the target may end in front of it)."""
+    target, goal = perception.target, perception.goal
+    last, first = frames[-1].astype(np.float32), frames[0].astype(np.float32)
+    changed = np.linalg.norm(last - first, axis=-1) > config.change_threshold
+    target_rgb = np.asarray(target.mean_rgb, dtype=np.float32)
+    covered = np.linalg.norm(last - target_rgb, axis=-1) < np.linalg.norm(first - target_rgb, axis=-1)
+    worst, moved = 0.0, -1
+    for other in perception.objects:
+        if other.index == target.index or (goal is not None and other.index == goal.index):
+            continue
+        share = float((changed & ~covered & other.mask).sum() / max(int(other.mask.sum()), 1))
+        if share > worst:
+            worst = share
+            moved = other.index if share > config.max_other_change else -1
+    return {"others_still": moved == -1, "others_changed": round(worst, 3), "moved_object": moved}
 
 
 def _track_target_colour(

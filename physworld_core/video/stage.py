@@ -85,9 +85,17 @@ def run_video_stage(
         videos.append(video)
     passing = [i for i, r in enumerate(rows) if r["passed"]]
     if not passing:
-        failed = {
-            r["sample"]: [k for k, v in json.loads(r["checks_json"]).items() if v is False] for r in rows
-        }
+        failed = {r["sample"]: _failed_checks(json.loads(r["checks_json"]), perception) for r in rows}
         raise PhysworldError(f"task {task_id}: no video sample passed its checks: {failed}")
     store.lake.write_partition("videos", rows, task_id)
     return VideoStageResult(rows, videos, passing)
+
+
+def _failed_checks(checks: dict, perception) -> list[str]:
+    """The checks a sample failed, the object a video moved instead of the target named."""
+    failed = [k for k, v in checks.items() if v is False]
+    moved = checks.get("moved_object", -1)
+    if "others_still" in failed and moved >= 0:
+        thing = next((o.description for o in perception.objects if o.index == moved), f"object #{moved}")
+        failed[failed.index("others_still")] = f"others_still (the video moves the {thing})"
+    return failed

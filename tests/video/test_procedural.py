@@ -125,6 +125,24 @@ def test_checks_fail_on_blank_and_static_videos(default_scene):
     assert not short["frame_count_ok"]
 
 
+def test_a_video_that_moves_another_object_fails(generated, default_scene):
+    """The video decides what moves: the blue box carried off while the can goes into the bin is not the task."""
+    from physworld_core.perception.perceive import perceive
+
+    scene = default_scene.scene
+    perception = perceive(scene)
+    good = check_video(generated.frames, scene, perception=perception)
+    assert good["others_still"] and good["moved_object"] == -1 and good["others_changed"] < 0.05
+    box = next(o for o in perception.objects if o.description == "blue box")
+    frames = generated.frames.copy()
+    table = np.median(scene.rgb[~np.any([o.mask for o in perception.objects], axis=0)], axis=0)
+    frames[len(frames) // 2 :, box.mask] = table.astype(np.uint8)  # the box vanishes halfway
+    moved = check_video(frames, scene, perception=perception)
+    assert not moved["passed"] and not moved["others_still"]
+    assert moved["moved_object"] == box.index and moved["others_changed"] > 0.9
+    assert moved["target_ends_in_goal"]  # the rest of the video is as good as before
+
+
 def test_mp4_round_trip_of_a_generated_video(generated, default_scene):
     decoded = decode_mp4(generated.to_mp4())
     assert decoded.shape == generated.frames.shape
@@ -216,3 +234,13 @@ def test_an_object_the_colour_of_the_table_is_seen_where_it_starts(family, seed)
     assert results["target_visible_fraction"] == 1.0 and results["passed"]
     still = check_video(np.repeat(frames[:1], len(frames), axis=0), scene)
     assert not still["target_moves"] and not still["passed"]
+
+
+def test_a_refused_sample_names_the_object_the_video_moved(default_scene):
+    from physworld_core.perception.perceive import perceive
+    from physworld_core.video.stage import _failed_checks
+
+    perception = perceive(default_scene.scene)
+    box = next(o for o in perception.objects if o.description == "blue box")
+    checks = {"passed": False, "others_still": False, "moved_object": box.index, "target_moves": True}
+    assert _failed_checks(checks, perception) == ["passed", "others_still (the video moves the blue box)"]
