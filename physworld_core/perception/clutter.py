@@ -50,10 +50,10 @@ def _normals(points: np.ndarray, step_px: int) -> np.ndarray:
     surface it sees); NaN where a neighbour has no point.
 
     Hand-written rather than open3d's ``estimate_normals`` (PCA over a radius of two steps, turned towards
-    the camera), by measurement (``python -m bench.open3d_geometry``, on the smoothed grid as
+    the camera), by measurement (``python -m bench.open3d_geometry``, two runs, on the smoothed grid as
     :func:`lccp_labels` uses it): on ray-cast cans, boxes and bins with the realistic sensor's noise, median
-    error 0.29° against 1.52° (30 neighbours) or 0.78° (100), 90th percentile 6.9° against 15.7° or 14.4°; on
-    the benchmark captures' table, 1.57° against 1.90° / 1.84°; and 9 to 38 times faster. open3d gives
+    error 0.29° against 1.52° (30 neighbours) or 0.78° (100), 90th percentile 6.9° against 15.7° or 14.4°;
+    on the benchmark captures' table, 1.57° against 1.90° / 1.84°; and 9 to 46 times faster. open3d gives
     every pixel a normal; this gives none within a step of a hole or the image border (93-97% covered).
     """
     du = np.full_like(points, np.nan)

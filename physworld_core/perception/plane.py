@@ -6,14 +6,17 @@ table is not at z = 0 and may be slightly tilted in their calibration), with RAN
 are outliers and then a least-squares refine on the inliers because RANSAC alone is only as good as its three
 best points.
 
-The RANSAC hypotheses are drawn and scored by open3d (:func:`~physworld_core.perception.open3d_geometry.
-ransac_plane`), which replaced a numpy search over 256 gated triples: the same errors after the same refine
-(benchmark captures, 11 families × 4 seeds × 2 sensors: normal error median 0.034°, height error median
-1.1 mm; the two real captures with a labelled table: 0.003°, 0.01 mm; bit for bit the same planes on the 44
-benchmark captures of seeds 60-61), 2.3× faster on the benchmark captures and 1.25× on the real ones
-(``python -m bench.open3d_geometry``). The gain comes from stopping once the table is all but surely drawn:
-open3d's own early stop is faster still (3.1×) but its threads race to it, and the plane of one real capture
-changed between runs; one open3d call scoring all 256 hypotheses runs at 0.54× the numpy search.
+The RANSAC is numpy, not open3d's ``segment_plane``, by measurement (``python -m bench.open3d_geometry``, same
+sample, same refine). open3d finds the same planes (benchmark captures, 11 families × 4 seeds × 2 sensors:
+normal error median 0.034°, height error median 1.1 mm, both; the real captures with a labelled table: 0.003°,
+0.01 mm, both) and, drawing hypotheses in seeded batches until the standard bound (p = 1 − 1e-8) says the
+table was drawn, fits a benchmark capture 2.3-2.5× faster (11 ms against 26 ms). But importing open3d costs
+0.6-0.9 s (1.6 s on a loaded machine), paid by every process that fits a plane, for about 15-20 ms saved a
+plane: a process would need some 30-80 planes to gain, and perceiving one benchmark scene in a fresh process
+took 850 ms instead of 120 ms. On the five real captures at the calibration's settings (10 mm, a 75° gate)
+it is slower (0.89×): a table holding half the points needs about 180 hypotheses, and open3d scores one in
+0.25 ms against numpy's 0.1 ms. open3d's own early stop is faster, but its threads race to it: the plane of
+one real capture changed between runs.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from physworld_core.errors import SceneError
-from physworld_core.perception import open3d_geometry
 from physworld_core.scene import ScenePackage, depth_to_points_world
 
 MIN_PLANE_POINTS = 50
@@ -132,10 +134,8 @@ def fit_plane(
 ) -> Plane:
     """Fit the dominant roughly-horizontal plane of N×3 world points.
 
-    A plane whose normal is more than ``max_tilt_deg`` from world up is set aside and the search runs again
-    without its points: the table is the support surface under gravity, and without this gate a large box
-    side or bin wall could win. ``iterations`` is the most hypotheses drawn; the search stops sooner once a
-    plane holding the best plane's share of the points would have been drawn with probability 1 - 1e-8.
+    RANSAC hypotheses whose normal is more than ``max_tilt_deg`` from world up are discarded: the table is
+    the support surface under gravity, and without this gate a large box side or bin wall could win.
 
     Raises:
         SceneError: too few valid points, or no plane holds at least 10% of them.
@@ -157,13 +157,27 @@ def fit_plane(
     if len(points) > max_ransac_points:
         sample = points[rng.choice(len(points), max_ransac_points, replace=False)]
 
-    found = open3d_geometry.ransac_plane(sample, inlier_threshold_m, iterations, max_tilt_deg, seed)
-    if found is None:
+    # Hypotheses from random triples, all at once.
+    triples = sample[rng.integers(0, len(sample), size=(iterations, 3))]
+    normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
+    lengths = np.linalg.norm(normals, axis=1)
+    usable = lengths > 1e-12
+    normals = normals[usable] / lengths[usable, None]
+    normals *= np.where(normals[:, 2] < 0, -1.0, 1.0)[:, None]
+    level = normals[:, 2] >= np.cos(np.deg2rad(max_tilt_deg))
+    normals = normals[level]
+    offsets = np.einsum("ij,ij->i", normals, triples[usable][level, 0])
+    if len(normals) == 0:
         raise SceneError(
-            f"no support plane: none of the largest planes in the depth lies within {max_tilt_deg:.0f} deg "
-            "of world up; the table must be visible, and camera.cam_to_world expressed in a z-up world frame"
+            f"no roughly horizontal plane (within {max_tilt_deg:.0f} deg of world up) found in the depth; "
+            "is camera.cam_to_world expressed in a z-up world frame?"
         )
-    normal, offset = found
+    counts = np.zeros(len(normals), dtype=np.int64)
+    for start in range(0, len(normals), 64):  # chunks keep the residual matrix small
+        block = np.abs(sample @ normals[start : start + 64].T - offsets[start : start + 64])
+        counts[start : start + 64] = (block < inlier_threshold_m).sum(axis=0)
+    best = int(np.argmax(counts))
+    normal, offset = normals[best], float(offsets[best])
 
     inliers = np.abs(points @ normal - offset) < inlier_threshold_m
     for _ in range(refine_steps):

@@ -22,8 +22,8 @@ The accepted views are fused by adding their points where frame 0 saw none, not 
 (``UniformTSDFVolume``) was measured on five frames of an L-shaped object turning on the table, poses known
 (``python -m bench.open3d_geometry``). It is a little closer to the true surface (median 1.10 against 1.19 mm
 at 128 px, 1.03 against 1.18 mm at 480 px; 90th percentile 1.81 against 1.79 and 1.34 against 1.77 mm) and
-covers as much of it (66% against 61%, 78% against 79% within 4 mm), but is 7.7× slower at 128 px and 2.6×
-at 480 px.
+covers as much of it (66% against 61%, 78% against 79% within 4 mm), but is 7.7× slower at 128 px and
+2.4-2.6× at 480 px (two runs).
 """
 
 from __future__ import annotations
@@ -185,13 +185,13 @@ def register(points: np.ndarray, reference: cKDTree, config: ViewConfig) -> tupl
     """Trimmed ICP of ``points`` onto the ``reference`` surface: (4×4 correction, overlap share, median
     residual of the overlapping points).
 
-    Hand-written rather than open3d's ``registration_icp``, by measurement (``python -m bench.open3d_geometry``:
-    each object of the benchmark and real captures split into two halves, one moved by a known ≤ 5°, ≤ 6 mm
-    motion and registered back). Two open3d calls with this schedule are 4.6× faster on the benchmark objects
-    and 1.6× on the real ones, equal on the real ones, but worse on the small benchmark objects (90th
-    percentile 13.9° against 11.4°, worst 177° against 31°): open3d goes on solving from fewer than three
-    pairs where this loop stops. Stopped the same way (one call per step), open3d gives the same errors but
-    is 0.48× as fast on the real objects (1.43× on the benchmark ones), slower overall.
+    Hand-written rather than open3d's ``registration_icp``, by measurement (``bench.open3d_geometry``,
+    two runs: each object of the benchmark and real captures split into two halves, one moved by a known
+    ≤ 5°, ≤ 6 mm motion and registered back). Two open3d calls with this schedule are 4.5-4.6× faster on the
+    benchmark objects and 1.6-1.9× on the real ones, equal on the real ones, but worse on the small benchmark
+    objects (90th percentile 13.9° against 11.4°, worst 177° against 31°): open3d goes on solving from fewer
+    than three pairs where this loop stops. Stopped the same way (one call per step), open3d gives the same
+    errors but is 0.48-0.51× as fast on the real objects (1.3-1.4× on the benchmark ones), slower overall.
     """
     correction = np.eye(4)
     radius = config.capture_radius_m
