@@ -40,6 +40,7 @@ bench: setup
 	$(PY) -m bench.throughput --tasks 8 --families bin,push --concurrency 1,2
 	$(PY) -m bench.faults
 	$(PY) -m bench.real_captures
+	$(PY) -m bench.open3d_geometry
 	$(PY) -m bench.world_model all
 
 ui: setup
