@@ -60,7 +60,8 @@ from physworld_core.perception.calibration import CAMERA_UP_TILT_DEG, _rotation_
 from physworld_core.perception.clutter import MAX_STEP_PX, NORMAL_STEP_M, _normals, _smoothed
 from physworld_core.perception.plane import _least_squares_plane, fit_plane, fit_support_plane
 from physworld_core.perception.segment import segment_objects
-from physworld_core.reconstruction.views import ViewConfig, _kabsch
+from physworld_core.reconstruction.views import ViewConfig
+from physworld_core.reconstruction.views import register as views_register
 from physworld_core.scene import depth_to_points_world
 from physworld_core.world import family_names
 from tests.perception.synthetic_scenes import (
@@ -90,19 +91,9 @@ def hand_plane(points: np.ndarray, threshold: float = 0.005, max_tilt_deg: float
 
 
 def hand_register(points: np.ndarray, reference: cKDTree, config: ViewConfig) -> np.ndarray:
-    """``views.register``'s loop: 12 steps of nearest pairs within a radius halving from the capture radius
-    to the overlap distance, each solved by Kabsch, stopping when fewer than three pairs are left."""
-    correction = np.eye(4)
-    radius = config.capture_radius_m
-    for _ in range(12):
-        moved = points @ correction[:3, :3].T + correction[:3, 3]
-        distance, index = reference.query(moved)
-        close = distance < radius
-        if close.sum() < 3:
-            break
-        correction = _kabsch(moved[close], reference.data[index[close]]) @ correction
-        radius = max(config.overlap_m, radius / 2)
-    return correction
+    """``views.register`` itself (its correction; the overlap and residual it also measures are timed with it,
+    which favours open3d slightly)."""
+    return views_register(points, reference, config)[0]
 
 
 def hand_normals(grid: np.ndarray, valid: np.ndarray, pixel_size: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ UNITS_M: dict[str, float] = {
     "metre": 1.0,
     "meter": 1.0,
     "inch": 0.0254,
+    "inches": 0.0254,
     "in": 0.0254,
 }
 """Length units a distance may be given in (lemmas), in metres."""

@@ -29,6 +29,7 @@ from physworld_core.perception.language import (
     read_phrase,
     split_where,
 )
+from physworld_core.perception.nlp import UNITS_M
 from physworld_core.skills.registry import skill_of
 
 DEFAULT_LIFT_HEIGHT_M = 0.10
@@ -41,20 +42,6 @@ pointing down over the table, reaches about 40 cm above it."""
 ABOVE = "above"
 """The relation of a lift to its goal: the object ends held above it (the table, or a named object)."""
 
-_UNITS_M = {
-    "mm": 0.001,
-    "millimetre": 0.001,
-    "millimeter": 0.001,
-    "cm": 0.01,
-    "centimetre": 0.01,
-    "centimeter": 0.01,
-    "m": 1.0,
-    "metre": 1.0,
-    "meter": 1.0,
-    "in": 0.0254,
-    "inch": 0.0254,
-    "inches": 0.0254,
-}
 _UNIT = r"(?:mm|cm|m|in|inch(?:es)?|(?:milli|centi)?met(?:re|er)s?)"  # what the letters-only text keeps of "10 cm"
 _HEIGHT_NUMBER = re.compile(rf"(?P<number>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>{_UNIT})\b")
 _LIFT_VERBS = r"(?:pick\s+up|pick|lift(?:\s+up)?|raise(?:\s+up)?|hold\s+up|hold|grab|take)"
@@ -105,7 +92,7 @@ def read_height(prompt: str) -> float | None:
             f"prompt {prompt!r} states {len(found)} heights; give one ('lift the can 10 cm')"
         )
     number, unit = float(found[0]["number"]), found[0]["unit"]
-    metres = number * _UNITS_M[unit.rstrip("s") if unit not in _UNITS_M else unit]
+    metres = number * UNITS_M[unit if unit in UNITS_M else unit.rstrip("s")]
     if not 0 < metres <= MAX_LIFT_HEIGHT_M:
         raise GroundingError(
             f"prompt {prompt!r} asks to lift the object {number:g} {unit}; the arm lifts it by more than 0 and "
