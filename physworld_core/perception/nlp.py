@@ -116,8 +116,9 @@ PLACING_PREPOSITIONS = frozenset(
 )
 """Prepositions that say where the object goes (a goal), as opposed to how ("with", "using") or for whom."""
 
-STATE_WORDS = frozenset({"upright", "up", "standing", "erect", "vertical"})
-"""Words that ask for how the object stands rather than where it goes ("I need the bottle standing up")."""
+UPRIGHT_WORDS = frozenset({"upright", "vertical", "erect"})
+"""Words that ask for the object standing on its base ("I need the bottle upright"); "standing up", "stand it
+up" and "right side up" say it too (:func:`_state`)."""
 
 _PRONOUNS = frozenset({"it", "them", "this", "that", "one"})
 
@@ -452,8 +453,7 @@ def _state_clause(verbs):
 
 def _state(verb, sentence) -> str | None:
     """ "upright" when the sentence asks the object to stand ("standing up", "upright", "stand it up")."""
-    words = {t.lower_ for t in sentence}
-    if "upright" in words or "vertical" in words or "erect" in words:
+    if UPRIGHT_WORDS & {t.lower_ for t in sentence}:
         return "upright"
     if re.search(r"\b(?:right|correct) (?:side|way) up\b", sentence.text):  # the idiom for upright
         return "upright"
