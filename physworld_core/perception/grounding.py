@@ -167,19 +167,15 @@ def ground(instruction: Instruction, objects: list[SceneObject]) -> Grounding:
         return Grounding(target=target, goal=None, scores={"target": target_scores})
     try:
         target, target_scores = pick_target(None)
-    except Ambiguous:
+    except Ambiguous as tie:
         # By elimination: the goal, if the prompt singles it out, is not the object to move.
         try:
             goal, goal_scores = pick_goal(None)
         except GroundingError:
-            raise_first = True
-        else:
-            raise_first = False
-        if raise_first:
-            target, target_scores = pick_target(None)  # raises the target's own ambiguity
+            raise tie from None
         target, target_scores = pick_target(goal.index)
-        return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
-    goal, goal_scores = pick_goal(target.index)
+    else:
+        goal, goal_scores = pick_goal(target.index)
     return Grounding(target=target, goal=goal, scores={"target": target_scores, "goal": goal_scores})
 
 

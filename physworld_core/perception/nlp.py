@@ -306,7 +306,6 @@ def parse(prompt: str) -> Parse:
     if infinitive and verbs[1].dep_ in ("xcomp", "advcl") and _child(verbs[0], "dobj") is not None:
         tool = _phrase(_child(verbs[0], "dobj"))
         verbs = verbs[1:]
-    # The object is the goal verb's own, or what its pronoun stands for ("pick up the can and put it in ...").
     subject_state = _state_clause(verbs)
     if subject_state is not None:
         verb, obj = subject_state
@@ -326,6 +325,7 @@ def parse(prompt: str) -> Parse:
         relation, goal = "to", _phrase(reached)
     elif goal_verb is not None and (prep := _goal_prep(goal_verb)) is not None:
         relation, goal = _goal(prep)
+    # The object is the goal verb's own, or what its pronoun stands for ("pick up the can and put it in ...").
     own = _object_of(goal_verb) if goal_verb is not None else None
     # "the block should go into the basket", "the cube belongs in the bin": the thing is the subject.
     if own is None and goal_verb is not None and (subject := _child(goal_verb, "nsubj")) is not None:
@@ -339,41 +339,36 @@ def parse(prompt: str) -> Parse:
         if held:
             tool = _phrase(held[0])
     offset = _offset(sentence, relation, goal)
-    if offset is not None and goal is not None and _is_self(goal):
-        goal, relation = None, None
-    if (
+    # "closer to the robot", "20 cm left of the plate": what follows the preposition is where the distance is
+    # measured from, not where the object goes.
+    measured_from = (
         offset is not None
-        and offset.reference is not None
         and goal is not None
-        and offset.reference.text == goal.text
-    ):
+        and (_is_self(goal) or (offset.reference is not None and offset.reference.text == goal.text))
+    )
+    if measured_from:
         goal, relation = None, None
-    for token in sentence:
-        if (
-            tool is None
-            and token.dep_ == "prep"
-            and token.lower_ == "with"
-            and (pobj := _child(token, "pobj")) is not None
-        ):
-            tool = _phrase(pobj)
-        if (
-            tool is None
-            and token.lemma_ == "use"
-            and token.dep_ in ("advcl", "xcomp")
-            and (dobj := _child(token, "dobj")) is not None
-        ):
-            tool = _phrase(dobj)
     return Parse(
         verb=goal_verb.lemma_ if goal_verb is not None else None,
         object=_phrase(objects[0]) if objects else None,
         relation=relation,
         goal=goal,
-        tool=tool,
+        tool=tool or _tool(sentence),
         part=_part(sentence),
         offset=offset,
         state=_state(goal_verb, sentence) if goal_verb is not None else None,
         source=_source(goal_verb) if goal_verb is not None else None,
     )
+
+
+def _tool(sentence) -> Phrase | None:
+    """What to act with, said as "with the X" or "using the X"."""
+    for token in sentence:
+        if token.dep_ == "prep" and token.lower_ == "with" and (pobj := _child(token, "pobj")) is not None:
+            return _phrase(pobj)
+        if token.lemma_ == "use" and token.dep_ in ("advcl", "xcomp") and (dobj := _child(token, "dobj")):
+            return _phrase(dobj)
+    return None
 
 
 def _source(verb) -> Phrase | None:

@@ -127,6 +127,7 @@ def check_video(
     }
     if size_ok and num_frames > 0:
         results.update(_track_target_colour(frames, scene, perception, config))
+        results.update(_others_still(frames, perception, config))
     else:
         results.update(
             target_visible_fraction=0.0,
@@ -136,8 +137,7 @@ def check_video(
             target_ends_in_goal=False,
         )
         results.update(skill.not_done())
-    results.update(_others_still(frames, perception, config) if size_ok and num_frames > 0 else {})
-    results.setdefault("others_still", False)
+        results.update(others_still=False, others_changed=0.0, moved_object=-1)
     results["passed"] = all(
         bool(results[key])
         for key in (
